@@ -1,0 +1,2 @@
+//! Linux audit (`NETLINK_AUDIT`) for kill-family syscalls.
+#![warn(missing_docs)]

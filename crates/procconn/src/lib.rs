@@ -1,0 +1,8 @@
+//! Linux process events from the proc connector (`NETLINK_CONNECTOR`,
+//! `CN_IDX_PROC`), counted losslessly, and a process tree that remembers
+//! exited processes.
+#![warn(missing_docs)]
+
+pub mod event;
+
+pub use event::{EventKind, ExitStatus, Pid, ProcEvent};

@@ -1,0 +1,1 @@
+//! The sigwatch attribution engine.
