@@ -1,2 +1,6 @@
 //! Linux audit (`NETLINK_AUDIT`) for kill-family syscalls.
 #![warn(missing_docs)]
+
+pub mod syscalls;
+
+pub use syscalls::{Arch, KillSyscall};
