@@ -1,0 +1,1 @@
+//! tracesig: signal generation events from tracefs (work in progress).
