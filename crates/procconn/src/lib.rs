@@ -3,6 +3,8 @@
 //! exited processes.
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod event;
 
+pub use error::{Error, Result};
 pub use event::{EventKind, ExitStatus, Pid, ProcEvent};
