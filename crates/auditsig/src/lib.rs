@@ -1,6 +1,8 @@
 //! Linux audit (`NETLINK_AUDIT`) for kill-family syscalls.
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod syscalls;
 
+pub use error::{Error, Result};
 pub use syscalls::{Arch, KillSyscall};
