@@ -1,0 +1,68 @@
+#!/bin/sh
+# Runs inside the qemu guest, started by busybox init (pid 1) as the
+# `sysinit` action of /etc/inittab. busybox init waits for this script with
+# wait(), which also reaps every orphan re-parented to pid 1: the tests spawn
+# and kill children, and zombies must not linger (a plain `sh` as pid 1 would
+# only reap its own children).
+#
+# Protocol on the console (parsed by ci/qemu/run-in-guest.sh on the host):
+#   SIGWATCH-QEMU: kernel <uname -r>
+#   SIGWATCH-QEMU: begin <name>
+#   ... test output ...
+#   SIGWATCH-QEMU: result <name> rc=<exit status>
+#   SIGWATCH-QEMU: done
+# A missing `done` line means the guest did not finish.
+export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+export HOME=/root TMPDIR=/tmp RUST_BACKTRACE=1 TERM=dumb
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/lock /var/tmp /root
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+# tracefs at its usual place (tests that need it mount it themselves if absent;
+# doing it here mirrors a normal host).
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# cgroup v2, as on a systemd host.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+hostname sigwatch-guest
+ip link set lo up 2>/dev/null
+
+echo "SIGWATCH-QEMU: kernel $(uname -r)"
+echo "SIGWATCH-QEMU: cmdline $(cat /proc/cmdline)"
+# Smoke facts: the proc connector and audit exist in this kernel.
+if grep -q cn_proc /proc/net/connector 2>/dev/null; then
+  echo "SIGWATCH-QEMU: fact proc_connector=yes"
+else
+  echo "SIGWATCH-QEMU: fact proc_connector=no"
+fi
+[ -d /sys/kernel/tracing/events/signal ] && t=yes || t=no
+echo "SIGWATCH-QEMU: fact tracefs_signal=$t"
+
+# /etc/sigwatch-tests: one line per test binary: name|manifest_dir|executable
+while IFS='|' read -r name dir exe; do
+  [ -n "$name" ] || continue
+  echo "SIGWATCH-QEMU: begin $name"
+  (
+    cd "$dir" || exit 120
+    # env!("CARGO_MANIFEST_DIR") is baked in at compile time and the host's
+    # paths are replicated in the guest; the runtime variable is set too for
+    # tests that read it with std::env::var.
+    CARGO_MANIFEST_DIR="$dir" exec "$exe" --test-threads=1
+  ) </dev/null 2>&1
+  rc=$?
+  echo "SIGWATCH-QEMU: result $name rc=$rc"
+done </etc/sigwatch-tests
+
+# Leftovers tell of processes a test failed to clean up.
+left=$(ps -o pid,ppid,stat,args | awk 'NR > 1 && $2 != 0 && $2 != 2 && $1 != 1' | grep -v -e ' ps ' -e awk -e grep -e sigwatch-rc)
+[ -n "$left" ] && { echo "SIGWATCH-QEMU: leftover processes:"; echo "$left"; }
+echo "SIGWATCH-QEMU: done"
+sync
+poweroff -f

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Run selected test binaries of the workspace inside a qemu guest that boots
+# Debian's packaged kernel (an older kernel than the host's: 6.1 on bookworm,
+# without the >= 6.6 proc-connector filter), from an initramfs only.
+# See ci/qemu/README.md. Fails (exit 1) when a test binary fails in the guest
+# or the guest does not finish within the timeout.
+#
+# Usage: ci/qemu/run-in-guest.sh [--smoke] [TARGET...]
+#   TARGET   PACKAGE            every test target of the package (lib, bins, tests/*)
+#            PACKAGE:lib        its unit tests only
+#            PACKAGE:test=NAME  one integration test (tests/NAME.rs)
+#            PACKAGE:bin=NAME   the unit tests of one binary
+#   --smoke  boot and check the kernel only, run no test binary
+# Environment:
+#   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig")
+#   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
+#                          at their host path and in /usr/local/bin
+#   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries (e.g. "auditctl")
+#   SIGWATCH_QEMU_TIMEOUT  seconds before the guest is declared hung (900)
+#   SIGWATCH_QEMU_APPEND   extra kernel command line words
+#   SIGWATCH_QEMU_KERNEL   Debian kernel package (default: what linux-image-amd64 depends on)
+#   SIGWATCH_QEMU_WORKDIR  scratch dir (target/qemu)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ws=$(pwd -P)
+here=$ws/ci/qemu
+t_start=$(date +%s)
+log() { echo "== qemu: $*"; }
+
+smoke=0
+targets=()
+for a in "$@"; do
+  case $a in
+    --smoke) smoke=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -*) echo "unknown option $a" >&2; exit 2 ;;
+    *) targets+=("$a") ;;
+  esac
+done
+if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
+  read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig}"
+fi
+bins=${SIGWATCH_QEMU_BINS:-}
+tools=${SIGWATCH_QEMU_TOOLS:-}
+timeout_s=${SIGWATCH_QEMU_TIMEOUT:-900}
+work=${SIGWATCH_QEMU_WORKDIR:-$ws/target/qemu}
+mkdir -p "$work"
+work=$(cd "$work" && pwd -P)
+
+# ---- 1. host packages -------------------------------------------------------
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx unshare || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v jq >/dev/null || need+=(jq)
+command -v zstd >/dev/null || need+=(zstd)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# busybox-static ships /bin/busybox; make sure it is really static (the
+# dynamic `busybox` package would need its libraries in the guest).
+if ldd /bin/busybox >/dev/null 2>&1; then
+  echo "/bin/busybox is dynamically linked: install busybox-static" >&2; exit 1
+fi
+t_pkgs=$(date +%s)
+
+# ---- 2. the Debian kernel ---------------------------------------------------
+kpkg=${SIGWATCH_QEMU_KERNEL:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')}
+[ -n "$kpkg" ] || { echo "cannot resolve the kernel package of linux-image-amd64" >&2; exit 1; }
+kdir=$work/kernel/$kpkg
+if [ ! -f "$kdir/vmlinuz" ]; then
+  log "fetching $kpkg"
+  rm -rf "$kdir"; mkdir -p "$kdir/x"
+  # apt-get download writes into the current dir as the _apt user when it can;
+  # a root-only dir makes it warn and fall back to root: harmless.
+  (cd "$kdir" && apt-get download -qq "$kpkg" 2>&1 | grep -v 'unsandboxed' || true)
+  deb=$(ls "$kdir"/*.deb)
+  dpkg-deb -x "$deb" "$kdir/x"
+  cp "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
+  cp "$kdir"/x/boot/config-* "$kdir/config"
+  rm -rf "$kdir/x" "$deb"
+fi
+for opt in CONFIG_PROC_EVENTS CONFIG_AUDITSYSCALL CONFIG_DEVTMPFS CONFIG_SERIAL_8250_CONSOLE CONFIG_RD_ZSTD; do
+  grep -qx "$opt=y" "$kdir/config" || { echo "$kpkg lacks $opt=y" >&2; exit 1; }
+done
+t_kernel=$(date +%s)
+
+# ---- 3. test binaries -------------------------------------------------------
+# Each line of $list: name|manifest_dir|executable
+list=$work/tests.list
+: >"$list"
+for t in "${targets[@]}"; do
+  pkg=${t%%:*}
+  sel=()
+  case $t in
+    *:lib) sel=(--lib) ;;
+    *:test=*) sel=(--test "${t#*:test=}") ;;
+    *:bin=*) sel=(--bin "${t#*:bin=}") ;;
+    *:*) echo "bad target $t" >&2; exit 2 ;;
+    *) sel=(--lib --bins --tests) ;;
+  esac
+  log "building tests of $t"
+  cargo test -p "$pkg" "${sel[@]}" --no-run --message-format=json >"$work/cargo.json"
+  jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null)
+         | "\(.target.kind[0])-\(.target.name)|\(.manifest_path | sub("/Cargo.toml$"; ""))|\(.executable)"' \
+    "$work/cargo.json" | sed "s/^/$pkg:/" >>"$list"
+done
+# cargo lists a target again when two selections share it.
+sort -u -o "$list" "$list"
+binpaths=()
+for b in $bins; do
+  log "building binary $b"
+  p=$(cargo build --bin "$b" --message-format=json \
+      | jq -r --arg b "$b" 'select(.reason == "compiler-artifact" and .target.name == $b and .executable != null) | .executable')
+  [ -x "$p" ] || { echo "binary $b not built" >&2; exit 1; }
+  binpaths+=("$p")
+done
+t_build=$(date +%s)
+
+# ---- 4. initramfs -----------------------------------------------------------
+root=$work/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,tmp,run,root,var}
+cp /bin/busybox "$root/bin/busybox"
+for app in $("$root/bin/busybox" --list-full); do
+  [ -e "$root/$app" ] || ln -s /bin/busybox "$root/$app"
+done
+ln -sf /bin/busybox "$root/init"
+mknod -m 600 "$root/dev/console" c 5 1
+mknod -m 666 "$root/dev/null" c 1 3
+printf '::sysinit:/etc/sigwatch-rc\n' >"$root/etc/inittab"
+install -m 755 "$here/guest-init.sh" "$root/etc/sigwatch-rc"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+
+# copy_exe SRC DEST: the file and every shared library ldd names for it
+copy_exe() {
+  mkdir -p "$root$(dirname "$2")"
+  cp -L "$1" "$root$2"
+  ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+    [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
+  done
+}
+# The workspace sources (test data, fuzz corpora) at the same absolute path as
+# on the host, so env!("CARGO_MANIFEST_DIR")-relative paths resolve as-is.
+if [ -s "$list" ]; then
+  mkdir -p "$root$ws"
+  tar -C "$ws" --exclude=./target --exclude=./.git --exclude=./fuzz/target \
+      --exclude=./fuzz/artifacts --exclude=./fuzz/coverage -cf - . | tar -C "$root$ws" -xf -
+fi
+while IFS='|' read -r name dir exe; do
+  copy_exe "$exe" "$exe"
+done <"$list"
+cp "$list" "$root/etc/sigwatch-tests"
+for p in "${binpaths[@]}"; do
+  copy_exe "$p" "$p"
+  ln -sf "$p" "$root/usr/local/bin/$(basename "$p")"
+done
+for tname in $tools; do
+  p=$(command -v "$tname") || { echo "tool $tname not found on the host" >&2; exit 1; }
+  copy_exe "$p" "/usr/local/bin/$tname"
+done
+initrd=$work/initrd.cpio.zst
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | zstd -q -T0 -3 -f -o "$initrd"
+log "initramfs $(du -h "$initrd" | cut -f1) ($(du -sh "$root" | cut -f1) unpacked), $(wc -l <"$list") test binaries"
+t_initrd=$(date +%s)
+
+# ---- 5. boot ----------------------------------------------------------------
+# Software emulation only: a stock kernel hangs under -enable-kvm here.
+# No `audit=0`: that keeps audit from initialising at all (no NETLINK_AUDIT
+# socket); the default leaves audit initialised and disabled, as on a host.
+console=$work/console.log
+log "booting $kpkg (TCG, timeout ${timeout_s}s)"
+set +e
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+  -machine q35,accel=tcg -cpu max -smp 2 -m 2G \
+  -display none -vga none -monitor none -serial stdio -no-reboot \
+  -nic none \
+  -kernel "$kdir/vmlinuz" -initrd "$initrd" \
+  -append "console=ttyS0 panic=-1 loglevel=4 oops=panic ${SIGWATCH_QEMU_APPEND:-}" \
+  </dev/null 2>&1 | tr -d '\r' | tee "$console"
+qrc=${PIPESTATUS[0]}
+set -e
+t_boot=$(date +%s)
+
+# ---- 6. verdict ---------------------------------------------------------------
+echo
+log "summary"
+fail=0
+grep -q '^SIGWATCH-QEMU: kernel ' "$console" || { echo "guest never reached its init (qemu exit $qrc)"; fail=1; }
+while IFS='|' read -r name dir exe; do
+  line=$(grep -F "SIGWATCH-QEMU: result $name rc=" "$console" | tail -n1)
+  # libtest's own summary line, between this binary's begin and result markers
+  counts=$(awk -v n="$name" '$0 == "SIGWATCH-QEMU: begin " n {f=1; next}
+                             f && /^SIGWATCH-QEMU: result / {exit}
+                             f && /^test result:/ {sub(/^test result: /, ""); sub(/; finished.*/, ""); print}' "$console")
+  if [ -z "$line" ]; then
+    echo "  DID NOT RUN  $name"; fail=1
+  elif [ "${line##*rc=}" = 0 ]; then
+    echo "  pass         $name ($counts)"
+  else
+    echo "  FAIL         $name (exit ${line##*rc=}; $counts)"; fail=1
+  fi
+done <"$list"
+if ! grep -qx 'SIGWATCH-QEMU: done' "$console"; then
+  if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+    echo "guest did not finish within ${timeout_s}s"
+  else
+    echo "guest did not finish (qemu exit $qrc)"
+  fi
+  fail=1
+fi
+if [ $smoke -eq 1 ]; then
+  grep -qx 'SIGWATCH-QEMU: fact proc_connector=yes' "$console" || { echo "no proc connector in the guest"; fail=1; }
+fi
+log "times: packages $((t_pkgs - t_start))s, kernel $((t_kernel - t_pkgs))s, cargo $((t_build - t_kernel))s, initramfs $((t_initrd - t_build))s, guest $((t_boot - t_initrd))s, total $((t_boot - t_start))s"
+log "console log: $console"
+[ $fail -eq 0 ] && log "all guest tests passed" || log "FAILED"
+exit $fail
