@@ -1,1 +1,357 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: run the real `sigwatch` binary as root
+//! against real scenarios and read its JSON lines.
+//!
+//! Every test that touches audit holds [`AuditLock`] (an exclusive `flock`
+//! shared with the crates' own audit tests, so they never run concurrently)
+//! and checks with [`AuditSnapshot`] that audit is left exactly as found.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// True when running as root; otherwise prints why the calling test skips.
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        true
+    } else {
+        eprintln!("SKIP {test}: needs root (audit rules, proc connector)");
+        false
+    }
+}
+
+/// True when `cmd` is on PATH; otherwise prints why the calling test skips.
+pub fn require_tool(test: &str, cmd: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("SKIP {test}: `{cmd}` is not installed");
+    }
+    found
+}
+
+/// Exclusive lock serializing every test (in any crate) that touches audit.
+#[derive(Debug)]
+pub struct AuditLock(#[allow(dead_code)] File);
+
+impl AuditLock {
+    /// Blocks until the lock is ours.
+    pub fn acquire() -> AuditLock {
+        let path = "/run/lock/sigwatch-audit-tests.lock";
+        let _ = std::fs::create_dir_all("/run/lock");
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .unwrap();
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {path}");
+        AuditLock(f)
+    }
+}
+
+/// `auditctl -s` / `auditctl -l` as seen before a test, to compare after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSnapshot {
+    /// `enabled` value.
+    pub enabled: String,
+    /// audit daemon pid.
+    pub pid: String,
+    /// `auditctl -l` output.
+    pub rules: String,
+}
+
+fn sh_out(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl AuditSnapshot {
+    /// Reads the current audit state through Debian's `auditctl` (the oracle).
+    pub fn take() -> AuditSnapshot {
+        let status = sh_out("auditctl -s");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or("?")
+                .trim()
+                .to_string()
+        };
+        AuditSnapshot {
+            enabled: field("enabled"),
+            pid: field("pid"),
+            rules: sh_out("auditctl -l 2>&1"),
+        }
+    }
+
+    /// Panics (after restoring `enabled`) unless audit is as it was.
+    pub fn assert_restored(&self) {
+        let now = AuditSnapshot::take();
+        if now != *self {
+            // Leave the host clean even when the test fails.
+            let _ = Command::new("auditctl")
+                .args(["-e", &self.enabled])
+                .output();
+            panic!("audit not restored:\nbefore: {self:?}\nafter:  {now:?}");
+        }
+    }
+}
+
+/// Path of the `sigwatch` binary built by this `cargo test` run
+/// (`$SIGWATCH_BIN` overrides, e.g. inside the qemu guest).
+pub fn sigwatch_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SIGWATCH_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-exe> → target/<profile>/sigwatch
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("sigwatch");
+    assert!(
+        bin.exists(),
+        "{} missing: build it (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `sigwatch --json` whose stdout lines arrive as JSON values.
+#[derive(Debug)]
+pub struct Sigwatch {
+    child: Child,
+    lines: Receiver<Value>,
+    /// Every JSON object received so far, in order.
+    pub seen: Vec<Value>,
+    stderr_path: PathBuf,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under /tmp.
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "sigwatch-e2e-{tag}-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() ^ rand_u64()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+fn rand_u64() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Sigwatch {
+    /// Starts `sigwatch --json ARGS` and waits for its `READY=1`
+    /// (sd_notify), i.e. until both sources are live.
+    pub fn start(args: &[&str]) -> Sigwatch {
+        let dir = TempDir::new("sw");
+        let notify_path = dir.0.join("notify.sock");
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let stderr_path = dir.0.join("stderr.log");
+        let mut child = Command::new(sigwatch_bin())
+            .arg("--json")
+            .args(args)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => panic!("sigwatch printed a line that is not JSON ({e}): {line}"),
+                }
+            }
+        });
+        let mut buf = [0u8; 512];
+        let ready = loop {
+            match notify.recv(&mut buf) {
+                Ok(n) => {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if msg.lines().any(|l| l == "READY=1") {
+                        break true;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        let mut sw = Sigwatch {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            stderr_path,
+            _dir: dir,
+        };
+        if !ready {
+            let _ = sw.child.kill();
+            let _ = sw.child.wait();
+            panic!(
+                "sigwatch did not send READY=1 within 30 s; stderr:\n{}",
+                sw.stderr()
+            );
+        }
+        sw
+    }
+
+    /// What sigwatch wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The pid of the sigwatch process.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits up to `timeout` for an object matching `pred` (earlier objects
+    /// are kept in `seen`).
+    pub fn wait_for(&mut self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "no matching JSON object within {timeout:?}; seen: {:#?}\nstderr:\n{}",
+                        self.seen,
+                        self.stderr()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Waits for the `kill` report whose victim has pid `victim`.
+    pub fn wait_kill_of(&mut self, victim: i32) -> Value {
+        self.wait_for(Duration::from_secs(20), |v| {
+            v["type"] == "kill" && v["victim"]["pid"] == victim
+        })
+    }
+
+    /// SIGTERM, then waits for exit; returns the exit status code and the
+    /// remaining objects (the summary is the last one).
+    pub fn stop(mut self) -> (Option<i32>, Vec<Value>) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20));
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(v);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+
+    /// SIGKILLs sigwatch (to test recovery after a crash).
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Sigwatch {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            wait_timeout(&mut self.child, Duration::from_secs(20));
+        }
+    }
+}
+
+/// Waits for `child` up to `timeout`, SIGKILLing it after that; returns its
+/// exit code (None when killed by a signal).
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().ok().and_then(|s| s.code());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts a long-lived victim (`sleep`), returning the child.
+pub fn spawn_sleep() -> Child {
+    Command::new("sleep").arg("300").spawn().unwrap()
+}
+
+/// Runs a shell script (body) through `sh -c` with extra args; waits.
+pub fn run_sh(script: &str, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// argv of a JSON process object as Strings.
+pub fn argv(v: &Value) -> Vec<String> {
+    v["argv"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,408 @@
+//! End-to-end attribution scenarios: the real `sigwatch --json` binary, the
+//! real kernel, real killers. Root only (each test says when it skips).
+//! Every test holds the audit lock and checks that audit is left as found.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use sigwatch_e2e::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Checks the fields every confirmed, successful user kill must have.
+fn assert_user_kill(r: &Value, victim: i32, syscall: &str) {
+    assert_eq!(r["type"], "kill", "{r:#}");
+    assert_eq!(r["signal"], 9, "{r:#}");
+    assert_eq!(r["signal_name"], "SIGKILL", "{r:#}");
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["reason"], Value::Null, "{r:#}");
+    assert_eq!(r["syscall"], syscall, "{r:#}");
+    assert_eq!(r["success"], true, "{r:#}");
+    assert_eq!(r["victim"]["pid"], victim, "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert!(r["audit"]["serial"].as_u64().is_some(), "{r:#}");
+    assert!(r["time"].as_str().unwrap().ends_with('Z'), "{r:#}");
+    // The spawn chain always ends at init.
+    let anc = r["ancestors"].as_array().unwrap();
+    assert_eq!(anc.last().unwrap()["pid"], 1, "{r:#}");
+}
+
+/// Checks sigwatch's clean exit: status 0 and a final summary object.
+fn assert_clean_stop(sw: Sigwatch, min_reports: u64) -> Vec<Value> {
+    let (code, seen) = sw.stop();
+    assert_eq!(code, Some(0), "sigwatch exit status; seen {seen:#?}");
+    let last = seen.last().expect("no output at all");
+    assert_eq!(
+        last["type"], "summary",
+        "last object is the summary: {last:#}"
+    );
+    for k in [
+        "proc_events",
+        "proc_lost",
+        "audit_records",
+        "audit_lost",
+        "reports",
+    ] {
+        assert!(last[k].as_u64().is_some(), "summary.{k}: {last:#}");
+    }
+    assert!(last["reports"].as_u64().unwrap() >= min_reports, "{last:#}");
+    assert!(last["proc_events"].as_u64().unwrap() > 0, "{last:#}");
+    seen
+}
+
+fn ancestor_with_arg<'a>(r: &'a Value, needle: &str) -> Option<(usize, &'a Value)> {
+    r["ancestors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .find(|(_, a)| argv(a).iter().any(|s| s.contains(needle)))
+}
+
+#[test]
+fn orphaned_killer_script_started_by_exited_launcher() {
+    if !require_root("orphaned_killer") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let dir = TempDir::new("orphan");
+    let killer = dir.0.join("pc_guard.sh");
+    let launcher = dir.0.join("launcher.sh");
+    std::fs::write(&killer, "sleep 0.5\nkill -9 \"$1\"\nsleep 0.2\n").unwrap();
+    std::fs::write(
+        &launcher,
+        format!(
+            "sh {} \"$1\" >/dev/null 2>&1 </dev/null &\nexit 0\n",
+            killer.display()
+        ),
+    )
+    .unwrap();
+
+    let mut sw = Sigwatch::start(&[]);
+    let mut daemon = spawn_sleep();
+    let victim = daemon.id() as i32;
+    // outer sh (marker argv) → launcher.sh (exits at once) → pc_guard.sh (orphan)
+    let out = run_sh(
+        "sh \"$0\" \"$1\"; true",
+        &[launcher.to_str().unwrap(), &victim.to_string()],
+    );
+    assert!(out.status.success());
+    daemon.wait().unwrap();
+
+    let r = sw.wait_kill_of(victim);
+    assert_user_kill(&r, victim, "kill");
+    assert!(
+        argv(&r["sender"])
+            .iter()
+            .any(|a| a.ends_with("pc_guard.sh")),
+        "sender argv: {r:#}"
+    );
+    assert_eq!(r["sender"]["argv_truncated"], false, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "sleep", "{r:#}");
+    // The launcher exited before the kill; its argv and its parent's survive.
+    let (li, l) = ancestor_with_arg(&r, "launcher.sh").expect("launcher in ancestry");
+    assert_eq!(li, 0, "launcher is the nearest ancestor: {r:#}");
+    assert_eq!(l["exited"], true, "{r:#}");
+    let parent = &r["ancestors"][1];
+    assert!(
+        argv(parent)
+            .iter()
+            .any(|a| a.contains("sh \"$0\" \"$1\"; true")),
+        "launcher's parent is the outer sh with its argv: {r:#}"
+    );
+    assert_eq!(parent["exited"], true, "{r:#}");
+    assert!(
+        r["ancestors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["pid"] == std::process::id()),
+        "the test process is in the chain: {r:#}"
+    );
+    assert_clean_stop(sw, 1);
+    before.assert_restored();
+}
+
+#[test]
+fn kill_program_run_from_a_script() {
+    if !require_root("kill_program") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim_child = spawn_sleep();
+    let victim = victim_child.id() as i32;
+    let out = run_sh("/usr/bin/kill -9 \"$1\"; true", &[&victim.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    victim_child.wait().unwrap();
+    let r = sw.wait_kill_of(victim);
+    assert_user_kill(&r, victim, "kill");
+    assert_eq!(r["sender"]["comm"], "kill", "{r:#}");
+    assert!(
+        r["sender"]["exe"].as_str().unwrap().ends_with("/kill"),
+        "{r:#}"
+    );
+    assert_eq!(
+        argv(&r["sender"]),
+        ["/usr/bin/kill", "-9", &victim.to_string()]
+    );
+    assert!(
+        argv(&r["ancestors"][0])
+            .iter()
+            .any(|a| a.contains("/usr/bin/kill -9")),
+        "the script is the parent: {r:#}"
+    );
+    assert_eq!(r["sender"]["uid"], 0, "{r:#}");
+    assert_clean_stop(sw, 1);
+    before.assert_restored();
+}
+
+fn python_kill(test: &str, code: &str, syscall: &str) {
+    if !require_root(test) || !require_tool(test, "python3") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim_child = spawn_sleep();
+    let victim = victim_child.id() as i32;
+    let out = Command::new("python3")
+        .args(["-c", code, &victim.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    victim_child.wait().unwrap();
+    let r = sw.wait_kill_of(victim);
+    assert_user_kill(&r, victim, syscall);
+    assert_eq!(r["sender"]["comm"], "python3", "{r:#}");
+    assert_clean_stop(sw, 1);
+    before.assert_restored();
+}
+
+#[test]
+fn pidfd_send_signal_is_attributed() {
+    python_kill(
+        "pidfd_send_signal",
+        "import os,signal,sys\nfd=os.pidfd_open(int(sys.argv[1]))\nsignal.pidfd_send_signal(fd, 9)",
+        "pidfd_send_signal",
+    );
+}
+
+#[test]
+fn rt_sigqueueinfo_is_attributed() {
+    python_kill(
+        "rt_sigqueueinfo",
+        "import ctypes,sys\nlibc=ctypes.CDLL(None, use_errno=True)\nassert libc.sigqueue(int(sys.argv[1]), 9, ctypes.c_void_p(0)) == 0",
+        "rt_sigqueueinfo",
+    );
+}
+
+#[test]
+fn tgkill_at_a_non_leader_thread_folds_into_the_process() {
+    let test = "tgkill_thread";
+    if !require_root(test) || !require_tool(test, "python3") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim_child = Command::new("python3")
+        .args([
+            "-c",
+            "import threading,time,sys\n\
+             def f():\n    print(threading.get_native_id(), flush=True); time.sleep(300)\n\
+             threading.Thread(target=f).start()\ntime.sleep(300)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tgid = victim_child.id() as i32;
+    let mut line = String::new();
+    BufReader::new(victim_child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let tid: i32 = line.trim().parse().unwrap();
+    assert_ne!(tid, tgid);
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import ctypes,sys\nlibc=ctypes.CDLL(None, use_errno=True)\n\
+             assert libc.syscall(234, int(sys.argv[1]), int(sys.argv[2]), 9) == 0",
+            &tgid.to_string(),
+            &tid.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    victim_child.wait().unwrap();
+    let r = sw.wait_kill_of(tgid);
+    assert_user_kill(&r, tgid, "tgkill");
+    assert_eq!(r["victim"]["tid"], tid, "{r:#}");
+    let seen = assert_clean_stop(sw, 1);
+    let reports_for_victim = seen
+        .iter()
+        .filter(|v| v["type"] == "kill" && v["victim"]["pid"] == tgid)
+        .count();
+    assert_eq!(reports_for_victim, 1, "one report per process: {seen:#?}");
+    before.assert_restored();
+}
+
+/// Pids of the processes in process group `pgid` (from /proc/*/stat).
+fn pgrp_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.get(2).and_then(|s| s.parse::<i32>().ok()) == Some(pgid) {
+            out.push(pid);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn process_group_kill_gives_one_report_per_victim() {
+    if !require_root("pgrp_kill") || !require_tool("pgrp_kill", "setsid") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    // A new session/process group of our own: only our processes are in it.
+    let mut leader = Command::new("setsid")
+        .args(["sh", "-c", "sleep 300 & sleep 300 & wait"])
+        .spawn()
+        .unwrap();
+    let pgid = leader.id() as i32;
+    let mut members = Vec::new();
+    for _ in 0..100 {
+        members = pgrp_members(pgid);
+        if members.len() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        members.len(),
+        3,
+        "sh + 2 sleeps in group {pgid}: {members:?}"
+    );
+    let out = run_sh("kill -9 -- -\"$1\"; true", &[&pgid.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    leader.wait().unwrap();
+    let mut serials = Vec::new();
+    let mut senders = Vec::new();
+    for &m in &members {
+        let r = sw.wait_kill_of(m);
+        assert_user_kill(&r, m, "kill");
+        serials.push(r["audit"]["serial"].clone());
+        senders.push(r["sender"]["pid"].clone());
+    }
+    assert!(
+        serials.windows(2).all(|w| w[0] == w[1]),
+        "one syscall: {serials:?}"
+    );
+    assert!(
+        senders.windows(2).all(|w| w[0] == w[1]),
+        "one sender: {senders:?}"
+    );
+    assert_clean_stop(sw, 3);
+    before.assert_restored();
+}
+
+#[test]
+fn denied_attempt_is_reported_with_success_false() {
+    if !require_root("denied") || !require_tool("denied", "setpriv") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim_child = spawn_sleep();
+    let victim = victim_child.id() as i32;
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            "kill -9 \"$1\"; true",
+            "sh",
+            &victim.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ermitted"),
+        "{out:?}"
+    );
+    let r = sw.wait_for(Duration::from_secs(20), |v| {
+        v["type"] == "kill" && v["victim"]["pid"] == victim
+    });
+    assert_eq!(r["success"], false, "{r:#}");
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], false, "{r:#}");
+    assert_eq!(r["sender"]["uid"], 65534, "{r:#}");
+    // Still alive: the attempt failed.
+    assert!(victim_child.try_wait().unwrap().is_none());
+    victim_child.kill().unwrap();
+    victim_child.wait().unwrap();
+    assert_clean_stop(sw, 1);
+    before.assert_restored();
+}
+
+#[test]
+fn oom_kill_in_a_memory_cgroup_is_kernel_oom() {
+    let test = "oom_kill";
+    if !require_root(test) {
+        return;
+    }
+    let base = std::path::Path::new("/sys/fs/cgroup/memory");
+    if !base.join("memory.limit_in_bytes").exists() {
+        eprintln!(
+            "SKIP {test}: no cgroup v1 memory controller at {}",
+            base.display()
+        );
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let cg = base.join(format!("sigwatch-e2e-oom-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).unwrap();
+    std::fs::write(cg.join("memory.limit_in_bytes"), "33554432").unwrap();
+    let _ = std::fs::write(cg.join("memory.swappiness"), "0");
+    let mut sw = Sigwatch::start(&[]);
+    let mut hog = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec tail /dev/zero",
+            cg.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let victim = hog.id() as i32;
+    let st = hog.wait().unwrap();
+    let r = sw.wait_kill_of(victim);
+    let _ = std::fs::remove_dir(&cg);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(9), "the hog was SIGKILLed");
+    assert_eq!(r["origin"], "kernel", "{r:#}");
+    assert_eq!(r["reason"], "oom", "{r:#}");
+    assert_eq!(r["sender"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "tail", "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_clean_stop(sw, 1);
+    before.assert_restored();
+}
