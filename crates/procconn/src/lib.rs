@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod event;
+pub mod parse;
 
 pub use error::{Error, Result};
 pub use event::{EventKind, ExitStatus, Pid, ProcEvent};
+pub use parse::{parse_datagram, ParseError};
