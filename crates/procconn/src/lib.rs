@@ -5,8 +5,10 @@
 
 pub mod error;
 pub mod event;
+pub mod loss;
 pub mod parse;
 
 pub use error::{Error, Result};
 pub use event::{EventKind, ExitStatus, Pid, ProcEvent};
+pub use loss::{Loss, LossTracker};
 pub use parse::{parse_datagram, ParseError};
