@@ -2,6 +2,9 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod netlink;
+pub mod rule;
+pub mod status;
 pub mod syscalls;
 
 pub use error::{Error, Result};
