@@ -21,18 +21,29 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p /run/lock /var/tmp /root
+# The initramfs root is already a writable tmpfs: /tmp and /run are plain
+# directories (no mount over them: test files may live below /tmp).
+mkdir -p /tmp /run/lock /var/tmp /root
+chmod 1777 /tmp /var/tmp
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 # tracefs at its usual place (tests that need it mount it themselves if absent;
 # doing it here mirrors a normal host).
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-# cgroup v2, as on a systemd host.
-mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+# cgroups laid out like the CI host (hybrid: v1 controllers, v2 at
+# unified), so tests take the same paths here as there.
+mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+for c in memory pids cpu cpuacct cpuset devices freezer blkio; do
+  mkdir -p /sys/fs/cgroup/$c
+  mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c 2>/dev/null || rmdir /sys/fs/cgroup/$c
+done
+mkdir -p /sys/fs/cgroup/unified
+mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 hostname sigwatch-guest
 ip link set lo up 2>/dev/null
+
+# Binaries copied in by SIGWATCH_QEMU_BINS (the e2e helpers honour SIGWATCH_BIN).
+[ -x /usr/local/bin/sigwatch ] && export SIGWATCH_BIN=/usr/local/bin/sigwatch
 
 echo "SIGWATCH-QEMU: kernel $(uname -r)"
 echo "SIGWATCH-QEMU: cmdline $(cat /proc/cmdline)"
@@ -44,6 +55,14 @@ else
 fi
 [ -d /sys/kernel/tracing/events/signal ] && t=yes || t=no
 echo "SIGWATCH-QEMU: fact tracefs_signal=$t"
+
+# Audit is global state: the tests must leave it as they found it (same check
+# as .ci/run on the host).
+audit_state() {
+  command -v auditctl >/dev/null || { echo "no-auditctl"; return; }
+  echo "$(auditctl -s 2>&1 | grep -E '^(enabled|pid) ' | tr '\n' ' ')rules: $(auditctl -l 2>&1 | tr '\n' ';')"
+}
+echo "SIGWATCH-QEMU: audit-before $(audit_state)"
 
 # /etc/sigwatch-tests: one line per test binary: name|manifest_dir|executable
 while IFS='|' read -r name dir exe; do
@@ -60,6 +79,7 @@ while IFS='|' read -r name dir exe; do
   echo "SIGWATCH-QEMU: result $name rc=$rc"
 done </etc/sigwatch-tests
 
+echo "SIGWATCH-QEMU: audit-after $(audit_state)"
 # Leftovers tell of processes a test failed to clean up.
 left=$(ps -o pid,ppid,stat,args | awk 'NR > 1 && $2 != 0 && $2 != 2 && $1 != 1' | grep -v -e ' ps ' -e awk -e grep -e sigwatch-rc)
 [ -n "$left" ] && { echo "SIGWATCH-QEMU: leftover processes:"; echo "$left"; }

@@ -10,12 +10,16 @@
 #            PACKAGE:lib        its unit tests only
 #            PACKAGE:test=NAME  one integration test (tests/NAME.rs)
 #            PACKAGE:bin=NAME   the unit tests of one binary
+#            /ABS/PATH          a prebuilt libtest executable (run in /)
 #   --smoke  boot and check the kernel only, run no test binary
 # Environment:
 #   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig")
 #   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
 #                          at their host path and in /usr/local/bin
-#   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries (e.g. "auditctl")
+#   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, ahead of
+#                          busybox on PATH (default "auditctl setpriv setsid unshare":
+#                          busybox's setpriv lacks --reuid; a missing one is skipped
+#                          with a warning)
 #   SIGWATCH_QEMU_TIMEOUT  seconds before the guest is declared hung (900)
 #   SIGWATCH_QEMU_APPEND   extra kernel command line words
 #   SIGWATCH_QEMU_KERNEL   Debian kernel package (default: what linux-image-amd64 depends on)
@@ -41,7 +45,7 @@ if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
   read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig}"
 fi
 bins=${SIGWATCH_QEMU_BINS:-}
-tools=${SIGWATCH_QEMU_TOOLS:-}
+tools=${SIGWATCH_QEMU_TOOLS-auditctl setpriv setsid unshare}
 timeout_s=${SIGWATCH_QEMU_TIMEOUT:-900}
 work=${SIGWATCH_QEMU_WORKDIR:-$ws/target/qemu}
 mkdir -p "$work"
@@ -93,6 +97,11 @@ t_kernel=$(date +%s)
 list=$work/tests.list
 : >"$list"
 for t in "${targets[@]}"; do
+  if [ "${t#/}" != "$t" ]; then
+    [ -x "$t" ] || { echo "$t is not an executable" >&2; exit 2; }
+    echo "exe:$(basename "$t")|/|$t" >>"$list"
+    continue
+  fi
   pkg=${t%%:*}
   sel=()
   case $t in
@@ -153,14 +162,22 @@ if [ -s "$list" ]; then
 fi
 while IFS='|' read -r name dir exe; do
   copy_exe "$exe" "$exe"
+  mkdir -p "$root$dir"
 done <"$list"
 cp "$list" "$root/etc/sigwatch-tests"
+# /bin/sh is the host's dash, as on Debian: busybox's sh runs its own applets
+# ahead of PATH, which would hide the util-linux tools copied below (busybox's
+# setpriv has no --reuid, for one).
+if [ -x /bin/dash ]; then
+  rm -f "$root/bin/sh"
+  copy_exe /bin/dash /bin/sh
+fi
 for p in "${binpaths[@]}"; do
   copy_exe "$p" "$p"
   ln -sf "$p" "$root/usr/local/bin/$(basename "$p")"
 done
 for tname in $tools; do
-  p=$(command -v "$tname") || { echo "tool $tname not found on the host" >&2; exit 1; }
+  p=$(command -v "$tname") || { log "warning: $tname is not on this host; not copied"; continue; }
   copy_exe "$p" "/usr/local/bin/$tname"
 done
 initrd=$work/initrd.cpio.zst
@@ -212,6 +229,15 @@ if ! grep -qx 'SIGWATCH-QEMU: done' "$console"; then
     echo "guest did not finish (qemu exit $qrc)"
   fi
   fail=1
+fi
+a_before=$(sed -n 's/^SIGWATCH-QEMU: audit-before //p' "$console")
+a_after=$(sed -n 's/^SIGWATCH-QEMU: audit-after //p' "$console")
+if [ -n "$a_after" ] && [ "$a_before" != "$a_after" ]; then
+  echo "the tests did not leave audit as they found it: before: $a_before; after: $a_after"; fail=1
+fi
+if grep -q '^SIGWATCH-QEMU: leftover processes' "$console"; then
+  echo "warning: the tests left processes behind:"
+  sed -n '/^SIGWATCH-QEMU: leftover processes/,/^SIGWATCH-QEMU: done/p' "$console" | sed '1d;$d'
 fi
 if [ $smoke -eq 1 ]; then
   grep -qx 'SIGWATCH-QEMU: fact proc_connector=yes' "$console" || { echo "no proc connector in the guest"; fail=1; }
