@@ -101,52 +101,87 @@ pub enum EventKind {
     /// `child_pid != child_tgid` (then the parent fields name the
     /// process's real parent, not the creating thread).
     Fork {
+        /// `fork_proc_event.parent_pid`: thread id of the parent.
         parent_pid: Pid,
+        /// `fork_proc_event.parent_tgid`: process id of the parent.
         parent_tgid: Pid,
+        /// `fork_proc_event.child_pid`: thread id of the new task.
         child_pid: Pid,
+        /// `fork_proc_event.child_tgid`: process id of the new task.
         child_tgid: Pid,
     },
     /// `exec_proc_event`. No file name: read `/proc` for exe/argv.
-    Exec { process_pid: Pid, process_tgid: Pid },
+    Exec {
+        /// `exec_proc_event.process_pid`
+        process_pid: Pid,
+        /// `exec_proc_event.process_tgid`
+        process_tgid: Pid,
+    },
     /// `id_proc_event` for `PROC_EVENT_UID`.
     Uid {
+        /// `id_proc_event.process_pid`
         process_pid: Pid,
+        /// `id_proc_event.process_tgid`
         process_tgid: Pid,
+        /// `id_proc_event.r.ruid`: real uid.
         ruid: u32,
+        /// `id_proc_event.e.euid`: effective uid.
         euid: u32,
     },
     /// `id_proc_event` for `PROC_EVENT_GID`.
     Gid {
+        /// `id_proc_event.process_pid`
         process_pid: Pid,
+        /// `id_proc_event.process_tgid`
         process_tgid: Pid,
+        /// `id_proc_event.r.rgid`: real gid.
         rgid: u32,
+        /// `id_proc_event.e.egid`: effective gid.
         egid: u32,
     },
     /// `sid_proc_event`: the process called `setsid()`.
-    Sid { process_pid: Pid, process_tgid: Pid },
+    Sid {
+        /// `sid_proc_event.process_pid`
+        process_pid: Pid,
+        /// `sid_proc_event.process_tgid`
+        process_tgid: Pid,
+    },
     /// `ptrace_proc_event`: attach (tracer ≠ 0) or detach (tracer = 0).
     Ptrace {
+        /// `ptrace_proc_event.process_pid`: the traced thread.
         process_pid: Pid,
+        /// `ptrace_proc_event.process_tgid`: the traced process.
         process_tgid: Pid,
+        /// `ptrace_proc_event.tracer_pid` (0 on detach).
         tracer_pid: Pid,
+        /// `ptrace_proc_event.tracer_tgid` (0 on detach).
         tracer_tgid: Pid,
     },
     /// `comm_proc_event`: the task's `comm` changed (16 bytes, NUL-trimmed).
     Comm {
+        /// `comm_proc_event.process_pid`
         process_pid: Pid,
+        /// `comm_proc_event.process_tgid`
         process_tgid: Pid,
+        /// `comm_proc_event.comm`: the new name, bytes up to the first NUL (chosen by the process: untrusted).
         comm: Vec<u8>,
     },
     /// `coredump_proc_event`; parent fields only on kernels that send them.
     Coredump {
+        /// `coredump_proc_event.process_pid`
         process_pid: Pid,
+        /// `coredump_proc_event.process_tgid`
         process_tgid: Pid,
+        /// `coredump_proc_event.parent_pid`, absent on kernels whose message is shorter.
         parent_pid: Option<Pid>,
+        /// `coredump_proc_event.parent_tgid`, absent on kernels whose message is shorter.
         parent_tgid: Option<Pid>,
     },
     /// `exit_proc_event`: one per exiting thread.
     Exit {
+        /// `exit_proc_event.process_pid`: the exiting thread.
         process_pid: Pid,
+        /// `exit_proc_event.process_tgid`: its process.
         process_tgid: Pid,
         /// Raw `exit_code` (a wait status).
         exit_code: u32,
@@ -161,7 +196,12 @@ pub enum EventKind {
         parent_tgid: Option<Pid>,
     },
     /// A `what` value this crate does not know; payload kept verbatim.
-    Unknown { what: u32, data: Vec<u8> },
+    Unknown {
+        /// `proc_event.what`.
+        what: u32,
+        /// `proc_event.event_data` bytes (up to `cn_msg.len`).
+        data: Vec<u8>,
+    },
 }
 
 impl EventKind {

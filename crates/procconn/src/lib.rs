@@ -7,8 +7,10 @@ pub mod error;
 pub mod event;
 pub mod loss;
 pub mod parse;
+pub mod socket;
 
 pub use error::{Error, Result};
 pub use event::{EventKind, ExitStatus, Pid, ProcEvent};
 pub use loss::{Loss, LossTracker};
 pub use parse::{parse_datagram, ParseError};
+pub use socket::{Config, ProcConnector, Subscription};

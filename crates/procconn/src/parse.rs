@@ -223,11 +223,7 @@ impl<'a> Iterator for Messages<'a> {
             match nlmsg_type {
                 NLMSG_NOOP => continue,
                 NLMSG_ERROR => match i32_at(payload, 0) {
-                    None => {
-                        return Some(Err(ParseError::TruncatedNlmsgerr {
-                            len: payload.len(),
-                        }))
-                    }
+                    None => return Some(Err(ParseError::TruncatedNlmsgerr { len: payload.len() })),
                     Some(0) => continue,
                     Some(errno) => return Some(Err(ParseError::Netlink { errno })),
                 },
