@@ -75,6 +75,14 @@ pub enum Error {
     /// rule set, string field too long, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// Text that is not an audit record.
+    #[error("audit record: {0}")]
+    Record(#[from] crate::record::ParseError),
+
+    /// A kill-family event whose records lack required fields.
+    #[error("kill event: {0}")]
+    KillEvent(#[from] crate::kill::KillEventError),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -1,0 +1,399 @@
+//! Typed kill events.
+//!
+//! A kill-family syscall caught by an audit rule produces a `SYSCALL`
+//! record (the sender, the arguments, the result), one `OBJ_PID` record
+//! per process the signal was sent to (`audit_signal_info_syscall()`
+//! records targets *before* the permission check, so a denied kill has
+//! them too), and a `PROCTITLE` record (the sender's argv, cut at 128
+//! bytes by the kernel). [`KillEvent::from_event`] turns such an event
+//! into a [`KillEvent`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::assemble::Event;
+use crate::record::{Record, RecordType, Stamp};
+use crate::syscalls::{Arch, KillSyscall};
+use crate::value::{self, Value};
+
+/// The length at which the kernel cuts `PROCTITLE`
+/// (`MAX_PROCTITLE_AUDIT_LEN` in `kernel/auditsc.c`).
+pub const MAX_PROCTITLE_AUDIT_LEN: usize = 128;
+
+/// `AUDIT_UID_UNSET` / `AUDIT_SID_UNSET`: "no login uid / session".
+pub const AUDIT_UNSET: u32 = u32::MAX;
+
+/// Bytes chosen by a process (comm, argv, exe): not necessarily UTF-8,
+/// may hold control characters. Renderers must escape them.
+#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Bytes {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// As text, invalid UTF-8 replaced (control characters are *not*
+    /// escaped here).
+    pub fn to_string_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+}
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl From<&[u8]> for Bytes {
+    fn from(b: &[u8]) -> Bytes {
+        Bytes(b.to_vec())
+    }
+}
+
+impl From<&str> for Bytes {
+    fn from(s: &str) -> Bytes {
+        Bytes(s.as_bytes().to_vec())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Bytes {
+    /// Serialized as a string, invalid UTF-8 replaced by U+FFFD.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string_lossy())
+    }
+}
+
+/// The process that made the kill syscall (the `SYSCALL` record's task
+/// fields, `audit_log_task_info()`, and `PROCTITLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Sender {
+    /// `pid` (the sender's tgid).
+    pub pid: u32,
+    /// `ppid`.
+    pub ppid: u32,
+    /// `uid` (real).
+    pub uid: u32,
+    /// `euid`.
+    pub euid: u32,
+    /// `gid` (real).
+    pub gid: u32,
+    /// `auid`, the login uid; `None` when unset (4294967295 / -1).
+    pub auid: Option<u32>,
+    /// `ses`, the login session; `None` when unset.
+    pub ses: Option<u32>,
+    /// `tty`; `None` for `(none)`.
+    pub tty: Option<Bytes>,
+    /// `comm` (at most 15 bytes, `TASK_COMM_LEN - 1`).
+    pub comm: Bytes,
+    /// `exe`; `None` for `(null)`/`?` (e.g. no mm).
+    pub exe: Option<Bytes>,
+    /// The argv from `PROCTITLE`; `None` without a `PROCTITLE` record
+    /// (kernels before 3.17).
+    pub argv: Option<Vec<Bytes>>,
+    /// True when the decoded `PROCTITLE` is 128 bytes or longer: the
+    /// kernel cut it, later arguments are missing or shortened.
+    pub argv_truncated: bool,
+}
+
+/// One process the signal was sent to (an `OBJ_PID` record,
+/// `audit_log_pid_context()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Target {
+    /// `opid` (the target's tgid, also for a thread-directed tgkill).
+    pub pid: u32,
+    /// `oauid`; `None` when unset (-1).
+    pub auid: Option<u32>,
+    /// `ouid`.
+    pub uid: u32,
+    /// `oses`; `None` when unset (-1).
+    pub ses: Option<u32>,
+    /// `ocomm`.
+    pub comm: Bytes,
+    /// `obj` (the LSM context), when an LSM is active.
+    pub obj: Option<Bytes>,
+}
+
+/// What the first argument(s) of the syscall designate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum TargetSpec {
+    /// `kill(pid > 0)`, `rt_sigqueueinfo(tgid)`: one process.
+    Process(i32),
+    /// `kill(0)`: the caller's process group.
+    OwnProcessGroup,
+    /// `kill(-pgid)`: a process group.
+    ProcessGroup(i32),
+    /// `kill(-1)`: every process the caller may signal.
+    All,
+    /// `tkill(tid)`: one thread.
+    Thread(i32),
+    /// `tgkill(tgid, tid)`, `rt_tgsigqueueinfo(tgid, tid)`: one thread of
+    /// a process.
+    ThreadOf {
+        /// The thread group id (a0).
+        tgid: i32,
+        /// The thread id (a1).
+        tid: i32,
+    },
+    /// `pidfd_send_signal(pidfd)`: a process by pidfd (the fd number).
+    Pidfd(i32),
+}
+
+/// A kill-family syscall with its sender, signal, targets and result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct KillEvent {
+    /// The event's time and serial.
+    pub stamp: Stamp,
+    /// `arch`.
+    pub arch: Arch,
+    /// The syscall.
+    pub syscall: KillSyscall,
+    /// The raw `syscall` number.
+    pub syscall_nr: u32,
+    /// The signal (argument a1 or a2 depending on the syscall).
+    pub signal: i32,
+    /// `a0`..`a3` as the kernel printed them (register values).
+    pub args: [u64; 4],
+    /// What the arguments designate.
+    pub target_spec: TargetSpec,
+    /// `success=yes`.
+    pub success: bool,
+    /// `exit`: the syscall's return value.
+    pub exit: i64,
+    /// The errno when the syscall failed (`-exit`, e.g. 1 = `EPERM`).
+    pub errno: Option<i32>,
+    /// The sending process.
+    pub sender: Sender,
+    /// Every `OBJ_PID` record, in order (empty when no process matched,
+    /// e.g. `ESRCH`).
+    pub targets: Vec<Target>,
+    /// `key`; `None` for `(null)`. Several keys are joined by `\x01`.
+    pub key: Option<Bytes>,
+    /// `OBJ_PID` records dropped by the assembler (huge `kill(-1)`).
+    pub targets_dropped: usize,
+}
+
+/// Why an event that is a kill-family syscall could not be turned into a
+/// [`KillEvent`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KillEventError {
+    /// A required field is missing or malformed.
+    #[error("{record} record: missing or malformed field `{field}`")]
+    Field {
+        /// The record type name (`SYSCALL`, `OBJ_PID`).
+        record: &'static str,
+        /// The field name.
+        field: &'static str,
+    },
+}
+
+fn missing(record: &'static str, field: &'static str) -> KillEventError {
+    KillEventError::Field { record, field }
+}
+
+/// Unset ids print as 4294967295 in `SYSCALL` and as -1 in `OBJ_PID`.
+fn id_opt(v: Option<Value<'_>>) -> Result<Option<u32>, ()> {
+    let v = v.ok_or(())?;
+    let n = v.as_dec_i64().ok_or(())?;
+    if n == -1 || n == i64::from(AUDIT_UNSET) {
+        return Ok(None);
+    }
+    u32::try_from(n).map(Some).map_err(|_| ())
+}
+
+fn dec_u32(r: &Record, rec: &'static str, name: &'static str) -> Result<u32, KillEventError> {
+    r.get(name)
+        .and_then(|v| v.as_dec_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| missing(rec, name))
+}
+
+/// Like `dec_u32` but an unset id (-1) is accepted as `u32::MAX`: some
+/// kernels print `ouid=-1` for ids without a mapping.
+fn dec_u32_or_unset(
+    r: &Record,
+    rec: &'static str,
+    name: &'static str,
+) -> Result<u32, KillEventError> {
+    id_opt(r.get(name))
+        .map(|v| v.unwrap_or(AUDIT_UNSET))
+        .map_err(|_| missing(rec, name))
+}
+
+fn string(v: Option<Value<'_>>) -> Option<Bytes> {
+    v.and_then(|v| v.bytes()).map(|b| Bytes(b.into_owned()))
+}
+
+impl KillEvent {
+    /// The kill event in `event`, `Ok(None)` if the event is not a
+    /// kill-family syscall (no `SYSCALL` record, an arch without a table,
+    /// another syscall).
+    pub fn from_event(event: &Event) -> Result<Option<KillEvent>, KillEventError> {
+        let Some(sc) = event.first(RecordType::SYSCALL) else {
+            return Ok(None);
+        };
+        const S: &str = "SYSCALL";
+        let Some(arch) = sc
+            .get("arch")
+            .and_then(|v| v.as_hex_u64())
+            .and_then(|v| u32::try_from(v).ok())
+            .and_then(Arch::from_audit_arch)
+        else {
+            return Ok(None);
+        };
+        let Some(syscall_nr) = sc
+            .get("syscall")
+            .and_then(|v| v.as_dec_u64())
+            .and_then(|v| u32::try_from(v).ok())
+        else {
+            return Err(missing(S, "syscall"));
+        };
+        let Some(syscall) = KillSyscall::from_number(arch, syscall_nr) else {
+            return Ok(None);
+        };
+        let mut args = [0u64; 4];
+        for (i, name) in ["a0", "a1", "a2", "a3"].into_iter().enumerate() {
+            args[i] = sc
+                .get(name)
+                .and_then(|v| v.as_hex_u64())
+                .ok_or_else(|| missing(S, ["a0", "a1", "a2", "a3"][i]))?;
+        }
+        // Syscall arguments are `int`: the kernel prints the whole
+        // register, the low 32 bits are the value.
+        let int = |i: usize| args[i] as u32 as i32;
+        let signal = int(syscall.signal_arg());
+        let target_spec = match syscall {
+            KillSyscall::Kill => match int(0) {
+                0 => TargetSpec::OwnProcessGroup,
+                -1 => TargetSpec::All,
+                p if p < 0 => TargetSpec::ProcessGroup(p.wrapping_neg()),
+                p => TargetSpec::Process(p),
+            },
+            KillSyscall::Tkill => TargetSpec::Thread(int(0)),
+            KillSyscall::Tgkill | KillSyscall::RtTgsigqueueinfo => TargetSpec::ThreadOf {
+                tgid: int(0),
+                tid: int(1),
+            },
+            KillSyscall::RtSigqueueinfo => TargetSpec::Process(int(0)),
+            KillSyscall::PidfdSendSignal => TargetSpec::Pidfd(int(0)),
+        };
+        let exit = sc
+            .get("exit")
+            .and_then(|v| v.as_dec_i64())
+            .ok_or_else(|| missing(S, "exit"))?;
+        let success = match sc.get("success") {
+            Some(Value::Bare(b"yes")) => true,
+            Some(Value::Bare(b"no")) => false,
+            Some(_) => return Err(missing(S, "success")),
+            // Very old kernels: derive it from the return value.
+            None => exit >= 0,
+        };
+        let errno = if exit < 0 {
+            i32::try_from(exit.unsigned_abs()).ok()
+        } else {
+            None
+        };
+
+        let (argv, argv_truncated) = match event.first(RecordType::PROCTITLE) {
+            Some(pt) => match pt.get("proctitle").and_then(|v| v.bytes()) {
+                Some(decoded) => (
+                    Some(
+                        value::split_proctitle(&decoded)
+                            .into_iter()
+                            .map(Bytes)
+                            .collect(),
+                    ),
+                    decoded.len() >= MAX_PROCTITLE_AUDIT_LEN,
+                ),
+                None => (None, false),
+            },
+            None => (None, false),
+        };
+
+        let sender = Sender {
+            pid: dec_u32(sc, S, "pid")?,
+            ppid: dec_u32(sc, S, "ppid")?,
+            uid: dec_u32(sc, S, "uid")?,
+            euid: dec_u32(sc, S, "euid")?,
+            gid: dec_u32(sc, S, "gid")?,
+            auid: id_opt(sc.get("auid")).map_err(|_| missing(S, "auid"))?,
+            ses: id_opt(sc.get("ses")).map_err(|_| missing(S, "ses"))?,
+            tty: string(sc.get("tty")),
+            comm: string(sc.get("comm")).ok_or_else(|| missing(S, "comm"))?,
+            exe: string(sc.get("exe")),
+            argv,
+            argv_truncated,
+        };
+
+        const O: &str = "OBJ_PID";
+        let mut targets = Vec::new();
+        for r in event.all(RecordType::OBJ_PID) {
+            targets.push(Target {
+                pid: dec_u32(r, O, "opid")?,
+                auid: id_opt(r.get("oauid")).map_err(|_| missing(O, "oauid"))?,
+                uid: dec_u32_or_unset(r, O, "ouid")?,
+                ses: id_opt(r.get("oses")).map_err(|_| missing(O, "oses"))?,
+                comm: string(r.get("ocomm")).unwrap_or_default(),
+                obj: string(r.get("obj")),
+            });
+        }
+
+        Ok(Some(KillEvent {
+            stamp: event.stamp,
+            arch,
+            syscall,
+            syscall_nr,
+            signal,
+            args,
+            target_spec,
+            success,
+            exit,
+            errno,
+            sender,
+            targets,
+            key: string(sc.get("key")),
+            targets_dropped: event.dropped_records,
+        }))
+    }
+}
+
+/// Counters for turning events into kill events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct KillStats {
+    /// Events examined.
+    pub events: u64,
+    /// Kill events produced.
+    pub kill_events: u64,
+    /// Kill-family events that could not be decoded
+    /// ([`KillEventError`]).
+    pub malformed: u64,
+}
+
+impl KillStats {
+    /// [`KillEvent::from_event`], counting the outcome; malformed events
+    /// are logged and counted, not returned.
+    pub fn convert(&mut self, event: &Event) -> Option<KillEvent> {
+        self.events += 1;
+        match KillEvent::from_event(event) {
+            Ok(Some(k)) => {
+                self.kill_events += 1;
+                Some(k)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.malformed += 1;
+                log::debug!("malformed kill event {}: {e}", event.stamp);
+                None
+            }
+        }
+    }
+}
