@@ -1,1 +1,67 @@
-//! The sigwatch attribution engine.
+//! The sigwatch attribution engine: who killed my process?
+//!
+//! [`Attributor`] is a pure state machine: feed it process events
+//! ([`procconn::ProcEvent`]), audit kill events ([`AuditKill`]), kernel-log
+//! lines and the time, and it emits [`Report`]s, which [`render`] prints as
+//! text or JSON lines.
+//!
+//! ```
+//! use procconn::{EventKind, ExitStatus, ProcEvent};
+//! use sigwatch::{Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, Report};
+//!
+//! let mut a = Attributor::new(Config::default(), MemTree::new());
+//! let now = Clock { mono_ns: 1_000, wall_ns: 1_795_667_968_504_000_000 };
+//! let kill = AuditKill {
+//!     serial: 23,
+//!     time_ns: now.wall_ns,
+//!     syscall: Some("kill".into()),
+//!     signal: 9,
+//!     success: Some(true),
+//!     sender: AuditSender { pid: 1298, comm: Some(b"sh".to_vec()), ..Default::default() },
+//!     targets: vec![AuditTarget { pid: 1294, comm: Some(b"pa-daemon".to_vec()), ..Default::default() }],
+//!     ..Default::default()
+//! };
+//! assert!(a.on_audit_kill(&kill, now).is_empty()); // waits for the exit
+//! let exit = ProcEvent {
+//!     seq: 1, cpu: 0, timestamp_ns: 1_000,
+//!     kind: EventKind::Exit {
+//!         process_pid: 1294, process_tgid: 1294, exit_code: 9,
+//!         status: ExitStatus::from_wait_status(9), exit_signal: 17,
+//!         parent_pid: None, parent_tgid: None,
+//!     },
+//! };
+//! let reports = a.on_proc_event(&exit, now);
+//! let Report::Kill(r) = &reports[0] else { panic!() };
+//! assert!(r.victim.exit_confirmed);
+//! assert_eq!(r.sender.as_ref().map(|s| s.pid), Some(1298));
+//! ```
+#![warn(missing_docs)]
+
+pub mod attributor;
+pub mod input;
+pub mod procview;
+pub mod render;
+pub mod report;
+pub mod signals;
+
+pub use attributor::{Attributor, Clock, Config, Stats};
+pub use input::{parse_kmsg_line, AuditKill, AuditSender, AuditTarget, KernelKill};
+pub use procview::{MemTree, ProcessSnapshot, ProcessView};
+pub use report::{KillReport, Origin, Report, Summary};
+pub use signals::{parse_signal, signal_name, SignalSet};
+
+/// Errors of the sigwatch package.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `--signal` item that is neither a signal name nor a number 1..=64.
+    #[error("unknown signal {0:?} (use a name like KILL or TERM, a number 1-64, or `all`)")]
+    BadSignal(String),
+    /// An I/O error, with what was being done.
+    #[error("{what}: {source}")]
+    Io {
+        /// What failed.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

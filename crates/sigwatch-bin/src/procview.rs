@@ -1,0 +1,187 @@
+//! What the [`Attributor`](crate::Attributor) needs to know about processes,
+//! as a trait so that the live `procconn::ProcessTree`, a tree rebuilt from
+//! an audit log (`sigwatch replay`) and test fixtures can all feed it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use procconn::{EventKind, Pid, ProcEvent};
+
+/// A copy of what is known about one process (mirrors the fields of
+/// `procconn::ProcessInfo` the reports use).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessSnapshot {
+    /// Process id (tgid).
+    pub pid: Pid,
+    /// Current parent pid (after re-parenting), if known.
+    pub ppid: Option<Pid>,
+    /// The process that forked it ("spawned by"), kept after re-parenting.
+    pub spawned_by: Option<Pid>,
+    /// `comm`.
+    pub comm: Option<Vec<u8>>,
+    /// `/proc/<pid>/exe`.
+    pub exe: Option<PathBuf>,
+    /// `/proc/<pid>/cmdline` split at NULs; `None` when never read.
+    pub argv: Option<Vec<Vec<u8>>>,
+    /// `/proc/<pid>/cwd`.
+    pub cwd: Option<PathBuf>,
+    /// Real uid.
+    pub uid: Option<u32>,
+    /// Start time in nanoseconds since boot (`/proc/<pid>/stat` starttime
+    /// or the fork event's `timestamp_ns`).
+    pub start_time_ns: Option<u64>,
+    /// Whether the process has exited.
+    pub exited: bool,
+    /// The terminating signal, when it was killed by one.
+    pub exit_signal: Option<u8>,
+    /// Exit time in nanoseconds since boot (the exit event's `timestamp_ns`).
+    pub exit_time_ns: Option<u64>,
+}
+
+/// A source of process information the attributor reads and keeps current.
+pub trait ProcessView {
+    /// Applies a process event (fork/exec/exit...) to the view.
+    fn apply(&mut self, ev: &ProcEvent);
+    /// The latest process with this pid (live or retained after exit).
+    fn process(&self, pid: Pid) -> Option<ProcessSnapshot>;
+    /// The process (tgid) a thread id belongs to.
+    fn tgid_of(&self, tid: Pid) -> Option<Pid>;
+    /// The spawn chain of `pid`, nearest first, excluding `pid` itself, up
+    /// to pid 1, including exited processes.
+    fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot>;
+    /// Drops retained information that is too old (`now_ns` on the same
+    /// clock as event timestamps).
+    fn expire(&mut self, _now_ns: u64) {}
+}
+
+/// A simple in-memory [`ProcessView`] fed only by events and explicit
+/// inserts (no `/proc` reads): used by `sigwatch replay` (ancestry from the
+/// log's own records) and by tests.
+#[derive(Debug, Default, Clone)]
+pub struct MemTree {
+    procs: HashMap<Pid, ProcessSnapshot>,
+    threads: HashMap<Pid, Pid>,
+}
+
+impl MemTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts or replaces a process.
+    pub fn insert(&mut self, p: ProcessSnapshot) {
+        self.procs.insert(p.pid, p);
+    }
+
+    /// Mutable access to a known process (e.g. to fill argv after an exec).
+    pub fn get_mut(&mut self, pid: Pid) -> Option<&mut ProcessSnapshot> {
+        self.procs.get_mut(&pid)
+    }
+
+    /// Number of processes known.
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Whether no process is known.
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+}
+
+impl ProcessView for MemTree {
+    fn apply(&mut self, ev: &ProcEvent) {
+        match &ev.kind {
+            EventKind::Fork {
+                parent_tgid,
+                child_pid,
+                child_tgid,
+                ..
+            } => {
+                if child_pid != child_tgid {
+                    self.threads.insert(*child_pid, *child_tgid);
+                    return;
+                }
+                // A forked child is a copy of its parent until it execs.
+                let mut p = self.procs.get(parent_tgid).cloned().unwrap_or_default();
+                p.pid = *child_tgid;
+                p.ppid = Some(*parent_tgid);
+                p.spawned_by = Some(*parent_tgid);
+                p.start_time_ns = Some(ev.timestamp_ns);
+                p.exited = false;
+                p.exit_signal = None;
+                p.exit_time_ns = None;
+                self.procs.insert(*child_tgid, p);
+            }
+            EventKind::Comm {
+                process_pid,
+                process_tgid,
+                comm,
+            } if process_pid == process_tgid => {
+                if let Some(p) = self.procs.get_mut(process_tgid) {
+                    p.comm = Some(comm.clone());
+                }
+            }
+            EventKind::Exit {
+                process_pid,
+                process_tgid,
+                status,
+                ..
+            } => {
+                if process_pid != process_tgid {
+                    return;
+                }
+                let p = self
+                    .procs
+                    .entry(*process_tgid)
+                    .or_insert_with(|| ProcessSnapshot {
+                        pid: *process_tgid,
+                        ..Default::default()
+                    });
+                p.exited = true;
+                p.exit_signal = status.signal();
+                p.exit_time_ns = Some(ev.timestamp_ns);
+            }
+            _ => {}
+        }
+    }
+
+    fn process(&self, pid: Pid) -> Option<ProcessSnapshot> {
+        self.procs.get(&pid).cloned()
+    }
+
+    fn tgid_of(&self, tid: Pid) -> Option<Pid> {
+        if self.procs.contains_key(&tid) {
+            return Some(tid);
+        }
+        self.threads.get(&tid).copied()
+    }
+
+    fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot> {
+        let mut out = Vec::new();
+        let mut cur = pid;
+        // Bounded walk: a corrupt or cyclic chain must not loop forever.
+        for _ in 0..4096 {
+            let Some(p) = self.procs.get(&cur) else { break };
+            let Some(parent) = p.spawned_by.or(p.ppid) else {
+                break;
+            };
+            if parent <= 0 || parent == cur {
+                break;
+            }
+            match self.procs.get(&parent) {
+                Some(pp) => out.push(pp.clone()),
+                None => out.push(ProcessSnapshot {
+                    pid: parent,
+                    ..Default::default()
+                }),
+            }
+            if parent == 1 {
+                break;
+            }
+            cur = parent;
+        }
+        out
+    }
+}

@@ -1,0 +1,517 @@
+//! Renderers: a human-readable block per report, or one JSON object per
+//! line.
+//!
+//! comm, argv and paths are chosen by the processes we watch, so the text
+//! renderer escapes them: control characters (including ESC, which starts
+//! ANSI sequences), Unicode bidi overrides and invalid UTF-8 bytes come out
+//! as `\xNN` / `\u{NNNN}`, and a backslash as `\\`.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::report::{KillReport, Origin, Report, Text};
+
+/// Options of the text renderer.
+pub struct TextOptions<'a> {
+    /// Emit ANSI colours (only when the output is a terminal).
+    pub color: bool,
+    /// Resolves a uid to a user name (e.g. from the passwd database).
+    pub user_name: &'a dyn Fn(u32) -> Option<String>,
+}
+
+impl std::fmt::Debug for TextOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextOptions")
+            .field("color", &self.color)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TextOptions<'_> {
+    fn default() -> Self {
+        TextOptions {
+            color: false,
+            user_name: &|_| None,
+        }
+    }
+}
+
+/// Escapes attacker-controlled bytes for a terminal.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x80 && c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() || is_format_hazard(c) => {
+                    let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// Characters that reorder or hide text on a terminal: bidi controls,
+/// zero-width and line/paragraph separators.
+fn is_format_hazard(c: char) -> bool {
+    matches!(c as u32,
+        0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
+}
+
+/// One argv, escaped, each argument quoted when it contains spaces or
+/// quotes or is empty, so argument boundaries stay visible.
+pub fn argv_line(argv: &[Text]) -> String {
+    argv.iter()
+        .map(|a| {
+            let e = escape(&a.0);
+            if e.is_empty() || e.contains([' ', '"', '\'']) {
+                format!("\"{}\"", e.replace('"', "\\\""))
+            } else {
+                e
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A duration for humans: `850ms`, `3.2s`, `4m05s`, `2h03m`, `3d04h`.
+pub fn human_duration(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    let s = ns / 1_000_000_000;
+    match s {
+        0 => format!("{ms}ms"),
+        1..=59 => format!("{}.{}s", s, (ms % 1000) / 100),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// The symbolic name of an errno a kill can fail with.
+pub fn errno_name(e: i32) -> String {
+    match e {
+        1 => "EPERM".into(),
+        3 => "ESRCH".into(),
+        9 => "EBADF".into(),
+        22 => "EINVAL".into(),
+        _ => format!("errno {e}"),
+    }
+}
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+fn opt_text(t: &Option<Text>) -> String {
+    t.as_ref().map_or_else(|| "?".to_string(), |t| escape(&t.0))
+}
+
+fn user(uid: Option<u32>, o: &TextOptions<'_>) -> String {
+    match uid {
+        None => "?".into(),
+        Some(u) => match (o.user_name)(u) {
+            Some(n) => format!("{u} ({})", escape(n.as_bytes())),
+            None => u.to_string(),
+        },
+    }
+}
+
+fn unset(v: Option<u32>) -> String {
+    v.map_or_else(|| "unset".to_string(), |v| v.to_string())
+}
+
+/// Renders one report as a text block (ending in a newline).
+pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
+    let st = Style { on: o.color };
+    match r {
+        Report::Kill(k) => render_kill(k, o, &st),
+        Report::Loss(l) => format!(
+            "{} {} lost {} event(s): reports may be missing or incomplete\n",
+            st.red("LOSS"),
+            escape(l.source.as_bytes()),
+            l.count
+        ),
+        Report::Summary(s) => format!(
+            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {})\n",
+            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost
+        ),
+    }
+}
+
+fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
+    let mut s = String::new();
+    let v = &k.victim;
+    let origin = match (k.origin, &k.reason) {
+        (Origin::User, _) => "sent by a process".to_string(),
+        (Origin::Kernel, Some(r)) => format!("sent by the kernel ({})", escape(r.as_bytes())),
+        (Origin::Kernel, None) => "sent by the kernel".to_string(),
+        (Origin::Unknown, _) => "sender unknown".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "{} {} → pid {} ({}), {}",
+        st.bold(&k.time.rfc3339()),
+        st.red(&k.signal_name),
+        v.pid,
+        opt_text(&v.comm),
+        origin
+    );
+    // Victim.
+    let mut line = format!("  victim   pid {}", v.pid);
+    if let Some(t) = v.tid.filter(|&t| t != v.pid) {
+        let _ = write!(line, " (thread {t})");
+    }
+    let _ = write!(line, " {}", opt_text(&v.comm));
+    if let Some(p) = v.ppid {
+        let _ = write!(line, "  ppid {p}");
+    }
+    let _ = write!(line, "  uid {}", user(v.uid, o));
+    if let Some(ns) = k.extra.victim_ran_ns {
+        let _ = write!(line, "  ran {}", human_duration(ns));
+    }
+    if let Some(t) = v.start_time {
+        let _ = write!(line, " (started {})", t.rfc3339());
+    }
+    let died = if v.exit_confirmed {
+        "died of it".to_string()
+    } else if k.success == Some(false) {
+        "not delivered".to_string()
+    } else {
+        st.dim("no exit by this signal seen")
+    };
+    let _ = writeln!(s, "{line}  [{died}]");
+    if let Some(a) = &v.argv {
+        let _ = writeln!(s, "           argv {}", argv_line(a));
+    }
+    if v.exe.is_some() || v.cwd.is_some() {
+        let _ = writeln!(
+            s,
+            "           exe {}  cwd {}",
+            opt_text(&v.exe),
+            opt_text(&v.cwd)
+        );
+    }
+    // Sender.
+    match &k.sender {
+        Some(snd) => {
+            let mut line = format!("  sender   pid {} {}", snd.pid, opt_text(&snd.comm));
+            if let Some(p) = snd.ppid {
+                let _ = write!(line, "  ppid {p}");
+            }
+            match snd.exited {
+                Some(true) => line.push_str(&format!("  {}", st.dim("[exited]"))),
+                Some(false) => line.push_str("  [running]"),
+                None => {}
+            }
+            let _ = writeln!(s, "{line}");
+            let sc = k.syscall.as_deref().unwrap_or("?");
+            let mut call = format!("           syscall {}", escape(sc.as_bytes()));
+            if let Some(a) = k.extra.target_arg {
+                let _ = write!(call, "({a}, {})", k.signal);
+                if a == -1 {
+                    call.push_str(" — every process");
+                } else if a < -1 {
+                    let _ = write!(call, " — process group {}", -a);
+                }
+            }
+            if k.extra.targets > 1 {
+                let _ = write!(call, ", {} targets", k.extra.targets);
+            }
+            match k.success {
+                Some(true) => {}
+                Some(false) => {
+                    let e = k.extra.errno.map_or_else(|| "failed".into(), errno_name);
+                    let _ = write!(call, "  {}", st.red(&format!("FAILED ({e})")));
+                }
+                None => {}
+            }
+            let _ = writeln!(s, "{call}");
+            let mut argv = snd
+                .argv
+                .as_ref()
+                .map_or_else(|| "?".to_string(), |a| argv_line(a));
+            if snd.argv_truncated == Some(true) {
+                argv.push_str(" […truncated]");
+            }
+            let _ = writeln!(s, "           argv {argv}");
+            let _ = writeln!(
+                s,
+                "           exe {}  cwd {}",
+                opt_text(&snd.exe),
+                opt_text(&snd.cwd)
+            );
+            let mut ids = format!("           uid {}", user(snd.uid, o));
+            if snd.euid.is_some() && snd.euid != snd.uid {
+                let _ = write!(ids, "  euid {}", user(snd.euid, o));
+            }
+            let _ = write!(
+                ids,
+                "  login uid {}  session {}  tty {}",
+                match snd.auid {
+                    Some(a) => user(Some(a), o),
+                    None => "unset".into(),
+                },
+                unset(snd.ses),
+                snd.tty
+                    .as_ref()
+                    .map_or_else(|| "none".into(), |t| escape(&t.0))
+            );
+            let _ = writeln!(s, "{ids}");
+        }
+        None => {
+            let why = match k.origin {
+                Origin::Kernel => "the kernel (no process sent it)",
+                _ => "unknown: no audit record (audit off or lost records, or the sender started before audit was first enabled)",
+            };
+            let _ = writeln!(s, "  sender   {why}");
+        }
+    }
+    // Ancestry.
+    if !k.ancestors.is_empty() {
+        let _ = writeln!(s, "  spawned by (nearest first)");
+        for (i, a) in k.ancestors.iter().enumerate() {
+            let indent = "  ".repeat(i + 2);
+            let mut line = format!("{indent}└─ {} {}", a.pid, opt_text(&a.comm));
+            if a.exited == Some(true) {
+                line.push_str(&format!(" {}", st.dim("[exited]")));
+            }
+            if let Some(argv) = &a.argv {
+                let _ = write!(line, "  {}", argv_line(argv));
+            } else if let Some(e) = &a.exe {
+                let _ = write!(line, "  {}", escape(&e.0));
+            }
+            if let Some(c) = &a.cwd {
+                let _ = write!(line, "  (cwd {})", escape(&c.0));
+            }
+            if a.uid.is_some() {
+                let _ = write!(line, "  uid {}", user(a.uid, o));
+            }
+            let _ = writeln!(s, "{line}");
+        }
+    }
+    if let Some(a) = &k.audit {
+        let _ = writeln!(
+            s,
+            "  audit    serial {}  key {}",
+            a.serial,
+            a.key
+                .as_ref()
+                .map_or_else(|| "(none)".into(), |k| escape(&k.0))
+        );
+    }
+    s
+}
+
+/// Writes one report as a JSON line and flushes (so a consumer sees each
+/// report as soon as it exists).
+pub fn write_json<W: Write>(w: &mut W, r: &Report) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// Writes one report as a text block followed by a blank line, and flushes.
+pub fn write_text<W: Write>(w: &mut W, r: &Report, o: &TextOptions<'_>) -> io::Result<()> {
+    w.write_all(render_text(r, o).as_bytes())?;
+    if matches!(r, Report::Kill(_)) {
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::report::*;
+
+    #[test]
+    fn escape_neutralizes_terminal_tricks() {
+        assert_eq!(escape(b"plain /usr/bin"), "plain /usr/bin");
+        assert_eq!(escape(b"\x1b[31mred"), "\\x1b[31mred");
+        assert_eq!(escape(b"a\nb\tc\\"), "a\\nb\\tc\\\\");
+        assert_eq!(escape(b"\xff\xfe"), "\\xff\\xfe");
+        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape("x\u{202e}y".as_bytes()), "x\\u{202e}y");
+        assert_eq!(escape("\u{9b}2J".as_bytes()), "\\u{009b}2J");
+        assert_eq!(escape(b"\x7f\x00"), "\\x7f\\x00");
+    }
+
+    #[test]
+    fn argv_keeps_boundaries() {
+        let a = vec![
+            Text::from("sh"),
+            Text::from("-c"),
+            Text::from("kill -9 1"),
+            Text::from(""),
+        ];
+        assert_eq!(argv_line(&a), "sh -c \"kill -9 1\" \"\"");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(850_000_000), "850ms");
+        assert_eq!(human_duration(3_250_000_000), "3.2s");
+        assert_eq!(human_duration(245_000_000_000), "4m05s");
+        assert_eq!(human_duration(7_380_000_000_000), "2h03m");
+    }
+
+    fn sample() -> KillReport {
+        KillReport {
+            time: Timestamp(1_795_667_968_504_000_000),
+            signal: 9,
+            signal_name: "SIGKILL".into(),
+            origin: Origin::User,
+            reason: None,
+            syscall: Some("kill".into()),
+            success: Some(true),
+            victim: Victim {
+                pid: 1294,
+                tid: None,
+                ppid: Some(1),
+                comm: Some(Text::from("pa-daemon")),
+                exe: None,
+                argv: Some(vec![Text::from("pa-daemon"), Text::from("--x")]),
+                cwd: None,
+                uid: Some(65534),
+                start_time: None,
+                exit_confirmed: true,
+            },
+            sender: Some(Sender {
+                pid: 1298,
+                tid: None,
+                ppid: Some(1),
+                comm: Some(Text(b"s\x1b]0;pwn\x07h".to_vec())),
+                exe: Some(Text::from("/usr/bin/dash")),
+                argv: Some(vec![Text::from("/bin/sh"), Text::from("/srv/guard.sh")]),
+                argv_truncated: Some(false),
+                cwd: Some(Text::from("/srv")),
+                uid: Some(65534),
+                euid: Some(65534),
+                auid: None,
+                ses: None,
+                tty: None,
+                exited: Some(true),
+            }),
+            ancestors: vec![Ancestor {
+                pid: 1297,
+                comm: Some(Text::from("launcher")),
+                exe: None,
+                argv: Some(vec![Text::from("launcher"), Text::from("--now")]),
+                cwd: None,
+                uid: Some(0),
+                start_time: None,
+                exited: Some(true),
+            }],
+            audit: Some(AuditRef {
+                serial: 23,
+                key: Some(Text::from("sigwatch")),
+            }),
+            extra: KillExtra {
+                victim_ran_ns: Some(3_000_000_000),
+                errno: None,
+                targets: 1,
+                target_arg: Some(1294),
+            },
+        }
+    }
+
+    #[test]
+    fn text_block_has_the_story_and_no_raw_escapes() {
+        let names = |u: u32| (u == 65534).then(|| "nobody".to_string());
+        let o = TextOptions {
+            color: false,
+            user_name: &names,
+        };
+        let t = render_text(&Report::Kill(sample()), &o);
+        assert!(!t.contains('\x1b'), "{t}");
+        assert!(t.contains("SIGKILL → pid 1294 (pa-daemon)"), "{t}");
+        assert!(t.contains("ran 3.0s"), "{t}");
+        assert!(t.contains("s\\x1b]0;pwn\\x07h"), "{t}");
+        assert!(t.contains("uid 65534 (nobody)"), "{t}");
+        assert!(
+            t.contains("login uid unset  session unset  tty none"),
+            "{t}"
+        );
+        assert!(
+            t.contains("└─ 1297 launcher [exited]  launcher --now"),
+            "{t}"
+        );
+        assert!(t.contains("syscall kill(1294, 9)"), "{t}");
+        let c = render_text(
+            &Report::Kill(sample()),
+            &TextOptions {
+                color: true,
+                user_name: &names,
+            },
+        );
+        assert!(c.contains("\x1b[1;31mSIGKILL\x1b[0m"));
+    }
+
+    #[test]
+    fn json_line_is_one_flushed_line_with_nulls() {
+        let mut buf = Vec::new();
+        write_json(&mut buf, &Report::Kill(sample())).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert_eq!(s.matches('\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["type"], "kill");
+        assert_eq!(v["time"], "2026-11-26T04:39:28.504Z");
+        assert_eq!(v["origin"], "user");
+        assert!(v["reason"].is_null());
+        assert!(v["sender"]["auid"].is_null());
+        assert!(v["victim"]["tid"].is_null());
+        assert_eq!(v["sender"]["comm"], "s\u{1b}]0;pwn\u{7}h");
+        assert_eq!(v["ancestors"][0]["exited"], true);
+        assert_eq!(v["audit"]["serial"], 23);
+        assert!(v.get("extra").is_none());
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        for k in [
+            "type",
+            "time",
+            "signal",
+            "signal_name",
+            "origin",
+            "reason",
+            "syscall",
+            "success",
+            "victim",
+            "sender",
+            "ancestors",
+            "audit",
+        ] {
+            assert!(keys.contains(&k.to_string()), "{k}");
+        }
+        assert_eq!(keys.len(), 12);
+    }
+}

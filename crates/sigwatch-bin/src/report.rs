@@ -1,0 +1,325 @@
+//! The report model: what sigwatch prints, one object per line in JSON
+//! (`--json`), one block per report in text.
+//!
+//! The serialized shape is a contract other tools parse (see README,
+//! "JSON lines contract"): field names, order and null semantics must not
+//! change. Unknown values are `None` (JSON `null`), never invented.
+
+use serde::{Serialize, Serializer};
+
+/// Bytes chosen by a watched process (comm, argv, paths): kept raw so the
+/// text renderer can escape them exactly; serialized to JSON as a string
+/// (invalid UTF-8 replaced by U+FFFD; serde_json escapes control characters).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text(pub Vec<u8>);
+
+impl Text {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&[u8]> for Text {
+    fn from(b: &[u8]) -> Self {
+        Text(b.to_vec())
+    }
+}
+
+impl From<Vec<u8>> for Text {
+    fn from(b: Vec<u8>) -> Self {
+        Text(b)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(s.as_bytes().to_vec())
+    }
+}
+
+impl From<&std::path::Path> for Text {
+    fn from(p: &std::path::Path) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Text(p.as_os_str().as_bytes().to_vec())
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// A wall-clock instant in nanoseconds since the Unix epoch, serialized
+/// as RFC 3339 UTC with millisecond precision (`2026-11-26T05:10:11.123Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// RFC 3339 UTC text.
+    pub fn rfc3339(&self) -> String {
+        let secs = self.0 / 1_000_000_000;
+        let ms = (self.0 % 1_000_000_000) / 1_000_000;
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        )
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (y, m, d).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Who sent the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A process called a kill-family syscall (an audit record says so).
+    User,
+    /// The kernel itself, with positive evidence (see [`KillReport::reason`]).
+    Kernel,
+    /// No evidence either way: audit off, records lost, or a sender that
+    /// predates audit being enabled.
+    Unknown,
+}
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Report {
+    /// A signal attributed (or not) to a sender.
+    Kill(KillReport),
+    /// A source reported lost events.
+    Loss(LossReport),
+    /// Counters at exit.
+    Summary(Summary),
+}
+
+/// `"type": "kill"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KillReport {
+    /// When the signal was sent (the audit record's time), or when the
+    /// victim exited if no record names a sender.
+    pub time: Timestamp,
+    /// The signal number.
+    pub signal: u32,
+    /// `SIGKILL` etc.
+    pub signal_name: String,
+    /// `user`, `kernel` or `unknown`.
+    pub origin: Origin,
+    /// Why the kernel killed it (`oom`), null otherwise.
+    pub reason: Option<String>,
+    /// The kill-family syscall (`kill`, `tgkill`, ...), null without audit.
+    pub syscall: Option<String>,
+    /// Whether the syscall succeeded (audit `success=`), null without audit.
+    pub success: Option<bool>,
+    /// The process that received the signal.
+    pub victim: Victim,
+    /// The process that sent it; null when there is none known.
+    pub sender: Option<Sender>,
+    /// The sender's spawn chain, nearest first, up to pid 1.
+    pub ancestors: Vec<Ancestor>,
+    /// The audit event this report comes from, null without one.
+    pub audit: Option<AuditRef>,
+    /// Details only the text renderer shows (not part of the JSON contract).
+    #[serde(skip)]
+    pub extra: KillExtra,
+}
+
+/// Details of a kill report outside the JSON contract.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KillExtra {
+    /// How long the victim ran (exit time − start time), when both are known.
+    pub victim_ran_ns: Option<u64>,
+    /// `errno` of a failed attempt (audit `exit=-N`).
+    pub errno: Option<i32>,
+    /// The number of targets of the syscall (more than one for a
+    /// process-group or `kill(-1)` kill).
+    pub targets: usize,
+    /// The syscall's first argument as a signed pid (negative: a process
+    /// group, -1: every process).
+    pub target_arg: Option<i64>,
+}
+
+/// The victim of a kill report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Victim {
+    /// Process id (tgid).
+    pub pid: i32,
+    /// The thread a thread-directed syscall (tkill, tgkill,
+    /// rt_tgsigqueueinfo) aimed at; null for process-directed signals.
+    pub tid: Option<i32>,
+    /// Parent pid at the time of death, if known.
+    pub ppid: Option<i32>,
+    /// `comm` (task name, ≤ 15 bytes).
+    pub comm: Option<Text>,
+    /// Executable path.
+    pub exe: Option<Text>,
+    /// Command line.
+    pub argv: Option<Vec<Text>>,
+    /// Working directory.
+    pub cwd: Option<Text>,
+    /// Real uid.
+    pub uid: Option<u32>,
+    /// When the process started.
+    pub start_time: Option<Timestamp>,
+    /// Whether an exit by this signal was seen.
+    pub exit_confirmed: bool,
+}
+
+/// The sender of a kill report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sender {
+    /// Process id (audit `pid=`, a tgid).
+    pub pid: i32,
+    /// Thread id: audit records do not carry it, so null unless known.
+    pub tid: Option<i32>,
+    /// Parent pid when the signal was sent (audit `ppid=`; 1 for orphans).
+    pub ppid: Option<i32>,
+    /// audit `comm=`.
+    pub comm: Option<Text>,
+    /// audit `exe=` (or the process tree's).
+    pub exe: Option<Text>,
+    /// Command line: PROCTITLE, or the tree's longer argv when it agrees.
+    pub argv: Option<Vec<Text>>,
+    /// Whether `argv` is cut (PROCTITLE holds at most 128 bytes).
+    pub argv_truncated: Option<bool>,
+    /// Working directory (from the process tree).
+    pub cwd: Option<Text>,
+    /// audit `uid=`.
+    pub uid: Option<u32>,
+    /// audit `euid=`.
+    pub euid: Option<u32>,
+    /// audit `auid=` (login uid), null when unset.
+    pub auid: Option<u32>,
+    /// audit `ses=`, null when unset.
+    pub ses: Option<u32>,
+    /// audit `tty=`, null for `(none)`.
+    pub tty: Option<Text>,
+    /// Whether the sender has exited by now; null when no process
+    /// information says either way.
+    pub exited: Option<bool>,
+}
+
+/// One element of the sender's spawn chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ancestor {
+    /// Process id.
+    pub pid: i32,
+    /// `comm`.
+    pub comm: Option<Text>,
+    /// Executable path.
+    pub exe: Option<Text>,
+    /// Command line.
+    pub argv: Option<Vec<Text>>,
+    /// Working directory.
+    pub cwd: Option<Text>,
+    /// Real uid.
+    pub uid: Option<u32>,
+    /// When it started.
+    pub start_time: Option<Timestamp>,
+    /// Whether it has exited; null when unknown.
+    pub exited: Option<bool>,
+}
+
+/// The audit event behind a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRef {
+    /// The event serial (`audit(...:SERIAL)`).
+    pub serial: u64,
+    /// The rule key (`key=`), null for `(null)`.
+    pub key: Option<Text>,
+}
+
+/// `"type": "loss"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LossReport {
+    /// `proc` (proc connector), `audit` or `kmsg`.
+    pub source: String,
+    /// How many events were lost in this incident.
+    pub count: u64,
+}
+
+/// `"type": "summary"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    /// Process events received.
+    pub proc_events: u64,
+    /// Process events lost.
+    pub proc_lost: u64,
+    /// Audit records received.
+    pub audit_records: u64,
+    /// Audit records lost.
+    pub audit_lost: u64,
+    /// Kill reports printed.
+    pub reports: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(Timestamp(0).rfc3339(), "1970-01-01T00:00:00.000Z");
+        // 1795667968.504 from the captured fixtures.
+        assert_eq!(
+            Timestamp(1_795_667_968_504_000_000).rfc3339(),
+            "2026-11-26T04:39:28.504Z"
+        );
+        // A leap day.
+        assert_eq!(
+            Timestamp(951_782_400_000_000_000).rfc3339(),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn json_shape_matches_contract() {
+        let r = Report::Loss(LossReport {
+            source: "proc".into(),
+            count: 3,
+        });
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"type":"loss","source":"proc","count":3}"#
+        );
+        let s = Report::Summary(Summary {
+            proc_events: 1,
+            proc_lost: 2,
+            audit_records: 3,
+            audit_lost: 4,
+            reports: 5,
+        });
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5}"#
+        );
+        let t = Text(vec![b'a', 0xff, 0x1b]);
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");
+    }
+}

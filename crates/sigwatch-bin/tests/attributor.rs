@@ -1,0 +1,505 @@
+//! The Attributor driven by synthetic inputs: every join order and every
+//! origin the issue names.
+#![allow(clippy::unwrap_used)]
+
+use procconn::{EventKind, ExitStatus, Pid, ProcEvent};
+use sigwatch::report::{KillReport, Origin, Report};
+use sigwatch::{
+    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessSnapshot,
+    ProcessView, SignalSet,
+};
+
+const SEC: u64 = 1_000_000_000;
+const WALL0: u64 = 1_795_667_968_000_000_000;
+
+fn at(secs_x10: u64) -> Clock {
+    // Monotonic starts at 1000 s of uptime; wall at WALL0.
+    Clock {
+        mono_ns: 1000 * SEC + secs_x10 * SEC / 10,
+        wall_ns: WALL0 + secs_x10 * SEC / 10,
+    }
+}
+
+fn ev(now: Clock, kind: EventKind) -> ProcEvent {
+    ProcEvent {
+        seq: 0,
+        cpu: 0,
+        timestamp_ns: now.mono_ns,
+        kind,
+    }
+}
+
+fn fork(now: Clock, parent: Pid, child: Pid) -> ProcEvent {
+    ev(
+        now,
+        EventKind::Fork {
+            parent_pid: parent,
+            parent_tgid: parent,
+            child_pid: child,
+            child_tgid: child,
+        },
+    )
+}
+
+fn thread(now: Clock, tgid: Pid, tid: Pid) -> ProcEvent {
+    ev(
+        now,
+        EventKind::Fork {
+            parent_pid: 1,
+            parent_tgid: 1,
+            child_pid: tid,
+            child_tgid: tgid,
+        },
+    )
+}
+
+fn exit(now: Clock, pid: Pid, tgid: Pid, wait_status: u32) -> ProcEvent {
+    ev(
+        now,
+        EventKind::Exit {
+            process_pid: pid,
+            process_tgid: tgid,
+            exit_code: wait_status,
+            status: ExitStatus::from_wait_status(wait_status),
+            exit_signal: if pid == tgid { 17 } else { u32::MAX },
+            parent_pid: None,
+            parent_tgid: None,
+        },
+    )
+}
+
+fn proc_(pid: Pid, ppid: Pid, comm: &str, argv: &[&str]) -> ProcessSnapshot {
+    ProcessSnapshot {
+        pid,
+        ppid: Some(ppid),
+        spawned_by: Some(ppid),
+        comm: Some(comm.as_bytes().to_vec()),
+        exe: Some(format!("/usr/bin/{comm}").into()),
+        argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
+        cwd: Some("/srv".into()),
+        uid: Some(0),
+        start_time_ns: Some(900 * SEC),
+        ..Default::default()
+    }
+}
+
+/// pid 1 → 100 (launcher) → 200 (sh, the killer); 300 the daemon (child of 1).
+fn world() -> MemTree {
+    let mut t = MemTree::new();
+    let mut init = proc_(1, 0, "systemd", &["/sbin/init"]);
+    init.spawned_by = None;
+    t.insert(init);
+    t.insert(proc_(100, 1, "launcher", &["launcher", "--go"]));
+    t.insert(proc_(
+        200,
+        100,
+        "sh",
+        &["/bin/sh", "/srv/guard.sh", "--mode", "restart"],
+    ));
+    t.insert(proc_(300, 1, "daemon", &["daemon", "-f"]));
+    t.insert(proc_(301, 1, "daemon", &["daemon", "-f"]));
+    t.insert(proc_(302, 1, "daemon", &["daemon", "-f"]));
+    t
+}
+
+fn kill(serial: u64, now: Clock, syscall: &str, signal: u32, targets: &[Pid]) -> AuditKill {
+    AuditKill {
+        serial,
+        time_ns: now.wall_ns,
+        key: Some(b"sigwatch".to_vec()),
+        syscall: Some(syscall.into()),
+        signal,
+        success: Some(true),
+        errno: None,
+        args: [
+            targets.first().copied().unwrap_or(0) as u64,
+            signal as u64,
+            0,
+            0,
+        ],
+        sender: AuditSender {
+            pid: 200,
+            ppid: Some(1),
+            uid: Some(65534),
+            euid: Some(65534),
+            gid: Some(65534),
+            auid: None,
+            ses: None,
+            tty: None,
+            comm: Some(b"sh".to_vec()),
+            exe: Some(b"/usr/bin/dash".to_vec()),
+            argv: Some(vec![b"/bin/sh".to_vec(), b"/srv/guard.sh".to_vec()]),
+            argv_truncated: false,
+        },
+        targets: targets
+            .iter()
+            .map(|&p| AuditTarget {
+                pid: p,
+                auid: None,
+                uid: Some(65534),
+                ses: None,
+                comm: Some(b"daemon".to_vec()),
+            })
+            .collect(),
+    }
+}
+
+fn kills(v: Vec<Report>) -> Vec<KillReport> {
+    v.into_iter()
+        .map(|r| match r {
+            Report::Kill(k) => k,
+            other => panic!("not a kill report: {other:?}"),
+        })
+        .collect()
+}
+
+fn engine() -> Attributor<MemTree> {
+    Attributor::new(Config::default(), world())
+}
+
+#[test]
+fn kill_then_exit_joins_with_sender_and_ancestry() {
+    let mut a = engine();
+    // The launcher exits first: the killer is an orphan (audit ppid=1).
+    assert!(a.on_proc_event(&exit(at(1), 100, 100, 0), at(1)).is_empty());
+    assert!(a
+        .on_audit_kill(&kill(23, at(2), "kill", 9, &[300]), at(2))
+        .is_empty());
+    assert_eq!(a.pending(), 1);
+    let r = kills(a.on_proc_event(&exit(at(3), 300, 300, 9), at(3)));
+    assert_eq!(r.len(), 1);
+    let r = &r[0];
+    assert_eq!(r.origin, Origin::User);
+    assert_eq!(r.signal, 9);
+    assert_eq!(r.signal_name, "SIGKILL");
+    assert_eq!(r.syscall.as_deref(), Some("kill"));
+    assert_eq!(r.success, Some(true));
+    assert_eq!(r.time.0, at(2).wall_ns);
+    assert!(r.victim.exit_confirmed);
+    assert_eq!(r.victim.pid, 300);
+    assert_eq!(r.victim.tid, None);
+    assert_eq!(r.victim.argv.as_ref().unwrap().len(), 2);
+    assert_eq!(r.extra.victim_ran_ns, Some(100 * SEC + 3 * SEC / 10));
+    let s = r.sender.as_ref().unwrap();
+    assert_eq!(s.pid, 200);
+    assert_eq!(s.ppid, Some(1));
+    assert_eq!(s.uid, Some(65534));
+    assert_eq!(s.auid, None);
+    assert_eq!(s.exe.as_ref().unwrap().0, b"/usr/bin/dash");
+    assert_eq!(s.cwd.as_ref().unwrap().0, b"/srv");
+    assert_eq!(s.argv_truncated, Some(false));
+    assert_eq!(s.exited, Some(false));
+    // Spawn chain, not the re-parented one: launcher (exited), then init.
+    let anc: Vec<_> = r.ancestors.iter().map(|x| (x.pid, x.exited)).collect();
+    assert_eq!(anc, vec![(100, Some(true)), (1, Some(false))]);
+    assert_eq!(r.ancestors[0].argv.as_ref().unwrap()[1].0, b"--go");
+    assert_eq!(r.audit.as_ref().unwrap().serial, 23);
+    assert_eq!(a.pending(), 0);
+    assert_eq!(a.stats().reports, 1);
+    // Nothing left to report later.
+    assert!(a.tick(at(100)).is_empty());
+}
+
+#[test]
+fn exit_then_kill_joins_too() {
+    let mut a = engine();
+    assert!(a.on_proc_event(&exit(at(1), 300, 300, 9), at(1)).is_empty());
+    let r = kills(a.on_audit_kill(&kill(24, at(0), "kill", 9, &[300]), at(2)));
+    assert_eq!(r.len(), 1);
+    assert!(r[0].victim.exit_confirmed);
+    assert_eq!(r[0].origin, Origin::User);
+    assert_eq!(r[0].victim.comm.as_ref().unwrap().0, b"daemon");
+    assert_eq!(r[0].extra.victim_ran_ns, Some(100 * SEC + SEC / 10));
+    assert!(a.tick(at(100)).is_empty(), "no second (unknown) report");
+}
+
+#[test]
+fn truncated_proctitle_is_replaced_by_the_trees_agreeing_argv() {
+    let mut a = engine();
+    let mut k = kill(1, at(1), "kill", 9, &[300]);
+    k.sender.argv = Some(vec![b"/bin/sh".to_vec(), b"/srv/gua".to_vec()]);
+    k.sender.argv_truncated = true;
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.argv.as_ref().unwrap().len(), 4);
+    assert_eq!(s.argv_truncated, Some(false));
+
+    // A tree argv that disagrees (pid reuse, setproctitle) is not used.
+    let mut a = engine();
+    k.sender.argv = Some(vec![b"/bin/bash".to_vec(), b"/x".to_vec()]);
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.argv.as_ref().unwrap()[0].0, b"/bin/bash");
+    assert_eq!(s.argv_truncated, Some(true));
+}
+
+#[test]
+fn threads_fold_into_their_process() {
+    let mut a = engine();
+    a.on_proc_event(&thread(at(1), 300, 305), at(1));
+    let mut k = kill(5, at(2), "tgkill", 9, &[300]);
+    k.args = [300, 305, 9, 0];
+    assert!(a.on_audit_kill(&k, at(2)).is_empty());
+    // The other thread dies first: not the process.
+    assert!(a.on_proc_event(&exit(at(3), 305, 300, 9), at(3)).is_empty());
+    let r = kills(a.on_proc_event(&exit(at(3), 300, 300, 9), at(3)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].victim.pid, 300);
+    assert_eq!(r[0].victim.tid, Some(305));
+    assert_eq!(r[0].syscall.as_deref(), Some("tgkill"));
+
+    // A target named by a thread id maps to its process.
+    let mut a = engine();
+    a.on_proc_event(&thread(at(1), 301, 306), at(1));
+    let mut k = kill(6, at(2), "tkill", 9, &[306]);
+    k.args = [306, 9, 0, 0];
+    a.on_audit_kill(&k, at(2));
+    let r = kills(a.on_proc_event(&exit(at(3), 301, 301, 9), at(3)));
+    assert_eq!((r[0].victim.pid, r[0].victim.tid), (301, Some(306)));
+}
+
+#[test]
+fn process_group_kill_gives_one_report_per_victim() {
+    let mut a = engine();
+    let mut k = kill(28, at(1), "kill", 9, &[300, 301, 302]);
+    k.args[0] = (-300i32) as u32 as u64;
+    // One victim died before the record arrived.
+    a.on_proc_event(&exit(at(1), 302, 302, 9), at(1));
+    let first = kills(a.on_audit_kill(&k, at(2)));
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].victim.pid, 302);
+    assert_eq!(first[0].extra.targets, 3);
+    assert_eq!(first[0].extra.target_arg, Some(-300));
+    let mut r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    r.extend(kills(a.on_proc_event(&exit(at(2), 301, 301, 9), at(2))));
+    let mut pids: Vec<_> = r.iter().map(|k| k.victim.pid).collect();
+    pids.sort();
+    assert_eq!(pids, vec![300, 301]);
+    assert!(r
+        .iter()
+        .all(|k| k.victim.exit_confirmed && k.victim.tid.is_none()));
+    assert!(a.tick(at(100)).is_empty());
+}
+
+#[test]
+fn oom_kill_is_kernel_origin_in_either_order() {
+    let line = b"3,1234,5678901,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:1024kB, anon-rss:10kB";
+    // kmsg first.
+    let mut a = engine();
+    assert!(a.on_kmsg_line(line, at(1)).is_empty());
+    let r = kills(a.on_proc_event(&exit(at(1), 300, 300, 9), at(1)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].origin, Origin::Kernel);
+    assert_eq!(r[0].reason.as_deref(), Some("oom"));
+    assert!(r[0].sender.is_none());
+    assert!(r[0].audit.is_none());
+    assert_eq!(r[0].syscall, None);
+    assert_eq!(r[0].success, None);
+    assert!(r[0].victim.exit_confirmed);
+    // Exit first.
+    let mut a = engine();
+    assert!(a.on_proc_event(&exit(at(1), 300, 300, 9), at(1)).is_empty());
+    let r = kills(a.on_kmsg_line(line, at(2)));
+    assert_eq!(r[0].origin, Origin::Kernel);
+    assert_eq!(r[0].time.0, at(1).wall_ns);
+    assert!(a.tick(at(100)).is_empty());
+}
+
+#[test]
+fn sigkill_without_evidence_is_unknown_after_the_window() {
+    let mut a = engine();
+    assert!(a.on_proc_event(&exit(at(1), 300, 300, 9), at(1)).is_empty());
+    // Unrelated kernel-log noise and an OOM naming another pid change nothing.
+    a.on_kmsg_line(b"6,1,1,-;Killed process 999 (other)", at(2));
+    assert!(a.tick(at(20)).is_empty(), "still inside the 2 s window");
+    let r = kills(a.tick(at(31)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].origin, Origin::Unknown);
+    assert_eq!(r[0].reason, None);
+    assert!(r[0].sender.is_none());
+    assert!(r[0].ancestors.is_empty());
+    assert!(r[0].victim.exit_confirmed);
+    assert_eq!(r[0].victim.argv.as_ref().unwrap()[0].0, b"daemon");
+    // A record arriving after the report does not produce a second one.
+    assert!(a
+        .on_audit_kill(&kill(9, at(1), "kill", 9, &[300]), at(32))
+        .is_empty());
+    assert_eq!(a.stats().duplicates, 1);
+}
+
+#[test]
+fn failed_attempt_is_reported_at_once() {
+    let mut a = engine();
+    let mut k = kill(40, at(1), "kill", 9, &[1]);
+    k.success = Some(false);
+    k.errno = Some(1);
+    let r = kills(a.on_audit_kill(&k, at(1)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].success, Some(false));
+    assert_eq!(r[0].extra.errno, Some(1));
+    assert!(!r[0].victim.exit_confirmed);
+    assert_eq!(r[0].victim.pid, 1);
+    assert_eq!(a.pending(), 0);
+}
+
+#[test]
+fn victim_that_never_dies_is_still_reported() {
+    let mut a = engine();
+    assert!(a
+        .on_audit_kill(&kill(41, at(1), "kill", 9, &[300]), at(1))
+        .is_empty());
+    assert!(a.tick(at(20)).is_empty());
+    let r = kills(a.tick(at(31)));
+    assert_eq!(r.len(), 1);
+    assert!(!r[0].victim.exit_confirmed);
+    assert_eq!(r[0].origin, Origin::User);
+    // A later real kill of the same (still live) process is reported again.
+    a.on_audit_kill(&kill(42, at(40), "kill", 9, &[300]), at(40));
+    let r = kills(a.on_proc_event(&exit(at(41), 300, 300, 9), at(41)));
+    assert_eq!(r.len(), 1);
+    assert!(r[0].victim.exit_confirmed);
+}
+
+#[test]
+fn unknown_victim_keeps_the_audit_targets_identity() {
+    let mut a = engine();
+    let k = kill(43, at(1), "pidfd_send_signal", 9, &[4242]);
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 4242, 4242, 9), at(2)));
+    assert_eq!(r[0].victim.pid, 4242);
+    assert_eq!(r[0].victim.comm.as_ref().unwrap().0, b"daemon");
+    assert_eq!(r[0].victim.uid, Some(65534));
+    assert_eq!(r[0].victim.exe, None);
+    assert_eq!(r[0].victim.argv, None);
+    assert_eq!(r[0].victim.start_time, None);
+    assert_eq!(r[0].extra.target_arg, None);
+}
+
+#[test]
+fn signal_filter_applies_to_records_and_exits() {
+    let mut a = engine();
+    assert!(a
+        .on_audit_kill(&kill(50, at(1), "kill", 15, &[300]), at(1))
+        .is_empty());
+    assert!(a
+        .on_proc_event(&exit(at(2), 300, 300, 15), at(2))
+        .is_empty());
+    assert!(a
+        .on_proc_event(&exit(at(2), 301, 301, 6 | 0x80), at(2))
+        .is_empty());
+    // Exit by signal 0 / normal exits are never reports.
+    assert!(a.on_proc_event(&exit(at(2), 302, 302, 0), at(2)).is_empty());
+    assert!(a.tick(at(100)).is_empty());
+    assert_eq!(a.pending(), 0);
+
+    let cfg = Config {
+        signals: SignalSet::all(),
+        ..Config::default()
+    };
+    let mut a = Attributor::new(cfg, world());
+    a.on_audit_kill(&kill(51, at(1), "kill", 15, &[300]), at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 15), at(2)));
+    assert_eq!((r[0].signal, r[0].signal_name.as_str()), (15, "SIGTERM"));
+    assert!(r[0].victim.exit_confirmed);
+    // A SIGTERM that the victim survives, then a SIGKILL: two reports, the
+    // SIGKILL one confirmed.
+    a.on_audit_kill(&kill(52, at(3), "kill", 15, &[301]), at(3));
+    a.on_audit_kill(&kill(53, at(4), "kill", 9, &[301]), at(4));
+    let r = kills(a.on_proc_event(&exit(at(5), 301, 301, 9), at(5)));
+    let got: Vec<_> = r
+        .iter()
+        .map(|k| (k.signal, k.victim.exit_confirmed))
+        .collect();
+    assert_eq!(got, vec![(15, false), (9, true)]);
+}
+
+#[test]
+fn duplicate_kills_report_the_first_sender_once() {
+    let mut a = engine();
+    a.on_audit_kill(&kill(60, at(1), "kill", 9, &[300]), at(1));
+    let mut second = kill(61, at(1), "kill", 9, &[300]);
+    second.sender.pid = 201;
+    assert!(a.on_audit_kill(&second, at(1)).is_empty());
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].audit.as_ref().unwrap().serial, 60);
+    assert_eq!(a.stats().duplicates, 1);
+}
+
+#[test]
+fn victim_filters() {
+    let cfg = Config {
+        victim_pids: vec![301],
+        ..Config::default()
+    };
+    let mut a = Attributor::new(cfg, world());
+    a.on_audit_kill(&kill(70, at(1), "kill", 9, &[300, 301]), at(1));
+    let mut r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    r.extend(kills(a.on_proc_event(&exit(at(2), 301, 301, 9), at(2))));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].victim.pid, 301);
+    assert_eq!(a.stats().filtered, 1);
+
+    let cfg = Config {
+        victim_comms: vec![b"launcher".to_vec()],
+        ..Config::default()
+    };
+    let mut a = Attributor::new(cfg, world());
+    a.on_proc_event(&exit(at(1), 300, 300, 9), at(1));
+    a.on_proc_event(&exit(at(1), 100, 100, 9), at(1));
+    let r = kills(a.tick(at(100)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].victim.pid, 100);
+}
+
+#[test]
+fn sender_unknown_to_the_tree_starts_its_chain_at_ppid() {
+    let mut a = engine();
+    let mut k = kill(80, at(1), "kill", 9, &[300]);
+    k.sender.pid = 555;
+    k.sender.ppid = Some(100);
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.exited, None, "no process information: unknown, not false");
+    assert_eq!(s.cwd, None);
+    let anc: Vec<_> = r[0].ancestors.iter().map(|x| x.pid).collect();
+    assert_eq!(anc, vec![100, 1]);
+}
+
+#[test]
+fn a_forked_killer_is_followed_through_the_tree() {
+    // Fork events build the chain: 100 forks 400, which forks 401 (the
+    // killer); both exit before the record is read.
+    let mut a = engine();
+    a.on_proc_event(&fork(at(1), 100, 400), at(1));
+    a.on_proc_event(&fork(at(1), 400, 401), at(1));
+    a.on_proc_event(&exit(at(2), 401, 401, 0), at(2));
+    a.on_proc_event(&exit(at(2), 400, 400, 0), at(2));
+    let mut k = kill(90, at(2), "kill", 9, &[300]);
+    k.sender.pid = 401;
+    k.sender.ppid = Some(1);
+    a.on_audit_kill(&k, at(3));
+    let r = kills(a.on_proc_event(&exit(at(3), 300, 300, 9), at(3)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.exited, Some(true));
+    let anc: Vec<_> = r[0].ancestors.iter().map(|x| (x.pid, x.exited)).collect();
+    assert_eq!(
+        anc,
+        vec![(400, Some(true)), (100, Some(false)), (1, Some(false))]
+    );
+    assert_eq!(a.procs().process(401).unwrap().exit_signal, None);
+}
+
+#[test]
+fn flush_reports_everything_pending() {
+    let mut a = engine();
+    a.on_audit_kill(&kill(95, at(1), "kill", 9, &[300]), at(1));
+    a.on_proc_event(&exit(at(1), 301, 301, 9), at(1));
+    let r = kills(a.flush(at(2)));
+    let got: Vec<_> = r.iter().map(|k| (k.victim.pid, k.origin)).collect();
+    assert_eq!(got, vec![(300, Origin::User), (301, Origin::Unknown)]);
+    assert_eq!(a.pending(), 0);
+}
