@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod assemble;
+pub mod client;
 pub mod error;
 pub mod kill;
 pub mod logfile;
