@@ -7,10 +7,14 @@ pub mod error;
 pub mod event;
 pub mod loss;
 pub mod parse;
+pub mod procfs;
 pub mod socket;
+pub mod tree;
 
 pub use error::{Error, Result};
 pub use event::{EventKind, ExitStatus, Pid, ProcEvent};
 pub use loss::{Loss, LossTracker};
 pub use parse::{parse_datagram, ParseError};
+pub use procfs::{Fields, ProcFs, ProcSource};
 pub use socket::{Config, ProcConnector, Subscription};
+pub use tree::{ExitInfo, InfoSource, ProcessInfo, ProcessKey, ProcessTree, TreeConfig, TreeStats};

@@ -1,0 +1,674 @@
+//! Reading per-process facts from `/proc`, behind the [`ProcSource`] trait.
+//!
+//! The [`crate::ProcessTree`] never touches `/proc` itself: it asks a
+//! [`ProcSource`] for a [`Snapshot`]. [`ProcFs`] is the real implementation;
+//! [`FakeProc`] is an in-memory double so that the tree can be driven as a pure
+//! state machine in tests and benchmarks, without a kernel.
+//!
+//! The parsers ([`parse_stat`], [`parse_status_ids`], [`parse_cmdline`],
+//! [`parse_cgroup`], [`parse_u32_file`]) are pure functions over bytes: the
+//! contents of these files are partly chosen by the processes we watch (comm,
+//! argv), so they never panic and return `None` on garbage.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::event::Pid;
+
+/// Which parts of `/proc/<pid>` to read, as a bit set.
+///
+/// `/proc/<pid>/stat` is always read: its start time is what proves that the
+/// pid still names the process we mean (and not a newer one that reused it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Fields(u32);
+
+impl Fields {
+    /// Only `/proc/<pid>/stat` (comm, ppid, start time).
+    pub const STAT: Fields = Fields(0);
+    /// `/proc/<pid>/status`: `Uid:` and `Gid:` lines (real, effective).
+    pub const IDS: Fields = Fields(1);
+    /// `/proc/<pid>/exe` (a symlink).
+    pub const EXE: Fields = Fields(1 << 1);
+    /// `/proc/<pid>/cmdline`: argv.
+    pub const CMDLINE: Fields = Fields(1 << 2);
+    /// `/proc/<pid>/cwd` (a symlink).
+    pub const CWD: Fields = Fields(1 << 3);
+    /// `/proc/<pid>/cgroup`.
+    pub const CGROUP: Fields = Fields(1 << 4);
+    /// `/proc/<pid>/loginuid` (the audit login uid, `task->loginuid`).
+    pub const LOGINUID: Fields = Fields(1 << 5);
+    /// `/proc/<pid>/sessionid` (the audit session id, `task->sessionid`).
+    pub const SESSIONID: Fields = Fields(1 << 6);
+    /// Everything above.
+    pub const ALL: Fields = Fields(0x7f);
+
+    /// Whether every bit of `other` is set in `self`.
+    pub const fn contains(self, other: Fields) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union of two sets.
+    pub const fn union(self, other: Fields) -> Fields {
+        Fields(self.0 | other.0)
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::ops::BitOr for Fields {
+    type Output = Fields;
+    fn bitor(self, rhs: Fields) -> Fields {
+        self.union(rhs)
+    }
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [(Fields, &str); 7] = [
+            (Fields::IDS, "IDS"),
+            (Fields::EXE, "EXE"),
+            (Fields::CMDLINE, "CMDLINE"),
+            (Fields::CWD, "CWD"),
+            (Fields::CGROUP, "CGROUP"),
+            (Fields::LOGINUID, "LOGINUID"),
+            (Fields::SESSIONID, "SESSIONID"),
+        ];
+        write!(f, "STAT")?;
+        for (bit, name) in NAMES {
+            if self.contains(bit) {
+                write!(f, "|{name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `/proc/<pid>` said about one process at one moment.
+///
+/// Fields that were not requested, or could not be read (permissions, the
+/// process exited half-way, a zombie has no `exe`), are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// `stat` field 1: the pid (the process id, i.e. tgid).
+    pub pid: Pid,
+    /// `stat` field 2: `task->comm` (the bytes between the first `(` and the
+    /// last `)`).
+    pub comm: Vec<u8>,
+    /// `stat` field 4: the current parent's pid (`task->real_parent->tgid`).
+    pub ppid: Pid,
+    /// `stat` field 3: the state letter (`R`, `S`, `Z` for a zombie, …).
+    pub state: u8,
+    /// `stat` field 22: start time in clock ticks after boot
+    /// (`task->start_boottime`, `CLOCK_BOOTTIME`). Stable for the life of the
+    /// process, so equal values prove "same process" across two reads.
+    pub start_ticks: u64,
+    /// [`Snapshot::start_ticks`] converted to nanoseconds on the
+    /// `CLOCK_MONOTONIC` clock of [`crate::ProcEvent::timestamp_ns`] (the
+    /// boottime − monotonic offset, i.e. time spent suspended, is subtracted).
+    /// Precision: one clock tick (usually 10 ms), truncated.
+    pub start_time_ns: u64,
+    /// `status` `Uid:` first value (`cred->uid`).
+    pub uid: Option<u32>,
+    /// `status` `Uid:` second value (`cred->euid`).
+    pub euid: Option<u32>,
+    /// `status` `Gid:` first value (`cred->gid`).
+    pub gid: Option<u32>,
+    /// `exe` symlink target (may end in `" (deleted)"`).
+    pub exe: Option<PathBuf>,
+    /// `cmdline` split at NUL bytes; empty for kernel threads and zombies.
+    pub argv: Option<Vec<Vec<u8>>>,
+    /// `cwd` symlink target.
+    pub cwd: Option<PathBuf>,
+    /// The cgroup path: the cgroup v2 (`0::`) line, else the first line's path.
+    pub cgroup: Option<String>,
+    /// `loginuid` raw (`u32::MAX` = unset).
+    pub loginuid: Option<u32>,
+    /// `sessionid` raw (`u32::MAX` = unset).
+    pub sessionid: Option<u32>,
+}
+
+impl Snapshot {
+    /// Whether the process was running (not a zombie `Z` or dead `X`/`x`)
+    /// when read: a zombie has no exe, cwd or argv any more.
+    pub fn state_is_alive(&self) -> bool {
+        !matches!(self.state, b'Z' | b'X' | b'x')
+    }
+}
+
+/// Where the [`crate::ProcessTree`] gets `/proc` facts from.
+///
+/// Implementations must be cheap to call: the tree calls
+/// [`ProcSource::snapshot`] right after fork and exec events, in the event
+/// loop.
+pub trait ProcSource: fmt::Debug + Send {
+    /// Reads `stat` plus the requested `fields` of `pid`. `None` when the
+    /// process does not exist (or `stat` is unreadable).
+    fn snapshot(&mut self, pid: Pid, fields: Fields) -> Option<Snapshot>;
+    /// All process ids (numeric entries of `/proc`).
+    fn pids(&mut self) -> io::Result<Vec<Pid>>;
+    /// The thread ids of process `pid` (entries of `/proc/<pid>/task`),
+    /// including `pid` itself. Empty when unreadable.
+    fn tids(&mut self, pid: Pid) -> Vec<Pid>;
+}
+
+/// Parsed fields of `/proc/<pid>/stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatFields {
+    /// Field 1: pid.
+    pub pid: Pid,
+    /// Field 2: comm, without the parentheses.
+    pub comm: Vec<u8>,
+    /// Field 3: state character.
+    pub state: u8,
+    /// Field 4: ppid.
+    pub ppid: Pid,
+    /// Field 22: start time in clock ticks after boot.
+    pub start_ticks: u64,
+}
+
+/// Parses `/proc/<pid>/stat`. The comm may contain spaces and `)`, so the
+/// fields after it are found from the *last* `)`.
+pub fn parse_stat(buf: &[u8]) -> Option<StatFields> {
+    let open = buf.iter().position(|&b| b == b'(')?;
+    let close = buf.iter().rposition(|&b| b == b')')?;
+    if close < open {
+        return None;
+    }
+    let pid = parse_dec(buf[..open].trim_ascii())?;
+    let pid = Pid::try_from(pid).ok()?;
+    let comm = buf[open + 1..close].to_vec();
+    // After ") ": field 3 (state) is index 0, ppid index 1, starttime
+    // (field 22) index 19.
+    let mut rest = buf
+        .get(close + 1..)?
+        .split(|&b| b == b' ')
+        .filter(|s| !s.is_empty());
+    let state = *rest.next()?.first()?;
+    let ppid = Pid::try_from(parse_dec(rest.next()?)?).ok()?;
+    let start_ticks = parse_dec(rest.nth(17)?.trim_ascii())?;
+    Some(StatFields {
+        pid,
+        comm,
+        state,
+        ppid,
+        start_ticks,
+    })
+}
+
+/// Parses the real and effective ids of the `Uid:` and `Gid:` lines of
+/// `/proc/<pid>/status`: `((uid, euid), (gid, egid))`, each `None` when its
+/// line is missing or malformed.
+#[allow(clippy::type_complexity)]
+pub fn parse_status_ids(buf: &[u8]) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+    let mut uids = None;
+    let mut gids = None;
+    for line in buf.split(|&b| b == b'\n') {
+        let (slot, v) = match line {
+            [b'U', b'i', b'd', b':', v @ ..] => (&mut uids, v),
+            [b'G', b'i', b'd', b':', v @ ..] => (&mut gids, v),
+            _ => continue,
+        };
+        let mut it = v
+            .split(|&b| b == b'\t' || b == b' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_dec(s).and_then(|n| u32::try_from(n).ok()));
+        if let (Some(Some(r)), Some(Some(e))) = (it.next(), it.next()) {
+            *slot = Some((r, e));
+        }
+        if uids.is_some() && gids.is_some() {
+            break;
+        }
+    }
+    (uids, gids)
+}
+
+/// Splits `/proc/<pid>/cmdline` into argv. A trailing NUL ends the last
+/// argument; a process that rewrote its argv area (setproctitle) may leave no
+/// NUL at all, which is one argument.
+pub fn parse_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
+    let buf = buf.strip_suffix(b"\0").unwrap_or(buf);
+    if buf.is_empty() {
+        return Vec::new();
+    }
+    buf.split(|&b| b == 0).map(<[u8]>::to_vec).collect()
+}
+
+/// Extracts the cgroup path from `/proc/<pid>/cgroup`: the cgroup v2 line
+/// (`0::/path`) when present, else the path of the first line (v1 hierarchy).
+pub fn parse_cgroup(buf: &[u8]) -> Option<String> {
+    let mut first = None;
+    for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        // hierarchy-id:controllers:path — the path may itself contain ':'.
+        let mut parts = line.splitn(3, |&b| b == b':');
+        let (Some(id), Some(ctl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let path = String::from_utf8_lossy(path).into_owned();
+        if id == b"0" && ctl.is_empty() {
+            return Some(path);
+        }
+        first.get_or_insert(path);
+    }
+    first
+}
+
+/// Parses a file holding one decimal `u32` (e.g. `loginuid`, `sessionid`).
+pub fn parse_u32_file(buf: &[u8]) -> Option<u32> {
+    u32::try_from(parse_dec(buf.trim_ascii())?).ok()
+}
+
+fn parse_dec(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+/// The real `/proc` reader.
+///
+/// Reads with plain `open`/`read`/`close` into a reused buffer (no `statx`
+/// as `std::fs::read` would do), because it runs once or twice per process
+/// creation during fork storms.
+#[derive(Debug)]
+pub struct ProcFs {
+    root: PathBuf,
+    buf: Vec<u8>,
+    path: String,
+    tick_ns: u64,
+}
+
+impl Default for ProcFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcFs {
+    /// A reader of `/proc`.
+    pub fn new() -> Self {
+        Self::with_root("/proc")
+    }
+
+    /// A reader of a procfs mounted elsewhere (e.g. a container's).
+    pub fn with_root(root: impl Into<PathBuf>) -> Self {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let hz = if hz > 0 { hz as u64 } else { 100 };
+        ProcFs {
+            root: root.into(),
+            buf: Vec::with_capacity(4096),
+            path: String::with_capacity(64),
+            tick_ns: 1_000_000_000 / hz,
+        }
+    }
+
+    /// Nanoseconds per clock tick (`1e9 / sysconf(_SC_CLK_TCK)`).
+    pub fn tick_ns(&self) -> u64 {
+        self.tick_ns
+    }
+
+    fn set_path(&mut self, pid: Pid, file: &str) {
+        use std::fmt::Write;
+        self.path.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(self.path, "{}/{}/{}", self.root.display(), pid, file);
+    }
+
+    /// Reads the whole file at `self.path` into `self.buf`.
+    fn read_file(&mut self) -> bool {
+        self.buf.clear();
+        let Ok(mut f) = File::open(&self.path) else {
+            return false;
+        };
+        loop {
+            if self.buf.len() == self.buf.capacity() {
+                self.buf.reserve(4096);
+            }
+            let len = self.buf.len();
+            let cap = self.buf.capacity();
+            self.buf.resize(cap, 0);
+            match f.read(&mut self.buf[len..]) {
+                Ok(0) => {
+                    self.buf.truncate(len);
+                    return true;
+                }
+                Ok(n) => {
+                    self.buf.truncate(len + n);
+                    // procfs files are produced whole per read for these
+                    // seq/single files: a short read is the end. Saves a
+                    // syscall per file.
+                    if len + n < cap {
+                        return true;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
+                Err(_) => {
+                    self.buf.truncate(len);
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn read(&mut self, pid: Pid, file: &str) -> bool {
+        self.set_path(pid, file);
+        self.read_file()
+    }
+
+    fn link(&mut self, pid: Pid, file: &str) -> Option<PathBuf> {
+        self.set_path(pid, file);
+        std::fs::read_link(&self.path).ok()
+    }
+
+    /// `CLOCK_BOOTTIME − CLOCK_MONOTONIC` in ns: the time spent suspended,
+    /// which separates `stat` start times from event timestamps.
+    fn boot_offset_ns() -> u64 {
+        fn now(clock: libc::clockid_t) -> u64 {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: ts is a valid, writable timespec.
+            let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+            if rc != 0 {
+                return 0;
+            }
+            (ts.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(ts.tv_nsec as u64)
+        }
+        now(libc::CLOCK_BOOTTIME).saturating_sub(now(libc::CLOCK_MONOTONIC))
+    }
+}
+
+impl ProcSource for ProcFs {
+    fn snapshot(&mut self, pid: Pid, fields: Fields) -> Option<Snapshot> {
+        if !self.read(pid, "stat") {
+            return None;
+        }
+        let st = parse_stat(&self.buf)?;
+        let start_time_ns = st
+            .start_ticks
+            .saturating_mul(self.tick_ns)
+            .saturating_sub(Self::boot_offset_ns());
+        let mut snap = Snapshot {
+            pid: st.pid,
+            comm: st.comm,
+            ppid: st.ppid,
+            state: st.state,
+            start_ticks: st.start_ticks,
+            start_time_ns,
+            ..Snapshot::default()
+        };
+        if fields.contains(Fields::IDS) && self.read(pid, "status") {
+            let (u, g) = parse_status_ids(&self.buf);
+            if let Some((r, e)) = u {
+                snap.uid = Some(r);
+                snap.euid = Some(e);
+            }
+            snap.gid = g.map(|(r, _)| r);
+        }
+        if fields.contains(Fields::EXE) {
+            snap.exe = self.link(pid, "exe");
+        }
+        if fields.contains(Fields::CMDLINE) && self.read(pid, "cmdline") {
+            snap.argv = Some(parse_cmdline(&self.buf));
+        }
+        if fields.contains(Fields::CWD) {
+            snap.cwd = self.link(pid, "cwd");
+        }
+        if fields.contains(Fields::CGROUP) && self.read(pid, "cgroup") {
+            snap.cgroup = parse_cgroup(&self.buf);
+        }
+        if fields.contains(Fields::LOGINUID) && self.read(pid, "loginuid") {
+            snap.loginuid = parse_u32_file(&self.buf);
+        }
+        if fields.contains(Fields::SESSIONID) && self.read(pid, "sessionid") {
+            snap.sessionid = parse_u32_file(&self.buf);
+        }
+        Some(snap)
+    }
+
+    fn pids(&mut self) -> io::Result<Vec<Pid>> {
+        numeric_entries(&self.root)
+    }
+
+    fn tids(&mut self, pid: Pid) -> Vec<Pid> {
+        numeric_entries(&self.root.join(pid.to_string()).join("task")).unwrap_or_default()
+    }
+}
+
+fn numeric_entries(dir: &std::path::Path) -> io::Result<Vec<Pid>> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir(dir)? {
+        let Ok(ent) = ent else { continue };
+        let name = ent.file_name();
+        if let Some(pid) = parse_dec(name.as_encoded_bytes()).and_then(|v| Pid::try_from(v).ok()) {
+            out.push(pid);
+        }
+    }
+    Ok(out)
+}
+
+/// One process of a [`FakeProc`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FakeProcess {
+    /// The full snapshot returned (fields not requested are blanked).
+    pub snapshot: Snapshot,
+    /// Thread ids besides the process id itself.
+    pub threads: Vec<Pid>,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    procs: HashMap<Pid, FakeProcess>,
+    reads: u64,
+}
+
+/// An in-memory [`ProcSource`] for tests and benchmarks.
+///
+/// Clones share the same state: keep one clone to add and remove processes
+/// while the [`crate::ProcessTree`] owns the other.
+#[derive(Debug, Clone, Default)]
+pub struct FakeProc {
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeProc {
+    /// An empty fake `/proc`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        // A panic in another holder poisons the lock; the data is still fine.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds or replaces a process.
+    pub fn insert(&self, process: FakeProcess) {
+        self.lock().procs.insert(process.snapshot.pid, process);
+    }
+
+    /// Removes a process (it exited and was reaped). Returns whether it existed.
+    pub fn remove(&self, pid: Pid) -> bool {
+        self.lock().procs.remove(&pid).is_some()
+    }
+
+    /// Removes every process.
+    pub fn clear(&self) {
+        self.lock().procs.clear();
+    }
+
+    /// Changes a process in place; returns `false` when it does not exist.
+    pub fn update(&self, pid: Pid, f: impl FnOnce(&mut FakeProcess)) -> bool {
+        match self.lock().procs.get_mut(&pid) {
+            Some(p) => {
+                f(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many snapshots were requested so far (successful or not).
+    pub fn reads(&self) -> u64 {
+        self.lock().reads
+    }
+}
+
+impl ProcSource for FakeProc {
+    fn snapshot(&mut self, pid: Pid, fields: Fields) -> Option<Snapshot> {
+        let mut st = self.lock();
+        st.reads += 1;
+        let full = &st.procs.get(&pid)?.snapshot;
+        let pick = |f: Fields| fields.contains(f);
+        Some(Snapshot {
+            pid: full.pid,
+            comm: full.comm.clone(),
+            ppid: full.ppid,
+            state: full.state,
+            start_ticks: full.start_ticks,
+            start_time_ns: full.start_time_ns,
+            uid: full.uid.filter(|_| pick(Fields::IDS)),
+            euid: full.euid.filter(|_| pick(Fields::IDS)),
+            gid: full.gid.filter(|_| pick(Fields::IDS)),
+            exe: full.exe.clone().filter(|_| pick(Fields::EXE)),
+            argv: full.argv.clone().filter(|_| pick(Fields::CMDLINE)),
+            cwd: full.cwd.clone().filter(|_| pick(Fields::CWD)),
+            cgroup: full.cgroup.clone().filter(|_| pick(Fields::CGROUP)),
+            loginuid: full.loginuid.filter(|_| pick(Fields::LOGINUID)),
+            sessionid: full.sessionid.filter(|_| pick(Fields::SESSIONID)),
+        })
+    }
+
+    fn pids(&mut self) -> io::Result<Vec<Pid>> {
+        let mut v: Vec<Pid> = self.lock().procs.keys().copied().collect();
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    fn tids(&mut self, pid: Pid) -> Vec<Pid> {
+        match self.lock().procs.get(&pid) {
+            Some(p) => std::iter::once(pid)
+                .chain(p.threads.iter().copied())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn stat_with_hostile_comm() {
+        let line = b"1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 100 18446744073709551615\n";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(st.pid, 1234);
+        assert_eq!(st.comm, b"a) b (c");
+        assert_eq!(st.state, b'S');
+        assert_eq!(st.ppid, 1);
+        assert_eq!(st.start_ticks, 98765);
+    }
+
+    #[test]
+    fn stat_garbage_is_none() {
+        assert_eq!(parse_stat(b""), None);
+        assert_eq!(parse_stat(b"12 (x"), None);
+        assert_eq!(parse_stat(b"12 (x) S 1 2 3"), None);
+        assert_eq!(parse_stat(b") 12 ("), None);
+        assert_eq!(
+            parse_stat(b"x (y) S 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 5"),
+            None
+        );
+    }
+
+    #[test]
+    fn status_ids() {
+        let s = b"Name:\tbash\nUid:\t1000\t0\t1000\t1000\nGid:\t100\t101\t100\t100\n";
+        assert_eq!(parse_status_ids(s), (Some((1000, 0)), Some((100, 101))));
+        assert_eq!(parse_status_ids(b"Uid:\tx\n"), (None, None));
+    }
+
+    #[test]
+    fn cmdline_splits() {
+        assert_eq!(
+            parse_cmdline(b"sh\0-c\0echo hi\0"),
+            vec![b"sh".to_vec(), b"-c".to_vec(), b"echo hi".to_vec()]
+        );
+        assert_eq!(parse_cmdline(b""), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            parse_cmdline(b"nginx: worker"),
+            vec![b"nginx: worker".to_vec()]
+        );
+        assert_eq!(
+            parse_cmdline(b"a\0\0b\0"),
+            vec![b"a".to_vec(), b"".to_vec(), b"b".to_vec()]
+        );
+    }
+
+    #[test]
+    fn cgroup_prefers_v2() {
+        assert_eq!(
+            parse_cgroup(b"0::/system.slice/x.service\n").as_deref(),
+            Some("/system.slice/x.service")
+        );
+        assert_eq!(
+            parse_cgroup(b"12:pids:/a\n1:name=systemd:/b\n0::/c:d\n").as_deref(),
+            Some("/c:d")
+        );
+        assert_eq!(parse_cgroup(b"12:pids:/a\n").as_deref(), Some("/a"));
+        assert_eq!(parse_cgroup(b"junk"), None);
+    }
+
+    #[test]
+    fn u32_files() {
+        assert_eq!(parse_u32_file(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_u32_file(b"1000\n"), Some(1000));
+        assert_eq!(parse_u32_file(b"4294967296"), None);
+        assert_eq!(parse_u32_file(b"-1"), None);
+    }
+
+    #[test]
+    fn real_proc_self() {
+        let mut p = ProcFs::new();
+        let me = std::process::id() as Pid;
+        let s = p.snapshot(me, Fields::ALL).unwrap();
+        assert_eq!(s.pid, me);
+        assert!(s.argv.as_ref().is_some_and(|a| !a.is_empty()));
+        assert!(s.exe.is_some());
+        assert!(s.cwd.is_some());
+        assert!(s.uid.is_some());
+        // Our own start time lies in the past of the monotonic clock.
+        let now = {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: valid pointer.
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+            ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        };
+        assert!(s.start_time_ns <= now, "{} > {now}", s.start_time_ns);
+        assert!(p.tids(me).contains(&me));
+        assert!(p.pids().unwrap().contains(&me));
+    }
+}
