@@ -1,0 +1,358 @@
+//! Real-kernel tests of the proc connector (root; skipped with a printed
+//! reason otherwise). Other processes on the host generate events too, so
+//! every assertion is about pids these tests started.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+use procconn::event::what;
+use procconn::{Config, EventKind, ExitStatus, Pid, ProcEvent, Subscription};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn about(ev: &ProcEvent, tgid: Pid) -> bool {
+    match ev.kind {
+        EventKind::Fork { child_tgid, .. } => child_tgid == tgid,
+        _ => ev.kind.subject().is_some_and(|(_, t)| t == tgid),
+    }
+}
+
+fn is_exit_of(ev: &ProcEvent, pid: Pid) -> bool {
+    matches!(ev.kind, EventKind::Exit { process_pid, .. } if process_pid == pid)
+}
+
+#[test]
+fn fork_exec_exit_of_a_child() {
+    let Some(mut conn) = common::connector("fork_exec_exit_of_a_child", &Config::default()) else {
+        return;
+    };
+    assert_eq!(conn.subscription(), Some(Subscription::All));
+    let me = std::process::id() as Pid;
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .unwrap();
+    let pid = child.id() as Pid;
+    let events = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| about(ev, pid),
+        |evs| evs.iter().any(|e| is_exit_of(e, pid)),
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    eprintln!("events of {pid}: {events:#?}");
+
+    let fork = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Fork { .. }))
+        .expect("fork event");
+    assert_eq!(
+        fork.kind,
+        EventKind::Fork {
+            parent_pid: fork_parent_pid(&fork.kind),
+            parent_tgid: me,
+            child_pid: pid,
+            child_tgid: pid,
+        }
+    );
+    let exec = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Exec { .. }))
+        .expect("exec event");
+    assert_eq!(
+        exec.kind,
+        EventKind::Exec {
+            process_pid: pid,
+            process_tgid: pid
+        }
+    );
+    let exit = events.iter().find(|e| is_exit_of(e, pid)).expect("exit");
+    let EventKind::Exit {
+        process_tgid,
+        exit_code,
+        status,
+        exit_signal,
+        parent_tgid,
+        ..
+    } = exit.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(process_tgid, pid);
+    assert_eq!(status, ExitStatus::Exited(3));
+    assert_eq!(exit_code, 3 << 8);
+    assert_eq!(exit_signal, libc::SIGCHLD as u32);
+    if let Some(p) = parent_tgid {
+        assert_eq!(p, me, "exit names the parent");
+    }
+    // The kernel timestamps are monotonic across the three.
+    assert!(fork.timestamp_ns <= exec.timestamp_ns);
+    assert!(exec.timestamp_ns <= exit.timestamp_ns);
+    eprintln!("loss: {}", conn.loss());
+}
+
+fn fork_parent_pid(kind: &EventKind) -> Pid {
+    match *kind {
+        EventKind::Fork { parent_pid, .. } => parent_pid,
+        _ => 0,
+    }
+}
+
+#[test]
+fn sigkilled_child_has_signal_9() {
+    let Some(mut conn) = common::connector("sigkilled_child_has_signal_9", &Config::default())
+    else {
+        return;
+    };
+    let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+    let pid = child.id() as Pid;
+    // Kill it once it runs `sleep` (after its exec), like a real victim.
+    let before = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| about(ev, pid),
+        |evs| evs.iter().any(|e| matches!(e.kind, EventKind::Exec { .. })),
+    );
+    assert!(
+        before
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Exec { .. })),
+        "no exec event for {pid}"
+    );
+    child.kill().unwrap(); // SIGKILL
+    let events = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| is_exit_of(ev, pid),
+        |evs| !evs.is_empty(),
+    );
+    let _ = child.wait();
+    let exit = events.first().expect("exit event of the killed child");
+    match exit.kind {
+        EventKind::Exit {
+            exit_code, status, ..
+        } => {
+            assert_eq!(exit_code & 0x7f, 9);
+            assert_eq!(status.signal(), Some(9));
+            assert_eq!(
+                status,
+                ExitStatus::Signaled {
+                    signal: 9,
+                    core_dumped: false
+                }
+            );
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn process_killed_before_exec() {
+    let Some(mut conn) = common::connector("process_killed_before_exec", &Config::default()) else {
+        return;
+    };
+    // The background subshell is a fork of `sh` that never execs (a loop
+    // of builtins); the shell prints its pid and waits for it.
+    let mut sh = Command::new("/bin/sh")
+        .args(["-c", "(while :; do :; done) & echo $!; wait"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sh_pid = sh.id() as Pid;
+    let mut line = String::new();
+    BufReader::new(sh.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let sub: Pid = line.trim().parse().unwrap();
+    kill(NixPid::from_raw(sub), Signal::SIGKILL).unwrap();
+    let events = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| about(ev, sub),
+        |evs| evs.iter().any(|e| is_exit_of(e, sub)),
+    );
+    let _ = sh.wait();
+    eprintln!("events of {sub}: {events:#?}");
+    assert!(
+        events.iter().any(|e| matches!(
+            e.kind,
+            EventKind::Fork { parent_tgid, child_pid, child_tgid, .. }
+                if parent_tgid == sh_pid && child_pid == sub && child_tgid == sub
+        )),
+        "fork of {sub} by {sh_pid}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Exec { .. })),
+        "{sub} never exec'd"
+    );
+    let exit = events.iter().find(|e| is_exit_of(e, sub)).expect("exit");
+    assert!(matches!(
+        exit.kind,
+        EventKind::Exit { status: ExitStatus::Signaled { signal: 9, .. }, parent_tgid, .. }
+            if parent_tgid.is_none_or(|p| p == sh_pid)
+    ));
+}
+
+#[test]
+fn thread_creation_and_exit() {
+    let Some(mut conn) = common::connector("thread_creation_and_exit", &Config::default()) else {
+        return;
+    };
+    let me = std::process::id() as Pid;
+    let tid = std::thread::spawn(|| nix::unistd::gettid().as_raw())
+        .join()
+        .unwrap();
+    assert_ne!(tid, me);
+    let events = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| match ev.kind {
+            EventKind::Fork { child_pid, .. } => child_pid == tid,
+            _ => ev.kind.subject().is_some_and(|(p, _)| p == tid),
+        },
+        |evs| evs.iter().any(|e| is_exit_of(e, tid)),
+    );
+    eprintln!("events of thread {tid}: {events:#?}");
+    let fork = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Fork { .. }))
+        .expect("fork event of the thread");
+    let EventKind::Fork {
+        parent_tgid,
+        child_pid,
+        child_tgid,
+        ..
+    } = fork.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!((child_pid, child_tgid), (tid, me));
+    // For a thread the "parent" is the process's real parent.
+    assert_eq!(parent_tgid, nix::unistd::getppid().as_raw());
+    let exit = events.iter().find(|e| is_exit_of(e, tid)).expect("exit");
+    let EventKind::Exit {
+        process_tgid,
+        exit_signal,
+        status,
+        parent_pid,
+        parent_tgid,
+        ..
+    } = exit.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(process_tgid, me);
+    assert_eq!(exit_signal, u32::MAX, "threads exit with exit_signal -1");
+    assert_eq!(status, ExitStatus::Exited(0));
+    assert_eq!((parent_pid.unwrap_or(0), parent_tgid.unwrap_or(0)), (0, 0));
+}
+
+/// Two listeners: dropping one (IGNORE in the same form as its LISTEN)
+/// leaves the other receiving. A kernel filter (≥ 6.6) delivers only the
+/// selected events.
+#[test]
+fn filtered_and_plain_listeners_coexist() {
+    let Some(mut plain) = common::connector("filtered_and_plain_listeners", &Config::default())
+    else {
+        return;
+    };
+    let filter = Config::default().filter(Some(what::EXIT));
+    let Some(mut filtered) = common::connector("filtered_and_plain_listeners", &filter) else {
+        return;
+    };
+    let sub = filtered.subscription().unwrap();
+    eprintln!("filtered subscription: {sub:?}");
+    match procconn::socket::kernel_version() {
+        Some(v) if v >= procconn::socket::FILTER_MIN_KERNEL => {
+            assert_eq!(sub, Subscription::KernelFilter(what::EXIT));
+            assert!(!filtered.loss().seq_tracking);
+        }
+        _ => assert_eq!(sub, Subscription::UserFilter(what::EXIT)),
+    }
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as Pid;
+    child.wait().unwrap();
+    let got = common::collect(
+        &mut filtered,
+        WAIT,
+        |ev| about(ev, pid),
+        |evs| evs.iter().any(|e| is_exit_of(e, pid)),
+    );
+    assert!(got.iter().any(|e| is_exit_of(e, pid)), "filtered exit");
+    assert!(
+        got.iter().all(|e| matches!(e.kind, EventKind::Exit { .. })),
+        "only exits pass the filter: {got:?}"
+    );
+    drop(filtered);
+
+    // The plain listener still works after the other one unsubscribed.
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid2 = child.id() as Pid;
+    child.wait().unwrap();
+    let got = common::collect(
+        &mut plain,
+        WAIT,
+        |ev| about(ev, pid2),
+        |evs| evs.iter().any(|e| is_exit_of(e, pid2)),
+    );
+    assert!(got.iter().any(|e| is_exit_of(e, pid2)));
+    assert!(got.iter().any(|e| matches!(e.kind, EventKind::Fork { .. })));
+}
+
+/// Non-blocking mode, poll(2) on the fd, and the iterator.
+#[test]
+fn nonblocking_poll_and_iterator() {
+    use std::os::fd::AsFd;
+    let cfg = Config::default().nonblocking(true);
+    let Some(mut conn) = common::connector("nonblocking_poll_and_iterator", &cfg) else {
+        return;
+    };
+    // Drain whatever is queued; in non-blocking mode the iterator ends.
+    for ev in conn.events() {
+        ev.unwrap();
+    }
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as Pid;
+    child.wait().unwrap();
+    let mut seen_exit = false;
+    let deadline = std::time::Instant::now() + WAIT;
+    while !seen_exit && std::time::Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(
+            conn.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)).unwrap();
+        for ev in conn.events() {
+            if is_exit_of(&ev.unwrap(), pid) {
+                seen_exit = true;
+            }
+        }
+    }
+    assert!(seen_exit);
+    // A timeout with nothing to read returns None, not an error.
+    assert!(conn.recv_buffer_size() > 0);
+}
+
+#[test]
+fn recv_buffer_is_granted() {
+    let cfg = Config::default().recv_buffer(Some(32 << 20));
+    let Some(conn) = common::connector("recv_buffer_is_granted", &cfg) else {
+        return;
+    };
+    eprintln!(
+        "granted {} bytes (forced: {})",
+        conn.recv_buffer_size(),
+        conn.recv_buffer_forced()
+    );
+    // As root SO_RCVBUFFORCE works; the kernel reports the doubled value.
+    assert!(conn.recv_buffer_forced());
+    assert!(conn.recv_buffer_size() >= 32 << 20);
+}
