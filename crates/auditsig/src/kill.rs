@@ -200,8 +200,11 @@ fn missing(record: &'static str, field: &'static str) -> KillEventError {
 }
 
 /// Unset ids print as 4294967295 in `SYSCALL` and as -1 in `OBJ_PID`.
+/// A missing field (kernels before `ses`/`oses` existed) is unset too.
 fn id_opt(v: Option<Value<'_>>) -> Result<Option<u32>, ()> {
-    let v = v.ok_or(())?;
+    let Some(v) = v else {
+        return Ok(None);
+    };
     let n = v.as_dec_i64().ok_or(())?;
     if n == -1 || n == i64::from(AUDIT_UNSET) {
         return Ok(None);
@@ -223,7 +226,8 @@ fn dec_u32_or_unset(
     rec: &'static str,
     name: &'static str,
 ) -> Result<u32, KillEventError> {
-    id_opt(r.get(name))
+    let v = r.get(name).ok_or_else(|| missing(rec, name))?;
+    id_opt(Some(v))
         .map(|v| v.unwrap_or(AUDIT_UNSET))
         .map_err(|_| missing(rec, name))
 }
