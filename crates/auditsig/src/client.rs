@@ -209,7 +209,11 @@ impl AuditClient {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !wait_readable(self.sock.as_fd(), Some(left))? {
                 return Err(Error::Timeout {
-                    what: if acked { "netlink reply" } else { "netlink ACK" },
+                    what: if acked {
+                        "netlink reply"
+                    } else {
+                        "netlink ACK"
+                    },
                 });
             }
             let n = recv_datagram(&self.sock, &mut self.buf, 0)?;
@@ -229,7 +233,9 @@ impl AuditClient {
                         }
                     }
                 } else {
-                    log::debug!("dropping stale netlink message type {first_type} seq {first_seq:?}");
+                    log::debug!(
+                        "dropping stale netlink message type {first_type} seq {first_seq:?}"
+                    );
                 }
                 continue;
             }
@@ -340,8 +346,10 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Re
     let t = match timeout {
         None => PollTimeout::NONE,
         // Round up so a sub-millisecond remainder does not spin.
-        Some(d) => PollTimeout::try_from(d.as_millis().saturating_add(1).min(i32::MAX as u128) as i32)
-            .unwrap_or(PollTimeout::MAX),
+        Some(d) => {
+            PollTimeout::try_from(d.as_millis().saturating_add(1).min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX)
+        }
     };
     let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
     loop {

@@ -4,6 +4,7 @@
 pub mod assemble;
 pub mod client;
 pub mod error;
+pub mod killrules;
 pub mod kill;
 pub mod logfile;
 pub mod netlink;

@@ -164,7 +164,10 @@ impl<'a> Iterator for MessageIter<'a> {
                 detail: format!("nlmsg_len {len} with {} bytes left", rest.len()),
             }));
         }
-        self.off = self.off.saturating_add(nlmsg_align(len)).min(self.buf.len());
+        self.off = self
+            .off
+            .saturating_add(nlmsg_align(len))
+            .min(self.buf.len());
         Some(Ok(NlMsg {
             msg_type: hdr.1,
             flags: hdr.2,

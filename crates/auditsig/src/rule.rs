@@ -452,10 +452,12 @@ impl AuditRule {
 
     /// The `AUDIT_ARCH` value when the rule has an `arch=` condition.
     pub fn arch(&self) -> Option<u32> {
-        self.fields.iter().find_map(|f| match (f.field, f.op, &f.value) {
-            (field::ARCH, Operator::Equal, FieldValue::Num(v)) => Some(*v),
-            _ => None,
-        })
+        self.fields
+            .iter()
+            .find_map(|f| match (f.field, f.op, &f.value) {
+                (field::ARCH, Operator::Equal, FieldValue::Num(v)) => Some(*v),
+                _ => None,
+            })
     }
 
     /// The rule's keys: every `AUDIT_FILTERKEY` string split at
@@ -679,7 +681,10 @@ impl AuditRule {
                     let _ = write!(s, "-w {}", String::from_utf8_lossy(v));
                 }
                 (FieldValue::Str(v), field::FILTERKEY) => {
-                    for k in v.split(|b| *b == AUDIT_KEY_SEPARATOR).filter(|k| !k.is_empty()) {
+                    for k in v
+                        .split(|b| *b == AUDIT_KEY_SEPARATOR)
+                        .filter(|k| !k.is_empty())
+                    {
                         let k = String::from_utf8_lossy(k);
                         if watch {
                             let _ = write!(s, " -k {k}");
@@ -771,8 +776,8 @@ impl AuditRule {
                 _ => return false,
             }
         }
-        let all = matches!(self.list, list::USER | list::TASK | list::EXCLUDE)
-            || self.is_all_syscalls();
+        let all =
+            matches!(self.list, list::USER | list::TASK | list::EXCLUDE) || self.is_all_syscalls();
         perm && all
     }
 }
@@ -850,7 +855,11 @@ fn errno_name(e: u32) -> Option<&'static str> {
 /// Among `items`, the unique subset whose weights sum to `target`
 /// (`None` when there is none or more than one, or too many items to
 /// search cheaply).
-fn unique_subset_sum(items: &[usize], weight: impl Fn(usize) -> u64, target: u64) -> Option<Vec<usize>> {
+fn unique_subset_sum(
+    items: &[usize],
+    weight: impl Fn(usize) -> u64,
+    target: u64,
+) -> Option<Vec<usize>> {
     const MAX_ITEMS: usize = 12;
     if items.is_empty() || items.len() > MAX_ITEMS {
         return None;
@@ -889,7 +898,11 @@ mod tests {
             r.add_syscall(nr);
         }
         r.push_field(RuleField::num(field::ARG1, Operator::Equal, 9));
-        r.push_field(RuleField::string(field::FILTERKEY, Operator::Equal, "sigwatch:12"));
+        r.push_field(RuleField::string(
+            field::FILTERKEY,
+            Operator::Equal,
+            "sigwatch:12",
+        ));
         r
     }
 
@@ -917,7 +930,11 @@ mod tests {
         r.push_field(RuleField::num(field::ARCH, Operator::Equal, 0xc000_003e));
         r.add_syscall(62);
         r.push_field(RuleField::num(field::UID, Operator::Equal, 1000));
-        r.push_field(RuleField::num(field::LOGINUID, Operator::NotEqual, u32::MAX));
+        r.push_field(RuleField::num(
+            field::LOGINUID,
+            Operator::NotEqual,
+            u32::MAX,
+        ));
         r.push_field(RuleField::num(field::EXIT, Operator::Equal, (-1i32) as u32));
         r.push_field(RuleField::num(field::SUCCESS, Operator::Equal, 0));
         assert_eq!(
@@ -926,7 +943,11 @@ mod tests {
         );
         let mut w = AuditRule::new(list::EXIT, action::ALWAYS);
         w.all_syscalls();
-        w.push_field(RuleField::string(field::WATCH, Operator::Equal, "/etc/passwd"));
+        w.push_field(RuleField::string(
+            field::WATCH,
+            Operator::Equal,
+            "/etc/passwd",
+        ));
         w.push_field(RuleField::num(field::PERM, Operator::Equal, 2 | 8));
         w.push_field(RuleField::string(field::FILTERKEY, Operator::Equal, "pw"));
         assert_eq!(w.to_auditctl(), "-w /etc/passwd -p wa -k pw");
@@ -959,19 +980,32 @@ mod tests {
     fn short_and_garbage_buffers() {
         assert!(matches!(
             AuditRule::decode(&[0; 100]),
-            Err(Error::Truncated { need: AUDIT_RULE_DATA_LEN, got: 100, .. })
+            Err(Error::Truncated {
+                need: AUDIT_RULE_DATA_LEN,
+                got: 100,
+                ..
+            })
         ));
         let mut b = kill_rule().encode().unwrap();
         b.truncate(b.len() - 1);
-        assert!(matches!(AuditRule::decode(&b), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            AuditRule::decode(&b),
+            Err(Error::Truncated { .. })
+        ));
         let mut b = kill_rule().encode().unwrap();
         b[8..12].copy_from_slice(&65u32.to_ne_bytes());
-        assert!(matches!(AuditRule::decode(&b), Err(Error::Malformed { .. })));
+        assert!(matches!(
+            AuditRule::decode(&b),
+            Err(Error::Malformed { .. })
+        ));
         // Key length larger than buflen.
         let mut b = kill_rule().encode().unwrap();
         let key_value_at = 4 * (3 + 64 + 64 + 2);
         b[key_value_at..key_value_at + 4].copy_from_slice(&1000u32.to_ne_bytes());
-        assert!(matches!(AuditRule::decode(&b), Err(Error::Malformed { .. })));
+        assert!(matches!(
+            AuditRule::decode(&b),
+            Err(Error::Malformed { .. })
+        ));
     }
 
     #[test]

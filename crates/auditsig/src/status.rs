@@ -201,13 +201,20 @@ mod tests {
         assert_eq!(AuditStatus::decode(&fut).unwrap(), s);
         assert!(matches!(
             AuditStatus::decode(&b[..31]),
-            Err(Error::Truncated { need: 32, got: 31, .. })
+            Err(Error::Truncated {
+                need: 32,
+                got: 31,
+                ..
+            })
         ));
     }
 
     #[test]
     fn features_decode() {
-        let b: Vec<u8> = [1u32, 3, 2, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let b: Vec<u8> = [1u32, 3, 2, 0]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         let f = AuditFeatures::decode(&b).unwrap();
         assert!(f.loginuid_immutable());
         assert!(AuditFeatures::decode(&b[..15]).is_err());

@@ -65,7 +65,10 @@ fn enable_and_restore_exactly() {
     let mut g = AuditClient::open().unwrap().enable().unwrap();
     assert_eq!(g.original(), before.enabled);
     assert_eq!(g.changed(), before.enabled == 0);
-    assert_eq!(g.client().unwrap().status().unwrap().enabled, 1.max(before.enabled));
+    assert_eq!(
+        g.client().unwrap().status().unwrap().enabled,
+        1.max(before.enabled)
+    );
     g.restore().unwrap();
     assert_eq!(c.status().unwrap().enabled, before.enabled);
 }
@@ -77,11 +80,17 @@ fn features_are_reported() {
     }
     let _lock = AuditLock::acquire();
     let mut c = AuditClient::open().unwrap();
-    let f = c.features().unwrap().expect("kernel >= 3.13 answers AUDIT_GET_FEATURE");
+    let f = c
+        .features()
+        .unwrap()
+        .expect("kernel >= 3.13 answers AUDIT_GET_FEATURE");
     assert_eq!(f.vers, 1);
     if common::have_auditctl() {
         let out = common::auditctl(&["-s"]);
-        let line = out.lines().find(|l| l.starts_with("loginuid_immutable")).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("loginuid_immutable"))
+            .unwrap();
         let on = line.split_whitespace().nth(1).unwrap() == "1";
         assert_eq!(f.loginuid_immutable(), on);
     }
@@ -119,7 +128,13 @@ fn audit_pid_set_and_clear_when_free() {
     let after = c.status().unwrap();
     assert_eq!(during.unwrap().pid, me);
     assert!(
-        matches!(again, Err(Error::Netlink { errno: Errno::EEXIST, .. })),
+        matches!(
+            again,
+            Err(Error::Netlink {
+                errno: Errno::EEXIST,
+                ..
+            })
+        ),
         "{again:?}"
     );
     assert_eq!(after.pid, 0);

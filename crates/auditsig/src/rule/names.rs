@@ -1122,4 +1122,3 @@ pub(crate) static AARCH64: &[(u16, &str)] = &[
     (449, "futex_waitv"),
     (450, "set_mempolicy_home_node"),
 ];
-

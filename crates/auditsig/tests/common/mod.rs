@@ -25,7 +25,12 @@ impl AuditLock {
             .expect("open audit test lock");
         // SAFETY: flock on a valid, owned fd.
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {LOCK_PATH}: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "flock {LOCK_PATH}: {}",
+            std::io::Error::last_os_error()
+        );
         AuditLock(f)
     }
 }
