@@ -1157,3 +1157,6 @@ impl ProcessTree {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
