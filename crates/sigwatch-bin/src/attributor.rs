@@ -481,7 +481,10 @@ impl<P: ProcessView> Attributor<P> {
             auid: s.auid,
             ses: s.ses,
             tty: s.tty.clone().map(Text),
-            exited: tree.as_ref().map(|t| t.exited),
+            exited: tree
+                .as_ref()
+                .filter(|t| !t.liveness_unknown)
+                .map(|t| t.exited),
         };
         let chain = if tree.is_some() {
             self.procs.ancestry(s.pid)
@@ -590,7 +593,11 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
         cwd: p.cwd.as_deref().map(Text::from),
         uid: p.uid,
         start_time: p.start_time_ns.map(|t| Timestamp(now.wall_of(t))),
-        exited: if bare { None } else { Some(p.exited) },
+        exited: if bare || p.liveness_unknown {
+            None
+        } else {
+            Some(p.exited)
+        },
     }
 }
 

@@ -96,6 +96,55 @@ impl AuditKill {
     }
 }
 
+fn unset(v: u32) -> Option<u32> {
+    (v != u32::MAX).then_some(v)
+}
+
+impl From<&auditsig::KillEvent> for AuditKill {
+    fn from(k: &auditsig::KillEvent) -> Self {
+        let s = &k.sender;
+        AuditKill {
+            serial: k.stamp.serial,
+            time_ns: k.stamp.sec.saturating_mul(1_000_000_000)
+                + u64::from(k.stamp.msec) * 1_000_000,
+            key: k.key.as_ref().map(|b| b.0.clone()),
+            syscall: Some(k.syscall.name().to_string()),
+            signal: u32::try_from(k.signal).unwrap_or(0),
+            success: Some(k.success),
+            errno: k.errno,
+            args: k.args,
+            sender: AuditSender {
+                pid: s.pid as Pid,
+                ppid: Some(s.ppid as Pid),
+                uid: unset(s.uid),
+                euid: unset(s.euid),
+                gid: unset(s.gid),
+                auid: s.auid,
+                ses: s.ses,
+                tty: s.tty.as_ref().map(|b| b.0.clone()),
+                comm: Some(s.comm.0.clone()),
+                exe: s.exe.as_ref().map(|b| b.0.clone()),
+                argv: s
+                    .argv
+                    .as_ref()
+                    .map(|a| a.iter().map(|b| b.0.clone()).collect()),
+                argv_truncated: s.argv_truncated,
+            },
+            targets: k
+                .targets
+                .iter()
+                .map(|t| AuditTarget {
+                    pid: t.pid as Pid,
+                    auid: t.auid,
+                    uid: unset(t.uid),
+                    ses: t.ses,
+                    comm: Some(t.comm.0.clone()),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What the kernel log says about a kernel-originated kill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelKill {

@@ -38,9 +38,11 @@
 #![warn(missing_docs)]
 
 pub mod attributor;
+pub mod cli;
 pub mod input;
 pub mod procview;
 pub mod render;
+pub mod replay;
 pub mod report;
 pub mod signals;
 

@@ -32,6 +32,10 @@ pub struct ProcessSnapshot {
     pub start_time_ns: Option<u64>,
     /// Whether the process has exited.
     pub exited: bool,
+    /// The view cannot tell whether the process is still alive (e.g. a
+    /// tree rebuilt from an old audit log): `exited` is then meaningless
+    /// and reported as unknown (null).
+    pub liveness_unknown: bool,
     /// The terminating signal, when it was killed by one.
     pub exit_signal: Option<u8>,
     /// Exit time in nanoseconds since boot (the exit event's `timestamp_ns`).

@@ -1,0 +1,189 @@
+//! Command-line interface (clap derive).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::signals::SignalSet;
+
+/// Who killed my process? Attributes every SIGKILL on this host to its
+/// sender and the sender's ancestry (run as root).
+#[derive(Debug, Parser)]
+#[command(name = "sigwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: watch).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the default (watch) mode.
+    #[command(flatten)]
+    pub watch: WatchArgs,
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace;
+    /// RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the audit rules sigwatch installs, as auditctl lines for
+    /// /etc/audit/rules.d/.
+    Rules {
+        /// Signals the rules select (names or numbers, comma-separated, or `all`).
+        #[arg(long, default_value = "KILL", value_parser = parse_signals)]
+        signal: SignalSet,
+    },
+    /// Show what this host offers and what is missing, with a fix for each gap.
+    Status,
+    /// Attribute the kills recorded in an audit log (auditd's
+    /// /var/log/audit/audit.log format) after the fact.
+    Replay {
+        /// The log file (`-` for standard input).
+        file: PathBuf,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Signals to report.
+        #[arg(long, default_value = "KILL", value_parser = parse_signals)]
+        signal: SignalSet,
+    },
+}
+
+/// Options of the watch mode.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Print JSON lines (one object per line) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit after N kill reports.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Signals to report: names or numbers, comma-separated, or `all`.
+    #[arg(long, value_name = "LIST", default_value = "KILL", value_parser = parse_signals)]
+    pub signal: SignalSet,
+    /// Only report victims with this pid (repeatable).
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<i32>,
+    /// Only report victims with this comm (repeatable).
+    #[arg(long, value_name = "COMM")]
+    pub comm: Vec<String>,
+    /// Where audit records come from.
+    #[arg(long, value_name = "SOURCE", default_value = "auto")]
+    pub audit_source: AuditSource,
+    /// Do not install audit rules; use only those already present (e.g.
+    /// loaded by auditd).
+    #[arg(long)]
+    pub no_rules: bool,
+    /// How long an exited process stays in the tree (seconds), so that it
+    /// can still appear as an ancestor.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub retention: u64,
+    /// At most this many exited processes are retained.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    pub max_exited: usize,
+    /// How long a kill and its victim's exit wait for each other (ms).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub window_ms: u64,
+    /// Socket receive buffer for process events and audit records (bytes).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub rcvbuf: usize,
+    /// Do not read the kernel log (/dev/kmsg) for OOM kills.
+    #[arg(long)]
+    pub no_kmsg: bool,
+}
+
+/// `--audit-source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditSource {
+    /// Multicast if the kernel has it, else unicast if no audit daemon
+    /// runs, else auditd's log.
+    Auto,
+    /// The `AUDIT_NLGRP_READLOG` multicast group (kernel ≥ 3.16).
+    Multicast,
+    /// Become the audit pid (only when no daemon holds it).
+    Unicast,
+    /// Follow auditd's log file.
+    Log(PathBuf),
+    /// Read records from standard input (as an audisp plugin).
+    Stdin,
+    /// No audit: every kill's origin is `unknown` unless the kernel log explains it.
+    None,
+}
+
+/// auditd's default log.
+pub const DEFAULT_AUDIT_LOG: &str = "/var/log/audit/audit.log";
+
+impl FromStr for AuditSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "auto" => AuditSource::Auto,
+            "multicast" => AuditSource::Multicast,
+            "unicast" => AuditSource::Unicast,
+            "log" => AuditSource::Log(PathBuf::from(DEFAULT_AUDIT_LOG)),
+            "stdin" => AuditSource::Stdin,
+            "none" => AuditSource::None,
+            _ => match s.strip_prefix("log:") {
+                Some(p) if !p.is_empty() => AuditSource::Log(PathBuf::from(p)),
+                _ => {
+                    return Err(format!(
+                        "unknown audit source {s:?} (auto, multicast, unicast, log[:PATH], stdin, none)"
+                    ))
+                }
+            },
+        })
+    }
+}
+
+fn parse_signals(s: &str) -> Result<SignalSet, String> {
+    SignalSet::parse(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_options_parse() {
+        let c = Cli::try_parse_from(["sigwatch"]).unwrap();
+        assert!(c.command.is_none());
+        assert_eq!(c.watch.signal, SignalSet::sigkill());
+        assert_eq!(c.watch.audit_source, AuditSource::Auto);
+        let c = Cli::try_parse_from([
+            "sigwatch",
+            "--json",
+            "-c",
+            "3",
+            "--signal",
+            "KILL,TERM",
+            "--pid",
+            "5",
+            "--comm",
+            "x",
+            "--audit-source",
+            "log:/tmp/a.log",
+            "--no-rules",
+            "-vv",
+        ])
+        .unwrap();
+        assert!(c.watch.json && c.watch.no_rules);
+        assert_eq!(c.watch.count, Some(3));
+        assert_eq!(c.watch.signal.iter().collect::<Vec<_>>(), vec![9, 15]);
+        assert_eq!(c.watch.audit_source, AuditSource::Log("/tmp/a.log".into()));
+        assert_eq!(c.verbose, 2);
+        assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
+        let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
+        let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Replay { .. })));
+    }
+}
