@@ -635,7 +635,8 @@ impl AuditRule {
     /// `fN<op>V` like auditctl does. Differences: `exe` keeps its
     /// operator (auditctl 3.0.9 always prints `=`), `exit` prints the
     /// number rather than the errno name for errnos this crate does not
-    /// name, and `msgtype` prints the number.
+    /// name, and `msgtype` uses the record type names of
+    /// [`RecordType::name`](crate::record::RecordType::name).
     pub fn to_auditctl(&self) -> String {
         let mut s = String::new();
         let watch = self.is_watch();
@@ -708,6 +709,20 @@ impl AuditRule {
                         let _ = write!(s, " -p {p}");
                     } else {
                         let _ = write!(s, " -F perm={p}");
+                    }
+                }
+                (_, field::MSGTYPE) => {
+                    let v = f.raw_value();
+                    let name_of = u16::try_from(v)
+                        .ok()
+                        .and_then(|t| crate::record::RecordType(t).name());
+                    match name_of {
+                        Some(t) => {
+                            let _ = write!(s, " -F {name}{op}{t}");
+                        }
+                        None => {
+                            let _ = write!(s, " -F {name}{op}{}", v as i32);
+                        }
                     }
                 }
                 (_, field::INODE) => {
