@@ -827,6 +827,218 @@ mod tests {
         );
     }
 
+    /// Fixtures captured from a little-endian kernel (tests/data/README.md).
+    #[cfg(target_endian = "little")]
+    mod fixtures {
+        use super::*;
+
+        macro_rules! fixture {
+            ($name:literal) => {
+                include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/", $name))
+            };
+        }
+
+        fn one(buf: &[u8]) -> ProcEvent {
+            let v: Vec<_> = parse_datagram(buf).collect();
+            assert_eq!(v.len(), 1, "{v:?}");
+            v.into_iter().next().unwrap().unwrap()
+        }
+
+        #[test]
+        fn real_fork_exec_exit() {
+            let f = one(fixture!("real-fork.bin"));
+            assert!(matches!(
+                f.kind,
+                EventKind::Fork { child_pid, child_tgid, .. } if child_pid == child_tgid
+            ));
+            assert!(f.cpu < 2 && f.timestamp_ns > 0);
+            let e = one(fixture!("real-exec.bin"));
+            assert!(matches!(e.kind, EventKind::Exec { .. }));
+            let x = one(fixture!("real-exit-code3.bin"));
+            assert!(matches!(
+                x.kind,
+                EventKind::Exit {
+                    status: ExitStatus::Exited(3),
+                    exit_signal: 17,
+                    parent_pid: Some(_),
+                    parent_tgid: Some(_),
+                    ..
+                }
+            ));
+        }
+
+        #[test]
+        fn real_exits_decode_signals() {
+            let k = one(fixture!("real-exit-sigkill.bin"));
+            assert_eq!(
+                k.kind,
+                EventKind::Exit {
+                    process_pid: 0x634b,
+                    process_tgid: 0x634b,
+                    exit_code: 9,
+                    status: ExitStatus::Signaled {
+                        signal: 9,
+                        core_dumped: false
+                    },
+                    exit_signal: 17,
+                    parent_pid: Some(0x634a),
+                    parent_tgid: Some(0x634a),
+                }
+            );
+            let s = one(fixture!("real-exit-sigsegv-core.bin"));
+            assert!(matches!(
+                s.kind,
+                EventKind::Exit {
+                    status: ExitStatus::Signaled {
+                        signal: 11,
+                        core_dumped: true
+                    },
+                    ..
+                }
+            ));
+            let t = one(fixture!("real-exit-thread.bin"));
+            assert!(matches!(
+                t.kind,
+                EventKind::Exit { process_pid, process_tgid, exit_signal: u32::MAX, parent_pid: Some(0), parent_tgid: Some(0), .. }
+                    if process_pid != process_tgid
+            ));
+            let ft = one(fixture!("real-fork-thread.bin"));
+            assert!(matches!(
+                ft.kind,
+                EventKind::Fork { child_pid, child_tgid, .. } if child_pid != child_tgid
+            ));
+        }
+
+        #[test]
+        fn real_other_kinds() {
+            assert!(matches!(
+                one(fixture!("real-uid.bin")).kind,
+                EventKind::Uid {
+                    ruid: 65534,
+                    euid: 65534,
+                    ..
+                }
+            ));
+            assert!(matches!(
+                one(fixture!("real-gid.bin")).kind,
+                EventKind::Gid {
+                    rgid: 65534,
+                    egid: 65534,
+                    ..
+                }
+            ));
+            assert!(matches!(
+                one(fixture!("real-sid.bin")).kind,
+                EventKind::Sid { .. }
+            ));
+            assert!(matches!(
+                one(fixture!("real-ptrace-attach.bin")).kind,
+                EventKind::Ptrace {
+                    tracer_pid: 0x634a,
+                    ..
+                }
+            ));
+            assert!(matches!(
+                one(fixture!("real-coredump.bin")).kind,
+                EventKind::Coredump {
+                    parent_pid: Some(0x633f),
+                    parent_tgid: Some(0x633f),
+                    ..
+                }
+            ));
+            let EventKind::Comm { comm, .. } = one(fixture!("real-comm-escape.bin")).kind else {
+                panic!("not comm")
+            };
+            assert_eq!(comm, b"ren\x1bamed");
+            let EventKind::Comm { comm, .. } = one(fixture!("real-comm.bin")).kind else {
+                panic!("not comm")
+            };
+            assert_eq!(comm, b"tokio-runtime-w");
+        }
+
+        #[test]
+        fn old_kernel_layouts() {
+            let x = one(fixture!("synthetic-old-exit-no-parent.bin"));
+            assert!(matches!(
+                x.kind,
+                EventKind::Exit {
+                    exit_code: 9,
+                    parent_pid: None,
+                    parent_tgid: None,
+                    ..
+                }
+            ));
+            let c = one(fixture!("synthetic-old-coredump-no-parent.bin"));
+            assert!(matches!(
+                c.kind,
+                EventKind::Coredump {
+                    parent_pid: None,
+                    parent_tgid: None,
+                    ..
+                }
+            ));
+        }
+
+        #[test]
+        fn multi_message_datagrams() {
+            let v: Vec<_> = parse_datagram(fixture!("synthetic-multi-4.bin")).collect();
+            assert_eq!(v.len(), 4);
+            assert!(matches!(
+                v[0],
+                Ok(ProcEvent {
+                    kind: EventKind::Fork { .. },
+                    ..
+                })
+            ));
+            assert!(matches!(
+                v[1],
+                Ok(ProcEvent {
+                    kind: EventKind::Exec { .. },
+                    ..
+                })
+            ));
+            assert!(matches!(
+                v[2],
+                Ok(ProcEvent {
+                    kind: EventKind::Exit {
+                        parent_pid: None,
+                        ..
+                    },
+                    ..
+                })
+            ));
+            assert!(matches!(
+                v[3],
+                Ok(ProcEvent {
+                    kind: EventKind::Exit {
+                        parent_pid: Some(_),
+                        ..
+                    },
+                    ..
+                })
+            ));
+            let v: Vec<_> = parse_datagram(fixture!("synthetic-multi-bad-middle.bin")).collect();
+            assert_eq!(v.len(), 3);
+            assert!(v[0].is_ok() && v[2].is_ok());
+            assert!(matches!(
+                v[1],
+                Err(ParseError::CnLenPastEnd { cn_len: 400, .. })
+            ));
+        }
+
+        #[test]
+        fn truncated_real_message() {
+            let v: Vec<_> = parse_datagram(fixture!("synthetic-truncated-fork.bin")).collect();
+            assert_eq!(
+                v,
+                vec![Err(ParseError::BadNlmsgLen {
+                    nlmsg_len: 76,
+                    remaining: 50
+                })]
+            );
+        }
+    }
+
     #[test]
     fn every_prefix_of_a_message_is_handled() {
         let dg = build::datagram(&[ev(1, exit(Some((4, 4))))]);
