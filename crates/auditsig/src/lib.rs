@@ -8,6 +8,7 @@ pub mod killrules;
 pub mod kill;
 pub mod logfile;
 pub mod netlink;
+pub mod reader;
 pub mod record;
 pub mod rule;
 pub mod status;
