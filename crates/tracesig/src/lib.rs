@@ -62,3 +62,32 @@ pub use error::{Error, Result};
 pub use instance::{clean_stale_instances, Config, Instance, Loss, SignalFilter, TraceSource};
 pub use parse::{parse_line, Context, MarkVictim, Record, SendResult, SignalGenerate, Timestamp};
 pub use tracefs::Tracefs;
+
+/// Runs every pure parser of this crate over `data` and classifies what
+/// parses, discarding the results: the body of the `tracefs_parse` fuzz
+/// target and of its stable corpus replay (`tests/fuzz_corpus.rs`).
+/// `data` is taken as a whole line, as `trace_pipe` text (split at
+/// newlines), and as a `per_cpu/cpuN/stats` file.
+pub fn fuzz_one(data: &[u8]) {
+    let _ = parse_line(data);
+    let _ = parse::parse_cpu_stats(data);
+    let mut marked = None;
+    for line in data.split(|&b| b == b'\n') {
+        match parse_line(line) {
+            Ok(Record::SignalGenerate(ev)) => {
+                let oom = match &marked {
+                    Some(mv) => OomEvidence::Marked(mv),
+                    None => OomEvidence::NotMarked,
+                };
+                let c = classify(&ev, oom);
+                let _ = (c.origin.as_str(), c.evidence);
+                let _ = classify(&ev, OomEvidence::Unavailable);
+            }
+            Ok(Record::MarkVictim(mv)) => marked = Some(mv),
+            Ok(Record::Other(o)) => {
+                let _ = o.ctx.flags.map(|f| (f.as_str().len(), f.irqs_off()));
+            }
+            Ok(Record::Lost { .. }) | Err(_) => {}
+        }
+    }
+}
