@@ -27,6 +27,7 @@
 //! | RLIMIT_CPU hard | the victim itself | 9 | 128 | 1 |
 //! | RLIMIT_CPU soft | the victim itself | 24 SIGXCPU | 128 | 1 |
 //! | seccomp `RET_KILL_PROCESS` | the victim itself | 31 SIGSYS | 1 SYS_SECCOMP | 0 |
+//! | pid namespace init exits | the exiting init | 9 | 128 | 1, one line per remaining process |
 
 use crate::parse::{MarkVictim, SignalGenerate};
 
@@ -202,6 +203,11 @@ pub fn classify(ev: &SignalGenerate, oom: OomEvidence<'_>) -> Classification {
                         "SIGKILL code=SI_KERNEL grp=1 sent by the task to itself, no mark_victim: RLIMIT_CPU hard limit",
                     ),
                 }
+            } else if ev.sig == SIGKILL && !self_sent && ev.group == Some(true) {
+                c(
+                    Origin::Kernel,
+                    "SIGKILL code=SI_KERNEL grp=1 from another task, no mark_victim: pid namespace teardown by its exiting init (the sender), or an OOM kill whose mark_victim was not seen",
+                )
             } else {
                 c(
                     Origin::Kernel,

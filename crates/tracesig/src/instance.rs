@@ -191,12 +191,10 @@ impl Instance {
     fn configure(&mut self, cfg: &Config) -> Result<()> {
         let d = &self.dir;
         write_file(&d.join("buffer_size_kb"), &cfg.buffer_size_kb.to_string())?;
-        // Wake poll() on the first event: buffer_percent (default 50)
-        // also gates trace_pipe readiness on kernels ≥ 6.1.
-        let bp = d.join("buffer_percent");
-        if bp.exists() {
-            write_file(&bp, "0")?;
-        }
+        // buffer_percent is left alone: it only gates the per-CPU
+        // trace_pipe_raw waiters; for the all-CPU trace_pipe the ring
+        // buffer ignores it ("Full only makes sense on per cpu reads",
+        // ring_buffer.c), so poll() wakes on the first event (tested).
         // CLOCK_MONOTONIC timestamps, comparable with the proc
         // connector's timestamp_ns; keep the default where absent.
         if let Ok(clocks) = fs::read_to_string(d.join("trace_clock")) {

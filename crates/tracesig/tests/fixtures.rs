@@ -380,3 +380,16 @@ fn non_utf8_comm_is_replaced_not_rejected() {
     assert_eq!(s.pid, 3);
     assert!(s.ctx.comm.contains('\u{fffd}'));
 }
+
+#[test]
+fn pid_namespace_teardown_is_kernel() {
+    let s = sigkills("kernel-6.18-pidns-teardown.txt");
+    assert_eq!(s.len(), 2);
+    for ev in &s {
+        assert_eq!((ev.ctx.comm.as_str(), ev.ctx.pid), ("sh", 8881));
+        assert_eq!((ev.code, ev.group), (128, Some(true)));
+        let c = classify(ev, OomEvidence::NotMarked);
+        assert_eq!(c.origin, Origin::Kernel);
+        assert!(c.evidence.contains("pid namespace"));
+    }
+}

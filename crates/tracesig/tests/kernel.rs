@@ -98,6 +98,24 @@ fn sigkill_from_sh_names_sender_and_target_and_filter_excludes_sigterm() {
     assert!(!dir.exists(), "instance {} left behind", dir.display());
 }
 
+/// One event makes trace_pipe readable (the all-CPU pipe ignores
+/// `buffer_percent`, which the instance leaves at its default).
+#[test]
+fn poll_wakes_on_the_first_event() {
+    let Some(src) = open_or_skip("poll_wakes", &Config::default()) else {
+        return;
+    };
+    let mut victim = sleeper();
+    sh_kill(9, victim.id());
+    victim.wait().unwrap();
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&src),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap();
+    assert_eq!(n, 1, "trace_pipe not readable 5 s after a SIGKILL");
+}
+
 #[test]
 fn all_signals_without_filter() {
     let cfg = Config {
