@@ -454,10 +454,11 @@ impl<P: ProcessView> Attributor<P> {
     fn sender_of(&self, k: &AuditKill, now: Clock) -> (Sender, Vec<Ancestor>) {
         let s = &k.sender;
         let tree = self.procs.process(s.pid);
+        let fresh = tree.as_ref().filter(|t| !t.details_stale);
         let (argv, argv_truncated) = merge_argv(
             s.argv.as_deref(),
             s.argv_truncated,
-            tree.as_ref().and_then(|t| t.argv.as_deref()),
+            fresh.and_then(|t| t.argv.as_deref()),
         );
         let sender = Sender {
             pid: s.pid,
@@ -466,13 +467,13 @@ impl<P: ProcessView> Attributor<P> {
             comm: s
                 .comm
                 .clone()
-                .or_else(|| tree.as_ref().and_then(|t| t.comm.clone()))
+                .or_else(|| fresh.and_then(|t| t.comm.clone()))
                 .map(Text),
             exe: s
                 .exe
                 .clone()
                 .map(Text)
-                .or_else(|| tree.as_ref().and_then(|t| t.exe.as_deref().map(Text::from))),
+                .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
             argv: argv.map(|a| a.into_iter().map(Text).collect()),
             argv_truncated,
             cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
@@ -565,6 +566,17 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<&str>) -> KillR
 /// target's comm/uid stay when the view has none).
 fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     v.ppid = s.ppid.or(v.ppid);
+    v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
+    v.uid = s.uid.or(v.uid);
+    v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
+    if s.details_stale {
+        // The exec'd image was never read: the audit target's comm (if
+        // any) is right, the tree's pre-exec comm/exe/argv are not.
+        if v.comm.is_none() {
+            v.comm = s.comm.clone().map(Text);
+        }
+        return;
+    }
     if let Some(c) = &s.comm {
         v.comm = Some(Text(c.clone()));
     }
@@ -574,21 +586,21 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
         .as_ref()
         .map(|a| a.iter().cloned().map(Text).collect())
         .or(v.argv.take());
-    v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
-    v.uid = s.uid.or(v.uid);
-    v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
 }
 
 fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
     // A bare pid (the view only knows it as someone's parent) has no state.
     let bare = p.comm.is_none() && p.argv.is_none() && p.start_time_ns.is_none() && !p.exited;
+    // Pre-exec details of a process whose exec was never read are not its own.
+    let fresh = !p.details_stale;
     Ancestor {
         pid: p.pid,
-        comm: p.comm.clone().map(Text),
-        exe: p.exe.as_deref().map(Text::from),
+        comm: p.comm.clone().filter(|_| fresh).map(Text),
+        exe: p.exe.as_deref().filter(|_| fresh).map(Text::from),
         argv: p
             .argv
             .as_ref()
+            .filter(|_| fresh)
             .map(|a| a.iter().cloned().map(Text).collect()),
         cwd: p.cwd.as_deref().map(Text::from),
         uid: p.uid,

@@ -45,6 +45,9 @@ pub mod render;
 pub mod replay;
 pub mod report;
 pub mod signals;
+pub mod sources;
+pub mod status;
+pub mod watch;
 
 pub use attributor::{Attributor, Clock, Config, Stats};
 pub use input::{parse_kmsg_line, AuditKill, AuditSender, AuditTarget, KernelKill};
@@ -58,6 +61,9 @@ pub enum Error {
     /// A `--signal` item that is neither a signal name nor a number 1..=64.
     #[error("unknown signal {0:?} (use a name like KILL or TERM, a number 1-64, or `all`)")]
     BadSignal(String),
+    /// A condition that stops sigwatch, described in one line with its fix.
+    #[error("{0}")]
+    Fatal(String),
     /// An I/O error, with what was being done.
     #[error("{what}: {source}")]
     Io {

@@ -1,1 +1,134 @@
-fn main() {}
+//! `sigwatch`: who killed my process? The thin binary: parse the command
+//! line, set up logging, dispatch to the library.
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use sigwatch::cli::{Cli, Command};
+use sigwatch::render::{write_json, write_text, TextOptions};
+use sigwatch::report::Report;
+use sigwatch::SignalSet;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp_millis()
+        .init();
+    let res = match &cli.command {
+        None => run_watch(&cli),
+        Some(Command::Rules { signal }) => rules(*signal),
+        Some(Command::Status) => {
+            print!("{}", sigwatch::status::render(&sigwatch::status::checks()));
+            Ok(())
+        }
+        Some(Command::Replay { file, json, signal }) => replay(file, *json, *signal),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sigwatch: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
+    let stdout = io::stdout().lock();
+    let summary = sigwatch::watch::run(&cli.watch, stdout)?;
+    let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
+    eprint!("{text}");
+    Ok(())
+}
+
+fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
+    let set = auditsig::killrules::KillRuleSet::new(auditsig::killrules::KEY_PREFIX);
+    let set = if signals.is_all() {
+        set.all_signals()
+    } else {
+        set.signals(&signals.iter().collect::<Vec<_>>())
+    };
+    let rules = set
+        .build()
+        .map_err(|e| sigwatch::Error::Fatal(e.to_string()))?;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "## sigwatch: kill-family syscalls sending {} (put in /etc/audit/rules.d/sigwatch.rules)",
+        if signals.is_all() {
+            "any signal".to_string()
+        } else {
+            signals
+                .iter()
+                .map(sigwatch::signal_name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    for r in rules {
+        let _ = writeln!(out, "{}", r.to_auditctl());
+    }
+    Ok(())
+}
+
+fn replay(file: &std::path::Path, json: bool, signals: SignalSet) -> Result<(), sigwatch::Error> {
+    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| sigwatch::Error::Io {
+            what: format!("cannot open {}", file.display()),
+            source: e,
+        })?;
+        Box::new(io::BufReader::new(f))
+    };
+    let mut reader = auditsig::LineReader::new(input);
+    let mut r = sigwatch::replay::Replay::new(signals);
+    let mut out = io::stdout().lock();
+    let opts = TextOptions::default();
+    let mut emit = |reports: Vec<Report>| -> Result<(), sigwatch::Error> {
+        for rep in reports {
+            let res = if json {
+                write_json(&mut out, &rep)
+            } else {
+                write_text(&mut out, &rep, &opts)
+            };
+            match res {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => {
+                    return Err(sigwatch::Error::Io {
+                        what: "writing".into(),
+                        source: e,
+                    })
+                }
+            }
+        }
+        Ok(())
+    };
+    loop {
+        match reader.next_record() {
+            Ok(Some(rec)) => emit(r.push(rec))?,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(sigwatch::Error::Fatal(format!(
+                    "reading {}: {e}",
+                    file.display()
+                )))
+            }
+        }
+    }
+    emit(r.finish())?;
+    let st = r.stats();
+    let ls = reader.stats();
+    eprintln!(
+        "sigwatch: replayed {} record(s), {} event(s), {} kill event(s); {} unparsable line(s), {} malformed kill event(s)",
+        st.records, st.events, st.kill_events, ls.parse_errors, st.malformed
+    );
+    Ok(())
+}

@@ -32,6 +32,10 @@ pub struct ProcessSnapshot {
     pub start_time_ns: Option<u64>,
     /// Whether the process has exited.
     pub exited: bool,
+    /// The process exec'd but its new details could not be read (it was
+    /// gone before `/proc` was read): comm, exe and argv are from before
+    /// the exec and must not be shown as its own.
+    pub details_stale: bool,
     /// The view cannot tell whether the process is still alive (e.g. a
     /// tree rebuilt from an old audit log): `exited` is then meaningless
     /// and reported as unknown (null).
@@ -187,5 +191,52 @@ impl ProcessView for MemTree {
             cur = parent;
         }
         out
+    }
+}
+
+fn snapshot_of(p: &procconn::ProcessInfo) -> ProcessSnapshot {
+    ProcessSnapshot {
+        pid: p.pid,
+        ppid: (p.ppid > 0).then_some(p.ppid),
+        spawned_by: p.spawned_by.map(|k| k.pid),
+        comm: (!p.comm.is_empty()).then(|| p.comm.clone()),
+        exe: p.exe.clone(),
+        // An empty cmdline: a kernel thread, a zombie, or never read.
+        argv: (!p.argv.is_empty()).then(|| p.argv.clone()),
+        cwd: p.cwd.clone(),
+        uid: p.uid,
+        start_time_ns: p.start_time_ns,
+        exited: !p.is_alive(),
+        liveness_unknown: false,
+        details_stale: p.source == procconn::InfoSource::Inherited && p.exec_count > 0,
+        exit_signal: p.exit.and_then(|e| e.status.signal()),
+        exit_time_ns: p.exit.map(|e| e.time_ns),
+    }
+}
+
+/// The live process tree of the `procconn` crate (kept from the proc
+/// connector, details from `/proc`).
+impl ProcessView for procconn::ProcessTree {
+    fn apply(&mut self, ev: &ProcEvent) {
+        procconn::ProcessTree::apply(self, ev);
+    }
+
+    fn process(&self, pid: Pid) -> Option<ProcessSnapshot> {
+        self.get(pid).map(snapshot_of)
+    }
+
+    fn tgid_of(&self, tid: Pid) -> Option<Pid> {
+        procconn::ProcessTree::tgid_of(self, tid)
+    }
+
+    fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot> {
+        procconn::ProcessTree::ancestry(self, pid)
+            .into_iter()
+            .map(snapshot_of)
+            .collect()
+    }
+
+    fn expire(&mut self, now_ns: u64) {
+        procconn::ProcessTree::expire(self, now_ns);
     }
 }

@@ -107,6 +107,9 @@ pub enum Origin {
 }
 
 /// One line of output.
+// Reports are few (one per kill) and moved a handful of times: boxing the
+// large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Report {

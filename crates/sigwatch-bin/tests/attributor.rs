@@ -503,3 +503,25 @@ fn flush_reports_everything_pending() {
     assert_eq!(got, vec![(300, Origin::User), (301, Origin::Unknown)]);
     assert_eq!(a.pending(), 0);
 }
+
+#[test]
+fn details_from_before_an_unread_exec_are_not_shown() {
+    let mut t = world();
+    // 300 exec'd `sleep` but died before /proc was read: the tree still
+    // has its parent's image. 100 (an ancestor) likewise.
+    t.get_mut(300).unwrap().details_stale = true;
+    t.get_mut(100).unwrap().details_stale = true;
+    let mut a = Attributor::new(Config::default(), t);
+    let mut k = kill(96, at(1), "kill", 9, &[300]);
+    k.targets[0].comm = Some(b"sleep".to_vec());
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let v = &r[0].victim;
+    assert_eq!(v.comm.as_ref().unwrap().0, b"sleep", "audit's ocomm wins");
+    assert_eq!(v.argv, None);
+    assert_eq!(v.exe, None);
+    assert_eq!(v.cwd.as_ref().unwrap().0, b"/srv", "cwd survives exec");
+    let l = &r[0].ancestors[0];
+    assert_eq!((l.pid, &l.comm, &l.argv), (100, &None, &None));
+    assert_eq!(l.exited, Some(false));
+}

@@ -1,0 +1,675 @@
+//! The watch mode: sources set up, the poll loop, and the clean-up that
+//! leaves audit exactly as it was found.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use auditsig::client::{AuditClient, EnabledGuard};
+use auditsig::killrules::{owner_key, remove_stale, InstalledRules, KillRuleSet};
+use auditsig::{Assembler, AssemblerConfig, FollowLog, Record, StartAt};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use procconn::{ProcConnector, ProcessTree, TreeConfig};
+
+use crate::attributor::{Attributor, Clock, Config};
+use crate::cli::{AuditSource, WatchArgs};
+use crate::input::AuditKill;
+use crate::render::{write_json, write_text, TextOptions};
+use crate::report::{LossReport, Report, Summary};
+use crate::sources::{sd_notify, AuditMulticast, AuditUnicast, Drain, Kmsg};
+use crate::Error;
+
+/// How often the rules are checked (and re-added if flushed) and the
+/// kernel's `lost` counter read: well inside the promised 10 s.
+const CHECK_EVERY: Duration = Duration::from_secs(3);
+
+/// The audit record source in use.
+enum Source {
+    Multicast(AuditMulticast),
+    Unicast(AuditUnicast),
+    Log(FollowLog),
+    Stdin(StdinLines),
+    None,
+}
+
+impl Source {
+    fn name(&self) -> &'static str {
+        match self {
+            Source::Multicast(_) => "audit multicast (AUDIT_NLGRP_READLOG)",
+            Source::Unicast(_) => "audit unicast (sigwatch is the audit pid)",
+            Source::Log(_) => "auditd log file",
+            Source::Stdin(_) => "standard input",
+            Source::None => "none",
+        }
+    }
+}
+
+/// Non-blocking line reader over standard input (audisp plugin mode).
+struct StdinLines {
+    buf: Vec<u8>,
+    eof: bool,
+}
+
+impl StdinLines {
+    fn new() -> io::Result<Self> {
+        let fd = io::stdin().as_raw_fd();
+        // SAFETY: fcntl on stdin, adding O_NONBLOCK to its flags.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(StdinLines {
+            buf: Vec::new(),
+            eof: false,
+        })
+    }
+
+    fn drain(&mut self, out: &mut Vec<Record>, bad: &mut u64) {
+        let mut chunk = [0u8; 65536];
+        loop {
+            match io::stdin().lock().read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            let line = &line[..line.len() - 1];
+            if line.is_empty() {
+                continue;
+            }
+            match Record::parse_line(line) {
+                Ok(r) => out.push(r),
+                Err(_) => *bad += 1,
+            }
+        }
+    }
+}
+
+/// Audit control state to undo at exit.
+#[derive(Default)]
+struct AuditControl {
+    enabled: Option<EnabledGuard>,
+    rules: Option<InstalledRules>,
+    /// A client for status queries when `rules` holds none.
+    status: Option<AuditClient>,
+    lost_base: Option<u32>,
+}
+
+impl AuditControl {
+    fn client(&mut self) -> Option<&mut AuditClient> {
+        match &mut self.rules {
+            Some(r) => Some(r.client()),
+            None => self.status.as_mut(),
+        }
+    }
+
+    /// Removes exactly our rules, then restores `enabled`.
+    fn cleanup(&mut self) {
+        if let Some(r) = self.rules.take() {
+            match r.remove() {
+                Ok(n) => log::info!("removed {n} audit rule(s) sigwatch had added"),
+                Err(e) => eprintln!("sigwatch: could not remove every audit rule: {e}"),
+            }
+        }
+        if let Some(g) = self.enabled.take() {
+            let orig = g.original();
+            match g.restore() {
+                Ok(()) => log::info!("audit `enabled` restored to {orig}"),
+                Err(e) => eprintln!("sigwatch: could not restore audit enabled={orig}: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for AuditControl {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// Prints reports as text or JSON lines.
+struct Output {
+    json: bool,
+    color: bool,
+    names: std::cell::RefCell<HashMap<u32, Option<String>>>,
+}
+
+impl Output {
+    fn emit<W: Write>(&self, w: &mut W, r: &Report) -> io::Result<()> {
+        if self.json {
+            write_json(w, r)
+        } else {
+            let lookup = |uid: u32| -> Option<String> {
+                self.names
+                    .borrow_mut()
+                    .entry(uid)
+                    .or_insert_with(|| {
+                        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                            .ok()
+                            .flatten()
+                            .map(|u| u.name)
+                    })
+                    .clone()
+            };
+            let o = TextOptions {
+                color: self.color,
+                user_name: &lookup,
+            };
+            write_text(w, r, &o)
+        }
+    }
+}
+
+fn fatal(msg: impl Into<String>) -> Error {
+    Error::Fatal(msg.into())
+}
+
+/// Runs the watch mode until a signal (SIGINT/SIGTERM/SIGHUP), `--count`
+/// reports, or the end of standard input (`--audit-source stdin`).
+pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
+    // Signals first, so that an early SIGTERM still goes through clean-up.
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| fatal(format!("cannot block signals: {e}")))?;
+    let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| fatal(format!("signalfd: {e}")))?;
+
+    let is_root = nix::unistd::geteuid().is_root();
+    let pcfg = procconn::Config::default()
+        .recv_buffer(Some(args.rcvbuf))
+        .nonblocking(true);
+    let mut conn = ProcConnector::open(&pcfg).map_err(|e| {
+        fatal(format!(
+            "cannot subscribe to process events ({e}); fix: run as root (CAP_NET_ADMIN) in the host's initial network and pid namespace{}",
+            if is_root { "" } else { " — you are not root" }
+        ))
+    })?;
+    log::info!(
+        "process events: subscribed ({:?}), receive buffer {} bytes{}",
+        conn.subscription(),
+        conn.recv_buffer_size(),
+        if conn.recv_buffer_forced() {
+            " (forced)"
+        } else {
+            ""
+        }
+    );
+    let mut tree = ProcessTree::new(TreeConfig {
+        retain_exited_for: Duration::from_secs(args.retention),
+        max_exited: args.max_exited,
+        ..TreeConfig::default()
+    });
+    match tree.seed_from_proc() {
+        Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
+        Err(e) => log::warn!("could not scan /proc: {e}"),
+    }
+
+    let mut ctl = AuditControl::default();
+    let mut source = open_source(args, &mut ctl)?;
+    if !matches!(source, Source::None) {
+        setup_rules(args, &mut ctl);
+    }
+    log::info!("audit source: {}", source.name());
+    let mut kmsg = if args.no_kmsg {
+        None
+    } else {
+        match Kmsg::open() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
+                None
+            }
+        }
+    };
+
+    let cfg = Config {
+        window_ns: args.window_ms.saturating_mul(1_000_000),
+        signals: args.signal,
+        victim_pids: args.pid.clone(),
+        victim_comms: args.comm.iter().map(|c| c.as_bytes().to_vec()).collect(),
+    };
+    let mut engine = Attributor::new(cfg, tree);
+    let mut asm = Assembler::new(AssemblerConfig::default());
+    let mut kill_stats = auditsig::kill::KillStats::default();
+    let color = !args.json
+        && std::env::var_os("NO_COLOR").is_none()
+        // SAFETY: isatty on fd 1.
+        && unsafe { libc::isatty(1) } == 1;
+    let outp = Output {
+        json: args.json,
+        color,
+        names: Default::default(),
+    };
+    let mut w = out;
+    let mut summary = Summary::default();
+    let mut audit_lost_reported = 0u64;
+    let mut proc_lost_reported = 0u64;
+
+    if let Err(e) = sd_notify("READY=1") {
+        log::warn!("NOTIFY_SOCKET: {e}");
+    }
+    eprintln!(
+        "sigwatch: watching {} (audit: {}){}",
+        describe_signals(args),
+        source.name(),
+        match source {
+            Source::None => "; senders cannot be identified without audit",
+            _ => "",
+        }
+    );
+
+    let mut events = Vec::new();
+    let mut drain = Drain::default();
+    let mut records: Vec<Record> = Vec::new();
+    let mut last_check = Instant::now();
+    let mut stop_reason = "signal";
+    let mut printed: u64 = 0;
+    'main: loop {
+        let mut emitted: Vec<Report> = Vec::new();
+        let timeout = if engine.pending() > 0 || matches!(source, Source::Log(_)) {
+            250
+        } else {
+            1000
+        };
+        let stdin = io::stdin();
+        let (sig_ready, proc_ready, audit_ready, kmsg_ready) = {
+            let mut fds = vec![
+                PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(conn.as_fd(), PollFlags::POLLIN),
+            ];
+            let audit_idx = match &source {
+                Source::Multicast(m) => Some(m.as_fd()),
+                Source::Unicast(u) => Some(u.as_fd()),
+                Source::Stdin(s) if !s.eof => Some(stdin.as_fd()),
+                _ => None,
+            }
+            .map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let kmsg_idx = kmsg.as_ref().map(|k| {
+                fds.push(PollFd::new(k.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            match poll(&mut fds, PollTimeout::from(timeout as u16)) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(fatal(format!("poll: {e}"))),
+            }
+            let ready = |i: usize| {
+                fds[i].revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLIN | PollFlags::POLLERR | PollFlags::POLLHUP)
+                })
+            };
+            (
+                ready(0),
+                ready(1),
+                audit_idx.is_some_and(ready),
+                kmsg_idx.is_some_and(ready),
+            )
+        };
+        let now = Clock::now();
+        if sig_ready {
+            if let Ok(Some(si)) = sigfd.read_signal() {
+                log::info!("received signal {}", si.ssi_signo);
+            }
+            break 'main;
+        }
+        if proc_ready {
+            loop {
+                events.clear();
+                match conn.recv_events(&mut events, Some(Duration::ZERO)) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        for ev in &events {
+                            emitted.extend(engine.on_proc_event(ev, now));
+                        }
+                    }
+                    Err(e) => {
+                        log::warn!("process events: {e}");
+                        break;
+                    }
+                }
+            }
+            let lost = conn.loss().missed_events();
+            if lost > proc_lost_reported {
+                emitted.push(Report::Loss(LossReport {
+                    source: "proc".into(),
+                    count: lost - proc_lost_reported,
+                }));
+                proc_lost_reported = lost;
+                // Processes whose exit we missed would look alive forever.
+                let closed = engine.procs_mut().verify_live();
+                log::warn!("process events lost; {closed} vanished process(es) closed");
+            }
+        }
+        // Audit records.
+        records.clear();
+        let mut overflow = 0;
+        match &mut source {
+            Source::Multicast(_) | Source::Unicast(_) if audit_ready => {
+                drain.records.clear();
+                let r = match &mut source {
+                    Source::Multicast(m) => m.drain(&mut drain),
+                    Source::Unicast(u) => u.drain(&mut drain),
+                    _ => Ok(()),
+                };
+                if let Err(e) = r {
+                    if matches!(source, Source::Unicast(_))
+                        && e.raw_os_error() == Some(libc::EEXIST)
+                    {
+                        return Err(fatal("another process became the audit pid first; use --audit-source log or multicast"));
+                    }
+                    log::warn!("audit socket: {e}");
+                }
+                overflow = std::mem::take(&mut drain.overflows);
+                for nr in drain.records.drain(..) {
+                    match Record::from_netlink_owned(nr.msg_type, nr.body) {
+                        Ok(r) => records.push(r),
+                        Err(_) => drain.malformed += 1,
+                    }
+                }
+            }
+            Source::Log(f) => {
+                if let Err(e) = f.poll(&mut records) {
+                    log::warn!("audit log: {e}");
+                }
+            }
+            Source::Stdin(s) if audit_ready => {
+                let mut bad = 0;
+                s.drain(&mut records, &mut bad);
+                drain.malformed += bad;
+                if s.eof {
+                    stop_reason = "end of input";
+                }
+            }
+            _ => {}
+        }
+        if overflow > 0 {
+            summary.audit_lost += overflow;
+            emitted.push(Report::Loss(LossReport {
+                source: "audit".into(),
+                count: overflow,
+            }));
+        }
+        summary.audit_records += records.len() as u64;
+        let inst = Instant::now();
+        for r in records.drain(..) {
+            asm.push(r, inst);
+        }
+        asm.tick(inst);
+        while let Some(ev) = asm.pop() {
+            if let Some(k) = kill_stats.convert(&ev) {
+                emitted.extend(engine.on_audit_kill(&AuditKill::from(&k), now));
+            }
+        }
+        if kmsg_ready {
+            if let Some(k) = kmsg.as_mut() {
+                let mut lines = Vec::new();
+                match k.drain(|l| lines.push(l.to_vec())) {
+                    Ok(missed) if missed > 0 => emitted.push(Report::Loss(LossReport {
+                        source: "kmsg".into(),
+                        count: missed,
+                    })),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("/dev/kmsg: {e}"),
+                }
+                for l in lines {
+                    emitted.extend(engine.on_kmsg_line(&l, now));
+                }
+            }
+        }
+        emitted.extend(engine.tick(now));
+        if last_check.elapsed() >= CHECK_EVERY {
+            last_check = Instant::now();
+            if let Some(r) = ctl.rules.as_mut() {
+                match r.check_and_restore() {
+                    Ok(o) if !o.is_noop() => eprintln!(
+                        "sigwatch: audit rules were removed (auditctl -D?); re-added {} rule(s)",
+                        o.readded.len()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("checking audit rules: {e}"),
+                }
+            }
+            if let Some(c) = ctl.client() {
+                if let Ok(st) = c.status() {
+                    let base = *ctl.lost_base.get_or_insert(st.lost);
+                    let lost = u64::from(st.lost.wrapping_sub(base));
+                    if lost > audit_lost_reported {
+                        emitted.push(Report::Loss(LossReport {
+                            source: "audit".into(),
+                            count: lost - audit_lost_reported,
+                        }));
+                        summary.audit_lost += lost - audit_lost_reported;
+                        audit_lost_reported = lost;
+                    }
+                }
+            }
+        }
+        for r in &emitted {
+            if let Err(e) = outp.emit(&mut w, r) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    stop_reason = "output closed";
+                    break 'main;
+                }
+                return Err(Error::Io {
+                    what: "writing a report".into(),
+                    source: e,
+                });
+            }
+            if matches!(r, Report::Kill(_)) {
+                printed += 1;
+                if args.count.is_some_and(|c| printed >= c) {
+                    stop_reason = "count reached";
+                    break 'main;
+                }
+            }
+        }
+        if stop_reason == "end of input" {
+            break;
+        }
+    }
+    log::info!("stopping: {stop_reason}");
+    // Print what is still waiting (unless --count is already satisfied).
+    if args.count.is_none_or(|c| printed < c) {
+        for r in engine.flush(Clock::now()) {
+            if outp.emit(&mut w, &r).is_err() {
+                break;
+            }
+            if matches!(r, Report::Kill(_)) {
+                printed += 1;
+                if args.count.is_some_and(|c| printed >= c) {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sd_notify("STOPPING=1");
+    // Rules and `enabled` are put back before anything else can fail.
+    if let Source::Unicast(u) = &mut source {
+        u.release();
+    }
+    ctl.cleanup();
+    drop(conn);
+    summary.proc_events = engine.stats().proc_events;
+    summary.proc_lost = proc_lost_reported;
+    summary.audit_lost += drain.malformed;
+    summary.reports = printed;
+    if args.json {
+        let _ = write_json(&mut w, &Report::Summary(summary));
+    }
+    Ok(summary)
+}
+
+fn describe_signals(args: &WatchArgs) -> String {
+    if args.signal.is_all() {
+        "every signal".into()
+    } else {
+        args.signal
+            .iter()
+            .map(crate::signals::signal_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Opens the audit record source `--audit-source` asks for; `auto` tries
+/// multicast, then unicast, then auditd's log, then none.
+fn open_source(args: &WatchArgs, ctl: &mut AuditControl) -> Result<Source, Error> {
+    let status = AuditClient::open().and_then(|mut c| {
+        let st = c.status()?;
+        Ok((c, st))
+    });
+    let (holder, enabled_now) = match &status {
+        Ok((_, st)) => (st.pid, st.enabled),
+        Err(e) => {
+            log::debug!("audit status: {e}");
+            (0, 0)
+        }
+    };
+    let want = &args.audit_source;
+    let src = match want {
+        AuditSource::None => Source::None,
+        AuditSource::Stdin => {
+            Source::Stdin(StdinLines::new().map_err(|e| fatal(format!("stdin: {e}")))?)
+        }
+        AuditSource::Log(p) => Source::Log(
+            FollowLog::open(p, StartAt::End)
+                .map_err(|e| fatal(format!("cannot follow {} ({e})", p.display())))?,
+        ),
+        AuditSource::Multicast => Source::Multicast(AuditMulticast::open(args.rcvbuf).map_err(
+            |e| fatal(format!("cannot join the audit multicast group ({e}); fix: run as root (CAP_AUDIT_READ) on a kernel ≥ 3.16, or use --audit-source unicast|log"))
+        )?),
+        AuditSource::Unicast => Source::Unicast(AuditUnicast::open(args.rcvbuf, holder).map_err(|e| {
+            fatal(format!("cannot become the audit pid ({e}); fix: run as root (CAP_AUDIT_CONTROL) with no audit daemon, or use --audit-source multicast|log"))
+        })?),
+        AuditSource::Auto => match AuditMulticast::open(args.rcvbuf) {
+            Ok(m) => Source::Multicast(m),
+            Err(e) => {
+                log::info!("audit multicast unavailable ({e})");
+                match AuditUnicast::open(args.rcvbuf, holder) {
+                    Ok(u) => Source::Unicast(u),
+                    Err(e2) => {
+                        log::info!("audit unicast unavailable ({e2})");
+                        let log = std::path::Path::new(crate::cli::DEFAULT_AUDIT_LOG);
+                        match FollowLog::open(log, StartAt::End) {
+                            Ok(f) if holder != 0 => Source::Log(f),
+                            _ => {
+                                eprintln!("sigwatch: warning: no audit source (multicast: {e}; unicast: {e2}); running degraded: senders cannot be identified, every kill will have origin unknown unless the kernel log explains it; fix: run as root on a kernel ≥ 3.16");
+                                Source::None
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    if matches!(src, Source::None) {
+        return Ok(src);
+    }
+    // Records only flow while audit is enabled.
+    match status {
+        Ok((c, st)) if st.enabled == 0 => match c.enable() {
+            Ok(g) => {
+                log::info!("audit was disabled; enabled it (restored at exit)");
+                eprintln!("sigwatch: note: audit was off; processes started before it was first enabled on this boot are not audited (boot with audit=1 for full coverage)");
+                ctl.enabled = Some(g);
+            }
+            Err(e) => eprintln!("sigwatch: warning: cannot enable audit ({e}): no kill records will arrive; fix: run as root (CAP_AUDIT_CONTROL)"),
+        },
+        Ok(_) => log::info!("audit enabled={enabled_now}"),
+        Err(e) => eprintln!("sigwatch: warning: cannot read the audit status ({e}); fix: run as root (CAP_AUDIT_CONTROL)"),
+    }
+    Ok(src)
+}
+
+/// Cleans a dead predecessor's rules and installs the missing kill rules
+/// (unless `--no-rules`).
+fn setup_rules(args: &WatchArgs, ctl: &mut AuditControl) {
+    let mut client = match AuditClient::open() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sigwatch: warning: cannot talk to audit ({e}); no rules installed");
+            return;
+        }
+    };
+    match remove_stale(&mut client) {
+        Ok(v) if !v.is_empty() => eprintln!(
+            "sigwatch: removed {} stale audit rule(s) left by a previous sigwatch that died",
+            v.len()
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("cleaning stale rules: {e}"),
+    }
+    let existing = match client.list_rules() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sigwatch: warning: cannot list audit rules ({e}); fix: run as root (CAP_AUDIT_CONTROL)");
+            ctl.status = Some(client);
+            return;
+        }
+    };
+    let set = KillRuleSet::new(owner_key(std::process::id()));
+    let set = if args.signal.is_all() {
+        set.all_signals()
+    } else {
+        set.signals(&args.signal.iter().collect::<Vec<_>>())
+    };
+    let missing = match set.build_missing(&existing) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("sigwatch: warning: {e}");
+            ctl.status = Some(client);
+            return;
+        }
+    };
+    if missing.is_empty() {
+        log::info!("the host's audit rules already record the kill-family syscalls; none added");
+        ctl.status = Some(client);
+        return;
+    }
+    if args.no_rules {
+        eprintln!(
+            "sigwatch: warning: --no-rules and the host's rules do not record every kill-family syscall; missing:\n{}",
+            missing
+                .iter()
+                .map(|r| format!("  auditctl {}", r.to_auditctl()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        ctl.status = Some(client);
+        return;
+    }
+    match InstalledRules::install(client, missing) {
+        Ok(r) => {
+            log::info!(
+                "installed {} audit rule(s): {}",
+                r.owned().len(),
+                r.owned()
+                    .iter()
+                    .map(|x| x.to_auditctl())
+                    .collect::<Vec<_>>()
+                    .join(" ; ")
+            );
+            ctl.rules = Some(r);
+        }
+        Err(e) => eprintln!(
+            "sigwatch: warning: cannot add audit rules ({e}); fix: run as root (CAP_AUDIT_CONTROL), and audit must not be locked (enabled=2)"
+        ),
+    }
+}
