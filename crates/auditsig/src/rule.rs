@@ -797,6 +797,36 @@ impl AuditRule {
     }
 }
 
+/// The fuzz target body (shared by `fuzz/fuzz_targets/audit_rule_decode.rs`
+/// and the corpus replay test): decodes `data` as `audit_rule_data`, and
+/// on success checks that encoding and decoding again is lossless and that
+/// rendering works; also runs the netlink splitters over `data`. Panics
+/// only on a broken invariant (a bug).
+#[doc(hidden)]
+pub fn fuzz_rule_decode(data: &[u8]) {
+    if let Ok(rule) = AuditRule::decode(data) {
+        let _ = rule.to_auditctl();
+        let _ = rule.keys();
+        let _ = rule.syscalls();
+        if let Ok(bytes) = rule.encode() {
+            match AuditRule::decode(&bytes) {
+                Ok(again) => {
+                    assert_eq!(again.to_auditctl(), rule.to_auditctl());
+                    assert_eq!(
+                        again.encode().ok(),
+                        Some(bytes),
+                        "re-encoding is not stable"
+                    );
+                }
+                Err(e) => panic!("re-encoded rule does not decode: {e}"),
+            }
+        }
+    }
+    let _ = crate::netlink::split_messages(data).count();
+    let mut out = Vec::new();
+    let _ = crate::netlink::split_records(data, &mut out);
+}
+
 /// The name of syscall `nr` on `arch` (auditctl's tables).
 pub fn syscall_name(arch: Arch, nr: u32) -> Option<&'static str> {
     let table = match arch {
