@@ -29,7 +29,11 @@
 //! let mut records = Vec::new();
 //! loop {
 //!     let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
-//!     poll(&mut fds, PollTimeout::from(1000u16))?;
+//!     if poll(&mut fds, PollTimeout::from(1000u16))? > 0 {
+//!         // The sender's comm/tgid are printed from caches the kernel
+//!         // fills when the task is next switched out: give it a tick.
+//!         std::thread::sleep(std::time::Duration::from_millis(20));
+//!     }
 //!     records.clear();
 //!     src.read_available(&mut records)?;
 //!     for r in &records {

@@ -55,14 +55,20 @@ pub enum Record {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// `comm` of the current task, looked up by the kernel in its
-    /// `saved_cmdlines` cache at read time; `<...>` when the cache has
-    /// no entry. Non-UTF-8 bytes are replaced.
+    /// `saved_cmdlines` cache *at read time*; `<...>` when the cache has
+    /// no entry. The cache is filled when the task is next switched out
+    /// after an event, so a reader that reads within microseconds of
+    /// the event can see `<...>` for a new sender (seen here with
+    /// RLIMIT_CPU: a 20 ms pause after poll fixed it), and a busy host
+    /// can evict entries (128 by default). Non-UTF-8 bytes are replaced.
+    /// [`Context::pid`] is always exact: prefer it.
     pub comm: String,
     /// `trace_entry.pid`: the thread id of the task that was current
     /// when the event fired. For `signal_generate` this is the sender.
     pub pid: i32,
     /// The thread group id of `pid` (`options/record-tgid`); `None` when
-    /// the column is absent or shows `(-------)` (not recorded).
+    /// the column is absent or shows `(-------)` (not recorded). Looked
+    /// up at read time like `comm` (`saved_tgids`), with the same race.
     pub tgid: Option<i32>,
     /// CPU the event was recorded on.
     pub cpu: u32,
