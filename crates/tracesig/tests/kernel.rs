@@ -145,8 +145,9 @@ fn stale_instances_of_dead_pids_are_removed_and_others_kept() {
     let Some(probe) = open_or_skip("stale_instances", &Config::default()) else {
         return;
     };
+    // Keep `probe` alive: it keeps tracefs mounted if this process
+    // mounted it (the last handle's drop unmounts).
     let inst_dir = probe.instance().tracefs().instances_dir().unwrap();
-    drop(probe);
 
     let mut child = Command::new("true").spawn().unwrap();
     let dead = child.id();
@@ -173,6 +174,7 @@ fn stale_instances_of_dead_pids_are_removed_and_others_kept() {
     assert!(!stale_left, "stale instance not removed");
     assert!(kept, "an instance that is not stale was removed");
     drop(src);
+    drop(probe);
 }
 
 // ---- kernel-originated signals ----
