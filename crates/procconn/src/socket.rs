@@ -46,9 +46,14 @@ pub const FILTER_MIN_KERNEL: (u32, u32) = (6, 6);
 /// tens of thousands of events while the reader is descheduled.
 pub const DEFAULT_RECV_BUFFER: usize = 16 << 20;
 
-/// Size of the reused datagram buffer. The connector sends one ~76-byte
-/// message per datagram; this leaves room for batched or future layouts.
-const DATAGRAM_BUFFER: usize = 16 << 10;
+/// Datagrams read per `recvmmsg(2)` call. Under a fork storm this divides
+/// the number of receive system calls by up to this factor.
+pub const BATCH: usize = 32;
+
+/// Bytes per datagram slot. The connector sends one 76-byte message per
+/// datagram; a larger datagram is cut and counted in
+/// [`Loss::truncated_datagrams`].
+const SLOT: usize = 2048;
 
 /// How to open a [`ProcConnector`].
 #[derive(Debug, Clone)]
@@ -157,12 +162,18 @@ fn passes(mask: u32, ev: &ProcEvent) -> bool {
 ///
 /// Receiving parses every message, counts losses (see [`crate::loss`]) and
 /// queues the events; `next_event`, `recv_events` and the `events`
-/// iterator hand them out. The datagram buffer is reused: beyond the events
-/// themselves, receiving does not allocate.
+/// iterator hand them out. Datagrams are read in batches (`recvmmsg`) into
+/// reused buffers: beyond the events themselves, receiving does not
+/// allocate.
 #[derive(Debug)]
 pub struct ProcConnector {
     sock: Socket,
-    buf: Vec<u8>,
+    /// `BATCH` receive slots of `SLOT` bytes, reused for every receive.
+    slots: Box<[u8]>,
+    /// Bytes received per slot by the last batch (0: skipped).
+    slot_lens: [usize; BATCH],
+    /// Buffer of `recv_raw`.
+    raw: Vec<u8>,
     pending: VecDeque<ProcEvent>,
     tracker: LossTracker,
     subscription: Option<Subscription>,
@@ -234,7 +245,9 @@ impl ProcConnector {
             .filter(|&m| m & PROC_EVENT_ALL != PROC_EVENT_ALL);
         Ok(ProcConnector {
             sock,
-            buf: Vec::with_capacity(DATAGRAM_BUFFER),
+            slots: vec![0u8; BATCH * SLOT].into_boxed_slice(),
+            slot_lens: [0; BATCH],
+            raw: Vec::new(),
             pending: VecDeque::with_capacity(64),
             tracker: LossTracker::new(true),
             subscription: None,
@@ -371,78 +384,162 @@ impl ProcConnector {
         Ok(())
     }
 
-    /// Receives one datagram from the kernel into the reused buffer.
-    ///
-    /// `timeout`: `None` blocks (unless in non-blocking mode), `Some(d)`
-    /// waits at most `d`. Returns `Ok(None)` on timeout, when it would
-    /// block, or when interrupted by a signal (`EINTR`), so a signal
-    /// handler's flag can be checked. `ENOBUFS` is counted in
-    /// [`Loss::enobufs`] and receiving continues.
-    fn recv_datagram(&mut self, timeout: Option<Duration>) -> Result<Option<usize>> {
+    /// Waits until the socket is readable or `deadline` passes. `false` on
+    /// timeout or `EINTR`.
+    fn wait_readable(&self, deadline: Instant) -> Result<bool> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // Round up so a sub-millisecond rest does not spin.
+        let ms = left.as_micros().div_ceil(1000);
+        let pt = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, pt) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(false),
+            Ok(_) => Ok(true),
+            Err(e) => Err(Error::Recv(e.into())),
+        }
+    }
+
+    /// Runs `recv` until it succeeds, honouring the timeout rules of
+    /// [`ProcConnector::next_event`]: `Ok(None)` on timeout, would-block or
+    /// `EINTR`; `ENOBUFS` is counted and receiving continues (the queue
+    /// still holds the events that did fit).
+    fn receive<T>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut recv: impl FnMut(&mut Self, bool) -> io::Result<T>,
+    ) -> Result<Option<T>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let dontwait = self.nonblocking || deadline.is_some();
-            let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
-            self.buf.clear();
-            match self.sock.recv_from(&mut self.buf, flags) {
-                Ok((n, addr)) => {
-                    if addr.port_number() != 0 {
-                        self.foreign_datagrams += 1;
-                        log::debug!("dropped a datagram from port {}", addr.port_number());
-                        continue;
-                    }
-                    if n > self.buf.len() {
-                        self.tracker.record_truncated();
-                        log::warn!("proc connector datagram of {n} bytes truncated");
-                    }
-                    return Ok(Some(self.buf.len()));
-                }
+            match recv(self, dontwait) {
+                Ok(v) => return Ok(Some(v)),
                 Err(e) => match e.raw_os_error() {
                     Some(libc::ENOBUFS) => {
                         self.tracker.record_enobufs();
                         log::warn!("proc connector receive queue overflowed (ENOBUFS)");
                     }
                     Some(libc::EINTR) => return Ok(None),
-                    Some(libc::EAGAIN) => {
-                        let Some(deadline) = deadline else {
-                            return Ok(None);
-                        };
-                        if self.nonblocking {
-                            return Ok(None);
+                    Some(libc::EAGAIN) => match deadline {
+                        Some(d) if !self.nonblocking => {
+                            if !self.wait_readable(d)? {
+                                return Ok(None);
+                            }
                         }
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Ok(None);
-                        }
-                        // Round up so a sub-millisecond rest does not spin.
-                        let ms = left.as_micros().div_ceil(1000);
-                        let pt = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
-                        let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
-                        match poll(&mut fds, pt) {
-                            Ok(0) => return Ok(None),
-                            Ok(_) => {}
-                            Err(nix::errno::Errno::EINTR) => return Ok(None),
-                            Err(e) => return Err(Error::Recv(e.into())),
-                        }
-                    }
+                        _ => return Ok(None),
+                    },
                     _ => return Err(Error::Recv(e)),
                 },
             }
         }
     }
 
-    /// Receives one raw datagram (for capturing fixtures). Only ENOBUFS and
-    /// truncation are accounted; sequence numbers are not looked at, so
-    /// mixing this with the parsed API makes gaps appear.
-    pub fn recv_raw(&mut self, timeout: Option<Duration>) -> Result<Option<&[u8]>> {
-        Ok(self.recv_datagram(timeout)?.map(|n| &self.buf[..n]))
+    /// One `recvmmsg(2)`: up to [`BATCH`] datagrams into the slots. With
+    /// `dontwait` it never blocks; otherwise it blocks for the first
+    /// datagram only (`MSG_WAITFORONE`). Returns how many slots were filled.
+    fn recv_batch(&mut self, dontwait: bool) -> io::Result<usize> {
+        // SAFETY: all-zero is a valid value of these plain C structs.
+        let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let mut addrs: [libc::sockaddr_nl; BATCH] = unsafe { std::mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for (i, slot) in self.slots.chunks_exact_mut(SLOT).enumerate() {
+            iov[i].iov_base = slot.as_mut_ptr().cast();
+            iov[i].iov_len = SLOT;
+        }
+        for i in 0..BATCH {
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = std::ptr::from_mut(&mut addrs[i]).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            h.msg_iov = &mut iov[i];
+            h.msg_iovlen = 1;
+        }
+        let flags = if dontwait {
+            libc::MSG_DONTWAIT
+        } else {
+            libc::MSG_WAITFORONE
+        };
+        // SAFETY: every header points at live, correctly sized buffers
+        // (`iov`/`addrs` on this stack frame, the slots in `self`) that
+        // outlive the call; the kernel writes at most `iov_len` bytes each.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.sock.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                BATCH as _,
+                flags as _,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = (n as usize).min(BATCH);
+        for i in 0..n {
+            let len = (hdrs[i].msg_len as usize).min(SLOT);
+            // Only the kernel (port id 0) sends proc events; any local
+            // process could unicast to our port.
+            self.slot_lens[i] = if addrs[i].nl_pid != 0 {
+                self.foreign_datagrams += 1;
+                log::debug!("dropped a datagram from port {}", addrs[i].nl_pid);
+                0
+            } else {
+                len
+            };
+            if hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                self.tracker.record_truncated();
+                log::warn!("proc connector datagram larger than {SLOT} bytes truncated");
+            }
+        }
+        Ok(n)
     }
 
-    /// Parses the datagram in the buffer into `pending`; returns how many
-    /// events were queued.
-    fn ingest(&mut self, n: usize) -> usize {
-        let before = self.pending.len();
-        for item in parse_datagram(&self.buf[..n]) {
+    /// Receives up to [`BATCH`] datagrams (waiting at most `timeout` for
+    /// the first) and queues their events. `false` on timeout,
+    /// would-block or `EINTR`.
+    fn fill(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let Some(n) = self.receive(timeout, |c, dontwait| c.recv_batch(dontwait))? else {
+            return Ok(false);
+        };
+        for i in 0..n {
+            let len = self.slot_lens[i];
+            self.ingest(i * SLOT, len);
+        }
+        Ok(true)
+    }
+
+    /// Receives one raw datagram (for capturing fixtures), bypassing the
+    /// event queue. Only ENOBUFS and truncation are accounted; sequence
+    /// numbers are not looked at, so mixing this with the parsed API makes
+    /// gaps appear.
+    pub fn recv_raw(&mut self, timeout: Option<Duration>) -> Result<Option<&[u8]>> {
+        let got = self.receive(timeout, |c, dontwait| {
+            let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+            c.raw.clear();
+            c.raw.reserve(SLOT);
+            let (n, addr) = c.sock.recv_from(&mut c.raw, flags)?;
+            if n > c.raw.len() {
+                c.tracker.record_truncated();
+            }
+            Ok(addr.port_number() == 0)
+        })?;
+        match got {
+            Some(true) => Ok(Some(&self.raw)),
+            Some(false) => {
+                self.foreign_datagrams += 1;
+                Ok(Some(&[]))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Parses the datagram at `slots[off..off + len]` into `pending`.
+    fn ingest(&mut self, off: usize, len: usize) {
+        let Some(dg) = self.slots.get(off..off + len) else {
+            return;
+        };
+        for item in parse_datagram(dg) {
             match item {
                 Ok(ev) => {
                     self.tracker.observe(&ev);
@@ -456,49 +553,50 @@ impl ProcConnector {
                 }
             }
         }
-        self.pending.len() - before
     }
 
     /// The next event, waiting at most `timeout` (`None`: block, unless in
-    /// non-blocking mode). `Ok(None)` on timeout, would-block or `EINTR`.
+    /// non-blocking mode). `Ok(None)` on timeout, would-block or `EINTR`
+    /// (so a signal handler's flag can be checked).
+    ///
+    /// Datagrams are read in batches of up to [`BATCH`] per system call;
+    /// the events of a batch are queued and handed out one by one.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<ProcEvent>> {
-        if let Some(ev) = self.pending.pop_front() {
-            return Ok(Some(ev));
-        }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let Some(n) = self.recv_datagram(left)? else {
-                return Ok(None);
-            };
-            self.ingest(n);
             if let Some(ev) = self.pending.pop_front() {
                 return Ok(Some(ev));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if !self.fill(left)? {
+                return Ok(None);
             }
         }
     }
 
-    /// Appends to `out` all queued events plus those of at most one newly
-    /// received datagram (waiting at most `timeout` for it if nothing was
-    /// queued). Returns the number appended; 0 on timeout.
+    /// Appends to `out` all queued events plus those of one more batch of
+    /// datagrams (waiting at most `timeout` for it if nothing was queued).
+    /// Returns the number appended; 0 on timeout.
     pub fn recv_events(
         &mut self,
         out: &mut Vec<ProcEvent>,
         timeout: Option<Duration>,
     ) -> Result<usize> {
-        let mut count = self.pending.len();
-        out.extend(self.pending.drain(..));
-        let wait = if count > 0 {
+        let queued = !self.pending.is_empty();
+        let wait = if queued {
             Some(Duration::ZERO)
         } else {
             timeout
         };
-        if let Some(n) = self.recv_datagram(wait)? {
-            self.ingest(n);
-            count += self.pending.len();
-            out.extend(self.pending.drain(..));
-        }
+        self.fill(wait)?;
+        let count = self.pending.len();
+        out.extend(self.pending.drain(..));
         Ok(count)
+    }
+
+    /// Number of events received but not yet handed out.
+    pub fn queued(&self) -> usize {
+        self.pending.len()
     }
 
     /// A blocking iterator over events (in non-blocking mode it ends when
