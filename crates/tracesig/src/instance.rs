@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
 use crate::parse::{parse_cpu_stats, parse_line, Record};
-use crate::tracefs::Tracefs;
+use crate::tracefs::{Locations, Tracefs};
 
 /// Prefix of the instance directories this crate creates.
 pub const INSTANCE_PREFIX: &str = "sigwatch-";
@@ -59,8 +59,12 @@ pub struct Config {
     pub buffer_size_kb: u32,
     /// Record the sender's tgid (`options/record-tgid`, 4.13+). Default on.
     pub record_tgid: bool,
-    /// Use this tracing directory instead of locating / mounting one.
+    /// Use this tracing directory as is instead of locating / mounting
+    /// one.
     pub tracefs_root: Option<PathBuf>,
+    /// Where to locate (or mount) tracefs / debugfs when `tracefs_root`
+    /// is `None`. Default: the standard places.
+    pub locations: Locations,
     /// Remove stale `sigwatch-<pid>` instances whose process is gone.
     /// Default on.
     pub clean_stale: bool,
@@ -74,6 +78,7 @@ impl Default for Config {
             buffer_size_kb: 256,
             record_tgid: true,
             tracefs_root: None,
+            locations: Locations::default(),
             clean_stale: true,
         }
     }
@@ -146,7 +151,7 @@ impl Instance {
     pub fn create(cfg: &Config) -> Result<Self> {
         let tracefs = match &cfg.tracefs_root {
             Some(r) => Tracefs::at(r)?,
-            None => Tracefs::locate_or_mount()?,
+            None => Tracefs::locate_or_mount_in(&cfg.locations)?,
         };
         let inst_dir = tracefs.instances_dir()?;
         if !tracefs

@@ -65,7 +65,7 @@ pub use classify::{classify, Classification, OomEvidence, Origin, UserSend};
 pub use error::{Error, Result};
 pub use instance::{clean_stale_instances, Config, Instance, Loss, SignalFilter, TraceSource};
 pub use parse::{parse_line, Context, MarkVictim, Record, SendResult, SignalGenerate, Timestamp};
-pub use tracefs::Tracefs;
+pub use tracefs::{Locations, Tracefs};
 
 /// Runs every pure parser of this crate over `data` and classifies what
 /// parses, discarding the results: the body of the `tracefs_parse` fuzz

@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
@@ -26,27 +27,47 @@ pub const DEBUGFS_PATH: &str = "/sys/kernel/debug";
 /// crate (several `sigwatch` test binaries may run at once).
 const MOUNT_LOCK: &str = "/run/lock/sigwatch-tracefs.lock";
 
-/// What this process mounted, and how many handles use it.
+/// Where to look for the tracing directory, and where to mount it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locations {
+    /// tracefs mount point ([`TRACEFS_PATH`]). The kernel creates this
+    /// directory only when it has tracefs; when it is missing, debugfs
+    /// is used.
+    pub tracefs: PathBuf,
+    /// debugfs mount point ([`DEBUGFS_PATH`]); the tracing directory is
+    /// its `tracing/` subdirectory.
+    pub debugfs: PathBuf,
+}
+
+impl Default for Locations {
+    fn default() -> Self {
+        Locations {
+            tracefs: PathBuf::from(TRACEFS_PATH),
+            debugfs: PathBuf::from(DEBUGFS_PATH),
+        }
+    }
+}
+
+/// A mount this process made, and how many handles use it.
 #[derive(Debug)]
-struct MountState {
-    /// The mount point we mounted, if any.
-    mounted: Option<PathBuf>,
-    /// Live [`Tracefs`] handles (of this process).
+struct OwnMount {
+    /// The mount point.
+    mount_point: PathBuf,
+    /// The tracing directory inside it.
+    root: PathBuf,
+    /// Live [`Tracefs`] handles of this process on it.
     users: usize,
 }
 
-static STATE: Mutex<MountState> = Mutex::new(MountState {
-    mounted: None,
-    users: 0,
-});
+static MOUNTS: Mutex<Vec<OwnMount>> = Mutex::new(Vec::new());
 
 /// A handle on the tracing directory (the one holding `trace_pipe`,
 /// `events/` and `instances/`).
 #[derive(Debug)]
 pub struct Tracefs {
     root: PathBuf,
-    /// Whether this handle counts in [`STATE`] (not for explicit roots).
-    counted: bool,
+    /// The mount point this process mounted for `root`, if it did.
+    own_mount: Option<PathBuf>,
 }
 
 fn is_tracing_dir(p: &Path) -> bool {
@@ -63,6 +84,19 @@ fn lock_file() -> Option<Flock<File>> {
     Flock::lock(f, FlockArg::LockExclusive).ok()
 }
 
+fn mount_fs(fstype: &str, at: &Path) -> Result<()> {
+    mount(
+        Some("nodev"),
+        at,
+        Some(fstype),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| Error::Unavailable(format!("mount {fstype} on {}: {e}", at.display())))?;
+    log::info!("mounted {fstype} on {}", at.display());
+    Ok(())
+}
+
 impl Tracefs {
     /// Uses the tracing directory at `root` as is (no mounting, no
     /// unmounting). For tests and unusual layouts.
@@ -76,76 +110,88 @@ impl Tracefs {
         }
         Ok(Tracefs {
             root,
-            counted: false,
+            own_mount: None,
         })
     }
 
-    /// Finds the tracing directory, mounting tracefs at
-    /// [`TRACEFS_PATH`] (or debugfs at [`DEBUGFS_PATH`] on kernels
-    /// without tracefs) when it is not mounted. Needs root to mount.
+    /// Finds the tracing directory at the standard places, mounting
+    /// tracefs at [`TRACEFS_PATH`] (or debugfs at [`DEBUGFS_PATH`] on
+    /// kernels without tracefs) when it is not mounted. Needs root to
+    /// mount.
     pub fn locate_or_mount() -> Result<Self> {
-        let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        let root = Self::find_or_mount(&mut st)?;
-        st.users += 1;
+        Self::locate_or_mount_in(&Locations::default())
+    }
+
+    /// [`Tracefs::locate_or_mount`] with other mount points (tests force
+    /// the debugfs fallback this way on a kernel that has tracefs).
+    pub fn locate_or_mount_in(loc: &Locations) -> Result<Self> {
+        let mut mounts = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        // Reuse our own mount if we made one for these locations.
+        if let Some(m) = mounts
+            .iter_mut()
+            .find(|m| m.mount_point == loc.tracefs || m.mount_point == loc.debugfs)
+        {
+            m.users += 1;
+            return Ok(Tracefs {
+                root: m.root.clone(),
+                own_mount: Some(m.mount_point.clone()),
+            });
+        }
+        let (root, mounted) = Self::find_or_mount(loc)?;
+        if let Some(mp) = &mounted {
+            mounts.push(OwnMount {
+                mount_point: mp.clone(),
+                root: root.clone(),
+                users: 1,
+            });
+        }
         Ok(Tracefs {
             root,
-            counted: true,
+            own_mount: mounted,
         })
     }
 
-    fn find_or_mount(st: &mut MountState) -> Result<PathBuf> {
-        let tracefs = Path::new(TRACEFS_PATH);
-        let debug_tracing = Path::new(DEBUGFS_PATH).join("tracing");
+    /// Returns the tracing directory and the mount point we mounted.
+    fn find_or_mount(loc: &Locations) -> Result<(PathBuf, Option<PathBuf>)> {
+        let tracefs = loc.tracefs.as_path();
+        let debug_tracing = loc.debugfs.join("tracing");
         if is_tracing_dir(tracefs) {
-            return Ok(tracefs.to_path_buf());
+            return Ok((tracefs.to_path_buf(), None));
         }
         if is_tracing_dir(&debug_tracing) {
-            return Ok(debug_tracing);
+            return Ok((debug_tracing, None));
         }
         let _lock = lock_file();
         // Re-check under the lock: another process may just have mounted.
         if is_tracing_dir(tracefs) {
-            return Ok(tracefs.to_path_buf());
+            return Ok((tracefs.to_path_buf(), None));
         }
-        // The kernel creates /sys/kernel/tracing as a mount point only
-        // when it has tracefs (≥ 4.1).
         if tracefs.is_dir() {
-            mount(
-                Some("nodev"),
-                tracefs,
-                Some("tracefs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                None::<&str>,
-            )
-            .map_err(|e| Error::Unavailable(format!("mount tracefs on {TRACEFS_PATH}: {e}")))?;
-            log::info!("mounted tracefs on {TRACEFS_PATH}");
-            st.mounted = Some(tracefs.to_path_buf());
+            mount_fs("tracefs", tracefs)?;
             if is_tracing_dir(tracefs) {
-                return Ok(tracefs.to_path_buf());
+                return Ok((tracefs.to_path_buf(), Some(tracefs.to_path_buf())));
             }
+            let _ = umount2(tracefs, MntFlags::empty());
             return Err(Error::Unavailable(format!(
-                "tracefs mounted on {TRACEFS_PATH} but has no events (CONFIG_EVENT_TRACING off?)"
+                "tracefs on {} has no events (CONFIG_EVENT_TRACING off?)",
+                tracefs.display()
             )));
         }
-        let debugfs = Path::new(DEBUGFS_PATH);
-        if debugfs.is_dir() && !debug_tracing.exists() {
-            mount(
-                Some("nodev"),
-                debugfs,
-                Some("debugfs"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                None::<&str>,
-            )
-            .map_err(|e| Error::Unavailable(format!("mount debugfs on {DEBUGFS_PATH}: {e}")))?;
-            log::info!("mounted debugfs on {DEBUGFS_PATH}");
-            st.mounted = Some(debugfs.to_path_buf());
-            if is_tracing_dir(&debug_tracing) {
-                return Ok(debug_tracing);
-            }
+        if is_tracing_dir(&debug_tracing) {
+            return Ok((debug_tracing, None));
         }
-        Err(Error::Unavailable(
-            "no tracefs or debugfs tracing directory".into(),
-        ))
+        if loc.debugfs.is_dir() && !debug_tracing.exists() {
+            mount_fs("debugfs", &loc.debugfs)?;
+            if is_tracing_dir(&debug_tracing) {
+                return Ok((debug_tracing, Some(loc.debugfs.clone())));
+            }
+            unmount_all(&loc.debugfs, &debug_tracing);
+        }
+        Err(Error::Unavailable(format!(
+            "no tracing directory at {} or {}",
+            tracefs.display(),
+            debug_tracing.display()
+        )))
     }
 
     /// The tracing directory.
@@ -163,41 +209,58 @@ impl Tracefs {
         }
     }
 
-    /// Whether this process mounted the tracing file system (and will
-    /// unmount it when the last handle is dropped and no instance is
-    /// left).
+    /// The mount point this process mounted for this handle's tracing
+    /// directory (unmounted when the last handle is dropped and no
+    /// instance is left), or `None` when it was already mounted.
+    pub fn own_mount(&self) -> Option<&Path> {
+        self.own_mount.as_deref()
+    }
+
+    /// Whether this process currently holds any mount it made.
     pub fn mounted_by_us() -> bool {
-        STATE.lock().map(|s| s.mounted.is_some()).unwrap_or(false)
+        MOUNTS.lock().map(|m| !m.is_empty()).unwrap_or(false)
+    }
+}
+
+/// Unmounts `mp`; on kernels with tracefs, touching `debugfs/tracing`
+/// automounts tracefs there, which must go first.
+fn unmount_all(mp: &Path, root: &Path) {
+    if root != mp {
+        match umount2(root, MntFlags::empty()) {
+            // EINVAL: not a mount point (old kernels: a plain directory).
+            Ok(()) | Err(Errno::EINVAL) => {}
+            Err(e) => log::warn!("umount {}: {e}", root.display()),
+        }
+    }
+    match umount2(mp, MntFlags::empty()) {
+        Ok(()) => log::info!("unmounted {}", mp.display()),
+        Err(e) => log::warn!("leaving {} mounted: umount: {e}", mp.display()),
     }
 }
 
 impl Drop for Tracefs {
     fn drop(&mut self) {
-        if !self.counted {
-            return;
-        }
-        let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        st.users = st.users.saturating_sub(1);
-        if st.users > 0 {
-            return;
-        }
-        let Some(mp) = st.mounted.clone() else {
+        let Some(mp) = self.own_mount.take() else {
             return;
         };
+        let mut mounts = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = mounts.iter().position(|m| m.mount_point == mp) else {
+            return;
+        };
+        mounts[i].users = mounts[i].users.saturating_sub(1);
+        if mounts[i].users > 0 {
+            return;
+        }
+        let own = mounts.swap_remove(i);
         let _lock = lock_file();
         // Someone else's instance means someone else uses it: leave it.
-        let busy = std::fs::read_dir(self.root.join("instances"))
+        let busy = std::fs::read_dir(own.root.join("instances"))
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
         if busy {
             log::info!("leaving {} mounted: trace instances remain", mp.display());
-            st.mounted = None;
             return;
         }
-        match umount2(&mp, MntFlags::empty()) {
-            Ok(()) => log::info!("unmounted {}", mp.display()),
-            Err(e) => log::warn!("leaving {} mounted: umount: {e}", mp.display()),
-        }
-        st.mounted = None;
+        unmount_all(&mp, &own.root);
     }
 }
