@@ -32,9 +32,6 @@ pub enum Error {
     /// counted as loss, and timeouts / `EAGAIN`, which are not errors).
     #[error("proc connector receive: {0}")]
     Recv(#[source] io::Error),
-    /// The kernel acknowledged a subscription request with an error.
-    #[error("proc connector rejected the request: ack err {0}")]
-    Nack(u32),
     /// Any other I/O error (e.g. reading `/proc`).
     #[error(transparent)]
     Io(#[from] io::Error),
