@@ -86,6 +86,10 @@ impl Default for Config {
 
 static INSTANCE_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Longest line kept while waiting for its newline (the kernel's
+/// trace_seq page is 4 KiB; leave a wide margin).
+const MAX_LINE: usize = 64 * 1024;
+
 /// The pid encoded in an instance name `sigwatch-<pid>` or
 /// `sigwatch-<pid>-<n>`, if it is one of ours.
 pub fn instance_owner(name: &str) -> Option<i32> {
@@ -394,6 +398,12 @@ impl TraceSource {
                 start = i + 1;
             }
             self.partial.extend_from_slice(&chunk[start..]);
+            // The kernel never prints a line this long; do not let a
+            // malformed stream grow the buffer without bound.
+            if self.partial.len() > MAX_LINE {
+                self.partial.clear();
+                self.unparsed += 1;
+            }
         }
         Ok(out.len() - before)
     }
