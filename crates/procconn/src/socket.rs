@@ -113,7 +113,7 @@ pub enum Subscription {
     /// per-CPU loss counting.
     All,
     /// The 8-byte `struct proc_input` with this event mask: the kernel
-    /// filters; per-CPU gap counting is off.
+    /// filters (acks included: none arrive); per-CPU gap counting is off.
     KernelFilter(u32),
     /// A filter was asked for but the kernel is older than 6.6: the 4-byte
     /// form was sent and this mask is applied in user space.
@@ -240,9 +240,13 @@ impl ProcConnector {
                     source,
                 })?;
         }
+        // The kernel ignores unknown bits and treats an empty mask as "all"
+        // (`valid_event()`); normalise the same way so the user-space
+        // fallback behaves identically.
         let filter = config
             .filter
-            .filter(|&m| m & PROC_EVENT_ALL != PROC_EVENT_ALL);
+            .map(|m| m & PROC_EVENT_ALL)
+            .filter(|&m| m != 0 && m != PROC_EVENT_ALL);
         Ok(ProcConnector {
             sock,
             slots: vec![0u8; BATCH * SLOT].into_boxed_slice(),
