@@ -379,7 +379,7 @@ fn overflow_is_counted_exactly() {
     }
     let drain = |c: &mut procconn::ProcConnector| {
         let mut evs = Vec::new();
-        while let Some(ev) = c.next_event(Some(Duration::from_millis(300))).unwrap() {
+        while let Some(ev) = c.next_event(Some(Duration::from_millis(200))).unwrap() {
             // Acks are numbered like events on current kernels; old
             // kernels send them outside any sequence, with cpu = -1.
             if ev.cpu != u32::MAX {
@@ -389,12 +389,16 @@ fn overflow_is_counted_exactly() {
         evs
     };
     let mut small_events = drain(&mut small);
-    // A drop is seen as a gap only when the CPU's next event arrives:
-    // make some more while the small listener keeps up.
-    for _ in 0..10 {
+    // A drop shows as a gap only when the same CPU's next event arrives:
+    // make more events, one process at a time so the small listener keeps
+    // up, until the gaps have been seen.
+    for _ in 0..100 {
+        if small.loss().seq_gap_events > 0 {
+            break;
+        }
         Command::new("/bin/true").status().unwrap();
+        small_events.extend(drain(&mut small));
     }
-    small_events.extend(drain(&mut small));
     let big_events = drain(&mut big);
     let (sl, bl) = (small.loss(), big.loss());
     eprintln!("small: {} events, {sl}", small_events.len());
