@@ -93,6 +93,11 @@ impl ExitStatus {
 pub enum EventKind {
     /// `PROC_EVENT_NONE`: acknowledgement of a subscription request;
     /// `err` is `ack.err` (0 on success).
+    ///
+    /// Acks are multicast: every listener sees every listener's acks.
+    /// Current kernels stamp them with a CPU and number them in that CPU's
+    /// sequence like any event; older ones send `cpu = u32::MAX` and the
+    /// requester's `seq` (see [`crate::loss::LossTracker::observe`]).
     Ack {
         /// `proc_event.event_data.ack.err`
         err: u32,
