@@ -426,3 +426,41 @@ fn overflow_is_counted_exactly() {
         "received + counted gaps must equal what the reference saw"
     );
 }
+
+/// `recv_events` appends whole batches; `recv_raw` hands out the bytes
+/// that `parse_datagram` understands.
+#[test]
+fn batch_and_raw_receive() {
+    let Some(mut conn) = common::connector("batch_and_raw_receive", &Config::default()) else {
+        return;
+    };
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as Pid;
+    child.wait().unwrap();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !out.iter().any(|e| is_exit_of(e, pid)) && std::time::Instant::now() < deadline {
+        let before = out.len();
+        let n = conn
+            .recv_events(&mut out, Some(Duration::from_millis(500)))
+            .unwrap();
+        assert_eq!(out.len(), before + n);
+    }
+    let mine: Vec<_> = out.iter().filter(|e| about(e, pid)).collect();
+    assert_eq!(mine.len(), 3, "fork, exec, exit of {pid}: {mine:?}");
+    assert_eq!(conn.queued(), 0);
+
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as Pid;
+    child.wait().unwrap();
+    let mut seen_exit = false;
+    while !seen_exit && std::time::Instant::now() < deadline {
+        let Some(dg) = conn.recv_raw(Some(Duration::from_millis(500))).unwrap() else {
+            continue;
+        };
+        for ev in procconn::parse_datagram(dg) {
+            seen_exit |= is_exit_of(&ev.unwrap(), pid);
+        }
+    }
+    assert!(seen_exit);
+}
