@@ -19,7 +19,11 @@
 //! - [`ProcessTree`]: processes (alive and recently exited) and their spawn
 //!   chains, fed from the events.
 //!
-//! Subscribing needs `CAP_NET_ADMIN` in the initial user and pid namespace.
+//! Subscribing must happen from the initial user and pid namespaces (the
+//! kernel silently ignores other requesters). Older kernels also require
+//! `CAP_NET_ADMIN` (the ack then carries `EPERM`); 6.18 accepts
+//! unprivileged listeners (measured). Raising the receive buffer past
+//! `net.core.rmem_max` needs `CAP_NET_ADMIN` either way.
 //!
 //! # Example
 //!

@@ -192,8 +192,10 @@ pub struct ProcConnector {
 impl ProcConnector {
     /// Opens the socket, sizes its receive buffer and subscribes.
     ///
-    /// Needs `CAP_NET_ADMIN` and the initial user and pid namespaces (the
-    /// kernel ignores requests from elsewhere).
+    /// Must run in the initial user and pid namespaces (the kernel ignores
+    /// requests from elsewhere); older kernels also want `CAP_NET_ADMIN`
+    /// and answer others with an [`EventKind::Ack`] whose `err` is `EPERM`.
+    /// Sending succeeds either way: watch for that ack, or for events.
     pub fn open(config: &Config) -> Result<Self> {
         let mut conn = Self::open_unsubscribed(config)?;
         conn.subscribe()?;
