@@ -520,23 +520,25 @@ impl ProcConnector {
     /// numbers are not looked at, so mixing this with the parsed API makes
     /// gaps appear.
     pub fn recv_raw(&mut self, timeout: Option<Duration>) -> Result<Option<&[u8]>> {
-        let got = self.receive(timeout, |c, dontwait| {
-            let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
-            c.raw.clear();
-            c.raw.reserve(SLOT);
-            let (n, addr) = c.sock.recv_from(&mut c.raw, flags)?;
-            if n > c.raw.len() {
-                c.tracker.record_truncated();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let got = self.receive(left, |c, dontwait| {
+                let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+                c.raw.clear();
+                c.raw.reserve(SLOT);
+                let (n, addr) = c.sock.recv_from(&mut c.raw, flags)?;
+                if n > c.raw.len() {
+                    c.tracker.record_truncated();
+                }
+                Ok(addr.port_number() == 0)
+            })?;
+            match got {
+                Some(true) => return Ok(Some(&self.raw)),
+                // Not from the kernel: skip it, like the parsed API does.
+                Some(false) => self.foreign_datagrams += 1,
+                None => return Ok(None),
             }
-            Ok(addr.port_number() == 0)
-        })?;
-        match got {
-            Some(true) => Ok(Some(&self.raw)),
-            Some(false) => {
-                self.foreign_datagrams += 1;
-                Ok(Some(&[]))
-            }
-            None => Ok(None),
         }
     }
 

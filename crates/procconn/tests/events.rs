@@ -464,3 +464,62 @@ fn batch_and_raw_receive() {
     }
     assert!(seen_exit);
 }
+
+/// A local process can unicast to our netlink port: such datagrams are
+/// not from the kernel and must never become events.
+#[test]
+fn forged_datagrams_are_dropped() {
+    use netlink_sys::{protocols::NETLINK_CONNECTOR, Socket, SocketAddr};
+    use procconn::parse::build;
+    use std::os::fd::AsRawFd;
+    let cfg = Config::default();
+    let Some(mut conn) = common::connector("forged_datagrams_are_dropped", &cfg) else {
+        return;
+    };
+    // Our port id, from getsockname(2).
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+    // SAFETY: addr/len describe a valid sockaddr_nl buffer.
+    let rc = unsafe {
+        libc::getsockname(
+            conn.as_raw_fd(),
+            std::ptr::from_mut(&mut addr).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    let forged_pid: Pid = 0x7fff_fff0;
+    let forged = ProcEvent {
+        seq: 0,
+        cpu: 0,
+        timestamp_ns: 1,
+        kind: EventKind::Exit {
+            process_pid: forged_pid,
+            process_tgid: forged_pid,
+            exit_code: 9,
+            status: ExitStatus::from_wait_status(9),
+            exit_signal: 17,
+            parent_pid: Some(1),
+            parent_tgid: Some(1),
+        },
+    };
+    let mut sender = Socket::new(NETLINK_CONNECTOR).unwrap();
+    sender.bind_auto().unwrap();
+    let dg = build::datagram(&[forged]);
+    sender
+        .send_to(&dg, &SocketAddr::new(addr.nl_pid, 0), 0)
+        .unwrap();
+    // Then a real event, to know the forged one has been processed.
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id() as Pid;
+    child.wait().unwrap();
+    let got = common::collect(
+        &mut conn,
+        WAIT,
+        |ev| about(ev, pid) || about(ev, forged_pid),
+        |evs| evs.iter().any(|e| is_exit_of(e, pid)),
+    );
+    assert!(got.iter().any(|e| is_exit_of(e, pid)));
+    assert!(!got.iter().any(|e| about(e, forged_pid)), "forged: {got:?}");
+    assert_eq!(conn.foreign_datagrams(), 1);
+}
