@@ -212,28 +212,39 @@ fn id_opt(v: Option<Value<'_>>) -> Result<Option<u32>, ()> {
     u32::try_from(n).map(Some).map_err(|_| ())
 }
 
-fn dec_u32(r: &Record, rec: &'static str, name: &'static str) -> Result<u32, KillEventError> {
-    r.get(name)
-        .and_then(|v| v.as_dec_u64())
+fn dec_u32(
+    v: Option<Value<'_>>,
+    rec: &'static str,
+    name: &'static str,
+) -> Result<u32, KillEventError> {
+    v.and_then(|v| v.as_dec_u64())
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| missing(rec, name))
 }
 
-/// Like `dec_u32` but an unset id (-1) is accepted as `u32::MAX`: some
-/// kernels print `ouid=-1` for ids without a mapping.
-fn dec_u32_or_unset(
-    r: &Record,
-    rec: &'static str,
-    name: &'static str,
-) -> Result<u32, KillEventError> {
-    let v = r.get(name).ok_or_else(|| missing(rec, name))?;
-    id_opt(Some(v))
-        .map(|v| v.unwrap_or(AUDIT_UNSET))
-        .map_err(|_| missing(rec, name))
-}
-
 fn string(v: Option<Value<'_>>) -> Option<Bytes> {
     v.and_then(|v| v.bytes()).map(|b| Bytes(b.into_owned()))
+}
+
+/// The `SYSCALL` fields a kill event needs, in one pass over the record
+/// (each `Record::get` would scan all fields again).
+const SYSCALL_FIELDS: [&str; 19] = [
+    "arch", "syscall", "a0", "a1", "a2", "a3", "exit", "success", "pid", "ppid", "uid", "euid",
+    "gid", "auid", "ses", "tty", "comm", "exe", "key",
+];
+const OBJ_PID_FIELDS: [&str; 6] = ["opid", "oauid", "ouid", "oses", "ocomm", "obj"];
+
+/// Values of `names` in `r` (first occurrence of each), classified.
+fn pick<'r, const N: usize>(r: &'r Record, names: &[&str; N]) -> [Option<Value<'r>>; N] {
+    let mut out = [None; N];
+    for (name, raw) in r.raw_fields() {
+        if let Some(i) = names.iter().position(|n| n.as_bytes() == name) {
+            if out[i].is_none() {
+                out[i] = Some(Value::classify(r.record_type(), name, raw));
+            }
+        }
+    }
+    out
 }
 
 impl KillEvent {
@@ -245,30 +256,27 @@ impl KillEvent {
             return Ok(None);
         };
         const S: &str = "SYSCALL";
-        let Some(arch) = sc
-            .get("arch")
+        let [arch, syscall_nr, a0, a1, a2, a3, exit, success, pid, ppid, uid, euid, gid, auid, ses, tty, comm, exe, key] =
+            pick(sc, &SYSCALL_FIELDS);
+        let Some(arch) = arch
             .and_then(|v| v.as_hex_u64())
             .and_then(|v| u32::try_from(v).ok())
             .and_then(Arch::from_audit_arch)
         else {
             return Ok(None);
         };
-        let Some(syscall_nr) = sc
-            .get("syscall")
-            .and_then(|v| v.as_dec_u64())
-            .and_then(|v| u32::try_from(v).ok())
-        else {
-            return Err(missing(S, "syscall"));
-        };
+        let syscall_nr = dec_u32(syscall_nr, S, "syscall")?;
         let Some(syscall) = KillSyscall::from_number(arch, syscall_nr) else {
             return Ok(None);
         };
         let mut args = [0u64; 4];
-        for (i, name) in ["a0", "a1", "a2", "a3"].into_iter().enumerate() {
-            args[i] = sc
-                .get(name)
+        for (i, (v, name)) in [(a0, "a0"), (a1, "a1"), (a2, "a2"), (a3, "a3")]
+            .into_iter()
+            .enumerate()
+        {
+            args[i] = v
                 .and_then(|v| v.as_hex_u64())
-                .ok_or_else(|| missing(S, ["a0", "a1", "a2", "a3"][i]))?;
+                .ok_or_else(|| missing(S, name))?;
         }
         // Syscall arguments are `int`: the kernel prints the whole
         // register, the low 32 bits are the value.
@@ -289,11 +297,10 @@ impl KillEvent {
             KillSyscall::RtSigqueueinfo => TargetSpec::Process(int(0)),
             KillSyscall::PidfdSendSignal => TargetSpec::Pidfd(int(0)),
         };
-        let exit = sc
-            .get("exit")
+        let exit = exit
             .and_then(|v| v.as_dec_i64())
             .ok_or_else(|| missing(S, "exit"))?;
-        let success = match sc.get("success") {
+        let success = match success {
             Some(Value::Bare(b"yes")) => true,
             Some(Value::Bare(b"no")) => false,
             Some(_) => return Err(missing(S, "success")),
@@ -323,16 +330,16 @@ impl KillEvent {
         };
 
         let sender = Sender {
-            pid: dec_u32(sc, S, "pid")?,
-            ppid: dec_u32(sc, S, "ppid")?,
-            uid: dec_u32(sc, S, "uid")?,
-            euid: dec_u32(sc, S, "euid")?,
-            gid: dec_u32(sc, S, "gid")?,
-            auid: id_opt(sc.get("auid")).map_err(|_| missing(S, "auid"))?,
-            ses: id_opt(sc.get("ses")).map_err(|_| missing(S, "ses"))?,
-            tty: string(sc.get("tty")),
-            comm: string(sc.get("comm")).ok_or_else(|| missing(S, "comm"))?,
-            exe: string(sc.get("exe")),
+            pid: dec_u32(pid, S, "pid")?,
+            ppid: dec_u32(ppid, S, "ppid")?,
+            uid: dec_u32(uid, S, "uid")?,
+            euid: dec_u32(euid, S, "euid")?,
+            gid: dec_u32(gid, S, "gid")?,
+            auid: id_opt(auid).map_err(|_| missing(S, "auid"))?,
+            ses: id_opt(ses).map_err(|_| missing(S, "ses"))?,
+            tty: string(tty),
+            comm: string(comm).ok_or_else(|| missing(S, "comm"))?,
+            exe: string(exe),
             argv,
             argv_truncated,
         };
@@ -340,13 +347,18 @@ impl KillEvent {
         const O: &str = "OBJ_PID";
         let mut targets = Vec::new();
         for r in event.all(RecordType::OBJ_PID) {
+            let [opid, oauid, ouid, oses, ocomm, obj] = pick(r, &OBJ_PID_FIELDS);
+            // Some kernels print ids without a mapping as -1.
+            let ouid = ouid.ok_or_else(|| missing(O, "ouid"))?;
             targets.push(Target {
-                pid: dec_u32(r, O, "opid")?,
-                auid: id_opt(r.get("oauid")).map_err(|_| missing(O, "oauid"))?,
-                uid: dec_u32_or_unset(r, O, "ouid")?,
-                ses: id_opt(r.get("oses")).map_err(|_| missing(O, "oses"))?,
-                comm: string(r.get("ocomm")).unwrap_or_default(),
-                obj: string(r.get("obj")),
+                pid: dec_u32(opid, O, "opid")?,
+                auid: id_opt(oauid).map_err(|_| missing(O, "oauid"))?,
+                uid: id_opt(Some(ouid))
+                    .map_err(|_| missing(O, "ouid"))?
+                    .unwrap_or(AUDIT_UNSET),
+                ses: id_opt(oses).map_err(|_| missing(O, "oses"))?,
+                comm: string(ocomm).unwrap_or_default(),
+                obj: string(obj),
             });
         }
 
@@ -363,7 +375,7 @@ impl KillEvent {
             errno,
             sender,
             targets,
-            key: string(sc.get("key")),
+            key: string(key),
             targets_dropped: event.dropped_records,
         }))
     }

@@ -420,6 +420,17 @@ impl Record {
             .map(move |s| self.field_at(s))
     }
 
+    /// The raw fields as `(name, value text)` with quotes kept and no
+    /// classification: the cheapest way to scan a record.
+    pub fn raw_fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields[..self.interpreted_from].iter().map(move |s| {
+            (
+                &self.text[s.name as usize..(s.name + s.name_len) as usize],
+                &self.text[s.value as usize..(s.value + s.value_len) as usize],
+            )
+        })
+    }
+
     /// The value of the first raw field called `name`.
     pub fn get(&self, name: &str) -> Option<Value<'_>> {
         let name = name.as_bytes();
@@ -442,6 +453,16 @@ impl Record {
     /// Number of raw fields.
     pub fn field_count(&self) -> usize {
         self.interpreted_from
+    }
+}
+
+impl TryFrom<crate::netlink::NetlinkRecord> for Record {
+    type Error = ParseError;
+
+    /// [`Record::from_netlink_owned`] on a record read from an audit
+    /// netlink socket (no copy).
+    fn try_from(r: crate::netlink::NetlinkRecord) -> Result<Record, ParseError> {
+        Record::from_netlink_owned(r.msg_type, r.body)
     }
 }
 
