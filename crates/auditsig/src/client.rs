@@ -202,14 +202,12 @@ impl AuditClient {
             .map_err(|e| Error::io("send", e))?;
 
         let deadline = Instant::now() + self.timeout;
-        let mut acked = false;
-        let mut done = expect == Expect::Ack;
-        let mut replies = Vec::new();
-        while !(acked && done) {
+        let mut answer = Answer::new(msg_type, seq, expect);
+        while !answer.complete() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !wait_readable(self.sock.as_fd(), Some(left))? {
                 return Err(Error::Timeout {
-                    what: if acked {
+                    what: if answer.acked {
                         "netlink reply"
                     } else {
                         "netlink ACK"
@@ -217,58 +215,97 @@ impl AuditClient {
                 });
             }
             let n = recv_datagram(&self.sock, &mut self.buf, 0)?;
-            let dgram = &self.buf[..n];
-            // Datagrams that do not answer this request: records (seq 0,
-            // unicast length quirk) or stale answers.
-            let first_seq = netlink::read_u32(dgram, 8);
-            let first_type = dgram
-                .get(4..6)
-                .map(|b| u16::from_ne_bytes([b[0], b[1]]))
-                .unwrap_or(0);
-            if first_seq != Some(seq) {
-                if first_type >= 1100 {
-                    if let Some(sink) = sink.as_deref_mut() {
-                        if let Err(e) = netlink::split_records(dgram, sink) {
-                            log::debug!("unparsable datagram while waiting for seq {seq}: {e}");
-                        }
+            answer.feed(&self.buf[..n], sink.as_deref_mut())?;
+        }
+        Ok(answer.replies)
+    }
+}
+
+/// Collects the answer to one request from the datagrams that arrive (a
+/// pure state machine, so ordering cases are unit-tested).
+#[derive(Debug)]
+pub(crate) struct Answer {
+    msg_type: u16,
+    seq: u32,
+    expect: Expect,
+    acked: bool,
+    done: bool,
+    replies: Vec<Vec<u8>>,
+}
+
+impl Answer {
+    pub(crate) fn new(msg_type: u16, seq: u32, expect: Expect) -> Answer {
+        Answer {
+            msg_type,
+            seq,
+            expect,
+            acked: false,
+            done: expect == Expect::Ack,
+            replies: Vec::new(),
+        }
+    }
+
+    /// Both the ACK and the expected replies are in.
+    pub(crate) fn complete(&self) -> bool {
+        self.acked && self.done
+    }
+
+    /// Takes one datagram. Datagrams that do not answer this request
+    /// (records with seq 0 and the unicast length quirk, stale answers)
+    /// go to `sink` as records when they are records, else are dropped.
+    /// An `NLMSG_ERROR` with an errno for this request is the error.
+    pub(crate) fn feed(
+        &mut self,
+        dgram: &[u8],
+        sink: Option<&mut Vec<NetlinkRecord>>,
+    ) -> Result<()> {
+        let seq = self.seq;
+        let first_seq = netlink::read_u32(dgram, 8);
+        let first_type = dgram
+            .get(4..6)
+            .map(|b| u16::from_ne_bytes([b[0], b[1]]))
+            .unwrap_or(0);
+        if first_seq != Some(seq) {
+            if first_type >= 1100 {
+                if let Some(sink) = sink {
+                    if let Err(e) = netlink::split_records(dgram, sink) {
+                        log::debug!("unparsable datagram while waiting for seq {seq}: {e}");
                     }
-                } else {
-                    log::debug!(
-                        "dropping stale netlink message type {first_type} seq {first_seq:?}"
-                    );
                 }
+            } else {
+                log::debug!("dropping stale netlink message type {first_type} seq {first_seq:?}");
+            }
+            return Ok(());
+        }
+        for m in split_messages(dgram) {
+            let m = m?;
+            if m.seq != seq {
                 continue;
             }
-            for m in split_messages(dgram) {
-                let m = m?;
-                if m.seq != seq {
-                    continue;
-                }
-                match m.msg_type {
-                    NLMSG_NOOP => {}
-                    NLMSG_ERROR => {
-                        let e = NlError::parse(m.payload)?;
-                        if let Some(errno) = e.errno() {
-                            return Err(Error::Netlink {
-                                request_type: msg_type,
-                                errno,
-                            });
-                        }
-                        acked = true;
+            match m.msg_type {
+                NLMSG_NOOP => {}
+                NLMSG_ERROR => {
+                    let e = NlError::parse(m.payload)?;
+                    if let Some(errno) = e.errno() {
+                        return Err(Error::Netlink {
+                            request_type: self.msg_type,
+                            errno,
+                        });
                     }
-                    NLMSG_DONE => done = true,
-                    t => match expect {
-                        Expect::One(want) if t == want => {
-                            replies.push(m.payload.to_vec());
-                            done = true;
-                        }
-                        Expect::Until(want) if t == want => replies.push(m.payload.to_vec()),
-                        _ => log::debug!("unexpected message type {t} for request {msg_type}"),
-                    },
+                    self.acked = true;
                 }
+                NLMSG_DONE => self.done = true,
+                t => match self.expect {
+                    Expect::One(want) if t == want => {
+                        self.replies.push(m.payload.to_vec());
+                        self.done = true;
+                    }
+                    Expect::Until(want) if t == want => self.replies.push(m.payload.to_vec()),
+                    _ => log::debug!("unexpected message type {t} for request {}", self.msg_type),
+                },
             }
         }
-        Ok(replies)
+        Ok(())
     }
 }
 
@@ -386,5 +423,106 @@ pub(crate) fn recv_datagram(sock: &Socket, buf: &mut Vec<u8>, flags: i32) -> Res
             continue;
         }
         return Ok(n.min(buf.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::netlink::NLM_F_MULTI;
+
+    fn m(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(&flags.to_ne_bytes());
+        v.extend_from_slice(&seq.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        v.extend_from_slice(payload);
+        v.resize(crate::netlink::nlmsg_align(v.len()), 0);
+        v
+    }
+
+    fn err(seq: u32, errno: i32, req: u16) -> Vec<u8> {
+        let mut p = (-errno).to_ne_bytes().to_vec();
+        p.extend_from_slice(&m(req, NLM_F_REQUEST | NLM_F_ACK, seq, &[])[..16]);
+        m(NLMSG_ERROR, 0, seq, &p)
+    }
+
+    #[test]
+    fn reply_after_ack_and_before() {
+        let status = AuditStatus::default().encode();
+        for reply_first in [false, true] {
+            let mut a = Answer::new(msg::AUDIT_GET, 7, Expect::One(msg::AUDIT_GET));
+            let reply = m(msg::AUDIT_GET, 0, 7, &status);
+            let ack = err(7, 0, msg::AUDIT_GET);
+            let order = if reply_first {
+                [&reply, &ack]
+            } else {
+                [&ack, &reply]
+            };
+            a.feed(order[0], None).unwrap();
+            assert!(!a.complete());
+            a.feed(order[1], None).unwrap();
+            assert!(a.complete());
+            assert_eq!(a.replies, vec![status.clone()]);
+        }
+    }
+
+    #[test]
+    fn stale_answers_and_records_are_not_the_answer() {
+        let mut a = Answer::new(msg::AUDIT_GET, 8, Expect::One(msg::AUDIT_GET));
+        let mut sink = Vec::new();
+        // A late answer to request 7, an error for request 7, a record.
+        a.feed(&m(msg::AUDIT_GET, 0, 7, &[0; 44]), Some(&mut sink))
+            .unwrap();
+        a.feed(&err(7, 1, msg::AUDIT_GET), Some(&mut sink)).unwrap();
+        let text = b"audit(1.2:3): x=1";
+        let mut rec = m(1300, 0, 0, text);
+        // Unicast quirk: nlmsg_len without the header.
+        rec[..4].copy_from_slice(&(text.len() as u32).to_ne_bytes());
+        rec.truncate(16 + text.len());
+        a.feed(&rec, Some(&mut sink)).unwrap();
+        assert!(!a.complete() && a.replies.is_empty());
+        assert_eq!(sink.len(), 1);
+        assert_eq!(sink[0].body, text);
+    }
+
+    #[test]
+    fn rule_list_in_one_multi_message_datagram_until_done() {
+        let mut a = Answer::new(
+            msg::AUDIT_LIST_RULES,
+            3,
+            Expect::Until(msg::AUDIT_LIST_RULES),
+        );
+        a.feed(&err(3, 0, msg::AUDIT_LIST_RULES), None).unwrap();
+        let mut d = m(msg::AUDIT_LIST_RULES, NLM_F_MULTI, 3, &[1; 5]);
+        d.extend(m(msg::AUDIT_LIST_RULES, NLM_F_MULTI, 3, &[2; 8]));
+        a.feed(&d, None).unwrap();
+        assert!(!a.complete());
+        a.feed(&m(NLMSG_DONE, NLM_F_MULTI, 3, &[0; 4]), None)
+            .unwrap();
+        assert!(a.complete());
+        assert_eq!(a.replies, vec![vec![1; 5], vec![2; 8]]);
+    }
+
+    #[test]
+    fn errno_becomes_typed_error() {
+        let mut a = Answer::new(msg::AUDIT_ADD_RULE, 4, Expect::Ack);
+        match a.feed(&err(4, libc::EEXIST, msg::AUDIT_ADD_RULE), None) {
+            Err(Error::Netlink {
+                request_type,
+                errno,
+            }) => {
+                assert_eq!(request_type, msg::AUDIT_ADD_RULE);
+                assert_eq!(errno, Errno::EEXIST);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Garbage with our seq number: typed error, no panic.
+        let mut bad = m(msg::AUDIT_GET, 0, 4, &[]);
+        bad[..4].copy_from_slice(&999u32.to_ne_bytes());
+        assert!(a.feed(&bad, None).is_err());
     }
 }
