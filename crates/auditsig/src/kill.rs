@@ -7,6 +7,31 @@
 //! them too), and a `PROCTITLE` record (the sender's argv, cut at 128
 //! bytes by the kernel). [`KillEvent::from_event`] turns such an event
 //! into a [`KillEvent`].
+//!
+//! ```
+//! use std::time::Instant;
+//! use auditsig::{Assembler, KillEvent, Record};
+//!
+//! // Records as read from the netlink multicast group (type, body).
+//! let records: [(u16, &[u8]); 4] = [
+//!     (1300, b"audit(1795667968.504:23): arch=c000003e syscall=62 success=yes exit=0 \
+//!              a0=50e a1=9 a2=0 a3=0 items=0 ppid=1 pid=1298 auid=4294967295 uid=65534 \
+//!              gid=65534 euid=65534 tty=(none) ses=4294967295 comm=\"sh\" \
+//!              exe=\"/usr/bin/dash\" key=\"swtest\""),
+//!     (1318, b"audit(1795667968.504:23): opid=1294 oauid=-1 ouid=65534 oses=-1 ocomm=\"pa-daemon\""),
+//!     (1327, b"audit(1795667968.504:23): proctitle=2F62696E2F7368002F6F70742F6775617264"),
+//!     (1320, b"audit(1795667968.504:23): "),
+//! ];
+//! let mut asm = Assembler::default();
+//! for (t, body) in records {
+//!     asm.push(Record::from_netlink(t, body)?, Instant::now());
+//! }
+//! let event = asm.pop().expect("complete event");
+//! let kill = KillEvent::from_event(&event)?.expect("a kill");
+//! assert_eq!((kill.sender.pid, kill.signal, kill.targets[0].pid), (1298, 9, 1294));
+//! assert_eq!(kill.sender.argv.as_ref().map(Vec::len), Some(2)); // /bin/sh /opt/guard
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;

@@ -4,6 +4,30 @@
 //!
 //! Every source counts the lines it could not parse ([`SourceStats`]);
 //! nothing is dropped silently.
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use auditsig::{Assembler, FollowLog, KillEvent, StartAt};
+//!
+//! let mut log = FollowLog::open("/var/log/audit/audit.log", StartAt::End)?;
+//! let mut asm = Assembler::default();
+//! let mut records = Vec::new();
+//! loop {
+//!     log.poll(&mut records)?;
+//!     let now = Instant::now();
+//!     for r in records.drain(..) {
+//!         asm.push(r, now);
+//!     }
+//!     asm.tick(now);
+//!     for event in asm.drain() {
+//!         if let Ok(Some(kill)) = KillEvent::from_event(&event) {
+//!             println!("{} sent signal {} to {:?}", kill.sender.pid, kill.signal, kill.targets);
+//!         }
+//!     }
+//!     std::thread::sleep(Duration::from_millis(200));
+//! }
+//! # Ok::<(), auditsig::Error>(())
+//! ```
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
