@@ -455,6 +455,12 @@ impl ProcessTree {
             info.source = InfoSource::Seeded;
             let tids = self.source.tids(pid);
             self.insert_live(info, Some(snap.start_ticks), false);
+            if !snap.state_is_alive() {
+                // A zombie at scan time exited before we subscribed: its
+                // exit event will never come.
+                self.close_vanished(key, self.now_ns);
+                continue;
+            }
             for tid in tids {
                 if tid != pid {
                     self.add_thread(key, tid);
@@ -881,6 +887,13 @@ impl ProcessTree {
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
+        if e.from_fork && ts < key.start_time {
+            // The exit predates this process's fork: it is the exit of the
+            // previous holder of the pid, overtaken (events of different
+            // CPUs) by the new fork, which closed the old one as vanished.
+            self.late_exit_of_predecessor(tgid, exit, parent_tgid, ts);
+            return;
+        }
         if ts < e.last_exec_ns {
             self.stats.stale_leader_exits += 1;
             return;
@@ -892,6 +905,40 @@ impl ProcessTree {
             e.pending_exit = Some(exit);
         } else {
             self.finish(key, Some(exit), ts);
+        }
+    }
+
+    fn late_exit_of_predecessor(
+        &mut self,
+        pid: Pid,
+        exit: ExitInfo,
+        parent_tgid: Option<Pid>,
+        ts: u64,
+    ) {
+        let Some(slot) = self.by_pid.get(&pid) else {
+            return;
+        };
+        // The newest retained exited process of this pid that started
+        // before the exit and was closed without an exit.
+        let key = slot
+            .exited
+            .iter()
+            .rev()
+            .map(|&start| ProcessKey {
+                pid,
+                start_time: start,
+            })
+            .find(|k| k.start_time <= ts);
+        let Some(e) = key.and_then(|k| self.entries.get_mut(&k)) else {
+            return;
+        };
+        if e.info.vanished {
+            e.info.vanished = false;
+            e.info.exit = Some(exit);
+            if let Some(p) = parent_tgid.filter(|&p| p > 0) {
+                e.info.ppid = p;
+            }
+            self.stats.vanished = self.stats.vanished.saturating_sub(1);
         }
     }
 

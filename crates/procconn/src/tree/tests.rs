@@ -780,3 +780,53 @@ fn fork_storm_memory_is_bounded() {
         max_entries
     );
 }
+
+#[test]
+fn old_exit_overtaken_by_the_fork_that_reuses_its_pid() {
+    let mut s = Sim::host(TreeConfig::default());
+    s.fork(100, 200);
+    s.exec(200, &["/bin/old"]);
+    let old = s.tree.get(200).unwrap().key;
+    // The old 200 exits at t1 (on CPU 1), is reaped, pid 200 is reused by
+    // a fork at t2 > t1 (on CPU 0), and CPU 0's event is read first.
+    let t1 = s.now + MS;
+    s.now += 2 * MS;
+    s.fake.remove(200);
+    s.fork(100, 200);
+    assert!(s.tree.get_key(old).unwrap().vanished);
+    s.tree.apply(&ProcEvent {
+        seq: 7,
+        cpu: 1,
+        timestamp_ns: t1,
+        kind: EventKind::Exit {
+            process_pid: 200,
+            process_tgid: 200,
+            exit_code: 9,
+            status: ExitStatus::from_wait_status(9),
+            exit_signal: 17,
+            // Already reaped when the event was built: the kernel sends 0/0.
+            parent_pid: Some(0),
+            parent_tgid: Some(0),
+        },
+    });
+    let o = s.tree.get_key(old).unwrap();
+    assert!(!o.vanished);
+    assert_eq!(o.exit.unwrap().status.signal(), Some(9));
+    assert_eq!(o.ppid, 100);
+    assert!(s.tree.get(200).unwrap().is_alive());
+    assert_eq!(s.tree.stats().vanished, 0);
+    s.check();
+}
+
+#[test]
+fn zombie_at_scan_time_is_not_live() {
+    let mut s = Sim::new(TreeConfig::default());
+    s.put(snap(1, 0, 0, &["/sbin/init"]));
+    let mut z = snap(60, 1, 5 * MS, &[]);
+    z.state = b'Z';
+    s.put(z);
+    assert_eq!(s.tree.seed_from_proc().unwrap(), 2);
+    assert_eq!(s.tree.live_count(), 1);
+    assert!(s.tree.get(60).unwrap().vanished);
+    s.check();
+}
