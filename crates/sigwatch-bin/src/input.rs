@@ -105,8 +105,12 @@ impl From<&auditsig::KillEvent> for AuditKill {
         let s = &k.sender;
         AuditKill {
             serial: k.stamp.serial,
-            time_ns: k.stamp.sec.saturating_mul(1_000_000_000)
-                + u64::from(k.stamp.msec) * 1_000_000,
+            // Saturating: the stamp is text from a log and may be absurd.
+            time_ns: k
+                .stamp
+                .sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(u64::from(k.stamp.msec).saturating_mul(1_000_000)),
             key: k.key.as_ref().map(|b| b.0.clone()),
             syscall: Some(k.syscall.name().to_string()),
             signal: u32::try_from(k.signal).unwrap_or(0),

@@ -73,3 +73,27 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// One fuzzing step over untrusted bytes (used by the `sigwatch_inputs`
+/// fuzz target and its corpus replay): the kernel-log parser, the terminal
+/// escaper and a replay of the bytes as audit-log lines. Panics only when
+/// an invariant breaks (escaped text holding a control character).
+pub fn fuzz_one(data: &[u8]) {
+    if let Some(k) = parse_kmsg_line(data) {
+        assert!(k.pid > 0);
+    }
+    let e = render::escape(data);
+    assert!(
+        !e.chars().any(char::is_control),
+        "escaped text holds a control character: {e:?}"
+    );
+    let records = data
+        .split(|&b| b == b'\n')
+        .filter_map(|l| auditsig::Record::parse_line(l).ok());
+    let (reports, _) = replay::replay_records(records, SignalSet::all());
+    for r in &reports {
+        let t = render::render_text(r, &render::TextOptions::default());
+        assert!(!t.contains('\x1b'), "raw ESC in a report");
+        let _ = serde_json::to_string(r);
+    }
+}

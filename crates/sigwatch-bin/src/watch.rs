@@ -26,6 +26,9 @@ use crate::Error;
 /// kernel's `lost` counter read: well inside the promised 10 s.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
 
+/// Process events handled per loop iteration at most.
+const PROC_BATCH: usize = 4096;
+
 /// The audit record source in use.
 enum Source {
     Multicast(AuditMulticast),
@@ -276,6 +279,8 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
     let mut drain = Drain::default();
     let mut records: Vec<Record> = Vec::new();
     let mut last_check = Instant::now();
+    let mut last_verify = Instant::now();
+    let mut verify_due = false;
     let mut stop_reason = "signal";
     let mut printed: u64 = 0;
     'main: loop {
@@ -330,11 +335,15 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             break 'main;
         }
         if proc_ready {
-            loop {
+            // Bounded batch: under a fork storm the socket never runs dry,
+            // and signals, audit records and timers must still be served.
+            let mut batch = 0usize;
+            while batch < PROC_BATCH {
                 events.clear();
                 match conn.recv_events(&mut events, Some(Duration::ZERO)) {
                     Ok(0) => break,
-                    Ok(_) => {
+                    Ok(n) => {
+                        batch += n;
                         for ev in &events {
                             emitted.extend(engine.on_proc_event(ev, now));
                         }
@@ -352,9 +361,17 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                     count: lost - proc_lost_reported,
                 }));
                 proc_lost_reported = lost;
-                // Processes whose exit we missed would look alive forever.
+                log::warn!("{} process event(s) lost so far", lost);
+                verify_due = true;
+            }
+            // Processes whose exit was lost would look alive forever; the
+            // check reads /proc for every live process, so at most every few
+            // seconds (never once per loss under a storm).
+            if verify_due && last_verify.elapsed() >= CHECK_EVERY {
+                verify_due = false;
+                last_verify = Instant::now();
                 let closed = engine.procs_mut().verify_live();
-                log::warn!("process events lost; {closed} vanished process(es) closed");
+                log::info!("{closed} process(es) whose exit was lost closed");
             }
         }
         // Audit records.
