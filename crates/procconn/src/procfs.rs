@@ -647,6 +647,27 @@ mod tests {
         assert_eq!(parse_u32_file(b"-1"), None);
     }
 
+    /// Replays the `procfs_parse` fuzz corpus (stable CI runs it).
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/procfs_parse");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Some(st) = parse_stat(&data) {
+                assert!(st.comm.len() < data.len());
+            }
+            let _ = parse_status_ids(&data);
+            let argv = parse_cmdline(&data);
+            assert!(argv.iter().map(Vec::len).sum::<usize>() <= data.len());
+            let _ = parse_cgroup(&data);
+            let _ = parse_u32_file(&data);
+            n += 1;
+        }
+        assert!(n > 0, "empty corpus {}", dir.display());
+    }
+
     #[test]
     fn real_proc_self() {
         let mut p = ProcFs::new();

@@ -61,6 +61,9 @@ use crate::event::{EventKind, ExitStatus, Pid, ProcEvent};
 use crate::procfs::{Fields, ProcFs, ProcSource, Snapshot};
 use crate::Result;
 
+mod fuzz;
+pub use fuzz::fuzz_events;
+
 /// How far apart (ns) a `/proc` start time and a fork event timestamp may be
 /// and still name the same process. `stat` start times are truncated to a
 /// clock tick (10 ms at `CLK_TCK` = 100) and taken a little before the fork
@@ -389,6 +392,10 @@ pub struct ProcessTree {
     exit_queue: VecDeque<(ProcessKey, u64)>,
     /// Pinned entries, oldest first; may hold stale keys (compacted).
     pinned_queue: VecDeque<ProcessKey>,
+    /// Retained children of entries that were dropped while they had some
+    /// (the `max_pinned` cap). Should the same key come back (a process met
+    /// again through `/proc` has the same start time), its count is restored.
+    orphans: HashMap<ProcessKey, u32, Fx>,
     live: usize,
     exited: usize,
     pinned: usize,
@@ -412,6 +419,7 @@ impl ProcessTree {
             threads: HashMap::default(),
             exit_queue: VecDeque::new(),
             pinned_queue: VecDeque::new(),
+            orphans: HashMap::default(),
             live: 0,
             exited: 0,
             pinned: 0,
@@ -455,6 +463,7 @@ impl ProcessTree {
             info.source = InfoSource::Seeded;
             let tids = self.source.tids(pid);
             self.insert_live(info, Some(snap.start_ticks), false);
+            added.push(key);
             if !snap.state_is_alive() {
                 // A zombie at scan time exited before we subscribed: its
                 // exit event will never come.
@@ -466,7 +475,6 @@ impl ProcessTree {
                     self.add_thread(key, tid);
                 }
             }
-            added.push(key);
         }
         // Link after all are in, so scan order does not matter.
         for &key in &added {
@@ -477,6 +485,7 @@ impl ProcessTree {
                 }
             }
         }
+        self.expire(self.now_ns);
         Ok(added.len())
     }
 
@@ -694,6 +703,103 @@ impl ProcessTree {
         }
     }
 
+    /// Verifies the tree's internal bookkeeping (counters, pid index,
+    /// child counts, retention queues) and returns the first inconsistency
+    /// found. O(n): a debugging and fuzzing aid, not for the event loop.
+    pub fn check_consistency(&self) -> std::result::Result<(), String> {
+        let (mut live, mut exited, mut pinned) = (0, 0, 0);
+        let mut children: HashMap<ProcessKey, u32, Fx> = HashMap::default();
+        for (k, e) in &self.entries {
+            if *k != e.info.key || k.pid != e.info.pid {
+                return Err(format!("{k:?}: key mismatch"));
+            }
+            match e.state {
+                State::Live => live += 1,
+                State::Exited => exited += 1,
+                State::Pinned => pinned += 1,
+            }
+            if (e.state == State::Live) != e.info.is_alive() {
+                return Err(format!(
+                    "{k:?}: state {:?} vs info {:?}",
+                    e.state, e.info.exit
+                ));
+            }
+            let slot = self
+                .by_pid
+                .get(&k.pid)
+                .ok_or_else(|| format!("{k:?}: no pid slot"))?;
+            let indexed = if e.state == State::Live {
+                slot.live == Some(k.start_time)
+            } else {
+                slot.exited.contains(&k.start_time)
+            };
+            if !indexed {
+                return Err(format!("{k:?}: not in its pid slot"));
+            }
+            if let Some(pk) = e.info.spawned_by {
+                *children.entry(pk).or_default() += 1;
+            }
+        }
+        for (k, n) in &self.orphans {
+            if self.entries.contains_key(k) || children.get(k) != Some(n) {
+                return Err(format!("orphans of {k:?}: {n} vs {:?}", children.get(k)));
+            }
+        }
+        if let Some((k, _)) = children
+            .iter()
+            .find(|(k, _)| !self.entries.contains_key(k) && !self.orphans.contains_key(k))
+        {
+            return Err(format!("untracked children of dropped {k:?}"));
+        }
+        if (live, exited, pinned) != (self.live, self.exited, self.pinned) {
+            return Err(format!(
+                "counts {:?} vs {:?}",
+                (live, exited, pinned),
+                (self.live, self.exited, self.pinned)
+            ));
+        }
+        for (k, e) in &self.entries {
+            let n = children.get(k).copied().unwrap_or(0);
+            if e.children != n {
+                return Err(format!("{k:?}: children {} vs {n}", e.children));
+            }
+            if e.state == State::Pinned && n == 0 {
+                return Err(format!("{k:?}: pinned without children"));
+            }
+        }
+        let slots: usize = self
+            .by_pid
+            .values()
+            .map(|s| usize::from(s.live.is_some()) + s.exited.len())
+            .sum();
+        if slots != self.entries.len() {
+            return Err(format!(
+                "pid index {slots} vs {} entries",
+                self.entries.len()
+            ));
+        }
+        let queued = self
+            .exit_queue
+            .iter()
+            .filter(|(k, _)| {
+                self.entries
+                    .get(k)
+                    .is_some_and(|e| e.state == State::Exited)
+            })
+            .count();
+        if queued != self.exited || self.exit_queue.len() != self.exited {
+            return Err(format!(
+                "exit queue {} ({queued} valid) vs {} exited",
+                self.exit_queue.len(),
+                self.exited
+            ));
+        }
+        if self.exited > self.config.max_exited || self.pinned > self.config.max_pinned {
+            return Err("retention bound exceeded".into());
+        }
+        Ok(())
+    }
+
     /// Checks every live process against `/proc` (one `stat` read each) and
     /// closes those that are gone or whose pid now names another process as
     /// [`ProcessInfo::vanished`]. O(live processes): call it after the
@@ -720,6 +826,7 @@ impl ProcessTree {
                 closed += 1;
             }
         }
+        self.expire(self.now_ns);
         closed
     }
 
@@ -1056,17 +1163,16 @@ impl ProcessTree {
     fn insert_live(&mut self, info: ProcessInfo, stat_ticks: Option<u64>, from_fork: bool) {
         let key = info.key;
         if let Some(pk) = info.spawned_by {
-            if let Some(p) = self.entries.get_mut(&pk) {
-                p.children += 1;
-            }
+            self.add_child_of(pk);
         }
+        let children = self.orphans.remove(&key).unwrap_or(0);
         self.by_pid.entry(key.pid).or_default().live = Some(key.start_time);
         self.entries.insert(
             key,
             Entry {
                 info,
                 state: State::Live,
-                children: 0,
+                children,
                 threads: 0,
                 thread_gen: 0,
                 pending_exit: None,
@@ -1089,23 +1195,36 @@ impl ProcessTree {
         if old == Some(parent) {
             return;
         }
-        if let Some(p) = self.entries.get_mut(&parent) {
-            p.children += 1;
-        }
+        self.add_child_of(parent);
         if let Some(o) = old {
-            self.release_child_of(o);
+            if let Some(next) = self.release_child_of(o) {
+                self.remove_cascade(next);
+            }
         }
     }
 
-    /// One fewer retained child of `parent`; removes it (and so on up) when
-    /// it was only kept for its children.
-    fn release_child_of(&mut self, parent: ProcessKey) {
+    fn add_child_of(&mut self, parent: ProcessKey) {
+        if let Some(p) = self.entries.get_mut(&parent) {
+            p.children += 1;
+        } else if let Some(n) = self.orphans.get_mut(&parent) {
+            *n += 1;
+        }
+    }
+
+    /// One fewer retained child of `parent`. Returns `parent` when it was
+    /// pinned only for its children and must go now.
+    fn release_child_of(&mut self, parent: ProcessKey) -> Option<ProcessKey> {
         if let Some(p) = self.entries.get_mut(&parent) {
             p.children = p.children.saturating_sub(1);
-            if p.children == 0 && p.state == State::Pinned {
-                self.remove_cascade(parent);
+            return (p.children == 0 && p.state == State::Pinned).then_some(parent);
+        }
+        if let Some(n) = self.orphans.get_mut(&parent) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.orphans.remove(&parent);
             }
         }
+        None
     }
 
     fn add_thread(&mut self, key: ProcessKey, tid: Pid) {
@@ -1193,13 +1312,13 @@ impl ProcessTree {
                     self.by_pid.remove(&k.pid);
                 }
             }
+            if e.children > 0 {
+                // Dropped while needed (max_pinned): its children keep
+                // pointing at it.
+                self.orphans.insert(k, e.children);
+            }
             if let Some(pk) = e.info.spawned_by {
-                if let Some(p) = self.entries.get_mut(&pk) {
-                    p.children = p.children.saturating_sub(1);
-                    if p.children == 0 && p.state == State::Pinned {
-                        next = Some(pk);
-                    }
-                }
+                next = self.release_child_of(pk);
             }
         }
     }

@@ -161,6 +161,7 @@ impl Sim {
     /// Invariants that must hold after any sequence of events.
     fn check(&self) {
         let t = &self.tree;
+        t.check_consistency().unwrap();
         let all: Vec<&ProcessInfo> = t.iter().collect();
         assert_eq!(all.len(), t.live_count() + t.exited_count());
         assert_eq!(
@@ -829,4 +830,21 @@ fn zombie_at_scan_time_is_not_live() {
     assert_eq!(s.tree.live_count(), 1);
     assert!(s.tree.get(60).unwrap().vanished);
     s.check();
+}
+
+/// Replays the `tree_events` fuzz corpus (stable CI runs it).
+#[test]
+fn fuzz_corpus_replays() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/tree_events");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        if let Err(e) = fuzz_events(&data) {
+            panic!("{}: {e}", path.display());
+        }
+        n += 1;
+    }
+    assert!(n > 0, "empty corpus {}", dir.display());
 }
