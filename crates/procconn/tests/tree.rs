@@ -366,3 +366,78 @@ fn threads_map_to_their_process() {
     assert!(p.is_alive());
     assert_eq!(p.key, live_before);
 }
+
+/// Not a test by itself: the multi-threaded process that
+/// `sigkill_of_a_multithreaded_process_ends_it_once` starts (this test
+/// binary re-executed with `PROCCONN_MT_HELPER` set).
+#[test]
+#[ignore = "helper process for sigkill_of_a_multithreaded_process_ends_it_once"]
+fn mt_helper_process() {
+    if std::env::var_os("PROCCONN_MT_HELPER").is_none() {
+        return;
+    }
+    for _ in 0..4 {
+        std::thread::spawn(|| std::thread::sleep(Duration::from_secs(60)));
+    }
+    println!("ready");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn sigkill_of_a_multithreaded_process_ends_it_once() {
+    use std::io::BufRead;
+    let Some((mut conn, mut tree)) = setup(
+        "sigkill_of_a_multithreaded_process_ends_it_once",
+        TreeConfig::default(),
+    ) else {
+        return;
+    };
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "mt_helper_process", "--ignored", "--nocapture"])
+        .env("PROCCONN_MT_HELPER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as Pid;
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+    }
+    let tids: Vec<Pid> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&t| t != pid)
+        .collect();
+    assert!(tids.len() >= 4, "threads {tids:?}");
+    let all_known = pump(&mut conn, &mut tree, WAIT, |t| {
+        tids.iter().all(|&tid| t.tgid_of(tid) == Some(pid))
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    assert!(all_known, "threads not mapped");
+    assert!(
+        pump(&mut conn, &mut tree, WAIT, |t| t
+            .get(pid)
+            .is_some_and(|p| p.exit.is_some())),
+        "exit not seen"
+    );
+    // Let the other threads' exit events arrive too.
+    pump(&mut conn, &mut tree, Duration::from_millis(300), |_| false);
+    let p = tree.get(pid).unwrap();
+    assert_eq!(p.exit.unwrap().status.signal(), Some(9));
+    assert!(!p.vanished);
+    for tid in &tids {
+        assert_ne!(tree.tgid_of(*tid), Some(pid), "thread {tid} still mapped");
+    }
+    assert_eq!(
+        tree.iter()
+            .filter(|q| q.pid == pid && q.exit.is_some())
+            .count(),
+        1
+    );
+}
