@@ -396,6 +396,9 @@ pub struct ProcessTree {
     /// (the `max_pinned` cap). Should the same key come back (a process met
     /// again through `/proc` has the same start time), its count is restored.
     orphans: HashMap<ProcessKey, u32, Fx>,
+    /// `threads` is compacted when it grows past this (stale tids whose
+    /// exit was lost or never sent, e.g. a thread that exec'd).
+    threads_compact_at: usize,
     live: usize,
     exited: usize,
     pinned: usize,
@@ -420,6 +423,7 @@ impl ProcessTree {
             exit_queue: VecDeque::new(),
             pinned_queue: VecDeque::new(),
             orphans: HashMap::default(),
+            threads_compact_at: 4096,
             live: 0,
             exited: 0,
             pinned: 0,
@@ -801,7 +805,8 @@ impl ProcessTree {
     }
 
     /// Checks every live process against `/proc` (one `stat` read each) and
-    /// closes those that are gone or whose pid now names another process as
+    /// closes those that are gone (or zombies) or whose pid now names another
+    /// process as
     /// [`ProcessInfo::vanished`]. O(live processes): call it after the
     /// socket reported lost events, not per event. Returns how many closed.
     pub fn verify_live(&mut self) -> usize {
@@ -815,6 +820,8 @@ impl ProcessTree {
         for (key, ticks) in live {
             self.stats.proc_reads += 1;
             let same = match self.source.snapshot(key.pid, Fields::STAT) {
+                // A zombie is gone for us: its exit event was lost.
+                Some(s) if !s.state_is_alive() => false,
                 Some(s) => match ticks {
                     Some(t) => s.start_ticks == t,
                     None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
@@ -1238,6 +1245,16 @@ impl ProcessTree {
                     gen: e.thread_gen,
                 },
             );
+        }
+        if self.threads.len() > self.threads_compact_at {
+            // Amortised O(1): the threshold doubles past the live size.
+            let entries = &self.entries;
+            self.threads.retain(|_, t| {
+                entries
+                    .get(&t.key)
+                    .is_some_and(|e| e.state == State::Live && e.thread_gen == t.gen)
+            });
+            self.threads_compact_at = 2 * self.threads.len() + 4096;
         }
     }
 

@@ -848,3 +848,21 @@ fn fuzz_corpus_replays() {
     }
     assert!(n > 0, "empty corpus {}", dir.display());
 }
+
+#[test]
+fn stale_thread_ids_are_compacted() {
+    let mut s = Sim::host(TreeConfig::default());
+    s.fork(100, 200);
+    // Threads that exec (their tid vanishes without an exit event).
+    for i in 0..20_000 {
+        s.thread(200, 10_000 + i);
+        s.ev(EventKind::Exec {
+            process_pid: 200,
+            process_tgid: 200,
+        });
+        assert!(s.tree.thread_count() <= 2 * 4096 + 8);
+    }
+    s.thread(200, 9_999);
+    assert_eq!(s.tree.tgid_of(9_999), Some(200));
+    s.check();
+}
