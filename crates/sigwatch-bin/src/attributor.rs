@@ -186,11 +186,17 @@ impl<P: ProcessView> Attributor<P> {
             self.procs.apply(ev);
             return out;
         };
+        let signal = status.signal().map(u32::from);
+        if !self.kills.contains_key(&tgid) && !signal.is_some_and(|s| self.cfg.signals.contains(s))
+        {
+            // The common case (a normal exit): no copy of the process.
+            self.procs.apply(ev);
+            return out;
+        }
         // Snapshot before applying: a view may drop exited processes.
         let before = self.procs.process(tgid);
         self.procs.apply(ev);
         let snap = self.procs.process(tgid).or(before);
-        let signal = status.signal().map(u32::from);
         let ran_ns = snap
             .as_ref()
             .and_then(|s| s.start_time_ns)
