@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench -p procconn --bench storm` (as root). Environment:
 //! `STORM_SECS` storm length (default 5); `STORM_RUNS` which runs (default
-//! `tree,events,forkstat`); `STORM_RATE` total processes/s to pace the
+//! `tree,events,forkstat`; also `tree-noforkread`); `STORM_RATE` total processes/s to pace the
 //! generators at (default: as fast as possible), so that runs see the same
 //! storm; `STORM_FORK=fork` to use `fork()` instead of a vfork-style
 //! `clone(CLONE_VM|CLONE_VFORK)` in the generators (which avoids copying
@@ -68,8 +68,9 @@ fn main() {
     }
     for run in runs {
         match run {
-            "tree" => listener_run(dur, true),
-            "events" => listener_run(dur, false),
+            "tree" => listener_run(dur, Some(true)),
+            "tree-noforkread" => listener_run(dur, Some(false)),
+            "events" => listener_run(dur, None),
             "forkstat" => forkstat_run(dur),
             other => eprintln!("unknown run {other}"),
         }
@@ -242,11 +243,12 @@ struct ListenerReport {
     rcvbuf: usize,
 }
 
-fn listener_run(dur: Duration, with_tree: bool) {
-    let name = if with_tree {
-        "ProcConnector + ProcessTree"
-    } else {
-        "ProcConnector only"
+/// `tree`: `None` for no tree, else `Some(read_after_fork)`.
+fn listener_run(dur: Duration, tree: Option<bool>) {
+    let name = match tree {
+        Some(true) => "ProcConnector + ProcessTree (default config)",
+        Some(false) => "ProcConnector + ProcessTree (read_after_fork: false)",
+        None => "ProcConnector only",
     };
     let storm = Storm::prepare(dur);
     let generators: Vec<Pid> = storm.pids.clone();
@@ -255,8 +257,11 @@ fn listener_run(dur: Duration, with_tree: bool) {
     let (stop2, ready2) = (stop.clone(), ready.clone());
     let listener = std::thread::spawn(move || {
         let mut conn = ProcConnector::open(&Config::default().recv_buffer(Some(64 << 20))).unwrap();
-        let mut tree = with_tree.then(|| {
-            let mut t = ProcessTree::new(TreeConfig::default());
+        let mut tree = tree.map(|read_after_fork| {
+            let mut t = ProcessTree::new(TreeConfig {
+                read_after_fork,
+                ..TreeConfig::default()
+            });
             t.seed_from_proc().unwrap();
             t
         });

@@ -50,6 +50,7 @@ pub fn fuzz_events(data: &[u8]) -> Result<(), String> {
         retain_exited_for: Duration::from_millis(50),
         max_exited: 8,
         max_pinned: 4,
+        read_after_fork: data.first().is_none_or(|b| b & 0x80 == 0),
         fork_fields: Fields::STAT,
         exec_fields: Fields::ALL,
     };

@@ -866,3 +866,21 @@ fn stale_thread_ids_are_compacted() {
     assert_eq!(s.tree.tgid_of(9_999), Some(200));
     s.check();
 }
+
+#[test]
+fn no_read_after_fork_is_an_inherited_copy() {
+    let mut s = Sim::host(TreeConfig {
+        read_after_fork: false,
+        ..TreeConfig::default()
+    });
+    s.put(snap(200, 100, s.now + MS, &["/bin/bash", "-l"]));
+    let reads = s.fake.reads();
+    s.fork_event(100, 200);
+    assert_eq!(s.fake.reads(), reads);
+    let c = s.tree.get(200).unwrap();
+    assert_eq!(c.source, InfoSource::Inherited);
+    assert_eq!(c.argv, argv(&["/bin/bash", "-l"]));
+    s.exec(200, &["/bin/true"]);
+    assert_eq!(s.tree.get(200).unwrap().source, InfoSource::Procfs);
+    s.check();
+}
