@@ -38,6 +38,15 @@ fn kill_a_sleep() -> u32 {
         .spawn()
         .unwrap();
     let pid = victim.id();
+    // spawn() returns once exec has replaced the memory map, but the
+    // kernel renames the task (comm) a moment later: wait for it so the
+    // OBJ_PID record names `sleep`.
+    let t = Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
+        && t.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let st = Command::new("sh")
         .arg("-c")
         .arg(format!("kill -9 {pid}"))
