@@ -244,19 +244,61 @@ impl AsFd for Kmsg {
 /// `sd_notify` protocol: a datagram to a path or an abstract `@name`).
 /// Does nothing when the variable is unset.
 pub fn sd_notify(msg: &str) -> io::Result<()> {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
-        return Ok(());
-    };
+    match std::env::var_os("NOTIFY_SOCKET") {
+        Some(path) => {
+            use std::os::unix::ffi::OsStrExt;
+            notify_to(path.as_bytes(), msg)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Sends `msg` to the datagram socket `addr`: a path, or `@name` for an
+/// abstract socket.
+pub fn notify_to(addr: &[u8], msg: &str) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::net::UnixDatagram;
     let sock = UnixDatagram::unbound()?;
-    let bytes = path.as_bytes();
-    if let Some(name) = bytes.strip_prefix(b"@") {
+    if let Some(name) = addr.strip_prefix(b"@") {
         use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
-        sock.send_to_addr(msg.as_bytes(), &addr)?;
+        let a = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+        sock.send_to_addr(msg.as_bytes(), &a)?;
     } else {
-        sock.send_to(msg.as_bytes(), std::path::Path::new(&path))?;
+        sock.send_to(
+            msg.as_bytes(),
+            std::path::Path::new(std::ffi::OsStr::from_bytes(addr)),
+        )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn notify_reaches_path_and_abstract_sockets() {
+        let dir = std::env::temp_dir().join(format!("sigwatch-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.sock");
+        let _ = std::fs::remove_file(&path);
+        let rx = UnixDatagram::bind(&path).unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        notify_to(path.as_os_str().as_bytes(), "READY=1").unwrap();
+        let mut buf = [0u8; 64];
+        let n = rx.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("sigwatch-test-{}", std::process::id());
+        let a = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let rx = UnixDatagram::bind_addr(&a).unwrap();
+        notify_to(format!("@{name}").as_bytes(), "STOPPING=1").unwrap();
+        let n = rx.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STOPPING=1");
+        assert!(notify_to(b"/nonexistent/socket", "X").is_err());
+    }
 }
