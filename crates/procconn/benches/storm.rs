@@ -12,6 +12,20 @@
 //! storm; `STORM_FORK=fork` to use `fork()` instead of a vfork-style
 //! `clone(CLONE_VM|CLONE_VFORK)` in the generators (which avoids copying
 //! page tables, so the storm is faster on a small machine).
+//!
+//! Measured 2026-11-26 on the 2-vCPU Linux 6.18 VM (other builds running),
+//! `STORM_RATE=12000 STORM_SECS=8` (96 000 processes, 192 000 events):
+//!
+//! | listener | lost events | CPU (user+sys) | per process |
+//! | --- | --- | --- | --- |
+//! | `ProcConnector` + `ProcessTree` (default) | 0 | 2.26 s | 23.6 µs |
+//! | same, `read_after_fork: false` | 0 | 0.89 s | 9.3 µs |
+//! | `ProcConnector` only | 0 | 0.82 s | 8.6 µs |
+//! | `forkstat -E -S > file` | ≈ 5 % (91 189 of 96 000 forks logged) | 3.45 s | 35.9 µs |
+//!
+//! Unpaced (as fast as the machine allows, 8 s): the default tree kept up
+//! with 20 300 processes/s, 0 lost, 3.44 s CPU; forkstat at 22 600
+//! processes/s used 3.62 s and logged only 59 % of the forks.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Read;
