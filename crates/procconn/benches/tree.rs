@@ -33,6 +33,7 @@ fn snap(pid: Pid, ppid: Pid, start: u64, argv: &[&str]) -> Snapshot {
         gid: Some(1000),
         exe: Some(PathBuf::from(argv[0])),
         argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
+        argv_truncated: false,
         cwd: Some(PathBuf::from("/home/user/src/project")),
         cgroup: Some("/user.slice/user-1000.slice/session-3.scope".into()),
         loginuid: Some(1000),

@@ -125,6 +125,8 @@ pub struct Snapshot {
     pub exe: Option<PathBuf>,
     /// `cmdline` split at NUL bytes; empty for kernel threads and zombies.
     pub argv: Option<Vec<Vec<u8>>>,
+    /// `cmdline` was longer than the reader's limit: `argv` is cut.
+    pub argv_truncated: bool,
     /// `cwd` symlink target.
     pub cwd: Option<PathBuf>,
     /// The cgroup path: the cgroup v2 (`0::`) line, else the first line's path.
@@ -290,6 +292,8 @@ pub struct ProcFs {
     buf: Vec<u8>,
     path: String,
     tick_ns: u64,
+    max_cmdline: usize,
+    truncated: bool,
 }
 
 impl Default for ProcFs {
@@ -314,7 +318,16 @@ impl ProcFs {
             buf: Vec::with_capacity(4096),
             path: String::with_capacity(64),
             tick_ns: 1_000_000_000 / hz,
+            max_cmdline: 64 << 10,
+            truncated: false,
         }
+    }
+
+    /// Reads at most `bytes` of `cmdline` (default 64 KiB; a process may
+    /// have megabytes of arguments). [`Snapshot::argv_truncated`] tells.
+    pub fn with_max_cmdline(mut self, bytes: usize) -> Self {
+        self.max_cmdline = bytes;
+        self
     }
 
     /// Nanoseconds per clock tick (`1e9 / sysconf(_SC_CLK_TCK)`).
@@ -329,9 +342,11 @@ impl ProcFs {
         let _ = write!(self.path, "{}/{}/{}", self.root.display(), pid, file);
     }
 
-    /// Reads the whole file at `self.path` into `self.buf`.
-    fn read_file(&mut self) -> bool {
+    /// Reads the file at `self.path` into `self.buf`, at most `limit` bytes
+    /// (`self.truncated` says whether there was more).
+    fn read_file(&mut self, limit: usize) -> bool {
         self.buf.clear();
+        self.truncated = false;
         let Ok(mut f) = File::open(&self.path) else {
             return false;
         };
@@ -349,6 +364,11 @@ impl ProcFs {
                 }
                 Ok(n) => {
                     self.buf.truncate(len + n);
+                    if self.buf.len() > limit {
+                        self.buf.truncate(limit);
+                        self.truncated = true;
+                        return true;
+                    }
                     // procfs files are produced whole per read for these
                     // seq/single files: a short read is the end. Saves a
                     // syscall per file.
@@ -367,7 +387,8 @@ impl ProcFs {
 
     fn read(&mut self, pid: Pid, file: &str) -> bool {
         self.set_path(pid, file);
-        self.read_file()
+        // Only cmdline can be big (ARG_MAX); the others are small.
+        self.read_file(1 << 20)
     }
 
     fn link(&mut self, pid: Pid, file: &str) -> Option<PathBuf> {
@@ -426,8 +447,12 @@ impl ProcSource for ProcFs {
         if fields.contains(Fields::EXE) {
             snap.exe = self.link(pid, "exe");
         }
-        if fields.contains(Fields::CMDLINE) && self.read(pid, "cmdline") {
-            snap.argv = Some(parse_cmdline(&self.buf));
+        if fields.contains(Fields::CMDLINE) {
+            self.set_path(pid, "cmdline");
+            if self.read_file(self.max_cmdline) {
+                snap.argv = Some(parse_cmdline(&self.buf));
+                snap.argv_truncated = self.truncated;
+            }
         }
         if fields.contains(Fields::CWD) {
             snap.cwd = self.link(pid, "cwd");
@@ -550,6 +575,7 @@ impl ProcSource for FakeProc {
             gid: full.gid.filter(|_| pick(Fields::IDS)),
             exe: full.exe.clone().filter(|_| pick(Fields::EXE)),
             argv: full.argv.clone().filter(|_| pick(Fields::CMDLINE)),
+            argv_truncated: full.argv_truncated && pick(Fields::CMDLINE),
             cwd: full.cwd.clone().filter(|_| pick(Fields::CWD)),
             cgroup: full.cgroup.clone().filter(|_| pick(Fields::CGROUP)),
             loginuid: full.loginuid.filter(|_| pick(Fields::LOGINUID)),
@@ -690,6 +716,11 @@ mod tests {
         };
         assert!(s.start_time_ns <= now, "{} > {now}", s.start_time_ns);
         assert!(p.tids(me).contains(&me));
+        // The cmdline limit cuts and says so.
+        let mut small = ProcFs::new().with_max_cmdline(3);
+        let s = small.snapshot(me, Fields::CMDLINE).unwrap();
+        assert!(s.argv_truncated);
+        assert_eq!(s.argv.unwrap().concat().len(), 3);
         assert!(p.pids().unwrap().contains(&me));
     }
 }

@@ -21,7 +21,8 @@ fn fake_snapshot(pid: Pid, ppid: Pid, start: u64, arg: u8) -> Snapshot {
         euid: Some(0),
         gid: Some(0),
         exe: Some(PathBuf::from(format!("/bin/p{arg}"))),
-        argv: Some(vec![vec![arg; usize::from(arg % 4)]]),
+        argv: Some(vec![vec![arg; usize::from(arg % 4)]; usize::from(arg % 8)]),
+        argv_truncated: arg % 5 == 0,
         cwd: Some(PathBuf::from("/")),
         cgroup: Some("/".into()),
         loginuid: Some(u32::MAX),
@@ -53,6 +54,7 @@ pub fn fuzz_events(data: &[u8]) -> Result<(), String> {
         read_after_fork: data.first().is_none_or(|b| b & 0x80 == 0),
         fork_fields: Fields::STAT,
         exec_fields: Fields::ALL,
+        max_argv_bytes: 10,
     };
     let mut tree = ProcessTree::with_source(config, fake.clone());
     tree.seed_from_proc().map_err(|e| e.to_string())?;

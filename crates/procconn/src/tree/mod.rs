@@ -138,8 +138,12 @@ pub struct ProcessInfo {
     pub comm: Vec<u8>,
     /// `/proc/<pid>/exe`.
     pub exe: Option<PathBuf>,
-    /// `/proc/<pid>/cmdline` split at NULs.
+    /// `/proc/<pid>/cmdline` split at NULs, at most
+    /// [`TreeConfig::max_argv_bytes`] bytes in total.
     pub argv: Vec<Vec<u8>>,
+    /// `argv` was cut (by [`TreeConfig::max_argv_bytes`] or the reader's
+    /// limit): the process had more arguments than shown.
+    pub argv_truncated: bool,
     /// `/proc/<pid>/cwd`.
     pub cwd: Option<PathBuf>,
     /// Real uid (`cred->uid`).
@@ -187,6 +191,7 @@ impl ProcessInfo {
             comm: Vec::new(),
             exe: None,
             argv: Vec::new(),
+            argv_truncated: false,
             cwd: None,
             uid: None,
             euid: None,
@@ -206,7 +211,7 @@ impl ProcessInfo {
     /// replaces everything requested even when a field was unreadable (after
     /// an exec the old exe/argv are wrong); otherwise only read values are
     /// taken.
-    fn absorb(&mut self, s: &Snapshot, fields: Fields, full: bool) {
+    fn absorb(&mut self, s: &Snapshot, fields: Fields, full: bool, max_argv: usize) {
         self.comm.clone_from(&s.comm);
         if s.ppid > 0 || self.ppid == 0 {
             self.ppid = s.ppid;
@@ -232,9 +237,26 @@ impl ProcessInfo {
             self.exe.clone_from(&s.exe);
         }
         if let Some(a) = &s.argv {
-            self.argv.clone_from(a);
+            self.argv_truncated = s.argv_truncated;
+            if a.iter().map(Vec::len).sum::<usize>() <= max_argv {
+                self.argv.clone_from(a);
+            } else {
+                // Bound memory: many retained processes × ARG_MAX would not.
+                self.argv.clear();
+                let mut budget = max_argv;
+                for arg in a {
+                    let take = arg.len().min(budget);
+                    self.argv.push(arg[..take].to_vec());
+                    budget -= take;
+                    if budget == 0 {
+                        break;
+                    }
+                }
+                self.argv_truncated = true;
+            }
         } else if full && fields.contains(Fields::CMDLINE) {
             self.argv.clear();
+            self.argv_truncated = false;
         }
         if s.cwd.is_some() || (full && fields.contains(Fields::CWD)) {
             self.cwd.clone_from(&s.cwd);
@@ -265,6 +287,11 @@ pub struct TreeConfig {
     pub fork_fields: Fields,
     /// What to read from `/proc` after an exec. Default: [`Fields::ALL`].
     pub exec_fields: Fields,
+    /// At most this many argv bytes are kept per process (longer ones are
+    /// cut and flagged [`ProcessInfo::argv_truncated`]), so that retention
+    /// bounds memory even when processes carry megabytes of arguments.
+    /// Default: 4096.
+    pub max_argv_bytes: usize,
 }
 
 impl Default for TreeConfig {
@@ -276,6 +303,7 @@ impl Default for TreeConfig {
             read_after_fork: true,
             fork_fields: Fields::STAT,
             exec_fields: Fields::ALL,
+            max_argv_bytes: 4096,
         }
     }
 }
@@ -468,7 +496,7 @@ impl ProcessTree {
             };
             let key = self.unique_key(pid, snap.start_time_ns);
             let mut info = ProcessInfo::blank(key);
-            info.absorb(&snap, Fields::ALL, true);
+            info.absorb(&snap, Fields::ALL, true, self.config.max_argv_bytes);
             info.start_time_ns = Some(snap.start_time_ns);
             info.source = InfoSource::Seeded;
             let tids = self.source.tids(pid);
@@ -906,7 +934,7 @@ impl ProcessTree {
         };
         if let Some(s) = snap {
             if s.start_time_ns.abs_diff(ts) <= START_TOLERANCE_NS {
-                info.absorb(&s, fields, false);
+                info.absorb(&s, fields, false, self.config.max_argv_bytes);
                 info.source = InfoSource::Procfs;
                 ticks = Some(s.start_ticks);
             } else {
@@ -921,6 +949,7 @@ impl ProcessTree {
             return;
         };
         let fields = self.config.exec_fields;
+        let max_argv = self.config.max_argv_bytes;
         let snap = self.read(tgid, fields);
         let Some(e) = self.entries.get_mut(&key) else {
             return;
@@ -939,7 +968,7 @@ impl ProcessTree {
         match valid {
             // A zombie still has stat (comm is post-exec) but no exe/argv.
             Some(s) if s.state_is_alive() => {
-                e.info.absorb(s, fields, true);
+                e.info.absorb(s, fields, true, max_argv);
                 e.stat_ticks = Some(s.start_ticks);
                 e.info.source = InfoSource::Procfs;
             }
@@ -989,7 +1018,7 @@ impl ProcessTree {
                 // A zombie's stat is still there; a reused pid would be newer.
                 if s.start_time_ns <= ts.saturating_add(START_TOLERANCE_NS) {
                     let mut i = ProcessInfo::blank(self.unique_key(tgid, s.start_time_ns));
-                    i.absorb(&s, Fields::STAT, false);
+                    i.absorb(&s, Fields::STAT, false, self.config.max_argv_bytes);
                     i.start_time_ns = Some(s.start_time_ns);
                     i.source = InfoSource::Procfs;
                     ticks = Some(s.start_ticks);
@@ -1157,7 +1186,7 @@ impl ProcessTree {
         let (info, ticks) = match snap {
             Some(s) => {
                 let mut i = ProcessInfo::blank(self.unique_key(pid, s.start_time_ns));
-                i.absorb(&s, Fields::ALL, true);
+                i.absorb(&s, Fields::ALL, true, self.config.max_argv_bytes);
                 i.start_time_ns = Some(s.start_time_ns);
                 i.source = InfoSource::Procfs;
                 (i, Some(s.start_ticks))

@@ -33,6 +33,7 @@ fn snap(pid: Pid, ppid: Pid, start_ns: u64, args: &[&str]) -> Snapshot {
         gid: Some(1000),
         exe: args.first().map(PathBuf::from),
         argv: Some(argv(args)),
+        argv_truncated: false,
         cwd: Some(PathBuf::from("/home/u")),
         cgroup: Some("/user.slice".into()),
         loginuid: Some(1000),
@@ -883,4 +884,25 @@ fn no_read_after_fork_is_an_inherited_copy() {
     s.exec(200, &["/bin/true"]);
     assert_eq!(s.tree.get(200).unwrap().source, InfoSource::Procfs);
     s.check();
+}
+
+#[test]
+fn long_argv_is_cut_and_flagged() {
+    let mut s = Sim::host(TreeConfig {
+        max_argv_bytes: 10,
+        ..TreeConfig::default()
+    });
+    s.fork(100, 200);
+    s.exec(200, &["/bin/echo", "0123456789"]);
+    let p = s.tree.get(200).unwrap();
+    assert_eq!(p.argv, argv(&["/bin/echo", "0"]));
+    assert!(p.argv_truncated);
+    s.exec(200, &["/bin/ls"]);
+    let p = s.tree.get(200).unwrap();
+    assert_eq!(p.argv, argv(&["/bin/ls"]));
+    assert!(!p.argv_truncated);
+    // The reader's own limit is reported too.
+    s.fake.update(200, |p| p.snapshot.argv_truncated = true);
+    s.exec(200, &["/bin/ls"]);
+    assert!(s.tree.get(200).unwrap().argv_truncated);
 }
