@@ -335,7 +335,8 @@ impl RestoreOutcome {
 
 /// Rules this process added, removed exactly on [`remove`](Self::remove)
 /// or drop. Rules that already existed identically (`EEXIST`) are not
-/// ours and are left alone.
+/// ours and are left alone — unless they carry this process's own
+/// `sigwatch:<pid>` key (a dead predecessor with the same pid).
 #[derive(Debug)]
 pub struct InstalledRules {
     client: AuditClient,
@@ -349,9 +350,17 @@ impl InstalledRules {
     pub fn install(mut client: AuditClient, rules: Vec<AuditRule>) -> Result<InstalledRules> {
         let mut owned = Vec::new();
         let mut preexisting = Vec::new();
+        let me = std::process::id();
         for r in rules {
             match client.add_rule(&r) {
                 Ok(()) => owned.push(r),
+                // An identical rule keyed with our own pid can only be a
+                // leftover of a dead predecessor that had the same pid:
+                // by the key scheme it is ours.
+                Err(Error::Netlink {
+                    errno: Errno::EEXIST,
+                    ..
+                }) if r.keys().into_iter().any(|k| key_owner(k) == Some(me)) => owned.push(r),
                 Err(Error::Netlink {
                     errno: Errno::EEXIST,
                     ..
