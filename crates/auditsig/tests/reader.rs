@@ -244,7 +244,7 @@ fn multicast_burst_loses_nothing_silently() {
             None => {
                 let exited = sh.try_wait().unwrap().is_some();
                 let q = *quiet_since.get_or_insert_with(Instant::now);
-                if (exited && q.elapsed() > Duration::from_secs(2)) || received == N && exited {
+                if exited && (received == N || q.elapsed() > Duration::from_secs(2)) {
                     break;
                 }
                 if start.elapsed() > Duration::from_secs(120) {
