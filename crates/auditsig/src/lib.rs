@@ -77,8 +77,8 @@
 pub mod assemble;
 pub mod client;
 pub mod error;
-pub mod killrules;
 pub mod kill;
+pub mod killrules;
 pub mod logfile;
 pub mod netlink;
 pub mod reader;
