@@ -83,6 +83,10 @@ fn wait_for_kill(
                 assert!(contains(&sys.body, &format!("a0={victim:x} ")), "{sys:?}");
                 assert!(contains(&sys.body, "a1=9 "), "{sys:?}");
                 assert!(!sys.body.ends_with(b"\0"));
+                // The whole text, not cut 16 bytes short by the unicast
+                // nlmsg_len quirk: the key is the SYSCALL record's last field.
+                let key = format!("key=\"{}\"", owner_key(std::process::id()));
+                assert!(sys.body.ends_with(key.as_bytes()), "{sys:?}");
                 return (sys.clone(), obj.clone());
             }
         }
