@@ -312,3 +312,46 @@ fn eoe_after_last_record_and_timeouts() {
     assert!(a.pop().is_none());
     assert_eq!(a.stats().stray_eoe, 0);
 }
+
+#[test]
+fn oversized_lines_and_huge_events_are_bounded_and_counted() {
+    let mut input = Vec::new();
+    input.extend_from_slice(b"type=DAEMON_START msg=audit(1.0:1): op=start\n");
+    input.extend_from_slice(b"type=SYSCALL msg=audit(1.0:2): x=");
+    input.resize(input.len() + auditsig::logfile::MAX_LINE + 10, b'a');
+    input.extend_from_slice(b"\ntype=DAEMON_END msg=audit(1.0:3): op=terminate\n");
+    let mut r = LineReader::new(&input[..]);
+    let recs: Vec<Record> = r.by_ref().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(r.stats().oversized, 1);
+
+    // kill(-1) with more targets than an event may hold.
+    let cfg = auditsig::AssemblerConfig {
+        max_records_per_event: 3,
+        ..Default::default()
+    };
+    let mut a = Assembler::new(cfg);
+    let now = Instant::now();
+    a.push(
+        rec(
+            "type=SYSCALL msg=audit(1.0:9): arch=c000003e syscall=62 success=yes exit=0 \
+             a0=ffffffff a1=9 a2=0 a3=0 ppid=1 pid=2 uid=0 euid=0 gid=0 comm=\"k\"",
+        ),
+        now,
+    );
+    for pid in 10..20 {
+        a.push(
+            rec(&format!(
+                "type=OBJ_PID msg=audit(1.0:9): opid={pid} oauid=-1 ouid=0 oses=-1 ocomm=\"v\""
+            )),
+            now,
+        );
+    }
+    a.push(rec("type=EOE msg=audit(1.0:9): "), now);
+    let e = a.pop().unwrap();
+    assert_eq!((e.records.len(), e.dropped_records), (3, 8));
+    assert_eq!(a.stats().dropped_records, 8);
+    let k = KillEvent::from_event(&e).unwrap().unwrap();
+    assert_eq!(k.target_spec, TargetSpec::All);
+    assert_eq!((k.targets.len(), k.targets_dropped), (2, 8));
+}
