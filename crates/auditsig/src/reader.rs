@@ -38,6 +38,10 @@ pub const DEFAULT_RCVBUF: usize = 8 * 1024 * 1024;
 /// (8970) bytes; this leaves ample room.
 const RECV_BUF: usize = 64 * 1024;
 
+/// Datagrams without records read in a row before a timed-out receive
+/// gives up (see `RecordSocket::recv`).
+const MAX_NON_RECORD_READS: u32 = 64;
+
 /// Counters of a reader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -95,24 +99,31 @@ impl RecordSocket {
     /// One record, waiting up to `timeout` (`None`: forever).
     fn recv(&mut self, sock: &Socket, timeout: Option<Duration>) -> Result<Option<NetlinkRecord>> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut idle_reads = 0u32;
         loop {
             if let Some(r) = self.pending.pop_front() {
                 self.stats.records += 1;
                 return Ok(Some(r));
             }
             // Try without waiting first: under load data is there.
-            let got = self.recv_one(sock)?;
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if got && self.pending.is_empty() && left.is_some_and(|l| l.is_zero()) {
+            if self.recv_one(sock)? {
+                // Something was read (maybe no record: an ENOBUFS report,
+                // a control message). Keep reading what is queued, even
+                // past the deadline, but bounded so a flood of non-records
+                // cannot hold the caller forever.
+                idle_reads += 1;
+                if idle_reads < MAX_NON_RECORD_READS || deadline.is_none_or(|d| Instant::now() < d)
+                {
+                    continue;
+                }
                 return Ok(None);
             }
-            if !got {
-                if left.is_some_and(|l| l.is_zero()) {
-                    return Ok(None);
-                }
-                if !wait_readable(sock.as_fd(), left)? {
-                    return Ok(None);
-                }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
+            if !wait_readable(sock.as_fd(), left)? {
+                return Ok(None);
             }
         }
     }

@@ -280,3 +280,55 @@ fn multicast_burst_loses_nothing_silently() {
         "silent loss: {received}/{N}, lost +{lost}, {stats:?}"
     );
 }
+
+/// With a tiny receive buffer and nobody reading during a burst, the
+/// socket overflows: the reader must report it (ENOBUFS), not hide it.
+#[test]
+fn multicast_overflow_is_counted_as_enobufs() {
+    if skip("multicast_overflow_is_counted_as_enobufs") {
+        return;
+    }
+    const N: u32 = 500;
+    const NOBODY: u32 = 999_999_998;
+    let _lock = AuditLock::acquire();
+    let mut reader = match MulticastReader::with_rcvbuf(4096) {
+        Err(Error::Unsupported(why)) => {
+            eprintln!("SKIPPED multicast_overflow_is_counted_as_enobufs: {why}");
+            return;
+        }
+        r => r.unwrap(),
+    };
+    reader.set_nonblocking(true).unwrap();
+    let enabled = AuditClient::open().unwrap().enable().unwrap();
+    let rules = KillRuleSet::new(owner_key(std::process::id()))
+        .build()
+        .unwrap();
+    let installed = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();
+    // Not reading while the shell runs.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "i=0; while [ $i -lt {N} ]; do kill -9 {NOBODY} 2>/dev/null; i=$((i+1)); done"
+        ))
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let needle = format!("a0={NOBODY:x} ");
+    let mut received = 0;
+    while let Some(r) = reader.try_recv().unwrap() {
+        if r.msg_type == 1300 && contains(&r.body, &needle) {
+            received += 1;
+        }
+    }
+    let stats = reader.stats();
+    installed.remove().unwrap();
+    enabled.restore().unwrap();
+    eprintln!(
+        "overflow: {N} kills, {received} of their SYSCALL records received ({} records in all) \
+         with rcvbuf {}, ENOBUFS {}",
+        stats.records, stats.rcvbuf, stats.enobufs
+    );
+    assert!(st.success());
+    assert!(received < N, "{received}");
+    assert!(stats.enobufs > 0, "{stats:?}");
+}
