@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use auditsig::client::AuditClient;
 use auditsig::killrules::{KillRuleSet, KEY_PREFIX};
 
-use crate::sources::{AuditMulticast, Kmsg};
+use crate::sources::Kmsg;
 
 /// One line of the status: a check, whether it is fine, what was found,
 /// and how to fix it when it is not.
@@ -97,7 +97,7 @@ pub fn checks() -> Vec<Check> {
             "run as root in the initial network namespace; the kernel needs CONFIG_PROC_EVENTS=y",
         )),
     }
-    match AuditMulticast::open(1 << 16) {
+    match auditsig::MulticastReader::with_rcvbuf(1 << 16) {
         Ok(_) => out.push(check("audit multicast", true, "joinable (AUDIT_NLGRP_READLOG)", "")),
         Err(e) => out.push(check(
             "audit multicast",

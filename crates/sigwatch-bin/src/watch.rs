@@ -19,8 +19,9 @@ use crate::cli::{AuditSource, WatchArgs};
 use crate::input::AuditKill;
 use crate::render::{write_json, write_text, TextOptions};
 use crate::report::{LossReport, Report, Summary};
-use crate::sources::{sd_notify, AuditMulticast, AuditUnicast, Drain, Kmsg};
+use crate::sources::{sd_notify, Kmsg};
 use crate::Error;
+use auditsig::{MulticastReader, NetlinkRecord, UnicastReader};
 
 /// How often the rules are checked (and re-added if flushed) and the
 /// kernel's `lost` counter read: well inside the promised 10 s.
@@ -31,8 +32,8 @@ const PROC_BATCH: usize = 4096;
 
 /// The audit record source in use.
 enum Source {
-    Multicast(AuditMulticast),
-    Unicast(AuditUnicast),
+    Multicast(MulticastReader),
+    Unicast(UnicastReader),
     Log(FollowLog),
     Stdin(StdinLines),
     None,
@@ -276,7 +277,8 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
     );
 
     let mut events = Vec::new();
-    let mut drain = Drain::default();
+    let mut malformed = 0u64;
+    let mut enobufs_seen = 0u64;
     let mut records: Vec<Record> = Vec::new();
     let mut last_check = Instant::now();
     let mut last_verify = Instant::now();
@@ -379,27 +381,32 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         let mut overflow = 0;
         match &mut source {
             Source::Multicast(_) | Source::Unicast(_) if audit_ready => {
-                drain.records.clear();
-                let r = match &mut source {
-                    Source::Multicast(m) => m.drain(&mut drain),
-                    Source::Unicast(u) => u.drain(&mut drain),
-                    _ => Ok(()),
+                // Bounded like the process events: other fds must be served.
+                for _ in 0..PROC_BATCH {
+                    let r: Result<Option<NetlinkRecord>, auditsig::Error> = match &mut source {
+                        Source::Multicast(m) => m.try_recv(),
+                        Source::Unicast(u) => u.try_recv(),
+                        _ => Ok(None),
+                    };
+                    match r {
+                        Ok(Some(nr)) => match Record::from_netlink_owned(nr.msg_type, nr.body) {
+                            Ok(r) => records.push(r),
+                            Err(_) => malformed += 1,
+                        },
+                        Ok(None) => break,
+                        Err(e) => {
+                            log::warn!("audit socket: {e}");
+                            break;
+                        }
+                    }
+                }
+                let enobufs = match &source {
+                    Source::Multicast(m) => m.stats().enobufs,
+                    Source::Unicast(u) => u.stats().enobufs,
+                    _ => 0,
                 };
-                if let Err(e) = r {
-                    if matches!(source, Source::Unicast(_))
-                        && e.raw_os_error() == Some(libc::EEXIST)
-                    {
-                        return Err(fatal("another process became the audit pid first; use --audit-source log or multicast"));
-                    }
-                    log::warn!("audit socket: {e}");
-                }
-                overflow = std::mem::take(&mut drain.overflows);
-                for nr in drain.records.drain(..) {
-                    match Record::from_netlink_owned(nr.msg_type, nr.body) {
-                        Ok(r) => records.push(r),
-                        Err(_) => drain.malformed += 1,
-                    }
-                }
+                overflow = enobufs.saturating_sub(enobufs_seen);
+                enobufs_seen = enobufs;
             }
             Source::Log(f) => {
                 if let Err(e) = f.poll(&mut records) {
@@ -409,7 +416,7 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             Source::Stdin(s) if audit_ready => {
                 let mut bad = 0;
                 s.drain(&mut records, &mut bad);
-                drain.malformed += bad;
+                malformed += bad;
                 if s.eof {
                     stop_reason = "end of input";
                 }
@@ -519,18 +526,34 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
     let _ = sd_notify("STOPPING=1");
     // Rules and `enabled` are put back before anything else can fail.
     if let Source::Unicast(u) = &mut source {
-        u.release();
+        if let Err(e) = u.release() {
+            eprintln!("sigwatch: could not release the audit pid: {e}");
+        }
     }
     ctl.cleanup();
     drop(conn);
     summary.proc_events = engine.stats().proc_events;
     summary.proc_lost = proc_lost_reported;
-    summary.audit_lost += drain.malformed;
+    summary.audit_lost += malformed;
     summary.reports = printed;
     if args.json {
         let _ = write_json(&mut w, &Report::Summary(summary));
     }
     Ok(summary)
+}
+
+fn open_multicast(rcvbuf: usize) -> Result<MulticastReader, auditsig::Error> {
+    let m = MulticastReader::with_rcvbuf(rcvbuf)?;
+    m.set_nonblocking(true)?;
+    Ok(m)
+}
+
+/// Takes the audit pid only when no live process holds it (never from
+/// auditd); it is released at exit.
+fn open_unicast(rcvbuf: usize) -> Result<UnicastReader, auditsig::Error> {
+    let u = UnicastReader::register_with_rcvbuf(rcvbuf)?;
+    u.set_nonblocking(true)?;
+    Ok(u)
 }
 
 fn describe_signals(args: &WatchArgs) -> String {
@@ -569,17 +592,17 @@ fn open_source(args: &WatchArgs, ctl: &mut AuditControl) -> Result<Source, Error
             FollowLog::open(p, StartAt::End)
                 .map_err(|e| fatal(format!("cannot follow {} ({e})", p.display())))?,
         ),
-        AuditSource::Multicast => Source::Multicast(AuditMulticast::open(args.rcvbuf).map_err(
-            |e| fatal(format!("cannot join the audit multicast group ({e}); fix: run as root (CAP_AUDIT_READ) on a kernel ≥ 3.16, or use --audit-source unicast|log"))
-        )?),
-        AuditSource::Unicast => Source::Unicast(AuditUnicast::open(args.rcvbuf, holder).map_err(|e| {
+        AuditSource::Multicast => Source::Multicast(open_multicast(args.rcvbuf).map_err(|e| {
+            fatal(format!("cannot join the audit multicast group ({e}); fix: run as root (CAP_AUDIT_READ) on a kernel ≥ 3.16, or use --audit-source unicast|log"))
+        })?),
+        AuditSource::Unicast => Source::Unicast(open_unicast(args.rcvbuf).map_err(|e| {
             fatal(format!("cannot become the audit pid ({e}); fix: run as root (CAP_AUDIT_CONTROL) with no audit daemon, or use --audit-source multicast|log"))
         })?),
-        AuditSource::Auto => match AuditMulticast::open(args.rcvbuf) {
+        AuditSource::Auto => match open_multicast(args.rcvbuf) {
             Ok(m) => Source::Multicast(m),
             Err(e) => {
                 log::info!("audit multicast unavailable ({e})");
-                match AuditUnicast::open(args.rcvbuf, holder) {
+                match open_unicast(args.rcvbuf) {
                     Ok(u) => Source::Unicast(u),
                     Err(e2) => {
                         log::info!("audit unicast unavailable ({e2})");
