@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ struct Audit {
     enabled: Option<EnabledGuard>,
     asm: Assembler,
     seen: Vec<KillEvent>,
+    /// `enabled` as found, checked again after clean-up.
+    enabled_before: u32,
     _lock: AuditLock,
 }
 
@@ -47,6 +49,7 @@ impl Audit {
             }
             r => r.unwrap(),
         };
+        let enabled_before = AuditClient::open().unwrap().status().unwrap().enabled;
         let enabled = AuditClient::open().unwrap().enable().unwrap();
         let rules = KillRuleSet::new(owner_key(std::process::id()))
             .build()
@@ -58,6 +61,7 @@ impl Audit {
             enabled: Some(enabled),
             asm: Assembler::default(),
             seen: Vec::new(),
+            enabled_before,
             _lock: lock,
         })
     }
@@ -99,15 +103,38 @@ impl Audit {
         if let Some(e) = self.enabled.take() {
             e.restore().unwrap();
         }
+        // Audit is left exactly as found: `enabled` and no rule of ours.
+        let mut c = AuditClient::open().unwrap();
+        assert_eq!(c.status().unwrap().enabled, self.enabled_before);
+        let key = owner_key(std::process::id());
+        let ours = c
+            .list_rules()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.keys().contains(&key.as_bytes()))
+            .count();
+        assert_eq!(ours, 0, "rules with key {key} left behind");
     }
 }
 
+/// A `sleep 1000` that has finished its exec. `spawn()` can return
+/// before the child's comm changes: the vfork-style parent is woken in
+/// `begin_new_exec()` (mm release) before `__set_task_comm()`, and a kill
+/// in that window records `ocomm` = the parent's thread name.
 fn sleeper() -> Child {
-    Command::new("sleep")
+    let child = Command::new("sleep")
         .arg("1000")
         .stdin(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).unwrap_or_default() != "sleep\n"
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child
 }
 
 fn b(s: &str) -> Bytes {
@@ -209,8 +236,7 @@ fn process_group_kill_yields_all_targets() {
 }
 
 /// A victim with a second thread: prints "VICTIM TGID TID" and sleeps.
-/// The stdout reader is returned so the pipe stays open.
-fn threaded_victim() -> (Child, u32, u32, impl Sized) {
+fn threaded_victim() -> (Child, u32, u32) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
         .env(HELPER_ENV, "victim")
@@ -218,23 +244,26 @@ fn threaded_victim() -> (Child, u32, u32, impl Sized) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    // libtest prints its own lines first.
-    while !line.starts_with("VICTIM ") {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("victim helper exited early");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    // A reader thread so that a helper that never prints cannot hang us.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            // libtest prints its own lines too.
+            if let Some(i) = line.find("VICTIM ") {
+                let _ = tx.send(line[i + 7..].to_string());
+            }
         }
-    }
-    let mut it = line
-        .split_whitespace()
-        .skip(1)
-        .map(|s| s.parse::<u32>().unwrap());
+    });
+    let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) else {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("victim helper did not report its thread");
+    };
+    let mut it = line.split_whitespace().map(|s| s.parse::<u32>().unwrap());
     let (tgid, tid) = (it.next().unwrap(), it.next().unwrap());
-    (child, tgid, tid, out)
+    (child, tgid, tid)
 }
 
 /// Run this binary as a sender doing `what` (see [`helper`]).
@@ -255,7 +284,7 @@ fn tgkill_at_a_non_leader_thread() {
     let Some(mut audit) = Audit::start("tgkill_at_a_non_leader_thread") else {
         return;
     };
-    let (mut victim, tgid, tid, _out) = threaded_victim();
+    let (mut victim, tgid, tid) = threaded_victim();
     assert_ne!(tgid, tid);
     let (sender, st) = run_sender(&format!("tgkill {tgid} {tid}"));
     let ws = victim.wait().unwrap();
@@ -395,7 +424,12 @@ fn helper() {
                 while *tid.lock().unwrap() == 0 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                println!("VICTIM {} {}", std::process::id(), *tid.lock().unwrap());
+                // Straight to fd 1: libtest may capture `println!`.
+                let line = format!("VICTIM {} {}\n", std::process::id(), *tid.lock().unwrap());
+                let mut out = std::io::stdout().lock();
+                out.write_all(line.as_bytes()).unwrap();
+                out.flush().unwrap();
+                drop(out);
                 std::thread::sleep(Duration::from_secs(1000));
             }
             "tgkill" => {
