@@ -292,3 +292,78 @@ fn raw_log_format_equals_netlink() {
     let from_log = kills(&assemble(records));
     assert_eq!(from_log, from_netlink);
 }
+
+/// `ausearch` (Debian's auditd package) as an oracle: the same events
+/// (serials) from the same log, and the same targets per kill event.
+/// Also for a RAW log with interleaved events and no PROCTITLE.
+#[test]
+fn ausearch_agrees_on_events_and_targets() {
+    if std::process::Command::new("ausearch")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED ausearch_agrees_on_events_and_targets: ausearch not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let interleaved = dir.path().join("interleaved.log");
+    std::fs::write(
+        &interleaved,
+        "type=SYSCALL msg=audit(1700000000.100:501): arch=c000003e syscall=62 success=yes exit=0 a0=1f4 a1=9 a2=0 a3=0 items=0 ppid=1 pid=300 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"kill\" exe=\"/bin/kill\" key=\"swtest\"\n\
+         type=SYSCALL msg=audit(1700000000.100:502): arch=c000003e syscall=62 success=no exit=-3 a0=1f5 a1=9 a2=0 a3=0 items=0 ppid=1 pid=301 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"kill\" exe=\"/bin/kill\" key=\"swtest\"\n\
+         type=OBJ_PID msg=audit(1700000000.100:501): opid=500 oauid=-1 ouid=0 oses=-1 ocomm=\"victim\"\n\
+         type=USER_CMD msg=audit(1700000000.200:503): pid=1 uid=0 auid=0 ses=1 msg='cwd=\"/\" cmd=6C73 terminal=pts/0 res=success'\n\
+         type=SYSCALL msg=audit(1700000003.000:504): arch=c000003e syscall=62 success=yes exit=0 a0=fffffe0c a1=9 a2=0 a3=0 items=0 ppid=1 pid=302 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=3 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"swtest\"\n\
+         type=OBJ_PID msg=audit(1700000003.000:504): opid=501 oauid=1000 ouid=1000 oses=3 ocomm=\"a\"\n\
+         type=OBJ_PID msg=audit(1700000003.000:504): opid=502 oauid=1000 ouid=1000 oses=3 ocomm=\"b\"\n",
+    )
+    .unwrap();
+    for path in [data("auditd-enriched-kill.log"), interleaved] {
+        let csv = std::process::Command::new("ausearch")
+            .arg("-if")
+            .arg(&path)
+            .args(["--format", "csv"])
+            .output()
+            .unwrap();
+        let csv = String::from_utf8(csv.stdout).unwrap();
+        let mut want: Vec<u64> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+            .collect();
+        want.sort();
+
+        let records: Vec<Record> = auditsig::logfile::open_log(&path)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let events = assemble(records);
+        let mut got: Vec<u64> = events.iter().map(|e| e.stamp.serial).collect();
+        got.sort();
+        assert_eq!(got, want, "{}", path.display());
+
+        // Targets per kill event, from ausearch's raw records of key swtest.
+        let raw = std::process::Command::new("ausearch")
+            .arg("-if")
+            .arg(&path)
+            .args(["-k", "swtest", "--raw"])
+            .output()
+            .unwrap();
+        let raw = String::from_utf8_lossy(&raw.stdout).into_owned();
+        let mut want: Vec<(u64, u32)> = Vec::new();
+        for l in raw.lines().filter(|l| l.starts_with("type=OBJ_PID")) {
+            let r = Record::parse_line(l.as_bytes()).unwrap();
+            let opid = r.get("opid").unwrap().as_dec_u64().unwrap() as u32;
+            want.push((r.stamp().serial, opid));
+        }
+        want.sort();
+        let mut got: Vec<(u64, u32)> = kills(&events)
+            .iter()
+            .flat_map(|k| k.targets.iter().map(move |t| (k.stamp.serial, t.pid)))
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{}", path.display());
+        assert!(!got.is_empty());
+    }
+}
