@@ -64,6 +64,9 @@ audit_state() {
 }
 echo "SIGWATCH-QEMU: audit-before $(audit_state)"
 
+# test_timeout, test_args (written by run-in-guest.sh)
+. /etc/sigwatch-qemu.conf
+
 # /etc/sigwatch-tests: one line per test binary: name|manifest_dir|executable
 while IFS='|' read -r name dir exe; do
   [ -n "$name" ] || continue
@@ -73,9 +76,16 @@ while IFS='|' read -r name dir exe; do
     # env!("CARGO_MANIFEST_DIR") is baked in at compile time and the host's
     # paths are replicated in the guest; the runtime variable is set too for
     # tests that read it with std::env::var.
-    CARGO_MANIFEST_DIR="$dir" exec "$exe" --test-threads=1
+    # --show-output: a test that skips (no root, missing tool or kernel
+    # feature) says why on stderr; the host lists those lines.
+    # timeout: a hung test binary must not eat the whole job; SIGTERM,
+    # then SIGKILL 10 s later (exit status 124 or 137).
+    # shellcheck disable=SC2086
+    CARGO_MANIFEST_DIR="$dir" exec timeout -k 10 "$test_timeout" \
+      "$exe" --test-threads=1 --show-output $test_args
   ) </dev/null 2>&1
   rc=$?
+  [ $rc = 124 ] || [ $rc = 137 ] && echo "SIGWATCH-QEMU: timeout $name after ${test_timeout}s"
   echo "SIGWATCH-QEMU: result $name rc=$rc"
 done </etc/sigwatch-tests
 

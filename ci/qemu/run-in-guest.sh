@@ -5,13 +5,15 @@
 # See ci/qemu/README.md. Fails (exit 1) when a test binary fails in the guest
 # or the guest does not finish within the timeout.
 #
-# Usage: ci/qemu/run-in-guest.sh [--smoke] [TARGET...]
+# Usage: ci/qemu/run-in-guest.sh [--smoke] [--e2e] [TARGET...]
 #   TARGET   PACKAGE            every test target of the package (lib, bins, tests/*)
 #            PACKAGE:lib        its unit tests only
 #            PACKAGE:test=NAME  one integration test (tests/NAME.rs)
 #            PACKAGE:bin=NAME   the unit tests of one binary
 #            /ABS/PATH          a prebuilt libtest executable (run in /)
 #   --smoke  boot and check the kernel only, run no test binary
+#   --e2e    also the end-to-end tests: adds target sigwatch-e2e, binary
+#            sigwatch and tools auditd, python3 (the e2e tests use them)
 # Environment:
 #   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig")
 #   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
@@ -19,11 +21,19 @@
 #   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, ahead of
 #                          busybox on PATH (default "auditctl setpriv setsid unshare":
 #                          busybox's setpriv lacks --reuid; a missing one is skipped
-#                          with a warning)
+#                          with a warning). `python3` brings Debian's python3 and its
+#                          stdlib, `auditd` its /etc/audit config.
 #   SIGWATCH_QEMU_TIMEOUT  seconds before the guest is declared hung (900)
+#   SIGWATCH_QEMU_TEST_TIMEOUT  seconds one test binary may take in the guest
+#                          before it is killed and counted as failed (300)
+#   SIGWATCH_QEMU_TEST_ARGS  extra libtest arguments for every binary (a name
+#                          filter, --nocapture, ...)
 #   SIGWATCH_QEMU_APPEND   extra kernel command line words
 #   SIGWATCH_QEMU_KERNEL   Debian kernel package (default: what linux-image-amd64 depends on)
 #   SIGWATCH_QEMU_WORKDIR  scratch dir (target/qemu)
+# The body is one { } block: bash parses it whole before running, so editing
+# this file while a run boots the guest cannot derail that run.
+{
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ws=$(pwd -P)
@@ -32,11 +42,13 @@ t_start=$(date +%s)
 log() { echo "== qemu: $*"; }
 
 smoke=0
+e2e=0
 targets=()
 for a in "$@"; do
   case $a in
     --smoke) smoke=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --e2e) e2e=1 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     -*) echo "unknown option $a" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
@@ -46,6 +58,11 @@ if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
 fi
 bins=${SIGWATCH_QEMU_BINS:-}
 tools=${SIGWATCH_QEMU_TOOLS-auditctl setpriv setsid unshare}
+if [ $e2e -eq 1 ]; then
+  targets+=(sigwatch-e2e)
+  bins="$bins sigwatch"
+  tools="$tools auditd python3"
+fi
 timeout_s=${SIGWATCH_QEMU_TIMEOUT:-900}
 work=${SIGWATCH_QEMU_WORKDIR:-$ws/target/qemu}
 mkdir -p "$work"
@@ -93,9 +110,18 @@ done
 t_kernel=$(date +%s)
 
 # ---- 3. test binaries -------------------------------------------------------
+# One workspace-wide build, exactly like the host's `cargo test --workspace`
+# (same feature unification, so CI reuses its artifacts), then pick the
+# selected targets from cargo's JSON messages.
 # Each line of $list: name|manifest_dir|executable
 list=$work/tests.list
 : >"$list"
+binpaths=()
+if [ ${#targets[@]} -gt 0 ] || [ -n "$bins" ]; then
+  log "building the workspace's tests (cargo test --workspace --no-run)"
+  cargo test --workspace --no-run --message-format=json-render-diagnostics >"$work/cargo.json"
+  cargo metadata --no-deps --format-version 1 >"$work/metadata.json"
+fi
 for t in "${targets[@]}"; do
   if [ "${t#/}" != "$t" ]; then
     [ -x "$t" ] || { echo "$t is not an executable" >&2; exit 2; }
@@ -103,28 +129,35 @@ for t in "${targets[@]}"; do
     continue
   fi
   pkg=${t%%:*}
-  sel=()
   case $t in
-    *:lib) sel=(--lib) ;;
-    *:test=*) sel=(--test "${t#*:test=}") ;;
-    *:bin=*) sel=(--bin "${t#*:bin=}") ;;
+    *:lib) kinds='["lib"]'; tname= ;;
+    *:test=*) kinds='["test"]'; tname=${t#*:test=} ;;
+    *:bin=*) kinds='["bin"]'; tname=${t#*:bin=} ;;
     *:*) echo "bad target $t" >&2; exit 2 ;;
-    *) sel=(--lib --bins --tests) ;;
+    *) kinds='["lib","bin","test"]'; tname= ;;
   esac
-  log "building tests of $t"
-  cargo test -p "$pkg" "${sel[@]}" --no-run --message-format=json >"$work/cargo.json"
-  jq -r 'select(.reason == "compiler-artifact" and .profile.test == true and .executable != null)
-         | "\(.target.kind[0])-\(.target.name)|\(.manifest_path | sub("/Cargo.toml$"; ""))|\(.executable)"' \
-    "$work/cargo.json" | sed "s/^/$pkg:/" >>"$list"
+  mp=$(jq -r --arg p "$pkg" '.packages[] | select(.name == $p) | .manifest_path' "$work/metadata.json")
+  [ -n "$mp" ] || { echo "no package $pkg in the workspace" >&2; exit 2; }
+  found=$(jq -r --arg mp "$mp" --arg p "$pkg" --argjson kinds "$kinds" --arg n "$tname" '
+      select(.reason == "compiler-artifact" and .manifest_path == $mp
+             and .profile.test == true and .executable != null
+             and (.target.kind[0] as $k | $kinds | index($k))
+             and ($n == "" or .target.name == $n))
+      | "\($p):\(.target.kind[0])-\(.target.name)|\($mp | sub("/Cargo.toml$"; ""))|\(.executable)"' \
+    "$work/cargo.json")
+  [ -n "$found" ] || { echo "target $t: no such test executable" >&2; exit 2; }
+  echo "$found" >>"$list"
 done
-# cargo lists a target again when two selections share it.
+# A target named twice (e.g. `procconn procconn:lib`) runs once.
 sort -u -o "$list" "$list"
-binpaths=()
+# cargo test builds a package's binaries only when that package has
+# integration tests: build them explicitly.
 for b in $bins; do
   log "building binary $b"
-  p=$(cargo build --bin "$b" --message-format=json \
-      | jq -r --arg b "$b" 'select(.reason == "compiler-artifact" and .target.name == $b and .executable != null) | .executable')
-  [ -x "$p" ] || { echo "binary $b not built" >&2; exit 1; }
+  p=$(cargo build --bin "$b" --message-format=json-render-diagnostics \
+      | jq -r --arg b "$b" 'select(.reason == "compiler-artifact" and .target.name == $b
+          and .target.kind[0] == "bin" and .executable != null) | .executable' | head -n1)
+  [ -n "$p" ] && [ -x "$p" ] || { echo "binary $b not built" >&2; exit 1; }
   binpaths+=("$p")
 done
 t_build=$(date +%s)
@@ -132,7 +165,9 @@ t_build=$(date +%s)
 # ---- 4. initramfs -----------------------------------------------------------
 root=$work/root
 rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,proc,sys,dev,tmp,run,root,var}
+# Merged /usr, as on Debian: /bin/X and /usr/bin/X are one file.
+mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,usr/local/bin,etc,proc,sys,dev,tmp,run,root,var}
+for d in bin sbin lib lib64; do ln -s usr/$d "$root/$d"; done
 cp /bin/busybox "$root/bin/busybox"
 for app in $("$root/bin/busybox" --list-full); do
   [ -e "$root/$app" ] || ln -s /bin/busybox "$root/$app"
@@ -143,13 +178,15 @@ mknod -m 666 "$root/dev/null" c 1 3
 printf '::sysinit:/etc/sigwatch-rc\n' >"$root/etc/inittab"
 install -m 755 "$here/guest-init.sh" "$root/etc/sigwatch-rc"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+printf 'root:x:0:\nadm:x:4:\nnogroup:x:65534:\n' >"$root/etc/group"
 
 # copy_exe SRC DEST: the file and every shared library ldd names for it
 copy_exe() {
   mkdir -p "$root$(dirname "$2")"
+  rm -f "$root$2"  # a busybox applet link: never write through it
   cp -L "$1" "$root$2"
-  ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+  # (a module linked against nothing makes ldd print no path at all)
+  { ldd "$1" 2>/dev/null || true; } | { grep -o '/[^ ]*' || true; } | while read -r lib; do
     [ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; }
   done
 }
@@ -157,28 +194,59 @@ copy_exe() {
 # on the host, so env!("CARGO_MANIFEST_DIR")-relative paths resolve as-is.
 if [ -s "$list" ]; then
   mkdir -p "$root$ws"
-  tar -C "$ws" --exclude=./target --exclude=./.git --exclude=./fuzz/target \
-      --exclude=./fuzz/artifacts --exclude=./fuzz/coverage -cf - . | tar -C "$root$ws" -xf -
+  # (exit status 1 = a file changed while read, e.g. a fuzzer adding to a
+  # corpus in a working checkout: harmless here)
+  { tar -C "$ws" --exclude=./target --exclude=./.git --exclude=./fuzz/target \
+      --exclude=./fuzz/artifacts --exclude=./fuzz/coverage \
+      --warning=no-file-changed --warning=no-file-removed -cf - . || [ $? -eq 1 ]; } \
+    | tar -C "$root$ws" -xf -
 fi
 while IFS='|' read -r name dir exe; do
   copy_exe "$exe" "$exe"
   mkdir -p "$root$dir"
 done <"$list"
 cp "$list" "$root/etc/sigwatch-tests"
+printf 'test_timeout=%s\ntest_args=%q\n' "${SIGWATCH_QEMU_TEST_TIMEOUT:-300}" \
+  "${SIGWATCH_QEMU_TEST_ARGS:-}" >"$root/etc/sigwatch-qemu.conf"
 # /bin/sh is the host's dash, as on Debian: busybox's sh runs its own applets
 # ahead of PATH, which would hide the util-linux tools copied below (busybox's
 # setpriv has no --reuid, for one).
 if [ -x /bin/dash ]; then
-  rm -f "$root/bin/sh"
   copy_exe /bin/dash /bin/sh
 fi
+# Debian's coreutils replace busybox's applets (7 MB): tests look at a
+# process's exe (`sleep` must be .../sleep, not busybox) and rely on GNU
+# options. GNU timeout also bounds each test binary in the guest (exit 124;
+# it signals the binary's whole process group).
+for f in $(dpkg -L coreutils | grep -E '^(/usr)?/bin/[^/]+$'); do
+  [ -f "$f" ] && [ -x "$f" ] && copy_exe "$f" "$f"
+done
 for p in "${binpaths[@]}"; do
   copy_exe "$p" "$p"
   ln -sf "$p" "$root/usr/local/bin/$(basename "$p")"
 done
 for tname in $tools; do
-  p=$(command -v "$tname") || { log "warning: $tname is not on this host; not copied"; continue; }
+  # Debian's own programs, not a user's shims (pyenv) earlier on PATH.
+  p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$tname") \
+    || { log "warning: $tname is not on this host; not copied"; continue; }
   copy_exe "$p" "/usr/local/bin/$tname"
+  case $tname in
+    python3)
+      # The stdlib without tests, GUI and packaging parts (about 14 MB); C
+      # modules with their libraries.
+      lib=$("$p" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+      mkdir -p "$root$lib"
+      tar -C "$lib" --exclude=__pycache__ --exclude=./test --exclude=./idlelib \
+          --exclude=./tkinter --exclude=./ensurepip --exclude=./lib2to3 \
+          --exclude=./pydoc_data --exclude='./config-*' --exclude=./site-packages \
+          --exclude=./dist-packages -cf - . | tar -C "$root$lib" -xf -
+      for so in "$root$lib"/lib-dynload/*.so; do copy_exe "${so#"$root"}" "${so#"$root"}"; done
+      ;;
+    auditd)
+      cp -a /etc/audit "$root/etc/audit"
+      mkdir -p "$root/var/log/audit"
+      ;;
+  esac
 done
 initrd=$work/initrd.cpio.zst
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | zstd -q -T0 -3 -f -o "$initrd"
@@ -198,7 +266,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
   -nic none \
   -kernel "$kdir/vmlinuz" -initrd "$initrd" \
   -append "console=ttyS0 panic=-1 loglevel=4 oops=panic ${SIGWATCH_QEMU_APPEND:-}" \
-  </dev/null 2>&1 | tr -d '\r' | tee "$console"
+  </dev/null 2>&1 | sed -u 's/\r$//' | tee "$console"
 qrc=${PIPESTATUS[0]}
 set -e
 t_boot=$(date +%s)
@@ -209,11 +277,14 @@ log "summary"
 fail=0
 grep -q '^SIGWATCH-QEMU: kernel ' "$console" || { echo "guest never reached its init (qemu exit $qrc)"; fail=1; }
 while IFS='|' read -r name dir exe; do
-  line=$(grep -F "SIGWATCH-QEMU: result $name rc=" "$console" | tail -n1)
+  line=$(grep -F "SIGWATCH-QEMU: result $name rc=" "$console" | tail -n1 || true)
   # libtest's own summary line, between this binary's begin and result markers
   counts=$(awk -v n="$name" '$0 == "SIGWATCH-QEMU: begin " n {f=1; next}
                              f && /^SIGWATCH-QEMU: result / {exit}
                              f && /^test result:/ {sub(/^test result: /, ""); sub(/; finished.*/, ""); print}' "$console")
+  skips=$(awk -v n="$name" '$0 == "SIGWATCH-QEMU: begin " n {f=1; next}
+                            f && /^SIGWATCH-QEMU: result / {exit}
+                            f && /^SKIP/ {print}' "$console" | sort -u)
   if [ -z "$line" ]; then
     echo "  DID NOT RUN  $name"; fail=1
   elif [ "${line##*rc=}" = 0 ]; then
@@ -221,6 +292,7 @@ while IFS='|' read -r name dir exe; do
   else
     echo "  FAIL         $name (exit ${line##*rc=}; $counts)"; fail=1
   fi
+  [ -z "$skips" ] || echo "$skips" | sed 's/^/                 /'
 done <"$list"
 if ! grep -qx 'SIGWATCH-QEMU: done' "$console"; then
   if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
@@ -246,3 +318,4 @@ log "times: packages $((t_pkgs - t_start))s, kernel $((t_kernel - t_pkgs))s, car
 log "console log: $console"
 [ $fail -eq 0 ] && log "all guest tests passed" || log "FAILED"
 exit $fail
+}
