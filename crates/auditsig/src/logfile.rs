@@ -58,6 +58,7 @@ pub struct SourceStats {
     /// Times the followed file shrank (truncation): reading restarts at 0.
     pub truncations: u64,
     /// The last parse error, for diagnostics.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub last_error: Option<ParseError>,
 }
 
