@@ -166,6 +166,33 @@ fn older_kernel_records() {
     assert_eq!((k.sender.auid, k.sender.ses), (None, Some(7)));
     assert!(k.targets.is_empty());
 
+    // RHEL 7 (3.10) with SELinux: `subj=` in SYSCALL, `obj=` in OBJ_PID.
+    let k = kill_from(&[
+        "type=SYSCALL msg=audit(1500000000.123:4242): arch=c000003e syscall=62 success=yes \
+         exit=0 a0=9c4 a1=9 a2=0 a3=0 items=0 ppid=2000 pid=2001 auid=1000 uid=1000 gid=1000 \
+         euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 ses=5 \
+         comm=\"bash\" exe=\"/usr/bin/bash\" \
+         subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 key=\"kills\"",
+        "type=OBJ_PID msg=audit(1500000000.123:4242): opid=2500 oauid=1000 ouid=1000 oses=5 \
+         obj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 ocomm=\"sleep\"",
+        "type=PROCTITLE msg=audit(1500000000.123:4242): proctitle=\"-bash\"",
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!((k.sender.auid, k.sender.ses), (Some(1000), Some(5)));
+    assert_eq!(k.sender.argv, Some(vec![Bytes::from("-bash")]));
+    let t = &k.targets[0];
+    assert_eq!(
+        (t.pid, t.auid, t.uid, t.ses),
+        (2500, Some(1000), 1000, Some(5))
+    );
+    assert_eq!(
+        t.obj,
+        Some(Bytes::from(
+            "unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023"
+        ))
+    );
+
     // kill(-1): every process.
     let k = kill_from(&[
         "type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=62 success=yes exit=0 \
