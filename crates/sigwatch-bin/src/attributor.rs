@@ -526,8 +526,9 @@ impl<P: ProcessView> Attributor<P> {
         self.emit_raw(r, out);
     }
 
-    fn emit_raw(&mut self, r: Report, out: &mut Vec<Report>) {
-        if let Report::Kill(k) = &r {
+    fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
+        if let Report::Kill(k) = &mut r {
+            self.refresh_liveness(k);
             if !self.wanted(&k.victim) {
                 self.stats.filtered += 1;
                 return;
@@ -535,6 +536,28 @@ impl<P: ProcessView> Attributor<P> {
             self.stats.reports += 1;
         }
         out.push(r);
+    }
+
+    /// `exited` means "by now": the sender and its ancestors were looked
+    /// up when the record arrived, and may have exited since.
+    fn refresh_liveness(&self, k: &mut KillReport) {
+        // `process` prefers a live process with that pid, so a reused pid
+        // keeps `false` (the safe direction).
+        let exited_now = |pid: Pid| {
+            self.procs
+                .process(pid)
+                .is_some_and(|p| !p.liveness_unknown && p.exited)
+        };
+        if let Some(s) = k.sender.as_mut() {
+            if s.exited == Some(false) && exited_now(s.pid) {
+                s.exited = Some(true);
+            }
+        }
+        for a in &mut k.ancestors {
+            if a.exited == Some(false) && exited_now(a.pid) {
+                a.exited = Some(true);
+            }
+        }
     }
 
     fn wanted(&self, v: &Victim) -> bool {

@@ -55,21 +55,30 @@ impl Source {
 struct StdinLines {
     buf: Vec<u8>,
     eof: bool,
+    /// stdin's flags before O_NONBLOCK (restored: the file description may
+    /// be shared with the parent, e.g. a shell's terminal).
+    orig_flags: i32,
+}
+
+impl Drop for StdinLines {
+    fn drop(&mut self) {
+        // SAFETY: fcntl on stdin restoring flags it had.
+        unsafe { libc::fcntl(io::stdin().as_raw_fd(), libc::F_SETFL, self.orig_flags) };
+    }
 }
 
 impl StdinLines {
     fn new() -> io::Result<Self> {
         let fd = io::stdin().as_raw_fd();
         // SAFETY: fcntl on stdin, adding O_NONBLOCK to its flags.
-        unsafe {
-            let fl = libc::fcntl(fd, libc::F_GETFL);
-            if fl < 0 || libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-                return Err(io::Error::last_os_error());
-            }
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if fl < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
         }
         Ok(StdinLines {
             buf: Vec::new(),
             eof: false,
+            orig_flags: fl,
         })
     }
 

@@ -525,3 +525,16 @@ fn details_from_before_an_unread_exec_are_not_shown() {
     assert_eq!((l.pid, &l.comm, &l.argv), (100, &None, &None));
     assert_eq!(l.exited, Some(false));
 }
+
+#[test]
+fn exited_means_by_the_time_of_the_report() {
+    let mut a = engine();
+    a.on_audit_kill(&kill(97, at(1), "kill", 9, &[300]), at(1));
+    // The sender (200) and its launcher (100) exit before the victim does.
+    a.on_proc_event(&exit(at(2), 200, 200, 0), at(2));
+    a.on_proc_event(&exit(at(2), 100, 100, 0), at(2));
+    let r = kills(a.on_proc_event(&exit(at(3), 300, 300, 9), at(3)));
+    assert_eq!(r[0].sender.as_ref().unwrap().exited, Some(true));
+    let anc: Vec<_> = r[0].ancestors.iter().map(|x| (x.pid, x.exited)).collect();
+    assert_eq!(anc, vec![(100, Some(true)), (1, Some(false))]);
+}
