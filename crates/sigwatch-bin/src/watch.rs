@@ -673,7 +673,14 @@ fn setup_rules(args: &WatchArgs, ctl: &mut AuditControl) {
             return;
         }
     };
-    let set = KillRuleSet::new(owner_key(std::process::id()));
+    // Rules we install carry our pid (so a successor can tell stale ones);
+    // rules we only suggest (--no-rules) carry the plain key.
+    let key = if args.no_rules {
+        auditsig::killrules::KEY_PREFIX.to_string()
+    } else {
+        owner_key(std::process::id())
+    };
+    let set = KillRuleSet::new(key);
     let set = if args.signal.is_all() {
         set.all_signals()
     } else {
