@@ -69,12 +69,13 @@ fn orphaned_killer_script_started_by_exited_launcher() {
     let dir = TempDir::new("orphan");
     let killer = dir.0.join("pc_guard.sh");
     let launcher = dir.0.join("launcher.sh");
-    std::fs::write(&killer, "sleep 0.5\nkill -9 \"$1\"\nsleep 0.2\n").unwrap();
+    std::fs::write(&killer, "sleep 1\nkill -9 \"$1\"\nsleep 0.2\n").unwrap();
     std::fs::write(
         &launcher,
         format!(
-            "sh {} \"$1\" >/dev/null 2>&1 </dev/null &\nexit 0\n",
-            killer.display()
+            "sh {} \"$1\" >{}/killer.log 2>&1 </dev/null &\nsleep 0.2\nexit 0\n",
+            killer.display(),
+            dir.0.display()
         ),
     )
     .unwrap();
@@ -82,13 +83,28 @@ fn orphaned_killer_script_started_by_exited_launcher() {
     let mut sw = Sigwatch::start(&[]);
     let mut daemon = spawn_sleep();
     let victim = daemon.id() as i32;
+    // The launcher lives 0.2 s (long enough for its exec to be read from
+    // /proc; a process that exits within microseconds of its exec keeps
+    // null argv in the report, never an invented one) and exits 0.8 s
+    // before the kill.
     // outer sh (marker argv) → launcher.sh (exits at once) → pc_guard.sh (orphan)
     let out = run_sh(
-        "sh \"$0\" \"$1\"; true",
+        "sh \"$1\" \"$2\"; true",
         &[launcher.to_str().unwrap(), &victim.to_string()],
     );
-    assert!(out.status.success());
-    daemon.wait().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while daemon.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            daemon.kill().unwrap();
+            daemon.wait().unwrap();
+            panic!(
+                "the killer did not kill the daemon; its output: {:?}",
+                std::fs::read_to_string(dir.0.join("killer.log"))
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let r = sw.wait_kill_of(victim);
     assert_user_kill(&r, victim, "kill");
@@ -108,7 +124,7 @@ fn orphaned_killer_script_started_by_exited_launcher() {
     assert!(
         argv(parent)
             .iter()
-            .any(|a| a.contains("sh \"$0\" \"$1\"; true")),
+            .any(|a| a.contains("sh \"$1\" \"$2\"; true")),
         "launcher's parent is the outer sh with its argv: {r:#}"
     );
     assert_eq!(parent["exited"], true, "{r:#}");
