@@ -314,7 +314,7 @@ fn process_group_kill_gives_one_report_per_victim() {
         3,
         "sh + 2 sleeps in group {pgid}: {members:?}"
     );
-    let out = run_sh("kill -9 -- -\"$1\"; true", &[&pgid.to_string()]);
+    let out = run_sh("kill -9 -\"$1\"; true", &[&pgid.to_string()]);
     assert!(out.status.success(), "{out:?}");
     leader.wait().unwrap();
     let mut serials = Vec::new();
