@@ -64,6 +64,23 @@ audit_state() {
 }
 echo "SIGWATCH-QEMU: audit-before $(audit_state)"
 
+# Every user-space process: pid, ppid, state, wait channel, argv.
+snapshot() {
+  echo "SIGWATCH-QEMU: processes:"
+  for d in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-160)
+    [ -n "$cmd" ] || continue  # kernel threads (and /proc sizes are 0: no -s)
+    pid=${d#/proc/}
+    ppid=$(awk '/^PPid:/ {print $2}' "$d/status" 2>/dev/null)
+    st=$(awk '/^State:/ {print $2}' "$d/status" 2>/dev/null)
+    printf '  %6s %6s %s %-24s %s\n' "$pid" "$ppid" "$st" "$(cat "$d/wchan" 2>/dev/null)" "$cmd"
+    for t in "$d"/task/*; do
+      tid=${t##*/}
+      [ "$tid" = "$pid" ] || printf '         thread %s %s\n' "$tid" "$(cat "$t/wchan" 2>/dev/null)"
+    done
+  done
+}
+
 # test_timeout, test_args (written by run-in-guest.sh)
 . /etc/sigwatch-qemu.conf
 
@@ -71,6 +88,15 @@ echo "SIGWATCH-QEMU: audit-before $(audit_state)"
 while IFS='|' read -r name dir exe; do
   [ -n "$name" ] || continue
   echo "SIGWATCH-QEMU: begin $name"
+  # Watchdog: shortly before the timeout, show what every process waits in
+  # (a hung test is otherwise a silent 124).
+  (
+    sleep $((test_timeout - 3)) &
+    s=$!
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    wait $s && snapshot
+  ) &
+  watchdog=$!
   (
     cd "$dir" || exit 120
     # env!("CARGO_MANIFEST_DIR") is baked in at compile time and the host's
@@ -85,6 +111,7 @@ while IFS='|' read -r name dir exe; do
       "$exe" --test-threads=1 --show-output $test_args
   ) </dev/null 2>&1
   rc=$?
+  kill $watchdog 2>/dev/null
   [ $rc = 124 ] || [ $rc = 137 ] && echo "SIGWATCH-QEMU: timeout $name after ${test_timeout}s"
   echo "SIGWATCH-QEMU: result $name rc=$rc"
 done </etc/sigwatch-tests

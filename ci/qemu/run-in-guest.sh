@@ -18,11 +18,12 @@
 #   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig")
 #   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
 #                          at their host path and in /usr/local/bin
-#   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, ahead of
-#                          busybox on PATH (default "auditctl setpriv setsid unshare":
-#                          busybox's setpriv lacks --reuid; a missing one is skipped
-#                          with a warning). `python3` brings Debian's python3 and its
-#                          stdlib, `auditd` its /etc/audit config.
+#   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, at their
+#                          host paths, replacing busybox's applets (default
+#                          "auditctl ausearch kill setpriv setsid unshare": procps's
+#                          kill, util-linux's setpriv (busybox's lacks --reuid); a
+#                          missing one is skipped with a warning). `python3` brings
+#                          Debian's python3 and its stdlib, `auditd` its /etc/audit.
 #   SIGWATCH_QEMU_TIMEOUT  seconds before the guest is declared hung (900)
 #   SIGWATCH_QEMU_TEST_TIMEOUT  seconds one test binary may take in the guest
 #                          before it is killed and counted as failed (300)
@@ -57,7 +58,7 @@ if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
   read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig}"
 fi
 bins=${SIGWATCH_QEMU_BINS:-}
-tools=${SIGWATCH_QEMU_TOOLS-auditctl setpriv setsid unshare}
+tools=${SIGWATCH_QEMU_TOOLS-auditctl ausearch kill setpriv setsid unshare}
 if [ $e2e -eq 1 ]; then
   targets+=(sigwatch-e2e)
   bins="$bins sigwatch"
@@ -227,9 +228,11 @@ for p in "${binpaths[@]}"; do
 done
 for tname in $tools; do
   # Debian's own programs, not a user's shims (pyenv) earlier on PATH.
-  p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$tname") \
+  p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P "$tname") \
     || { log "warning: $tname is not on this host; not copied"; continue; }
-  copy_exe "$p" "/usr/local/bin/$tname"
+  # at the host's path (tests name some by path, e.g. /usr/bin/kill, and
+  # compare a process's exe), replacing busybox's applet link
+  copy_exe "$p" "$p"
   case $tname in
     python3)
       # The stdlib without tests, GUI and packaging parts (about 14 MB); C
