@@ -15,7 +15,7 @@
 #   --e2e    also the end-to-end tests: adds target sigwatch-e2e, binary
 #            sigwatch and tools auditd, python3 (the e2e tests use them)
 # Environment:
-#   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig")
+#   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig tracesig")
 #   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
 #                          at their host path and in /usr/local/bin
 #   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, at their
@@ -55,7 +55,7 @@ for a in "$@"; do
   esac
 done
 if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
-  read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig}"
+  read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig tracesig}"
 fi
 bins=${SIGWATCH_QEMU_BINS:-}
 tools=${SIGWATCH_QEMU_TOOLS-auditctl ausearch kill setpriv setsid unshare}
