@@ -82,6 +82,8 @@ snapshot() {
 }
 
 # test_timeout, test_args (written by run-in-guest.sh)
+test_timeout=300 test_args=
+# shellcheck source=/dev/null
 . /etc/sigwatch-qemu.conf
 
 # /etc/sigwatch-tests: one line per test binary: name|manifest_dir|executable
