@@ -14,9 +14,12 @@ use procconn::{EventKind, Pid, ProcEvent};
 use crate::input::{parse_kmsg_line, AuditKill};
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, Victim,
+    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, TraceFacts,
+    Victim,
 };
 use crate::signals::{signal_name, SignalSet};
+use tracesig::classify::si;
+use tracesig::{classify, Classification, MarkVictim, OomEvidence, SignalGenerate, UserSend};
 
 /// What to report and how long to wait.
 #[derive(Debug, Clone)]
@@ -30,6 +33,18 @@ pub struct Config {
     pub victim_pids: Vec<Pid>,
     /// Report only victims with one of these comms (empty: all).
     pub victim_comms: Vec<Vec<u8>>,
+    /// An audit source is live: a user kill seen by tracefs waits up to
+    /// [`Config::audit_grace_ns`] after the victim's exit for its audit
+    /// record (which adds login uid, session and the syscall).
+    pub audit_expected: bool,
+    /// How long a tracefs-seen user kill waits for its audit record.
+    pub audit_grace_ns: u64,
+    /// `oom:mark_victim` is traced: its absence is evidence (see
+    /// [`tracesig::OomEvidence`]).
+    pub mark_victim_traced: bool,
+    /// How long a kernel SIGKILL that could be an OOM kill waits for
+    /// `mark_victim` (the kernel fires it right after the signal).
+    pub oom_hold_ns: u64,
 }
 
 impl Default for Config {
@@ -39,6 +54,10 @@ impl Default for Config {
             signals: SignalSet::sigkill(),
             victim_pids: Vec::new(),
             victim_comms: Vec::new(),
+            audit_expected: true,
+            audit_grace_ns: 1_000_000_000,
+            mark_victim_traced: true,
+            oom_hold_ns: 200_000_000,
         }
     }
 }
@@ -93,6 +112,25 @@ pub struct Stats {
     pub filtered: u64,
     /// Kills dropped because their victim was already reported.
     pub duplicates: u64,
+    /// `signal_generate` events of watched signals received from tracefs.
+    pub trace_signals: u64,
+    /// tracefs sightings joined with an audit record of the same kill.
+    pub trace_joined: u64,
+}
+
+/// A `signal_generate` of a watched signal waiting for the victim's exit,
+/// its audit record or `mark_victim`.
+#[derive(Debug)]
+struct Sighting {
+    ev: SignalGenerate,
+    /// The current task's process (tgid).
+    sender_pid: Pid,
+    marked: Option<MarkVictim>,
+    /// `now.mono_ns` when it arrived.
+    seen: u64,
+    /// Wall time of the tracepoint event.
+    wall: u64,
+    deadline: u64,
 }
 
 /// A kill report waiting for its victim's exit.
@@ -122,6 +160,10 @@ pub struct Attributor<P> {
     exits: HashMap<Pid, PendingExit>,
     /// Kernel-log evidence: pid → (reason, deadline).
     kernel: HashMap<Pid, (&'static str, u64)>,
+    /// tracefs sightings per victim tgid (the first one wins).
+    traces: HashMap<Pid, Sighting>,
+    /// `mark_victim` seen before (or without) its `signal_generate`.
+    marks: HashMap<Pid, (MarkVictim, u64)>,
     /// Dead victims already reported: pid → forget after (pid reuse
     /// within a few seconds needs a full pid-space wrap).
     reported: HashMap<Pid, u64>,
@@ -137,6 +179,8 @@ impl<P: ProcessView> Attributor<P> {
             kills: HashMap::new(),
             exits: HashMap::new(),
             kernel: HashMap::new(),
+            traces: HashMap::new(),
+            marks: HashMap::new(),
             reported: HashMap::new(),
             stats: Stats::default(),
         }
@@ -164,7 +208,7 @@ impl<P: ProcessView> Attributor<P> {
 
     /// Number of kills and exits waiting for their counterpart.
     pub fn pending(&self) -> usize {
-        self.kills.values().map(Vec::len).sum::<usize>() + self.exits.len()
+        self.kills.values().map(Vec::len).sum::<usize>() + self.exits.len() + self.traces.len()
     }
 
     /// Feeds a process event. Reports come out when it is the exit of a
@@ -205,8 +249,19 @@ impl<P: ProcessView> Attributor<P> {
 
         if let Some(kills) = self.kills.remove(&tgid) {
             let mut confirmed_one = false;
+            // A tracefs sighting not joined yet (it may name another sender
+            // whose kill came second): the audit-recorded kill is reported.
+            let late = self.traces.remove(&tgid);
             for pk in kills {
                 let mut r = pk.report;
+                if let Some(t) = late.as_ref().filter(|t| {
+                    r.trace.is_none()
+                        && t.ev.sig as u32 == r.signal
+                        && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
+                }) {
+                    r.trace = Some(self.facts(t));
+                    self.stats.trace_joined += 1;
+                }
                 if let Some(s) = &snap {
                     fill_victim(&mut r.victim, s, now);
                 }
@@ -242,13 +297,256 @@ impl<P: ProcessView> Attributor<P> {
             ran_ns,
             deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
         };
-        if let Some((reason, _)) = self.kernel.remove(&tgid) {
-            let r = kernel_report(pe, Origin::Kernel, Some(reason));
+        if self.traces.contains_key(&tgid) {
+            self.exits.insert(tgid, pe);
+            self.try_resolve(tgid, now, false, &mut out);
+        } else if let Some((reason, _)) = self.kernel.remove(&tgid) {
+            let mut r = kernel_report(pe, Origin::Kernel, Some(reason));
+            r.extra.kmsg = true;
             self.emit(Report::Kill(r), now, &mut out);
         } else {
             self.exits.insert(tgid, pe);
         }
         out
+    }
+
+    /// Feeds one tracefs record (`signal:signal_generate`,
+    /// `oom:mark_victim`; others are ignored). The sighting is joined
+    /// with the victim's exit and with an audit record of the same kill
+    /// (same sender process, same target); a kernel-generated kill is
+    /// classified by [`tracesig::classify`].
+    pub fn on_trace(&mut self, rec: &tracesig::Record, now: Clock) -> Vec<Report> {
+        let mut out = Vec::new();
+        match rec {
+            tracesig::Record::SignalGenerate(ev) => self.on_signal_generate(ev, now, &mut out),
+            tracesig::Record::MarkVictim(mv) => {
+                let pid = self.procs.tgid_of(mv.pid).unwrap_or(mv.pid);
+                if let Some(t) = self.traces.get_mut(&pid) {
+                    t.marked = Some(mv.clone());
+                    self.try_resolve(pid, now, false, &mut out);
+                } else {
+                    let d = now.mono_ns.saturating_add(self.cfg.window_ns);
+                    self.marks.insert(pid, (mv.clone(), d));
+                }
+            }
+            tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
+        }
+        out
+    }
+
+    fn on_signal_generate(&mut self, ev: &SignalGenerate, now: Clock, out: &mut Vec<Report>) {
+        let Ok(sig) = u32::try_from(ev.sig) else {
+            return;
+        };
+        if !self.cfg.signals.contains(sig) {
+            return;
+        }
+        self.stats.trace_signals += 1;
+        let tgid = self.procs.tgid_of(ev.pid).unwrap_or(ev.pid);
+        let sender_pid = self
+            .procs
+            .tgid_of(ev.ctx.pid)
+            .or(ev.ctx.tgid)
+            .unwrap_or(ev.ctx.pid);
+        let wall = match ev.ctx.timestamp {
+            // trace_clock=mono: the proc connector's clock.
+            tracesig::Timestamp::Micros(us) => now.wall_of(us.saturating_mul(1000)),
+            tracesig::Timestamp::Counter(_) => now.wall_ns,
+        };
+        let sighting = Sighting {
+            ev: ev.clone(),
+            sender_pid,
+            marked: self.marks.remove(&tgid).map(|(m, _)| m),
+            seen: now.mono_ns,
+            wall,
+            deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
+        };
+        // The audit record of this kill came first: it carries the facts.
+        if let Some(list) = self.kills.get_mut(&tgid) {
+            let facts = facts_of(&sighting, &self.cfg);
+            if let Some(pk) = list.iter_mut().find(|p| {
+                p.report.trace.is_none()
+                    && p.report.signal == sig
+                    && p.report
+                        .sender
+                        .as_ref()
+                        .is_some_and(|s| s.pid == sender_pid)
+            }) {
+                pk.report.trace = Some(facts);
+                self.stats.trace_joined += 1;
+                return;
+            }
+        }
+        if self.reported.contains_key(&tgid) || self.traces.contains_key(&tgid) {
+            // Already reported (audit and exit came first), or a second
+            // identical signal (`kill -9` twice): the first one counts.
+            self.stats.duplicates += 1;
+            return;
+        }
+        self.traces.insert(tgid, sighting);
+        self.try_resolve(tgid, now, false, out);
+    }
+
+    /// The classification of a sighting, with kernel-log OOM evidence.
+    fn classify_sighting(&self, tgid: Pid, t: &Sighting) -> Classification {
+        if self.kernel.get(&tgid).is_some_and(|(r, _)| *r == "oom") && t.ev.sig == libc::SIGKILL {
+            return Classification {
+                origin: tracesig::Origin::Oom,
+                evidence: "SIGKILL and the kernel log named the victim (Killed process)",
+            };
+        }
+        classify(&t.ev, oom_evidence(t, &self.cfg))
+    }
+
+    fn facts(&self, t: &Sighting) -> TraceFacts {
+        facts_of(t, &self.cfg)
+    }
+
+    /// Emits the report of a tracefs sighting once its victim's exit is
+    /// known and no more evidence is worth waiting for (or `force`: the
+    /// window passed without an exit).
+    fn try_resolve(&mut self, tgid: Pid, now: Clock, force: bool, out: &mut Vec<Report>) {
+        let Some(t) = self.traces.get(&tgid) else {
+            return;
+        };
+        let c = self.classify_sighting(tgid, t);
+        if !force {
+            if !self.exits.contains_key(&tgid) {
+                return;
+            }
+            let age = now.mono_ns.saturating_sub(t.seen);
+            let maybe_oom = t.ev.sig == libc::SIGKILL
+                && t.ev.code == si::SI_KERNEL
+                && t.marked.is_none()
+                && c.origin != tracesig::Origin::Oom;
+            let wait = match c.origin {
+                tracesig::Origin::User(_) => {
+                    self.cfg.audit_expected && age < self.cfg.audit_grace_ns
+                }
+                _ => maybe_oom && self.cfg.mark_victim_traced && age < self.cfg.oom_hold_ns,
+            };
+            if wait {
+                return;
+            }
+        }
+        let Some(t) = self.traces.remove(&tgid) else {
+            return;
+        };
+        let pe = self.exits.remove(&tgid);
+        let kmsg = self.kernel.remove(&tgid).is_some();
+        if pe.is_none() && self.reported.contains_key(&tgid) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let (origin, reason, names_sender) = match c.origin {
+            tracesig::Origin::User(UserSend::KillOrKernel) => (Origin::Unknown, None, true),
+            tracesig::Origin::User(_) => (Origin::User, None, true),
+            tracesig::Origin::Oom => (Origin::Kernel, Some("oom"), false),
+            tracesig::Origin::CgroupKill => (Origin::Kernel, Some("cgroup_kill"), true),
+            tracesig::Origin::Rlimit => (Origin::Kernel, Some("rlimit"), false),
+            tracesig::Origin::Seccomp => (Origin::Kernel, Some("seccomp"), false),
+            tracesig::Origin::Kernel => (Origin::Kernel, Some("kernel"), false),
+        };
+        let (sender, ancestors) = if names_sender {
+            let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
+            (Some(s), a)
+        } else {
+            (None, Vec::new())
+        };
+        let victim = match &pe {
+            Some(pe) => pe.victim.clone(),
+            None => {
+                let mut v = Victim {
+                    pid: tgid,
+                    tid: None,
+                    ppid: None,
+                    comm: Some(Text::from(t.ev.comm.as_str())),
+                    exe: None,
+                    argv: None,
+                    cwd: None,
+                    uid: None,
+                    start_time: None,
+                    exit_confirmed: false,
+                };
+                if let Some(s) = self.procs.process(tgid) {
+                    fill_victim(&mut v, &s, now);
+                }
+                v
+            }
+        };
+        let victim = Victim {
+            tid: (t.ev.pid != tgid && t.ev.group == Some(false)).then_some(t.ev.pid),
+            ..victim
+        };
+        let mut facts = facts_of(&t, &self.cfg);
+        facts.class = c.origin.as_str();
+        facts.evidence = c.evidence;
+        let r = KillReport {
+            time: Timestamp(t.wall),
+            signal: t.ev.sig as u32,
+            signal_name: signal_name(t.ev.sig as u32),
+            origin,
+            reason: reason.map(str::to_string),
+            syscall: None,
+            success: None,
+            victim,
+            sender,
+            ancestors,
+            audit: None,
+            witnesses: Vec::new(),
+            trace: Some(facts),
+            extra: KillExtra {
+                victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
+                kmsg,
+                targets: 1,
+                ..Default::default()
+            },
+        };
+        self.emit(Report::Kill(r), now, out);
+    }
+
+    /// A sender known only by pid (tracefs): everything from the tree.
+    fn sender_from_tree(
+        &self,
+        pid: Pid,
+        tid: Pid,
+        trace_comm: &str,
+        now: Clock,
+    ) -> (Sender, Vec<Ancestor>) {
+        let tree = self.procs.process(pid);
+        let fresh = tree.as_ref().filter(|t| !t.details_stale);
+        let argv = fresh.and_then(|t| t.argv.clone()).filter(|a| !a.is_empty());
+        let trace_comm = (!trace_comm.is_empty() && trace_comm != "<...>")
+            .then(|| trace_comm.as_bytes().to_vec());
+        let sender = Sender {
+            pid,
+            tid: (tid != pid).then_some(tid),
+            ppid: tree.as_ref().and_then(|t| t.ppid),
+            comm: fresh.and_then(|t| t.comm.clone()).or(trace_comm).map(Text),
+            exe: fresh.and_then(|t| t.exe.as_deref().map(Text::from)),
+            argv_truncated: argv.as_ref().map(|_| false),
+            argv: argv.map(|a| a.into_iter().map(Text).collect()),
+            cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
+            uid: tree.as_ref().and_then(|t| t.uid),
+            euid: None,
+            auid: None,
+            ses: None,
+            tty: None,
+            exited: tree
+                .as_ref()
+                .filter(|t| !t.liveness_unknown)
+                .map(|t| t.exited),
+        };
+        let ancestors = if tree.is_some() {
+            self.procs
+                .ancestry(pid)
+                .iter()
+                .map(|p| ancestor(p, now))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (sender, ancestors)
     }
 
     /// Feeds an audit kill event: one report per target process, emitted
@@ -289,6 +587,14 @@ impl<P: ProcessView> Attributor<P> {
             if let Some(s) = &snap {
                 fill_victim(&mut victim, s, now);
             }
+            // The tracefs sighting of the same kill (same sender process).
+            let trace = match self.traces.get(&tgid) {
+                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig as u32 == k.signal => {
+                    self.stats.trace_joined += 1;
+                    self.traces.remove(&tgid).map(|t| facts_of(&t, &self.cfg))
+                }
+                _ => None,
+            };
             let report = KillReport {
                 time: Timestamp(k.time_ns),
                 signal: k.signal,
@@ -304,8 +610,11 @@ impl<P: ProcessView> Attributor<P> {
                     serial: k.serial,
                     key: k.key.clone().map(Text),
                 }),
+                witnesses: Vec::new(),
+                trace,
                 extra: KillExtra {
                     victim_ran_ns: None,
+                    kmsg: false,
                     errno: k.errno,
                     targets: k.targets.len(),
                     target_arg: k.target_arg(),
@@ -382,8 +691,16 @@ impl<P: ProcessView> Attributor<P> {
             return out;
         };
         self.stats.kernel_kills += 1;
-        if let Some(pe) = self.exits.remove(&kk.pid) {
-            let r = kernel_report(pe, Origin::Kernel, Some(kk.reason));
+        if self.traces.contains_key(&kk.pid) {
+            // tracefs saw the signal: its facts and this line make one report.
+            self.kernel.insert(
+                kk.pid,
+                (kk.reason, now.mono_ns.saturating_add(self.cfg.window_ns)),
+            );
+            self.try_resolve(kk.pid, now, false, &mut out);
+        } else if let Some(pe) = self.exits.remove(&kk.pid) {
+            let mut r = kernel_report(pe, Origin::Kernel, Some(kk.reason));
+            r.extra.kmsg = true;
             self.emit(Report::Kill(r), now, &mut out);
         } else {
             self.kernel.insert(
@@ -419,10 +736,19 @@ impl<P: ProcessView> Attributor<P> {
                 }
             }
         }
+        let mut sighted: Vec<(Pid, bool)> = self
+            .traces
+            .iter()
+            .map(|(k, s)| (*k, s.deadline <= t))
+            .collect();
+        sighted.sort_unstable();
+        for (pid, expired) in sighted {
+            self.try_resolve(pid, now, expired, &mut out);
+        }
         let mut due: Vec<Pid> = self
             .exits
             .iter()
-            .filter(|(_, e)| e.deadline <= t)
+            .filter(|(k, e)| e.deadline <= t && !self.traces.contains_key(k))
             .map(|(k, _)| *k)
             .collect();
         due.sort_unstable();
@@ -433,6 +759,7 @@ impl<P: ProcessView> Attributor<P> {
             }
         }
         self.kernel.retain(|_, (_, d)| *d > t);
+        self.marks.retain(|_, (_, d)| *d > t);
         self.reported.retain(|_, d| *d > t);
         self.procs.expire(t);
         out
@@ -528,6 +855,19 @@ impl<P: ProcessView> Attributor<P> {
 
     fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
         if let Report::Kill(k) = &mut r {
+            k.witnesses.clear();
+            if k.audit.is_some() {
+                k.witnesses.push("audit");
+            }
+            if k.trace.is_some() {
+                k.witnesses.push("tracefs");
+            }
+            if k.extra.kmsg {
+                k.witnesses.push("kmsg");
+            }
+            if k.victim.exit_confirmed {
+                k.witnesses.push("proc");
+            }
             self.refresh_liveness(k);
             if !self.wanted(&k.victim) {
                 self.stats.filtered += 1;
@@ -584,10 +924,36 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<&str>) -> KillR
         sender: None,
         ancestors: Vec::new(),
         audit: None,
+        witnesses: Vec::new(),
+        trace: None,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()
         },
+    }
+}
+
+fn oom_evidence<'a>(t: &'a Sighting, cfg: &Config) -> OomEvidence<'a> {
+    match &t.marked {
+        Some(m) => OomEvidence::Marked(m),
+        None if cfg.mark_victim_traced => OomEvidence::NotMarked,
+        None => OomEvidence::Unavailable,
+    }
+}
+
+fn facts_of(t: &Sighting, cfg: &Config) -> TraceFacts {
+    let c = classify(&t.ev, oom_evidence(t, cfg));
+    let comm = &t.ev.ctx.comm;
+    TraceFacts {
+        current_tid: t.ev.ctx.pid,
+        current_pid: t.sender_pid,
+        current_comm: (!comm.is_empty() && comm != "<...>").then(|| Text::from(comm.as_str())),
+        target_tid: t.ev.pid,
+        code: t.ev.code,
+        grp: t.ev.group,
+        mark_victim: t.marked.is_some(),
+        class: c.origin.as_str(),
+        evidence: c.evidence,
     }
 }
 

@@ -68,6 +68,12 @@ pub struct WatchArgs {
     /// Only report victims with this comm (repeatable).
     #[arg(long, value_name = "COMM")]
     pub comm: Vec<String>,
+    /// The witnesses to use, comma-separated: `proc` (process events,
+    /// required), `audit` (kill-family syscall records), `tracefs` (the
+    /// `signal:signal_generate` tracepoint), `kmsg` (the kernel log's OOM
+    /// lines). Default: all that the host offers.
+    #[arg(long, value_name = "LIST", value_parser = parse_sources)]
+    pub source: Option<Sources>,
     /// Where audit records come from.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditSource,
@@ -91,6 +97,67 @@ pub struct WatchArgs {
     /// Do not read the kernel log (/dev/kmsg) for OOM kills.
     #[arg(long)]
     pub no_kmsg: bool,
+}
+
+/// `--source`: which witnesses are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sources {
+    /// Process events (always on: victims' exits and the process tree).
+    pub proc: bool,
+    /// Audit records.
+    pub audit: bool,
+    /// The tracefs `signal:signal_generate` tracepoint.
+    pub tracefs: bool,
+    /// `/dev/kmsg`.
+    pub kmsg: bool,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            proc: true,
+            audit: true,
+            tracefs: true,
+            kmsg: true,
+        }
+    }
+}
+
+impl FromStr for Sources {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Sources {
+            proc: false,
+            audit: false,
+            tracefs: false,
+            kmsg: false,
+        };
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                "proc" => out.proc = true,
+                "audit" => out.audit = true,
+                "tracefs" | "trace" => out.tracefs = true,
+                "kmsg" => out.kmsg = true,
+                "all" => out = Sources::default(),
+                _ => {
+                    return Err(format!(
+                        "unknown source {item:?} (proc, audit, tracefs, kmsg, all)"
+                    ))
+                }
+            }
+        }
+        if !out.proc {
+            return Err(
+                "the proc source is required: victims' exits and the process tree come from it"
+                    .into(),
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn parse_sources(s: &str) -> Result<Sources, String> {
+    s.parse()
 }
 
 /// `--audit-source`.
@@ -181,6 +248,19 @@ mod tests {
         assert_eq!(c.verbose, 2);
         assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
+        assert!(c.watch.source.is_none());
+        let c = Cli::try_parse_from(["sigwatch", "--source", "proc,tracefs"]).unwrap();
+        assert_eq!(
+            c.watch.source,
+            Some(Sources {
+                proc: true,
+                audit: false,
+                tracefs: true,
+                kmsg: false
+            })
+        );
+        assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
+        assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
         assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
         let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();

@@ -162,8 +162,8 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
             l.count
         ),
         Report::Summary(s) => format!(
-            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {})\n",
-            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost
+            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {})\n",
+            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost
         ),
     }
 }
@@ -234,7 +234,11 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
                 None => {}
             }
             let _ = writeln!(s, "{line}");
-            let sc = k.syscall.as_deref().unwrap_or("?");
+            let sc = match (&k.syscall, &k.trace) {
+                (Some(sc), _) => sc.as_str(),
+                (None, Some(_)) => "? (seen by tracefs only: no audit record)",
+                (None, None) => "?",
+            };
             let mut call = format!("           syscall {}", escape(sc.as_bytes()));
             if let Some(a) = k.extra.target_arg {
                 let _ = write!(call, "({a}, {})", k.signal);
@@ -318,6 +322,25 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             }
             let _ = writeln!(s, "{line}");
         }
+    }
+    if let Some(t) = &k.trace {
+        let _ = writeln!(
+            s,
+            "  tracefs  current {} {}  code {}  grp {}{}: {}",
+            t.current_pid,
+            opt_text(&t.current_comm),
+            t.code,
+            match t.grp {
+                Some(true) => "1",
+                Some(false) => "0",
+                None => "?",
+            },
+            if t.mark_victim { "  mark_victim" } else { "" },
+            t.evidence
+        );
+    }
+    if !k.witnesses.is_empty() {
+        let _ = writeln!(s, "  seen by  {}", k.witnesses.join(", "));
     }
     if let Some(a) = &k.audit {
         let _ = writeln!(
@@ -437,9 +460,12 @@ mod tests {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
             }),
+            witnesses: vec!["audit", "proc"],
+            trace: None,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
                 errno: None,
+                kmsg: false,
                 targets: 1,
                 target_arg: Some(1294),
             },
@@ -509,9 +535,13 @@ mod tests {
             "sender",
             "ancestors",
             "audit",
+            "witnesses",
+            "trace",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 12);
+        assert_eq!(keys.len(), 14);
+        assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));
+        assert!(v["trace"].is_null());
     }
 }

@@ -133,7 +133,9 @@ pub struct KillReport {
     pub signal_name: String,
     /// `user`, `kernel` or `unknown`.
     pub origin: Origin,
-    /// Why the kernel killed it (`oom`), null otherwise.
+    /// Why the kernel killed it (`oom`, `cgroup_kill`, `rlimit`, `seccomp`,
+    /// or `kernel` when the tracepoint shows a kernel-generated signal of
+    /// no known kind), null otherwise.
     pub reason: Option<String>,
     /// The kill-family syscall (`kill`, `tgkill`, ...), null without audit.
     pub syscall: Option<String>,
@@ -147,9 +149,47 @@ pub struct KillReport {
     pub ancestors: Vec<Ancestor>,
     /// The audit event this report comes from, null without one.
     pub audit: Option<AuditRef>,
+    /// The sources that saw this kill (added in issue 5): `audit` (a
+    /// kill-family syscall record), `tracefs` (`signal:signal_generate`),
+    /// `kmsg` (the kernel log named the victim), `proc` (the victim's exit
+    /// by this signal was seen).
+    pub witnesses: Vec<&'static str>,
+    /// The `signal:signal_generate` tracepoint's raw facts, null when
+    /// tracefs did not see this kill (added in issue 5).
+    pub trace: Option<TraceFacts>,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
     pub extra: KillExtra,
+}
+
+/// What the `signal:signal_generate` tracepoint recorded for a kill
+/// (fields of `include/trace/events/signal.h` plus the current task of
+/// `struct trace_entry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceFacts {
+    /// `trace_entry.pid`: the thread that was current when the signal was
+    /// generated (the sender for user kills and `cgroup.kill`; the
+    /// allocating task for OOM; the victim itself for RLIMIT_CPU).
+    pub current_tid: i32,
+    /// Its process (tgid), from the process tree or the `record-tgid` column.
+    pub current_pid: i32,
+    /// Its `comm` as printed by the tracepoint (null when the kernel's
+    /// comm cache had no entry, `<...>`).
+    pub current_comm: Option<Text>,
+    /// `pid`: the targeted thread.
+    pub target_tid: i32,
+    /// `code`: the siginfo `si_code` (0 SI_USER, 128 SI_KERNEL, -6 SI_TKILL,
+    /// -1 SI_QUEUE, 1 SYS_SECCOMP with SIGSYS).
+    pub code: i32,
+    /// `grp`: sent to the whole thread group (null on kernels without it).
+    pub grp: Option<bool>,
+    /// `oom:mark_victim` named the victim.
+    pub mark_victim: bool,
+    /// The classifier's verdict (`oom`, `cgroup_kill`, `rlimit`, `seccomp`,
+    /// `user`, `kernel`) from these facts alone.
+    pub class: &'static str,
+    /// Why, in one line.
+    pub evidence: &'static str,
 }
 
 /// Details of a kill report outside the JSON contract.
@@ -159,6 +199,8 @@ pub struct KillExtra {
     pub victim_ran_ns: Option<u64>,
     /// `errno` of a failed attempt (audit `exit=-N`).
     pub errno: Option<i32>,
+    /// The kernel log (`/dev/kmsg`) named the victim.
+    pub kmsg: bool,
     /// The number of targets of the syscall (more than one for a
     /// process-group or `kill(-1)` kill).
     pub targets: usize,
@@ -260,7 +302,7 @@ pub struct AuditRef {
 /// `"type": "loss"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LossReport {
-    /// `proc` (proc connector), `audit` or `kmsg`.
+    /// `proc` (proc connector), `audit`, `kmsg` or `tracefs`.
     pub source: String,
     /// How many events were lost in this incident.
     pub count: u64,
@@ -279,6 +321,11 @@ pub struct Summary {
     pub audit_lost: u64,
     /// Kill reports printed.
     pub reports: u64,
+    /// `signal_generate` / `mark_victim` events read from tracefs (added
+    /// in issue 5; 0 without the tracefs source).
+    pub trace_events: u64,
+    /// tracefs events lost (ring-buffer overruns and unparsable lines).
+    pub trace_lost: u64,
 }
 
 #[cfg(test)]
@@ -317,10 +364,12 @@ mod tests {
             audit_records: 3,
             audit_lost: 4,
             reports: 5,
+            trace_events: 6,
+            trace_lost: 7,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");

@@ -231,13 +231,47 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         Err(e) => log::warn!("could not scan /proc: {e}"),
     }
 
+    let explicit = args.source.is_some();
+    let wanted = args.source.unwrap_or_default();
+    if !wanted.audit && !matches!(args.audit_source, AuditSource::Auto | AuditSource::None) {
+        return Err(fatal(
+            "--audit-source conflicts with a --source list without audit; fix: add audit to --source",
+        ));
+    }
     let mut ctl = AuditControl::default();
-    let mut source = open_source(args, &mut ctl)?;
+    let mut source = if wanted.audit {
+        open_source(args, &mut ctl)?
+    } else {
+        Source::None
+    };
     if !matches!(source, Source::None) {
         setup_rules(args, &mut ctl);
     }
     log::info!("audit source: {}", source.name());
-    let mut kmsg = if args.no_kmsg {
+    let mut trace = if wanted.tracefs {
+        match open_trace(args) {
+            Ok(t) => {
+                log::info!(
+                    "tracefs: instance {} (mark_victim traced: {})",
+                    t.instance().path().display(),
+                    t.instance().mark_victim_traced()
+                );
+                Some(t)
+            }
+            Err(e) if explicit => {
+                return Err(fatal(format!(
+                    "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
+                )))
+            }
+            Err(e) => {
+                eprintln!("sigwatch: warning: no tracefs witness ({e}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut kmsg = if args.no_kmsg || !wanted.kmsg {
         None
     } else {
         match Kmsg::open() {
@@ -254,6 +288,11 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         signals: args.signal,
         victim_pids: args.pid.clone(),
         victim_comms: args.comm.iter().map(|c| c.as_bytes().to_vec()).collect(),
+        audit_expected: !matches!(source, Source::None),
+        mark_victim_traced: trace
+            .as_ref()
+            .is_some_and(|t| t.instance().mark_victim_traced()),
+        ..Config::default()
     };
     let mut engine = Attributor::new(cfg, tree);
     let mut asm = Assembler::new(AssemblerConfig::default());
@@ -276,14 +315,19 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         log::warn!("NOTIFY_SOCKET: {e}");
     }
     eprintln!(
-        "sigwatch: watching {} (audit: {}){}",
+        "sigwatch: watching {} (audit: {}; tracefs: {}; kmsg: {}){}",
         describe_signals(args),
         source.name(),
-        match source {
-            Source::None => "; senders cannot be identified without audit",
+        trace.as_ref().map_or("off", |_| "signal:signal_generate"),
+        if kmsg.is_some() { "on" } else { "off" },
+        match (&source, &trace) {
+            (Source::None, None) => "; senders cannot be identified without audit or tracefs",
+            (Source::None, Some(_)) => "; senders come from tracefs and the process tree (no login uid, session or syscall without audit)",
             _ => "",
         }
     );
+    let mut trace_records: Vec<tracesig::Record> = Vec::new();
+    let mut trace_lost_reported = 0u64;
 
     let mut events = Vec::new();
     let mut malformed = 0u64;
@@ -302,7 +346,7 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             1000
         };
         let stdin = io::stdin();
-        let (sig_ready, proc_ready, audit_ready, kmsg_ready) = {
+        let (sig_ready, proc_ready, audit_ready, kmsg_ready, trace_ready) = {
             let mut fds = vec![
                 PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
                 PollFd::new(conn.as_fd(), PollFlags::POLLIN),
@@ -321,6 +365,10 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 fds.push(PollFd::new(k.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let trace_idx = trace.as_ref().map(|t| {
+                fds.push(PollFd::new(t.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
             match poll(&mut fds, PollTimeout::from(timeout as u16)) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => {}
@@ -336,6 +384,7 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 ready(1),
                 audit_idx.is_some_and(ready),
                 kmsg_idx.is_some_and(ready),
+                trace_idx.is_some_and(ready),
             )
         };
         let now = Clock::now();
@@ -383,6 +432,21 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 last_verify = Instant::now();
                 let closed = engine.procs_mut().verify_live();
                 log::info!("{closed} process(es) whose exit was lost closed");
+            }
+        }
+        // tracefs sightings, after the process events of this round (so
+        // that a sender forked just now is in the tree) and before audit
+        // (which joins them).
+        if trace_ready {
+            if let Some(t) = trace.as_mut() {
+                trace_records.clear();
+                if let Err(e) = t.read_available(&mut trace_records) {
+                    log::warn!("tracefs: {e}");
+                }
+                summary.trace_events += trace_records.len() as u64;
+                for r in &trace_records {
+                    emitted.extend(engine.on_trace(r, now));
+                }
             }
         }
         // Audit records.
@@ -479,6 +543,18 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                     Err(e) => log::warn!("checking audit rules: {e}"),
                 }
             }
+            if let Some(t) = trace.as_ref() {
+                if let Ok(l) = t.loss() {
+                    let lost = l.buffer + l.unparsed;
+                    if lost > trace_lost_reported {
+                        emitted.push(Report::Loss(LossReport {
+                            source: "tracefs".into(),
+                            count: lost - trace_lost_reported,
+                        }));
+                        trace_lost_reported = lost;
+                    }
+                }
+            }
             if let Some(c) = ctl.client() {
                 if let Ok(st) = c.status() {
                     let base = *ctl.lost_base.get_or_insert(st.lost);
@@ -540,6 +616,14 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         }
     }
     ctl.cleanup();
+    if let Some(t) = trace.take() {
+        if let Ok(l) = t.loss() {
+            trace_lost_reported = trace_lost_reported.max(l.buffer + l.unparsed);
+        }
+        // Drop removes the instance (and unmounts tracefs if we mounted it).
+        drop(t);
+    }
+    summary.trace_lost = trace_lost_reported;
     drop(conn);
     summary.proc_events = engine.stats().proc_events;
     summary.proc_lost = proc_lost_reported;
@@ -549,6 +633,33 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         let _ = write_json(&mut w, &Report::Summary(summary));
     }
     Ok(summary)
+}
+
+/// Opens the tracefs witness: a private instance tracing the watched
+/// signals (`SIGKILL` by default) and `oom:mark_victim`. A stale instance of
+/// a dead predecessor is removed first.
+fn open_trace(args: &WatchArgs) -> Result<tracesig::TraceSource, tracesig::Error> {
+    let mut cfg = tracesig::Config::default();
+    if args.signal.is_all() {
+        cfg.signals = tracesig::SignalFilter::All;
+        cfg.buffer_size_kb = 1024;
+    } else {
+        cfg.signals = tracesig::SignalFilter::Only(args.signal.iter().map(|s| s as i32).collect());
+    }
+    // Stale instances are cleaned here rather than inside `open`, to say so.
+    cfg.clean_stale = false;
+    let tfs = tracesig::Tracefs::locate_or_mount()?;
+    match tracesig::clean_stale_instances(&tfs) {
+        Ok(v) if !v.is_empty() => eprintln!(
+            "sigwatch: removed stale trace instance(s) of a previous sigwatch that died: {}",
+            v.join(", ")
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("cleaning stale trace instances: {e}"),
+    }
+    let src = tracesig::TraceSource::open(&cfg);
+    drop(tfs);
+    src
 }
 
 fn open_multicast(rcvbuf: usize) -> Result<MulticastReader, auditsig::Error> {
