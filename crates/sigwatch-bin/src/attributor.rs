@@ -389,7 +389,10 @@ impl<P: ProcessView> Attributor<P> {
 
     /// The classification of a sighting, with kernel-log OOM evidence.
     fn classify_sighting(&self, tgid: Pid, t: &Sighting) -> Classification {
-        if self.kernel.get(&tgid).is_some_and(|(r, _)| *r == "oom") && t.ev.sig == libc::SIGKILL {
+        if t.marked.is_none()
+            && self.kernel.get(&tgid).is_some_and(|(r, _)| *r == "oom")
+            && t.ev.sig == libc::SIGKILL
+        {
             return Classification {
                 origin: tracesig::Origin::Oom,
                 evidence: "SIGKILL and the kernel log named the victim (Killed process)",

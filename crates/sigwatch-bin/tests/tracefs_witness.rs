@@ -1,0 +1,419 @@
+//! The Attributor with tracefs as a witness: `signal_generate` lines in
+//! the real 6.18 format (see crates/tracesig/tests/data) joined with exits
+//! and audit records, and the kernel origins they prove.
+#![allow(clippy::unwrap_used)]
+
+use procconn::{EventKind, ExitStatus, Pid, ProcEvent};
+use sigwatch::report::{KillReport, Origin, Report};
+use sigwatch::{
+    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessSnapshot,
+    SignalSet,
+};
+
+const SEC: u64 = 1_000_000_000;
+const WALL0: u64 = 1_795_667_968_000_000_000;
+
+/// Monotonic 1000 s + `ms` milliseconds; wall accordingly.
+fn at(ms: u64) -> Clock {
+    Clock {
+        mono_ns: 1000 * SEC + ms * 1_000_000,
+        wall_ns: WALL0 + ms * 1_000_000,
+    }
+}
+
+fn exit(now: Clock, pid: Pid, wait_status: u32) -> ProcEvent {
+    ProcEvent {
+        seq: 0,
+        cpu: 0,
+        timestamp_ns: now.mono_ns,
+        kind: EventKind::Exit {
+            process_pid: pid,
+            process_tgid: pid,
+            exit_code: wait_status,
+            status: ExitStatus::from_wait_status(wait_status),
+            exit_signal: 17,
+            parent_pid: None,
+            parent_tgid: None,
+        },
+    }
+}
+
+fn proc_(pid: Pid, ppid: Pid, comm: &str, argv: &[&str]) -> ProcessSnapshot {
+    ProcessSnapshot {
+        pid,
+        ppid: Some(ppid),
+        spawned_by: Some(ppid),
+        comm: Some(comm.as_bytes().to_vec()),
+        exe: Some(format!("/usr/bin/{comm}").into()),
+        argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
+        cwd: Some("/srv".into()),
+        uid: Some(0),
+        start_time_ns: Some(900 * SEC),
+        ..Default::default()
+    }
+}
+
+/// pid 1 → 100 (launcher) → 200 (sh, the killer); 300 the daemon.
+fn world() -> MemTree {
+    let mut t = MemTree::new();
+    let mut init = proc_(1, 0, "systemd", &["/sbin/init"]);
+    init.spawned_by = None;
+    t.insert(init);
+    t.insert(proc_(100, 1, "launcher", &["launcher", "--go"]));
+    t.insert(proc_(200, 100, "sh", &["/bin/sh", "/srv/guard.sh"]));
+    t.insert(proc_(300, 1, "daemon", &["daemon", "-f"]));
+    t
+}
+
+/// A `signal_generate` line as trace_pipe prints it (record-tgid,
+/// trace_clock=mono) at `ms` after mono 1000 s.
+fn sg(
+    ms: u64,
+    cur: Pid,
+    cur_comm: &str,
+    sig: i32,
+    code: i32,
+    target: Pid,
+    grp: u8,
+) -> tracesig::Record {
+    let line = format!(
+        "{cur_comm:>16}-{cur:<7} ({cur:>7}) [001] d..1. {:>5}.{:06}: signal_generate: sig={sig} errno=0 code={code} comm=daemon pid={target} grp={grp} res=0",
+        1000 + ms / 1000,
+        (ms % 1000) * 1000
+    );
+    tracesig::parse_line(line.as_bytes()).unwrap()
+}
+
+fn mark(ms: u64, cur: Pid, victim: Pid) -> tracesig::Record {
+    let line = format!(
+        "         python3-{cur:<7} ({cur:>7}) [001] ...1. {:>5}.{:06}: mark_victim: pid={victim} comm=daemon total-vm=57528kB anon-rss=47744kB file-rss:6612kB shmem-rss:0kB uid=0 pgtables=148kB oom_score_adj=0",
+        1000 + ms / 1000,
+        (ms % 1000) * 1000
+    );
+    tracesig::parse_line(line.as_bytes()).unwrap()
+}
+
+fn audit_kill(now: Clock) -> AuditKill {
+    AuditKill {
+        serial: 42,
+        time_ns: now.wall_ns,
+        key: Some(b"sigwatch".to_vec()),
+        syscall: Some("kill".into()),
+        signal: 9,
+        success: Some(true),
+        errno: None,
+        args: [300, 9, 0, 0],
+        sender: AuditSender {
+            pid: 200,
+            ppid: Some(100),
+            uid: Some(0),
+            euid: Some(0),
+            gid: Some(0),
+            auid: Some(1000),
+            ses: Some(3),
+            tty: None,
+            comm: Some(b"sh".to_vec()),
+            exe: Some(b"/usr/bin/dash".to_vec()),
+            argv: Some(vec![b"/bin/sh".to_vec(), b"/srv/guard.sh".to_vec()]),
+            argv_truncated: false,
+        },
+        targets: vec![AuditTarget {
+            pid: 300,
+            auid: None,
+            uid: Some(0),
+            ses: None,
+            comm: Some(b"daemon".to_vec()),
+        }],
+    }
+}
+
+fn kills(rs: Vec<Report>) -> Vec<KillReport> {
+    rs.into_iter()
+        .filter_map(|r| match r {
+            Report::Kill(k) => Some(k),
+            _ => None,
+        })
+        .collect()
+}
+
+fn engine(audit: bool) -> Attributor<MemTree> {
+    Attributor::new(
+        Config {
+            audit_expected: audit,
+            ..Config::default()
+        },
+        world(),
+    )
+}
+
+#[test]
+fn tracefs_only_user_kill_names_the_sender_from_the_tree() {
+    let mut a = engine(false);
+    assert!(a
+        .on_trace(&sg(100, 200, "sh", 9, 0, 300, 1), at(100))
+        .is_empty());
+    let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
+    assert_eq!(r.len(), 1);
+    let r = &r[0];
+    assert_eq!(r.origin, Origin::User);
+    assert_eq!(r.reason, None);
+    assert_eq!(r.syscall, None);
+    assert!(r.audit.is_none());
+    let s = r.sender.as_ref().unwrap();
+    assert_eq!(s.pid, 200);
+    assert_eq!(s.argv.as_ref().unwrap()[1].0, b"/srv/guard.sh");
+    assert_eq!(s.cwd.as_ref().unwrap().0, b"/srv");
+    assert_eq!(s.auid, None);
+    let anc: Vec<_> = r.ancestors.iter().map(|a| a.pid).collect();
+    assert_eq!(anc, vec![100, 1]);
+    assert!(r.victim.exit_confirmed);
+    assert_eq!(r.witnesses, vec!["tracefs", "proc"]);
+    let t = r.trace.as_ref().unwrap();
+    assert_eq!(
+        (t.current_pid, t.code, t.grp, t.class),
+        (200, 0, Some(true), "user")
+    );
+    // The signal's time, not the exit's.
+    assert_eq!(r.time.0, at(100).wall_ns);
+    assert_eq!(a.pending(), 0);
+}
+
+#[test]
+fn audit_and_tracefs_sightings_join_in_every_order() {
+    // (trace, audit, exit), (audit, trace, exit), (exit, trace, audit),
+    // (trace, exit, audit), (audit, exit, trace).
+    let orders: [&[u8]; 5] = [b"tae", b"ate", b"eta", b"tea", b"aet"];
+    for order in orders {
+        let mut a = engine(true);
+        let mut out = Vec::new();
+        for (i, step) in order.iter().enumerate() {
+            let now = at(100 + i as u64 * 10);
+            let rs = match step {
+                b't' => a.on_trace(&sg(100, 200, "sh", 9, 0, 300, 1), now),
+                b'a' => a.on_audit_kill(&audit_kill(at(100)), now),
+                _ => a.on_proc_event(&exit(now, 300, 9), now),
+            };
+            out.extend(kills(rs));
+        }
+        out.extend(kills(a.tick(at(5000))));
+        out.extend(kills(a.flush(at(6000))));
+        let order = String::from_utf8_lossy(order);
+        assert_eq!(out.len(), 1, "{order}: one report, not two: {out:#?}");
+        let r = &out[0];
+        assert_eq!(r.origin, Origin::User, "{order}");
+        assert_eq!(r.syscall.as_deref(), Some("kill"), "{order}");
+        let s = r.sender.as_ref().unwrap();
+        assert_eq!(
+            (s.pid, s.auid, s.ses),
+            (200, Some(1000), Some(3)),
+            "{order}"
+        );
+        assert!(r.victim.exit_confirmed, "{order}");
+        if order != "aet" {
+            // Once audit and the exit are both in, the report is out: a
+            // later sighting of the same kill is a duplicate.
+            assert!(r.trace.is_some(), "{order}");
+            assert_eq!(r.witnesses, vec!["audit", "tracefs", "proc"], "{order}");
+        }
+    }
+}
+
+#[test]
+fn tracefs_user_kill_waits_for_audit_then_reports_without_it() {
+    // A sender that predates audit being enabled: no record ever comes.
+    let mut a = engine(true);
+    assert!(a
+        .on_trace(&sg(100, 200, "sh", 9, 0, 300, 1), at(100))
+        .is_empty());
+    assert!(a.on_proc_event(&exit(at(101), 300, 9), at(101)).is_empty());
+    assert!(a.tick(at(600)).is_empty(), "still inside the audit grace");
+    let r = kills(a.tick(at(1200)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].origin, Origin::User);
+    assert_eq!(r[0].sender.as_ref().unwrap().pid, 200);
+    assert!(r[0].audit.is_none());
+}
+
+#[test]
+fn a_second_killer_seen_only_by_tracefs_does_not_double_report() {
+    let mut a = engine(true);
+    a.on_audit_kill(&audit_kill(at(100)), at(100));
+    // Another process (pid 100) also SIGKILLs it.
+    assert!(a
+        .on_trace(&sg(101, 100, "launcher", 9, 0, 300, 1), at(101))
+        .is_empty());
+    let mut r = kills(a.on_proc_event(&exit(at(102), 300, 9), at(102)));
+    r.extend(kills(a.flush(at(9000))));
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(r[0].sender.as_ref().unwrap().pid, 200);
+    assert!(r[0].trace.is_none());
+}
+
+#[test]
+fn memcg_oom_with_mark_victim_is_kernel_oom_without_sender() {
+    // The allocating task is the victim itself (as in kernel-6.18-oom-memcg-self.txt).
+    let mut a = engine(true);
+    assert!(a
+        .on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100))
+        .is_empty());
+    assert!(a.on_trace(&mark(100, 300, 300), at(100)).is_empty());
+    let r = kills(a.on_proc_event(&exit(at(110), 300, 9), at(110)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (r[0].origin, r[0].reason.as_deref()),
+        (Origin::Kernel, Some("oom"))
+    );
+    assert!(r[0].sender.is_none());
+    assert!(r[0].ancestors.is_empty());
+    assert_eq!(r[0].victim.comm.as_ref().unwrap().0, b"daemon");
+    assert!(r[0].trace.as_ref().unwrap().mark_victim);
+}
+
+#[test]
+fn kernel_sigkill_is_held_briefly_for_mark_victim() {
+    // Exit first, then signal_generate, then mark_victim in a later read.
+    let mut a = engine(true);
+    a.on_proc_event(&exit(at(100), 300, 9), at(100));
+    assert!(a
+        .on_trace(&sg(99, 300, "daemon", 9, 128, 300, 1), at(101))
+        .is_empty());
+    assert!(a.tick(at(150)).is_empty(), "held for mark_victim");
+    let r = kills(a.on_trace(&mark(99, 300, 300), at(160)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].reason.as_deref(), Some("oom"));
+}
+
+#[test]
+fn oom_killer_in_another_task_names_no_sender() {
+    // kernel-6.18-oom-memcg-other.txt: python3 (pid 200 here) allocates, 300 dies.
+    let mut a = engine(true);
+    a.on_trace(&sg(100, 200, "python3", 9, 128, 300, 1), at(100));
+    a.on_trace(&mark(100, 200, 300), at(100));
+    let r = kills(a.on_proc_event(&exit(at(110), 300, 9), at(110)));
+    assert_eq!(r[0].reason.as_deref(), Some("oom"));
+    assert!(r[0].sender.is_none());
+    assert_eq!(r[0].trace.as_ref().unwrap().current_pid, 200);
+}
+
+#[test]
+fn cgroup_kill_names_the_writer() {
+    let mut a = engine(true);
+    a.on_trace(&sg(100, 200, "sh", 9, 0, 300, 0), at(100));
+    let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
+    assert_eq!(r.len(), 1, "kernel kills do not wait for audit");
+    assert_eq!(
+        (r[0].origin, r[0].reason.as_deref()),
+        (Origin::Kernel, Some("cgroup_kill"))
+    );
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.pid, 200);
+    assert_eq!(r[0].ancestors.len(), 2);
+    assert_eq!(r[0].victim.tid, None);
+}
+
+#[test]
+fn rlimit_cpu_is_reported_after_the_mark_victim_hold() {
+    let mut a = engine(true);
+    a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
+    assert!(a.on_proc_event(&exit(at(101), 300, 9), at(101)).is_empty());
+    let r = kills(a.tick(at(400)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (r[0].origin, r[0].reason.as_deref()),
+        (Origin::Kernel, Some("rlimit"))
+    );
+    assert!(r[0].sender.is_none());
+}
+
+#[test]
+fn without_mark_victim_a_self_sigkill_is_plain_kernel() {
+    let mut a = Attributor::new(
+        Config {
+            mark_victim_traced: false,
+            ..Config::default()
+        },
+        world(),
+    );
+    a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
+    let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
+    assert_eq!(r[0].reason.as_deref(), Some("kernel"));
+    // ...unless the kernel log names it.
+    let mut a = Attributor::new(
+        Config {
+            mark_victim_traced: false,
+            ..Config::default()
+        },
+        world(),
+    );
+    a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
+    a.on_kmsg_line(
+        b"3,1234,5678,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:9kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
+        at(100),
+    );
+    let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
+    assert_eq!(r[0].reason.as_deref(), Some("oom"));
+    assert_eq!(r[0].witnesses, vec!["tracefs", "kmsg", "proc"]);
+}
+
+#[test]
+fn seccomp_sigsys_is_reported_when_sys_is_watched() {
+    let mut a = Attributor::new(
+        Config {
+            signals: SignalSet::parse("KILL,SYS").unwrap(),
+            ..Config::default()
+        },
+        world(),
+    );
+    a.on_trace(&sg(100, 300, "daemon", 31, 1, 300, 0), at(100));
+    // Killed by SIGSYS with a core dump (0x80 | 31).
+    let r = kills(a.on_proc_event(&exit(at(101), 300, 0x80 | 31), at(101)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].signal, 31);
+    assert_eq!(
+        (r[0].origin, r[0].reason.as_deref()),
+        (Origin::Kernel, Some("seccomp"))
+    );
+    // With the default SIGKILL only, SIGSYS is not watched at all.
+    let mut a = engine(true);
+    assert!(a
+        .on_trace(&sg(100, 300, "daemon", 31, 1, 300, 0), at(100))
+        .is_empty());
+    assert_eq!(a.pending(), 0);
+}
+
+#[test]
+fn pid_namespace_teardown_is_kernel_with_raw_facts() {
+    let mut a = engine(true);
+    a.on_trace(&sg(100, 200, "sh", 9, 128, 300, 1), at(100));
+    // Held for a mark_victim (an OOM kill from another task looks alike).
+    assert!(a.on_proc_event(&exit(at(101), 300, 9), at(101)).is_empty());
+    let r = kills(a.tick(at(400)));
+    assert_eq!(
+        (r[0].origin, r[0].reason.as_deref()),
+        (Origin::Kernel, Some("kernel"))
+    );
+    assert!(r[0].sender.is_none());
+    assert_eq!(r[0].trace.as_ref().unwrap().current_pid, 200);
+}
+
+#[test]
+fn a_sighting_whose_victim_never_dies_is_reported_unconfirmed() {
+    let mut a = engine(false);
+    a.on_trace(&sg(100, 200, "sh", 9, 0, 300, 1), at(100));
+    assert!(a.tick(at(1000)).is_empty());
+    let r = kills(a.tick(at(2200)));
+    assert_eq!(r.len(), 1);
+    assert!(!r[0].victim.exit_confirmed);
+    assert_eq!(r[0].witnesses, vec!["tracefs"]);
+    assert_eq!(a.pending(), 0);
+}
+
+#[test]
+fn exit_without_any_witness_stays_unknown() {
+    let mut a = engine(true);
+    a.on_proc_event(&exit(at(100), 300, 9), at(100));
+    let r = kills(a.tick(at(2200)));
+    assert_eq!(r[0].origin, Origin::Unknown);
+    assert!(r[0].trace.is_none());
+    assert_eq!(r[0].witnesses, vec!["proc"]);
+}
