@@ -127,7 +127,7 @@ pub fn checks() -> Vec<Check> {
                 if boot_audit {
                     "audit=1 on the kernel command line: every process is audited".to_string()
                 } else {
-                    "no audit=1 on the kernel command line: processes started before audit was first enabled on this boot are never audited (their kills show as origin unknown)".to_string()
+                    "no audit=1 on the kernel command line: processes started before audit was first enabled on this boot are never audited (their kills are named by the tracefs witness only, without login uid, session and syscall; origin unknown without tracefs)".to_string()
                 },
                 "add audit=1 to the kernel command line (e.g. GRUB_CMDLINE_LINUX) and reboot",
             ));
@@ -207,6 +207,24 @@ pub fn checks() -> Vec<Check> {
             "run as root (CAP_AUDIT_CONTROL); the kernel needs CONFIG_AUDIT=y and not audit=0 on its command line",
         )),
     }
+    // tracefs: mounted as found, or mounted briefly here to look inside
+    // (unmounted again when `tfs` drops; nothing else is changed).
+    let was_mounted =
+        tracefs_mount_point(&std::fs::read_to_string("/proc/mounts").unwrap_or_default());
+    match tracesig::Tracefs::locate_or_mount() {
+        Ok(tfs) => {
+            let how = match (&was_mounted, tfs.own_mount()) {
+                (_, Some(m)) => format!(
+                    "not mounted; sigwatch mounts it at {} while it runs (and unmounts it)",
+                    m.display()
+                ),
+                (Some(m), None) => format!("mounted at {m}"),
+                (None, None) => format!("at {}", tfs.root().display()),
+            };
+            out.extend(tracefs_checks(Ok((tfs.root(), how))));
+        }
+        Err(e) => out.extend(tracefs_checks(Err(e.to_string()))),
+    }
     match Kmsg::open() {
         Ok(_) => out.push(check(
             "kernel log",
@@ -220,6 +238,89 @@ pub fn checks() -> Vec<Check> {
             format!("/dev/kmsg: {e}"),
             "run as root (CAP_SYSLOG); without it OOM kills show as origin unknown",
         )),
+    }
+    out
+}
+
+/// Where tracefs is mounted, from a `/proc/mounts` text.
+pub fn tracefs_mount_point(mounts: &str) -> Option<String> {
+    mounts.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (_dev, mp, fstype) = (f.next()?, f.next()?, f.next()?);
+        (fstype == "tracefs").then(|| mp.to_string())
+    })
+}
+
+/// The tracefs checks for the tracing directory `root` (with how it was
+/// found), or why none is usable.
+pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<Check> {
+    let (root, how) = match root {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![check(
+                "tracefs",
+                false,
+                format!("unavailable: {e}"),
+                "the kernel needs CONFIG_FTRACE and CONFIG_EVENT_TRACING (tracefs, or debugfs's tracing/ before 4.1); without it kernel-originated kills other than OOM and senders audit misses stay unattributed (run with --source proc,audit,kmsg to silence this)",
+            )]
+        }
+    };
+    let mut out = vec![check("tracefs", true, how, "")];
+    let instances = root.join("instances");
+    out.push(check(
+        "trace instances",
+        instances.is_dir(),
+        if instances.is_dir() {
+            "supported: sigwatch traces in its own instances/sigwatch-<pid>, removed at exit".to_string()
+        } else {
+            format!("{} missing", instances.display())
+        },
+        "kernels before 3.10 have no trace instances; sigwatch will not touch the global trace buffer, so tracefs is not used",
+    ));
+    let sg = root.join("events/signal/signal_generate").is_dir();
+    out.push(check(
+        "signal_generate",
+        sg,
+        if sg {
+            "tracepoint available: every SIGKILL is seen with its sending task, also kernel-originated ones"
+        } else {
+            "tracepoint signal:signal_generate missing"
+        },
+        "the kernel needs CONFIG_TRACEPOINTS with the signal events; without them use --source proc,audit,kmsg",
+    ));
+    let mv = root.join("events/oom/mark_victim").is_dir();
+    out.push(check(
+        "oom mark_victim",
+        mv,
+        if mv {
+            "tracepoint available: OOM kills are recognized in the trace"
+        } else {
+            "tracepoint oom:mark_victim missing"
+        },
+        "older kernels lack oom:mark_victim: OOM kills are then recognized from /dev/kmsg only (a self-sent kernel SIGKILL is reported as reason kernel)",
+    ));
+    if instances.is_dir() {
+        let stale: Vec<String> = std::fs::read_dir(&instances)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| {
+                        tracesig::instance::instance_owner(n)
+                            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(check(
+            "stale instances",
+            stale.is_empty(),
+            if stale.is_empty() {
+                "none left by a dead sigwatch".to_string()
+            } else {
+                format!("left by a sigwatch that died: {}", stale.join(", "))
+            },
+            "sigwatch removes them when it next starts (or rmdir them under instances/)",
+        ));
     }
     out
 }
@@ -257,6 +358,37 @@ mod tests {
             "BOOT_IMAGE=/vmlinuz root=/dev/sda audit=1 quiet"
         ));
         assert!(!cmdline_has_audit("audit=0 noaudit=1"));
+    }
+
+    #[test]
+    fn tracefs_checks_read_the_tracing_directory() {
+        let mounts = "proc /proc proc rw 0 0\ntracefs /sys/kernel/tracing tracefs rw,nosuid 0 0\n";
+        assert_eq!(
+            tracefs_mount_point(mounts).as_deref(),
+            Some("/sys/kernel/tracing")
+        );
+        assert_eq!(tracefs_mount_point("proc /proc proc rw 0 0\n"), None);
+        let dir = std::env::temp_dir().join(format!("sigwatch-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in [
+            "instances/sigwatch-999999999",
+            "events/signal/signal_generate",
+        ] {
+            std::fs::create_dir_all(dir.join(d)).ok();
+        }
+        let c = tracefs_checks(Ok((&dir, "at test".into())));
+        let by = |n: &str| c.iter().find(|x| x.name == n).cloned();
+        assert!(by("tracefs").is_some_and(|x| x.ok));
+        assert!(by("trace instances").is_some_and(|x| x.ok));
+        assert!(by("signal_generate").is_some_and(|x| x.ok));
+        assert!(by("oom mark_victim").is_some_and(|x| !x.ok && x.fix.contains("kmsg")));
+        assert!(
+            by("stale instances").is_some_and(|x| !x.ok && x.detail.contains("sigwatch-999999999"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = tracefs_checks(Err("no tracefs".into()));
+        assert_eq!(c.len(), 1);
+        assert!(!c[0].ok && c[0].fix.contains("CONFIG_FTRACE"));
     }
 
     #[test]
