@@ -355,3 +355,48 @@ pub fn argv(v: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The tracefs state a test must leave as found: whether tracefs is
+/// mounted and which trace instances exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSnapshot {
+    /// `/proc/mounts` has a tracefs entry.
+    pub mounted: bool,
+    /// Names under `/sys/kernel/tracing/instances` (empty when unmounted).
+    pub instances: Vec<String>,
+}
+
+impl TraceSnapshot {
+    /// Reads the current state.
+    pub fn take() -> TraceSnapshot {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let mounted = mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(2) == Some("tracefs"));
+        let mut instances: Vec<String> = std::fs::read_dir("/sys/kernel/tracing/instances")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        instances.sort();
+        TraceSnapshot { mounted, instances }
+    }
+
+    /// Panics unless tracefs is as it was (waits up to 2 s: the instance
+    /// is removed when sigwatch exits).
+    pub fn assert_restored(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let now = TraceSnapshot::take();
+            if now == *self {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("tracefs not restored:\nbefore: {self:?}\nafter:  {now:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

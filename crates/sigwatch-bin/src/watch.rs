@@ -311,9 +311,6 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
     let mut audit_lost_reported = 0u64;
     let mut proc_lost_reported = 0u64;
 
-    if let Err(e) = sd_notify("READY=1") {
-        log::warn!("NOTIFY_SOCKET: {e}");
-    }
     eprintln!(
         "sigwatch: watching {} (audit: {}; tracefs: {}; kmsg: {}){}",
         describe_signals(args),
@@ -326,6 +323,10 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             _ => "",
         }
     );
+    // After the banner, so that whoever waits for READY can read it.
+    if let Err(e) = sd_notify("READY=1") {
+        log::warn!("NOTIFY_SOCKET: {e}");
+    }
     let mut trace_records: Vec<tracesig::Record> = Vec::new();
     let mut trace_lost_reported = 0u64;
 

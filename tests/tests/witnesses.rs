@@ -1,0 +1,558 @@
+//! End-to-end tests of the witnesses and the forced fallback paths: the
+//! tracefs witness (with audit off, and for kernel-originated kills: OOM,
+//! `cgroup.kill`, RLIMIT_CPU), and audit read by unicast, from an auditd
+//! log file, or not at all. Root only (each test says when it skips).
+//!
+//! Every test holds the audit lock (which also serializes their trace
+//! instances) and checks that audit and tracefs are left as found.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use sigwatch_e2e::*;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// True when the kernel has tracefs with the signal tracepoint.
+fn require_tracefs(test: &str) -> bool {
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    let ok = fs.lines().any(|l| l.trim_end().ends_with("tracefs"));
+    if !ok {
+        eprintln!("SKIP {test}: the kernel has no tracefs");
+    }
+    ok
+}
+
+fn witnesses(r: &Value) -> Vec<String> {
+    r["witnesses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no witnesses list: {r:#}"))
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Stops sigwatch, checks it exited 0 with a summary, and that its trace
+/// instance is gone.
+fn stop_clean(sw: Sigwatch) -> Vec<Value> {
+    let pid = sw.pid();
+    let (code, seen) = sw.stop();
+    assert_eq!(code, Some(0), "sigwatch exit status; seen {seen:#?}");
+    let last = seen.last().expect("no output");
+    assert_eq!(last["type"], "summary", "{last:#}");
+    assert!(last["trace_lost"].as_u64().is_some(), "{last:#}");
+    assert!(
+        !Path::new(&format!("/sys/kernel/tracing/instances/sigwatch-{pid}")).exists(),
+        "trace instance of sigwatch {pid} left behind"
+    );
+    seen
+}
+
+/// A sender known only to tracefs (audit off): pid, argv and ancestry
+/// come from the process tree; no syscall, login uid or session.
+#[test]
+fn tracefs_names_the_sender_with_audit_off() {
+    let test = "tracefs_sender_audit_off";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let dir = TempDir::new("tw");
+    let killer = dir.0.join("tw_killer.sh");
+    std::fs::write(&killer, "sleep 0.3\nkill -9 \"$1\"\nsleep 0.3\n").unwrap();
+    let mut sw = Sigwatch::start(&["--source", "proc,tracefs"]);
+    assert!(
+        sw.stderr().contains("senders come from tracefs"),
+        "{}",
+        sw.stderr()
+    );
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    // The killer runs through a launcher shell that stays its parent.
+    let mut k = Command::new("sh")
+        .args([
+            "-c",
+            "sh \"$0\" \"$1\"; true",
+            killer.to_str().unwrap(),
+            &vpid.to_string(),
+        ])
+        .spawn()
+        .unwrap();
+    let launcher = k.id() as i32;
+    let r = sw.wait_kill_of(vpid);
+    k.wait().unwrap();
+    assert_eq!(victim.wait().unwrap().signal(), Some(9));
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["reason"], Value::Null, "{r:#}");
+    assert_eq!(r["syscall"], Value::Null, "{r:#}");
+    assert_eq!(r["success"], Value::Null, "{r:#}");
+    assert_eq!(r["audit"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "sleep", "{r:#}");
+    let s = &r["sender"];
+    assert_eq!(
+        argv(s),
+        vec![
+            "sh".to_string(),
+            killer.to_str().unwrap().into(),
+            vpid.to_string()
+        ],
+        "{r:#}"
+    );
+    assert_eq!(s["ppid"], launcher, "{r:#}");
+    assert_eq!(s["auid"], Value::Null, "{r:#}");
+    assert_eq!(s["ses"], Value::Null, "{r:#}");
+    assert_eq!(r["trace"]["current_pid"], s["pid"], "{r:#}");
+    assert_eq!(r["trace"]["class"], "user", "{r:#}");
+    assert_eq!(r["trace"]["code"], 0, "{r:#}");
+    let anc = r["ancestors"].as_array().unwrap();
+    assert_eq!(anc[0]["pid"], launcher, "{r:#}");
+    assert!(
+        argv(&anc[0]).iter().any(|a| a == "sh \"$0\" \"$1\"; true"),
+        "{r:#}"
+    );
+    assert_eq!(anc.last().unwrap()["pid"], 1, "{r:#}");
+    assert_eq!(witnesses(&r), vec!["tracefs", "proc"], "{r:#}");
+    let seen = stop_clean(sw);
+    assert_eq!(seen.last().unwrap()["audit_records"], 0);
+    assert!(seen.last().unwrap()["trace_events"].as_u64().unwrap() >= 1);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// With every witness on, a kill seen by audit and tracefs is one report
+/// that has both (no duplicate).
+#[test]
+fn audit_and_tracefs_sightings_make_one_report() {
+    let test = "audit_and_tracefs_join";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    let out = run_sh("sleep 0.2; kill -9 \"$1\"", &[&vpid.to_string()]);
+    assert!(out.status.success());
+    victim.wait().unwrap();
+    let r = sw.wait_kill_of(vpid);
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["syscall"], "kill", "{r:#}");
+    assert!(r["audit"]["serial"].as_u64().is_some(), "{r:#}");
+    assert_eq!(r["trace"]["current_pid"], r["sender"]["pid"], "{r:#}");
+    assert_eq!(witnesses(&r), vec!["audit", "tracefs", "proc"], "{r:#}");
+    let seen = stop_clean(sw);
+    let n = seen
+        .iter()
+        .filter(|v| v["type"] == "kill" && v["victim"]["pid"] == vpid)
+        .count();
+    assert_eq!(n, 1, "one report for one kill: {seen:#?}");
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// OOM in a cgroup v1 memory group, seen by tracefs alone (no audit, no
+/// kernel log): `signal_generate` + `oom:mark_victim`.
+#[test]
+fn oom_in_a_memory_cgroup_is_kernel_oom_via_tracefs() {
+    let test = "oom_via_tracefs";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let base = Path::new("/sys/fs/cgroup/memory");
+    if !base.join("memory.limit_in_bytes").exists() {
+        eprintln!(
+            "SKIP {test}: no cgroup v1 memory controller at {}",
+            base.display()
+        );
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let cg = base.join(format!("sigwatch-e2e-tw-oom-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).unwrap();
+    std::fs::write(cg.join("memory.limit_in_bytes"), "33554432").unwrap();
+    let _ = std::fs::write(cg.join("memory.swappiness"), "0");
+    let mut sw = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let mut hog = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec tail /dev/zero",
+            cg.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let victim = hog.id() as i32;
+    let st = hog.wait().unwrap();
+    let r = sw.wait_kill_of(victim);
+    let _ = std::fs::remove_dir(&cg);
+    assert_eq!(st.signal(), Some(9), "the hog was SIGKILLed");
+    assert_eq!(r["origin"], "kernel", "{r:#}");
+    assert_eq!(r["reason"], "oom", "{r:#}");
+    assert_eq!(r["sender"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "tail", "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(r["trace"]["mark_victim"], true, "{r:#}");
+    assert_eq!(r["trace"]["code"], 128, "{r:#}");
+    assert_eq!(witnesses(&r), vec!["tracefs", "proc"], "{r:#}");
+    stop_clean(sw);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// A cgroup v2 hierarchy: the host's (/sys/fs/cgroup/unified or
+/// /sys/fs/cgroup when it is cgroup2), or one mounted here.
+struct Cgroup2 {
+    root: PathBuf,
+    mounted: Option<TempDir>,
+}
+
+impl Cgroup2 {
+    fn find_or_mount() -> Option<Cgroup2> {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        if let Some(mp) = mounts.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 2 && f[2] == "cgroup2").then(|| f[1].to_string())
+        }) {
+            return Some(Cgroup2 {
+                root: PathBuf::from(mp),
+                mounted: None,
+            });
+        }
+        let dir = TempDir::new("cg2");
+        let ok = Command::new("mount")
+            .args(["-t", "cgroup2", "none", dir.0.to_str()?])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then(|| Cgroup2 {
+            root: dir.0.clone(),
+            mounted: Some(dir),
+        })
+    }
+}
+
+impl Drop for Cgroup2 {
+    fn drop(&mut self) {
+        if let Some(d) = &self.mounted {
+            let _ = Command::new("umount").arg(&d.0).status();
+        }
+    }
+}
+
+/// `echo 1 > cgroup.kill`: origin kernel, reason cgroup_kill, and the
+/// writer named as sender (all witnesses on; audit has no record: the
+/// writer made no kill syscall).
+#[test]
+fn cgroup_kill_names_the_writer() {
+    let test = "cgroup_kill";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let Some(cg2) = Cgroup2::find_or_mount() else {
+        eprintln!("SKIP {test}: no cgroup2 hierarchy and none could be mounted");
+        return;
+    };
+    let grp = cg2
+        .root
+        .join(format!("sigwatch-e2e-ck-{}", std::process::id()));
+    if std::fs::create_dir(&grp).is_err() || !grp.join("cgroup.kill").exists() {
+        let _ = std::fs::remove_dir(&grp);
+        eprintln!("SKIP {test}: no cgroup.kill (kernel < 5.14)");
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec sleep 300",
+            grp.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let vpid = victim.id() as i32;
+    // Wait until it is in the group (and exec'd).
+    for _ in 0..100 {
+        let procs = std::fs::read_to_string(grp.join("cgroup.procs")).unwrap_or_default();
+        let comm = std::fs::read_to_string(format!("/proc/{vpid}/comm")).unwrap_or_default();
+        if procs.lines().any(|l| l == vpid.to_string()) && comm.trim() == "sleep" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut writer = Command::new("sh")
+        .args(["-c", "echo 1 > \"$0/cgroup.kill\"", grp.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let wpid = writer.id() as i32;
+    assert!(writer.wait().unwrap().success());
+    assert_eq!(victim.wait().unwrap().signal(), Some(9));
+    let r = sw.wait_kill_of(vpid);
+    let _ = std::fs::remove_dir(&grp);
+    assert_eq!(r["origin"], "kernel", "{r:#}");
+    assert_eq!(r["reason"], "cgroup_kill", "{r:#}");
+    assert_eq!(r["syscall"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "sleep", "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(r["sender"]["pid"], wpid, "{r:#}");
+    assert!(
+        argv(&r["sender"]).iter().any(|a| a.contains("cgroup.kill")),
+        "{r:#}"
+    );
+    assert_eq!(r["trace"]["grp"], false, "{r:#}");
+    assert_eq!(r["ancestors"].as_array().unwrap().last().unwrap()["pid"], 1);
+    stop_clean(sw);
+    drop(cg2);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// RLIMIT_CPU: SIGXCPU at the soft limit (ignored here), SIGKILL from the
+/// kernel at the hard limit.
+#[test]
+fn rlimit_cpu_is_kernel_rlimit() {
+    let test = "rlimit_cpu";
+    if !require_root(test) || !require_tracefs(test) || !require_tool(test, "prlimit") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mut sw = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let mut spinner = Command::new("prlimit")
+        .args([
+            "--cpu=1:2",
+            "--",
+            "sh",
+            "-c",
+            "trap '' XCPU; while :; do :; done",
+        ])
+        .spawn()
+        .unwrap();
+    let vpid = spinner.id() as i32;
+    let st = spinner.wait().unwrap();
+    assert_eq!(st.signal(), Some(9), "killed at the hard limit");
+    let r = sw.wait_kill_of(vpid);
+    assert_eq!(r["origin"], "kernel", "{r:#}");
+    assert_eq!(r["reason"], "rlimit", "{r:#}");
+    assert_eq!(r["sender"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["comm"], "sh", "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(r["trace"]["current_pid"], vpid, "{r:#}");
+    assert_eq!(r["trace"]["code"], 128, "{r:#}");
+    assert_eq!(r["trace"]["mark_victim"], false, "{r:#}");
+    stop_clean(sw);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// `--audit-source unicast` (the path for kernels before 3.16): sigwatch
+/// becomes the audit pid while it runs and releases it; tracefs is off so
+/// the report's facts can only come from audit.
+#[test]
+fn unicast_audit_source_attributes_and_releases_the_audit_pid() {
+    let test = "unicast_audit";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    if audit_before.pid != "0" {
+        eprintln!(
+            "SKIP {test}: an audit daemon holds the audit pid ({})",
+            audit_before.pid
+        );
+        return;
+    }
+    let mut sw = Sigwatch::start(&["--audit-source", "unicast", "--source", "proc,audit"]);
+    assert_eq!(
+        AuditSnapshot::take().pid,
+        sw.pid().to_string(),
+        "sigwatch is the audit pid while it runs"
+    );
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    let out = run_sh("sleep 0.2; kill -9 \"$1\"", &[&vpid.to_string()]);
+    assert!(out.status.success());
+    victim.wait().unwrap();
+    let r = sw.wait_kill_of(vpid);
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["syscall"], "kill", "{r:#}");
+    assert_eq!(r["success"], true, "{r:#}");
+    assert!(r["audit"]["serial"].as_u64().is_some(), "{r:#}");
+    assert_eq!(r["trace"], Value::Null, "{r:#}");
+    assert_eq!(witnesses(&r), vec!["audit", "proc"], "{r:#}");
+    assert!(
+        argv(&r["sender"]).iter().any(|a| a.contains("kill -9")),
+        "{r:#}"
+    );
+    let seen = stop_clean(sw);
+    assert!(seen.last().unwrap()["audit_records"].as_u64().unwrap() > 0);
+    // pid back to 0, rules removed, enabled restored.
+    audit_before.assert_restored();
+}
+
+/// One kill event in auditd's log format (ENRICHED, as in
+/// /work/shared/fixtures/auditd-enriched-kill.log), with real pids.
+fn auditd_event(serial: u64, sender: i32, ppid: i32, victim: i32, argv: &[&str]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let stamp = format!("{}.{:03}:{serial}", now.as_secs(), now.subsec_millis());
+    let hex: String = argv
+        .join("\0")
+        .bytes()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    format!(
+        "type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=62 success=yes exit=0 a0={victim:x} a1=9 a2=0 a3=0 items=0 ppid={ppid} pid={sender} auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"sigwatch\"\x1dARCH=x86_64 SYSCALL=kill AUID=\"unset\" UID=\"root\" GID=\"root\" EUID=\"root\" SUID=\"root\" FSUID=\"root\" EGID=\"root\" SGID=\"root\" FSGID=\"root\"\n\
+         type=OBJ_PID msg=audit({stamp}): opid={victim} oauid=-1 ouid=0 oses=-1 ocomm=\"sleep\"\x1dOAUID=\"unset\" OUID=\"root\"\n\
+         type=PROCTITLE msg=audit({stamp}): proctitle={hex}\n"
+    )
+}
+
+/// `--audit-source log:PATH` (hosts where auditd owns audit): sigwatch
+/// follows the file. auditd itself is not started here (it would replace
+/// the host's rules); the test appends, in auditd's format, the event of
+/// a real kill it performs, and sigwatch joins it with the real exit.
+#[test]
+fn auditd_log_source_is_followed_and_joined_with_the_exit() {
+    let test = "auditd_log";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let dir = TempDir::new("log");
+    let log = dir.0.join("audit.log");
+    // Older content must not be reported: sigwatch starts at the end.
+    std::fs::write(
+        &log,
+        auditd_event(1, 999_998, 1, 999_999, &["sh", "-c", "old"]),
+    )
+    .unwrap();
+    let src = format!("log:{}", log.display());
+    let mut sw = Sigwatch::start(&[
+        "--audit-source",
+        &src,
+        "--no-rules",
+        "--source",
+        "proc,audit",
+    ]);
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    let mut killer = Command::new("sh")
+        .args([
+            "-c",
+            "sleep 0.2; kill -9 \"$0\"; sleep 0.5",
+            &vpid.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let kpid = killer.id() as i32;
+    victim.wait().unwrap();
+    let serial = 4_000_000_000 + u64::from(std::process::id());
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(
+        auditd_event(
+            serial,
+            kpid,
+            std::process::id() as i32,
+            vpid,
+            &[
+                "sh",
+                "-c",
+                "sleep 0.2; kill -9 \"$0\"; sleep 0.5",
+                &vpid.to_string(),
+            ],
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    drop(f);
+    let r = sw.wait_kill_of(vpid);
+    killer.wait().unwrap();
+    assert_eq!(r["origin"], "user", "{r:#}");
+    assert_eq!(r["syscall"], "kill", "{r:#}");
+    assert_eq!(r["audit"]["serial"], serial, "{r:#}");
+    assert_eq!(r["audit"]["key"], "sigwatch", "{r:#}");
+    assert_eq!(r["sender"]["pid"], kpid, "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert!(
+        argv(&r["sender"]).iter().any(|a| a.contains("kill -9")),
+        "{r:#}"
+    );
+    let seen = stop_clean(sw);
+    assert!(
+        !seen.iter().any(|v| v["victim"]["pid"] == 999_999),
+        "old log content was reported: {seen:#?}"
+    );
+    assert_eq!(seen.last().unwrap()["audit_records"], 3, "{seen:#?}");
+    audit_before.assert_restored();
+}
+
+/// `--audit-source none`: with tracefs the sender is still named (origin
+/// user, no syscall); with neither audit nor tracefs the origin is
+/// unknown and no sender is invented.
+#[test]
+fn audit_absent_reports_user_via_tracefs_or_unknown() {
+    let test = "audit_absent";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let tracefs = std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .contains("tracefs");
+    let kill_one = |sw: &mut Sigwatch| {
+        let mut victim = spawn_sleep();
+        let vpid = victim.id() as i32;
+        let out = run_sh("sleep 0.2; kill -9 \"$1\"", &[&vpid.to_string()]);
+        assert!(out.status.success());
+        victim.wait().unwrap();
+        sw.wait_kill_of(vpid)
+    };
+    if tracefs {
+        let mut sw = Sigwatch::start(&["--audit-source", "none"]);
+        let r = kill_one(&mut sw);
+        assert_eq!(r["origin"], "user", "{r:#}");
+        assert_eq!(r["syscall"], Value::Null, "{r:#}");
+        assert_eq!(r["audit"], Value::Null, "{r:#}");
+        assert_eq!(r["sender"]["comm"], "sh", "{r:#}");
+        assert_eq!(witnesses(&r), vec!["tracefs", "proc"], "{r:#}");
+        stop_clean(sw);
+    } else {
+        eprintln!("{test}: no tracefs; only the unknown half runs");
+    }
+    let mut sw = Sigwatch::start(&["--audit-source", "none", "--source", "proc"]);
+    assert!(
+        sw.stderr()
+            .contains("senders cannot be identified without audit or tracefs"),
+        "{}",
+        sw.stderr()
+    );
+    let r = kill_one(&mut sw);
+    assert_eq!(r["origin"], "unknown", "{r:#}");
+    assert_eq!(r["reason"], Value::Null, "{r:#}");
+    assert_eq!(r["sender"], Value::Null, "{r:#}");
+    assert_eq!(r["trace"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(witnesses(&r), vec!["proc"], "{r:#}");
+    let seen = stop_clean(sw);
+    assert_eq!(seen.last().unwrap()["trace_events"], 0);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
