@@ -76,7 +76,8 @@ pub enum Error {
 
 /// One fuzzing step over untrusted bytes (used by the `sigwatch_inputs`
 /// fuzz target and its corpus replay): the kernel-log parser, the terminal
-/// escaper and a replay of the bytes as audit-log lines. Panics only when
+/// escaper, a replay of the bytes as audit-log lines, and the same bytes
+/// as tracefs `trace_pipe` lines fed to an [`Attributor`]. Panics only when
 /// an invariant breaks (escaped text holding a control character).
 pub fn fuzz_one(data: &[u8]) {
     if let Some(k) = parse_kmsg_line(data) {
@@ -90,7 +91,25 @@ pub fn fuzz_one(data: &[u8]) {
     let records = data
         .split(|&b| b == b'\n')
         .filter_map(|l| auditsig::Record::parse_line(l).ok());
-    let (reports, _) = replay::replay_records(records, SignalSet::all());
+    let (mut reports, _) = replay::replay_records(records, SignalSet::all());
+    // The same bytes as tracefs lines, through the attributor.
+    let mut a = Attributor::new(
+        Config {
+            signals: SignalSet::all(),
+            ..Config::default()
+        },
+        MemTree::new(),
+    );
+    let now = Clock {
+        mono_ns: 1_000_000_000_000,
+        wall_ns: 1_795_667_968_000_000_000,
+    };
+    for line in data.split(|&b| b == b'\n') {
+        if let Ok(rec) = tracesig::parse_line(line) {
+            reports.extend(a.on_trace(&rec, now));
+        }
+    }
+    reports.extend(a.flush(now));
     for r in &reports {
         let t = render::render_text(r, &render::TextOptions::default());
         assert!(!t.contains('\x1b'), "raw ESC in a report");
