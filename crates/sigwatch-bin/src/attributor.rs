@@ -116,6 +116,9 @@ pub struct Stats {
     pub trace_signals: u64,
     /// tracefs sightings joined with an audit record of the same kill.
     pub trace_joined: u64,
+    /// Kernel-generated signals seen by tracefs that nobody died of
+    /// (not reported).
+    pub trace_unfatal: u64,
 }
 
 /// A `signal_generate` of a watched signal waiting for the victim's exit,
@@ -439,6 +442,16 @@ impl<P: ProcessView> Attributor<P> {
         let kmsg = self.kernel.remove(&tgid).is_some();
         if pe.is_none() && self.reported.contains_key(&tgid) {
             self.stats.duplicates += 1;
+            return;
+        }
+        let sent_by_a_process = matches!(
+            c.origin,
+            tracesig::Origin::User(_) | tracesig::Origin::CgroupKill
+        );
+        if pe.is_none() && !sent_by_a_process {
+            // A kernel-generated signal nobody died of (with `--signal all`:
+            // every SIGCHLD, SIGXCPU at the soft limit, ...): not a kill.
+            self.stats.trace_unfatal += 1;
             return;
         }
         let (origin, reason, names_sender) = match c.origin {

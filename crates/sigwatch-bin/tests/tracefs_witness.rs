@@ -417,3 +417,28 @@ fn exit_without_any_witness_stays_unknown() {
     assert!(r[0].trace.is_none());
     assert_eq!(r[0].witnesses, vec!["proc"]);
 }
+
+#[test]
+fn kernel_generated_signals_nobody_died_of_are_not_reports() {
+    // `--signal all`: SIGCHLD (code CLD_EXITED) to a parent, SIGXCPU at the
+    // soft limit; neither kills.
+    let mut a = Attributor::new(
+        Config {
+            signals: SignalSet::all(),
+            ..Config::default()
+        },
+        world(),
+    );
+    a.on_trace(&sg(100, 300, "daemon", 17, 1, 100, 1), at(100));
+    a.on_trace(&sg(100, 300, "daemon", 24, 128, 300, 1), at(100));
+    assert!(kills(a.tick(at(3000))).is_empty());
+    assert_eq!(a.stats().trace_unfatal, 2);
+    assert_eq!(a.pending(), 0);
+    // A user-sent SIGTERM that was handled is still reported (as audit
+    // would), unconfirmed.
+    a.on_trace(&sg(4000, 200, "sh", 15, 0, 300, 1), at(4000));
+    let r = kills(a.flush(at(4100)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].signal, 15);
+    assert!(!r[0].victim.exit_confirmed);
+}
