@@ -248,8 +248,9 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         setup_rules(args, &mut ctl);
     }
     log::info!("audit source: {}", source.name());
+    let mut trace_mount = TraceMount::default();
     let mut trace = if wanted.tracefs {
-        match open_trace(args) {
+        match open_trace(args, &mut trace_mount) {
             Ok(t) => {
                 log::info!(
                     "tracefs: instance {} (mark_victim traced: {})",
@@ -624,6 +625,7 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         // Drop removes the instance (and unmounts tracefs if we mounted it).
         drop(t);
     }
+    trace_mount.finish();
     summary.trace_lost = trace_lost_reported;
     drop(conn);
     summary.proc_events = engine.stats().proc_events;
@@ -639,7 +641,83 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
 /// Opens the tracefs witness: a private instance tracing the watched
 /// signals (`SIGKILL` by default) and `oom:mark_victim`. A stale instance of
 /// a dead predecessor is removed first.
-fn open_trace(args: &WatchArgs) -> Result<tracesig::TraceSource, tracesig::Error> {
+/// Records that a sigwatch mounted tracefs, so that a successor can undo
+/// the mount of a predecessor that died by SIGKILL (tracesig unmounts only
+/// what its own process mounted).
+const MOUNT_MARK: &str = "/run/sigwatch-tracefs.mount";
+
+/// The tracefs mount sigwatch is responsible for at exit.
+#[derive(Debug, Default)]
+struct TraceMount {
+    /// A dead predecessor mounted it: unmount it at exit if no instance
+    /// is left.
+    adopted: Option<std::path::PathBuf>,
+}
+
+impl TraceMount {
+    /// Parses the mark: `<pid> <mount point>`.
+    fn read_mark() -> Option<(i32, std::path::PathBuf)> {
+        let text = std::fs::read_to_string(MOUNT_MARK).ok()?;
+        let (pid, mp) = text.trim().split_once(' ')?;
+        Some((pid.parse().ok()?, mp.into()))
+    }
+
+    fn note(&mut self, tfs: &tracesig::Tracefs) {
+        if let Some(mp) = tfs.own_mount() {
+            let _ = std::fs::write(
+                MOUNT_MARK,
+                format!("{} {}\n", std::process::id(), mp.display()),
+            );
+            return;
+        }
+        if let Some((pid, mp)) = Self::read_mark() {
+            // Gone, or a zombie nobody reaped yet (its mount is orphaned too).
+            let dead = pid > 0
+                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|st| {
+                        st.rsplit_once(')')
+                            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+                    })
+                    .unwrap_or(true);
+            if dead && tfs.root().starts_with(&mp) {
+                log::info!(
+                    "tracefs at {} was mounted by sigwatch {pid}, which died: unmounting it at exit",
+                    mp.display()
+                );
+                let _ = std::fs::write(
+                    MOUNT_MARK,
+                    format!("{} {}\n", std::process::id(), mp.display()),
+                );
+                self.adopted = Some(mp);
+            }
+        }
+    }
+
+    /// At exit, after the trace instance is gone.
+    fn finish(&mut self) {
+        let mark_is_ours =
+            Self::read_mark().is_some_and(|(pid, _)| pid == std::process::id() as i32);
+        if let Some(mp) = self.adopted.take() {
+            let empty = std::fs::read_dir(mp.join("instances"))
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if empty {
+                match nix::mount::umount2(&mp, nix::mount::MntFlags::empty()) {
+                    Ok(()) => log::info!("unmounted {}", mp.display()),
+                    Err(e) => log::warn!("leaving {} mounted: {e}", mp.display()),
+                }
+            }
+        }
+        if mark_is_ours {
+            let _ = std::fs::remove_file(MOUNT_MARK);
+        }
+    }
+}
+
+fn open_trace(
+    args: &WatchArgs,
+    mount: &mut TraceMount,
+) -> Result<tracesig::TraceSource, tracesig::Error> {
     let mut cfg = tracesig::Config::default();
     if args.signal.is_all() {
         cfg.signals = tracesig::SignalFilter::All;
@@ -650,6 +728,7 @@ fn open_trace(args: &WatchArgs) -> Result<tracesig::TraceSource, tracesig::Error
     // Stale instances are cleaned here rather than inside `open`, to say so.
     cfg.clean_stale = false;
     let tfs = tracesig::Tracefs::locate_or_mount()?;
+    mount.note(&tfs);
     match tracesig::clean_stale_instances(&tfs) {
         Ok(v) if !v.is_empty() => eprintln!(
             "sigwatch: removed stale trace instance(s) of a previous sigwatch that died: {}",
