@@ -556,3 +556,34 @@ fn audit_absent_reports_user_via_tracefs_or_unknown() {
     trace_before.assert_restored();
     audit_before.assert_restored();
 }
+
+/// A sigwatch that died by SIGKILL leaves its trace instance (and a
+/// tracefs mount it made); the next one removes the instance at start and
+/// undoes the mount at exit.
+#[test]
+fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
+    let test = "trace_restart_after_kill9";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let first = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let stale = format!("/sys/kernel/tracing/instances/sigwatch-{}", first.pid());
+    first.kill9();
+    assert!(
+        Path::new(&stale).exists(),
+        "{stale} should outlive a SIGKILL"
+    );
+    let second = Sigwatch::start(&["--source", "proc,tracefs"]);
+    assert!(!Path::new(&stale).exists(), "{stale} not cleaned");
+    assert!(
+        second.stderr().contains("removed stale trace instance"),
+        "{}",
+        second.stderr()
+    );
+    stop_clean(second);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
