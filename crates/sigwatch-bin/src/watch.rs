@@ -396,6 +396,23 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             }
             break 'main;
         }
+        // tracefs sightings first: a sighting only waits for its exit, so
+        // reading it before this round's exits lets an exit that joins an
+        // earlier audit record carry the trace facts too. Read also when
+        // process events are ready (the two are not woken at once; the
+        // non-blocking read is one syscall when empty).
+        if trace_ready || proc_ready {
+            if let Some(t) = trace.as_mut() {
+                trace_records.clear();
+                if let Err(e) = t.read_available(&mut trace_records) {
+                    log::warn!("tracefs: {e}");
+                }
+                summary.trace_events += trace_records.len() as u64;
+                for r in &trace_records {
+                    emitted.extend(engine.on_trace(r, now));
+                }
+            }
+        }
         if proc_ready {
             // Bounded batch: under a fork storm the socket never runs dry,
             // and signals, audit records and timers must still be served.
@@ -434,21 +451,6 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 last_verify = Instant::now();
                 let closed = engine.procs_mut().verify_live();
                 log::info!("{closed} process(es) whose exit was lost closed");
-            }
-        }
-        // tracefs sightings, after the process events of this round (so
-        // that a sender forked just now is in the tree) and before audit
-        // (which joins them).
-        if trace_ready {
-            if let Some(t) = trace.as_mut() {
-                trace_records.clear();
-                if let Err(e) = t.read_available(&mut trace_records) {
-                    log::warn!("tracefs: {e}");
-                }
-                summary.trace_events += trace_records.len() as u64;
-                for r in &trace_records {
-                    emitted.extend(engine.on_trace(r, now));
-                }
             }
         }
         // Audit records.
