@@ -1,9 +1,11 @@
 //! The sigwatch attribution engine: who killed my process?
 //!
 //! [`Attributor`] is a pure state machine: feed it process events
-//! ([`procconn::ProcEvent`]), audit kill events ([`AuditKill`]), kernel-log
-//! lines and the time, and it emits [`Report`]s, which [`render`] prints as
-//! text or JSON lines.
+//! ([`procconn::ProcEvent`]), audit kill events ([`AuditKill`]), tracefs
+//! records ([`tracesig::Record`]: `signal_generate`, `mark_victim`; see
+//! [`Attributor::on_trace`]), kernel-log lines and the time, and it emits
+//! [`Report`]s, which [`render`] prints as text or JSON lines. A kill seen
+//! by several witnesses is one report listing them (`witnesses`).
 //!
 //! ```
 //! use procconn::{EventKind, ExitStatus, ProcEvent};
