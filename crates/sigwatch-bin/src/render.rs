@@ -236,6 +236,9 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             let _ = writeln!(s, "{line}");
             let sc = match (&k.syscall, &k.trace) {
                 (Some(sc), _) => sc.as_str(),
+                (None, Some(_)) if k.reason.as_deref() == Some("cgroup_kill") => {
+                    "none (it wrote to cgroup.kill; the kernel sent the signal)"
+                }
                 (None, Some(_)) => "? (seen by tracefs only: no audit record)",
                 (None, None) => "?",
             };
@@ -278,24 +281,29 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             if snd.euid.is_some() && snd.euid != snd.uid {
                 let _ = write!(ids, "  euid {}", user(snd.euid, o));
             }
-            let _ = write!(
-                ids,
-                "  login uid {}  session {}  tty {}",
-                match snd.auid {
-                    Some(a) => user(Some(a), o),
-                    None => "unset".into(),
-                },
-                unset(snd.ses),
-                snd.tty
-                    .as_ref()
-                    .map_or_else(|| "none".into(), |t| escape(&t.0))
-            );
+            if k.audit.is_none() {
+                // Only audit knows these: "unset" would be a claim.
+                ids.push_str("  login uid, session, tty unknown (no audit record)");
+            } else {
+                let _ = write!(
+                    ids,
+                    "  login uid {}  session {}  tty {}",
+                    match snd.auid {
+                        Some(a) => user(Some(a), o),
+                        None => "unset".into(),
+                    },
+                    unset(snd.ses),
+                    snd.tty
+                        .as_ref()
+                        .map_or_else(|| "none".into(), |t| escape(&t.0))
+                );
+            }
             let _ = writeln!(s, "{ids}");
         }
         None => {
             let why = match k.origin {
                 Origin::Kernel => "the kernel (no process sent it)",
-                _ => "unknown: no audit record (audit off or lost records, or the sender started before audit was first enabled)",
+                _ => "unknown: no audit record and no tracefs sighting (both off, or events lost; without tracefs also a sender started before audit was first enabled)",
             };
             let _ = writeln!(s, "  sender   {why}");
         }
@@ -502,6 +510,39 @@ mod tests {
             },
         );
         assert!(c.contains("\x1b[1;31mSIGKILL\x1b[0m"));
+    }
+
+    #[test]
+    fn tracefs_only_sender_claims_no_audit_facts() {
+        let mut k = sample();
+        k.audit = None;
+        k.syscall = None;
+        k.origin = Origin::Kernel;
+        k.reason = Some("cgroup_kill".into());
+        k.witnesses = vec!["tracefs", "proc"];
+        k.trace = Some(crate::report::TraceFacts {
+            current_tid: 1298,
+            current_pid: 1298,
+            current_comm: Some(Text::from("sh")),
+            target_tid: 1294,
+            code: 0,
+            grp: Some(false),
+            mark_victim: false,
+            class: "cgroup_kill",
+            evidence: "SIGKILL code=SI_USER grp=0",
+        });
+        let names = |_: u32| None;
+        let o = TextOptions {
+            color: false,
+            user_name: &names,
+        };
+        let t = render_text(&Report::Kill(k), &o);
+        assert!(t.contains("sent by the kernel (cgroup_kill)"), "{t}");
+        assert!(t.contains("syscall none (it wrote to cgroup.kill"), "{t}");
+        assert!(t.contains("login uid, session, tty unknown"), "{t}");
+        assert!(!t.contains("login uid unset"), "{t}");
+        assert!(t.contains("tracefs  current 1298 sh  code 0  grp 0"), "{t}");
+        assert!(t.contains("seen by  tracefs, proc"), "{t}");
     }
 
     #[test]
