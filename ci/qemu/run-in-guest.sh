@@ -20,7 +20,7 @@
 #                          at their host path and in /usr/local/bin
 #   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, at their
 #                          host paths, replacing busybox's applets (default
-#                          "auditctl ausearch kill setpriv setsid unshare": procps's
+#                          "auditctl ausearch kill prlimit setpriv setsid unshare": procps's
 #                          kill, util-linux's setpriv (busybox's lacks --reuid); a
 #                          missing one is skipped with a warning). `python3` brings
 #                          Debian's python3 and its stdlib, `auditd` its /etc/audit.
@@ -58,7 +58,7 @@ if [ ${#targets[@]} -eq 0 ] && [ $smoke -eq 0 ]; then
   read -r -a targets <<<"${SIGWATCH_QEMU_TARGETS:-procconn auditsig tracesig}"
 fi
 bins=${SIGWATCH_QEMU_BINS:-}
-tools=${SIGWATCH_QEMU_TOOLS-auditctl ausearch kill setpriv setsid unshare}
+tools=${SIGWATCH_QEMU_TOOLS-auditctl ausearch kill prlimit setpriv setsid unshare}
 if [ $e2e -eq 1 ]; then
   targets+=(sigwatch-e2e)
   bins="$bins sigwatch"
