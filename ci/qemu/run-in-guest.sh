@@ -79,8 +79,9 @@ command -v zstd >/dev/null || need+=(zstd)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # (wait for the dpkg lock like .ci/run does, rather than fail)
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # busybox-static ships /bin/busybox; make sure it is really static (the
 # dynamic `busybox` package would need its libraries in the guest).
@@ -99,7 +100,7 @@ if [ ! -f "$kdir/vmlinuz" ]; then
   # apt-get download writes into the current dir as the _apt user when it can;
   # a root-only dir makes it warn and fall back to root: harmless.
   (cd "$kdir" && apt-get download -qq "$kpkg" 2>&1 | grep -v 'unsandboxed' || true)
-  deb=$(ls "$kdir"/*.deb)
+  deb=$(ls "$kdir"/*.deb) || { echo "apt-get download $kpkg failed" >&2; exit 1; }
   dpkg-deb -x "$deb" "$kdir/x"
   cp "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
   cp "$kdir"/x/boot/config-* "$kdir/config"
