@@ -40,6 +40,178 @@ pub fn require_tool(test: &str, cmd: &str) -> bool {
     found
 }
 
+/// What [`probe_audit`] found out about the kernel's audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditProbe {
+    /// A NETLINK_AUDIT socket opens and AUDIT_GET is answered.
+    Present,
+    /// `socket(AF_NETLINK, .., NETLINK_AUDIT)` fails with EPROTONOSUPPORT:
+    /// the kernel was booted with `audit=0` (audit never initialised, so
+    /// the netlink family is not registered) or built without CONFIG_AUDIT.
+    Absent(String),
+    /// The socket opens but AUDIT_GET is refused or unanswered (not root,
+    /// a security module, ...): audit exists, the test cannot use it.
+    Refused(String),
+}
+
+/// Probes the kernel's audit with a raw netlink socket, independently of
+/// the crate under test (a bug in `AuditClient` must make tests fail, not
+/// skip): opens NETLINK_AUDIT and sends AUDIT_GET (1000), waiting up to
+/// 2 s for the `audit_status` reply or an NLMSG_ERROR.
+pub fn probe_audit() -> AuditProbe {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_AUDIT,
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        let why = format!("socket(NETLINK_AUDIT): {e}");
+        return match e.raw_os_error() {
+            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => AuditProbe::Absent(why),
+            _ => AuditProbe::Refused(why),
+        };
+    }
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let tv = libc::timeval {
+        tv_sec: 2,
+        tv_usec: 0,
+    };
+    // SAFETY: valid fd, option value of the size passed.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+    // nlmsghdr {len, type = AUDIT_GET, flags = NLM_F_REQUEST, seq, pid = 0}
+    let seq: u32 = 0x5157_0001;
+    let mut req = [0u8; 16];
+    req[0..4].copy_from_slice(&16u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&1000u16.to_ne_bytes());
+    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    req[8..12].copy_from_slice(&seq.to_ne_bytes());
+    // SAFETY: zeroed sockaddr_nl is valid; family set below.
+    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: valid fd, buffer and address of the sizes passed.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&kernel as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return AuditProbe::Refused(format!(
+            "AUDIT_GET send: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let mut buf = vec![0u8; 8192];
+    // A few datagrams at most: skip anything that is not the answer.
+    for _ in 0..8 {
+        // SAFETY: valid fd and buffer.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return AuditProbe::Refused(format!(
+                "no answer to AUDIT_GET: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let msg = &buf[..n as usize];
+        if msg.len() < 16 {
+            continue;
+        }
+        let ty = u16::from_ne_bytes([msg[4], msg[5]]);
+        let mseq = u32::from_ne_bytes([msg[8], msg[9], msg[10], msg[11]]);
+        if mseq != seq {
+            continue;
+        }
+        match ty {
+            1000 => return AuditProbe::Present,
+            // NLMSG_ERROR: a negative errno follows the header (0 = ack).
+            2 if msg.len() >= 20 => {
+                let errno = -i32::from_ne_bytes([msg[16], msg[17], msg[18], msg[19]]);
+                if errno != 0 {
+                    return AuditProbe::Refused(format!(
+                        "AUDIT_GET: {}",
+                        std::io::Error::from_raw_os_error(errno)
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    AuditProbe::Refused("no audit_status reply to AUDIT_GET".into())
+}
+
+/// The kernel's audit as probed once per test process (it cannot change
+/// while the kernel runs).
+pub fn audit_probe() -> &'static AuditProbe {
+    static PROBE: std::sync::OnceLock<AuditProbe> = std::sync::OnceLock::new();
+    PROBE.get_or_init(probe_audit)
+}
+
+/// Whether the kernel has audit (NETLINK_AUDIT exists). A probe that is
+/// refused (audit exists, the socket or AUDIT_GET fails for another
+/// reason) counts as present: the test then runs into the fault and fails
+/// loudly instead of skipping.
+pub fn audit_present() -> bool {
+    !matches!(audit_probe(), AuditProbe::Absent(_))
+}
+
+/// True when the kernel has audit; otherwise prints
+/// `SKIP <test>: the kernel has no audit ...` and the calling test returns.
+/// For tests whose assertions need audit (a syscall, an audit serial,
+/// rules, the audit pid).
+pub fn require_audit(test: &str) -> bool {
+    match audit_probe() {
+        AuditProbe::Absent(why) => {
+            eprintln!(
+                "SKIP {test}: the kernel has no audit (booted with audit=0 or CONFIG_AUDIT off): {why}"
+            );
+            false
+        }
+        AuditProbe::Refused(why) => {
+            eprintln!("{test}: warning: audit present but the probe failed: {why}");
+            true
+        }
+        AuditProbe::Present => true,
+    }
+}
+
+/// Whether the kernel has tracefs (the `signal:signal_generate` witness
+/// sigwatch uses when audit is absent).
+pub fn tracefs_present() -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.trim_end().ends_with("tracefs"))
+}
+
+/// True when sigwatch can name a sender at all: audit or tracefs is
+/// there. Otherwise prints why the calling test skips (its report could
+/// only say origin `unknown`, which `audit_absent_*` tests check).
+pub fn require_sender_witness(test: &str) -> bool {
+    if audit_present() || tracefs_present() {
+        return true;
+    }
+    eprintln!("SKIP {test}: the kernel has neither audit nor tracefs: no sender can be named");
+    false
+}
+
 /// Exclusive lock serializing every test (in any crate) that touches audit.
 #[derive(Debug)]
 pub struct AuditLock(#[allow(dead_code)] File);
@@ -62,38 +234,82 @@ impl AuditLock {
     }
 }
 
-/// `auditctl -s` / `auditctl -l` as seen before a test, to compare after it.
+/// Audit's global state as seen before a test, to compare after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditSnapshot {
-    /// `enabled` value.
-    pub enabled: String,
-    /// audit daemon pid.
-    pub pid: String,
-    /// `auditctl -l` output.
-    pub rules: String,
+pub enum AuditSnapshot {
+    /// The kernel has no audit (booted with `audit=0` or without
+    /// CONFIG_AUDIT): there is no state a test could change.
+    Absent,
+    /// What Debian's `auditctl` (the oracle) reports.
+    Present {
+        /// `enabled` value of `auditctl -s`.
+        enabled: String,
+        /// `pid` value of `auditctl -s` (the audit daemon, 0 when none).
+        pid: String,
+        /// `auditctl -l` output.
+        rules: String,
+    },
 }
 
-fn sh_out(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+fn auditctl_out(args: &[&str]) -> String {
+    let out = Command::new("auditctl")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("auditctl (the oracle; Debian package auditd) cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "auditctl {args:?} failed although the kernel has audit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl AuditSnapshot {
-    /// Reads the current audit state through Debian's `auditctl` (the oracle).
+    /// Reads the current audit state through Debian's `auditctl` (the
+    /// oracle), or [`AuditSnapshot::Absent`] when the kernel has no audit.
+    /// Panics when audit exists but `auditctl` cannot report it (a
+    /// snapshot of garbage would compare equal and prove nothing).
     pub fn take() -> AuditSnapshot {
-        let status = sh_out("auditctl -s");
+        if !audit_present() {
+            return AuditSnapshot::Absent;
+        }
+        let status = auditctl_out(&["-s"]);
         let field = |name: &str| {
             status
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
-                .unwrap_or("?")
-                .trim()
-                .to_string()
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| panic!("`auditctl -s` has no {name} line: {status}"))
         };
-        AuditSnapshot {
+        AuditSnapshot::Present {
             enabled: field("enabled"),
             pid: field("pid"),
-            rules: sh_out("auditctl -l 2>&1"),
+            rules: auditctl_out(&["-l"]),
+        }
+    }
+
+    /// `enabled` (None when the kernel has no audit).
+    pub fn enabled(&self) -> Option<&str> {
+        match self {
+            AuditSnapshot::Present { enabled, .. } => Some(enabled),
+            AuditSnapshot::Absent => None,
+        }
+    }
+
+    /// The audit daemon's pid, "0" when none (None when the kernel has no
+    /// audit).
+    pub fn pid(&self) -> Option<&str> {
+        match self {
+            AuditSnapshot::Present { pid, .. } => Some(pid),
+            AuditSnapshot::Absent => None,
+        }
+    }
+
+    /// `auditctl -l` output (None when the kernel has no audit).
+    pub fn rules(&self) -> Option<&str> {
+        match self {
+            AuditSnapshot::Present { rules, .. } => Some(rules),
+            AuditSnapshot::Absent => None,
         }
     }
 
@@ -102,9 +318,9 @@ impl AuditSnapshot {
         let now = AuditSnapshot::take();
         if now != *self {
             // Leave the host clean even when the test fails.
-            let _ = Command::new("auditctl")
-                .args(["-e", &self.enabled])
-                .output();
+            if let Some(e) = self.enabled() {
+                let _ = Command::new("auditctl").args(["-e", e]).output();
+            }
             panic!("audit not restored:\nbefore: {self:?}\nafter:  {now:?}");
         }
     }

@@ -32,7 +32,7 @@ fn kill_sleep_from_sh() -> i32 {
 #[test]
 fn users_own_kill_rule_is_kept_and_used() {
     let test = "user_rule";
-    if !require_root(test) || !require_tool(test, "auditctl") {
+    if !require_root(test) || !require_audit(test) || !require_tool(test, "auditctl") {
         return;
     }
     let _lock = AuditLock::acquire();
@@ -83,16 +83,14 @@ fn users_own_kill_rule_is_kept_and_used() {
 #[test]
 fn running_auditd_keeps_its_audit_pid() {
     let test = "auditd_running";
-    if !require_root(test) || !require_tool(test, "auditd") {
+    if !require_root(test) || !require_audit(test) || !require_tool(test, "auditd") {
         return;
     }
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
-    if before.pid != "0" {
-        eprintln!(
-            "SKIP {test}: an audit daemon (pid {}) already runs on this host",
-            before.pid
-        );
+    let before_pid = before.pid().unwrap();
+    if before_pid != "0" {
+        eprintln!("SKIP {test}: an audit daemon (pid {before_pid}) already runs on this host");
         return;
     }
     let mut auditd = Command::new("auditd")
@@ -103,14 +101,14 @@ fn running_auditd_keeps_its_audit_pid() {
         .unwrap();
     let apid = auditd.id().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while AuditSnapshot::take().pid != apid {
+    while AuditSnapshot::take().pid() != Some(apid.as_str()) {
         assert!(Instant::now() < deadline, "auditd did not register");
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut sw = Sigwatch::start(&[]);
     assert_eq!(
-        AuditSnapshot::take().pid,
-        apid,
+        AuditSnapshot::take().pid(),
+        Some(apid.as_str()),
         "sigwatch must not take the audit pid"
     );
     let victim = kill_sleep_from_sh();
@@ -127,13 +125,15 @@ fn running_auditd_keeps_its_audit_pid() {
     .unwrap();
     wait_timeout(&mut auditd, Duration::from_secs(10));
     // auditd enables audit when it starts; put back what this test found.
-    auditctl(&["-e", &before.enabled]);
+    auditctl(&["-e", before.enabled().unwrap()]);
     assert_eq!(
-        during.pid, apid,
+        during.pid(),
+        Some(apid.as_str()),
         "auditd still holds the audit pid after sigwatch left"
     );
     assert_eq!(
-        during.rules, before.rules,
+        during.rules(),
+        before.rules(),
         "sigwatch removed exactly its rules"
     );
     before.assert_restored();
@@ -142,12 +142,12 @@ fn running_auditd_keeps_its_audit_pid() {
 #[test]
 fn rules_flushed_mid_run_are_re_added() {
     let test = "rules_flushed";
-    if !require_root(test) || !require_tool(test, "auditctl") {
+    if !require_root(test) || !require_audit(test) || !require_tool(test, "auditctl") {
         return;
     }
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
-    if before.rules.trim() != "No rules" {
+    if before.rules().unwrap().trim() != "No rules" {
         eprintln!(
             "SKIP {test}: the host has audit rules of its own; `auditctl -D` would delete them"
         );
@@ -183,7 +183,7 @@ fn rules_flushed_mid_run_are_re_added() {
 #[test]
 fn restart_after_sigkill_cleans_the_predecessors_rules() {
     let test = "restart_after_kill9";
-    if !require_root(test) || !require_tool(test, "auditctl") {
+    if !require_root(test) || !require_audit(test) || !require_tool(test, "auditctl") {
         return;
     }
     let _lock = AuditLock::acquire();
@@ -212,6 +212,6 @@ fn restart_after_sigkill_cleans_the_predecessors_rules() {
     assert!(sigwatch_rule_lines().is_empty(), "no sigwatch rule left");
     // The SIGKILLed first instance could not restore `enabled`; the second
     // found it enabled and restored that. Put back what this test found.
-    auditctl(&["-e", &before.enabled]);
+    auditctl(&["-e", before.enabled().unwrap()]);
     before.assert_restored();
 }

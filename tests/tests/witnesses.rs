@@ -129,7 +129,7 @@ fn tracefs_names_the_sender_with_audit_off() {
 #[test]
 fn audit_and_tracefs_sightings_make_one_report() {
     let test = "audit_and_tracefs_join";
-    if !require_root(test) || !require_tracefs(test) {
+    if !require_root(test) || !require_audit(test) || !require_tracefs(test) {
         return;
     }
     let _lock = AuditLock::acquire();
@@ -290,8 +290,16 @@ fn cgroup_kill_names_the_writer() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The writer lives 0.2 s before it writes, so that sigwatch reads its
+    // argv after its exec (a shell that execs, writes and exits within a
+    // millisecond keeps a null argv in the report, honestly, and this
+    // assertion would race with the machine's load).
     let mut writer = Command::new("sh")
-        .args(["-c", "echo 1 > \"$0/cgroup.kill\"", grp.to_str().unwrap()])
+        .args([
+            "-c",
+            "sleep 0.2; echo 1 > \"$0/cgroup.kill\"",
+            grp.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     let wpid = writer.id() as i32;
@@ -362,22 +370,20 @@ fn rlimit_cpu_is_kernel_rlimit() {
 #[test]
 fn unicast_audit_source_attributes_and_releases_the_audit_pid() {
     let test = "unicast_audit";
-    if !require_root(test) {
+    if !require_root(test) || !require_audit(test) {
         return;
     }
     let _lock = AuditLock::acquire();
     let audit_before = AuditSnapshot::take();
-    if audit_before.pid != "0" {
-        eprintln!(
-            "SKIP {test}: an audit daemon holds the audit pid ({})",
-            audit_before.pid
-        );
+    let holder = audit_before.pid().unwrap();
+    if holder != "0" {
+        eprintln!("SKIP {test}: an audit daemon holds the audit pid ({holder})");
         return;
     }
     let mut sw = Sigwatch::start(&["--audit-source", "unicast", "--source", "proc,audit"]);
     assert_eq!(
-        AuditSnapshot::take().pid,
-        sw.pid().to_string(),
+        AuditSnapshot::take().pid(),
+        Some(sw.pid().to_string().as_str()),
         "sigwatch is the audit pid while it runs"
     );
     let mut victim = spawn_sleep();
@@ -584,6 +590,105 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
         second.stderr()
     );
     stop_clean(second);
+    trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// The kernel has no audit at all (booted with `audit=0`: NETLINK_AUDIT
+/// does not exist; the qemu job's second pass): `sigwatch` with its
+/// default sources starts, says on stderr that it has no audit source,
+/// and still reports a SIGKILL — by tracefs (origin `user`, the sender
+/// named, syscall null), or with tracefs off too as origin `unknown`
+/// (never `kernel` without evidence). `sigwatch status` names the missing
+/// audit and the `audit=0` cause. Where audit exists this scenario cannot
+/// be produced (`--audit-source none` in `audit_absent_reports_*` is the
+/// host's approximation): the test says so and returns.
+#[test]
+fn kernel_without_audit_degrades_to_tracefs_or_unknown() {
+    let test = "kernel_without_audit";
+    if !require_root(test) {
+        return;
+    }
+    if audit_present() {
+        eprintln!("SKIP {test}: this kernel has audit; the qemu job's audit=0 pass runs this test");
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    assert_eq!(audit_before, AuditSnapshot::Absent);
+    let trace_before = TraceSnapshot::take();
+
+    // `sigwatch status`: the audit check fails and says why.
+    let st = Command::new(sigwatch_bin()).arg("status").output().unwrap();
+    let status_text = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        status_text.contains("cannot read the audit status")
+            && status_text.contains("socket(NETLINK_AUDIT)")
+            && status_text.contains("audit=0"),
+        "sigwatch status:\n{status_text}\nstderr: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+
+    let kill_one = |sw: &mut Sigwatch| {
+        let mut victim = spawn_sleep();
+        let vpid = victim.id() as i32;
+        let out = run_sh("sleep 0.2; kill -9 \"$1\"", &[&vpid.to_string()]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(victim.wait().unwrap().signal(), Some(9));
+        (vpid, sw.wait_kill_of(vpid))
+    };
+    let says_no_audit = |sw: &Sigwatch| {
+        let err = sw.stderr();
+        assert!(
+            err.contains("no audit source") && err.contains("socket(NETLINK_AUDIT)"),
+            "sigwatch says it cannot see audit; stderr:\n{err}"
+        );
+        assert!(err.contains("(audit: none;"), "banner; stderr:\n{err}");
+    };
+
+    // Default sources: audit fails, tracefs names the sender.
+    if tracefs_present() {
+        let mut sw = Sigwatch::start(&[]);
+        says_no_audit(&sw);
+        assert!(
+            sw.stderr().contains("senders come from tracefs"),
+            "{}",
+            sw.stderr()
+        );
+        let (vpid, r) = kill_one(&mut sw);
+        assert_eq!(r["origin"], "user", "{r:#}");
+        assert_eq!(r["reason"], Value::Null, "{r:#}");
+        assert_eq!(r["syscall"], Value::Null, "{r:#}");
+        assert_eq!(r["success"], Value::Null, "{r:#}");
+        assert_eq!(r["audit"], Value::Null, "{r:#}");
+        assert_eq!(r["victim"]["pid"], vpid, "{r:#}");
+        assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+        assert_eq!(r["sender"]["comm"], "sh", "{r:#}");
+        assert_eq!(r["sender"]["auid"], Value::Null, "{r:#}");
+        assert_eq!(r["trace"]["current_pid"], r["sender"]["pid"], "{r:#}");
+        assert_eq!(witnesses(&r), vec!["tracefs", "proc"], "{r:#}");
+        let seen = stop_clean(sw);
+        let last = seen.last().unwrap();
+        assert_eq!(last["audit_records"], 0, "{last:#}");
+        assert!(last["trace_events"].as_u64().unwrap() >= 1, "{last:#}");
+    } else {
+        eprintln!("{test}: no tracefs; only the unknown half runs");
+    }
+
+    // Audit asked for but absent, tracefs off: the kill is reported with
+    // origin unknown and no invented sender.
+    let mut sw = Sigwatch::start(&["--source", "proc,audit,kmsg"]);
+    says_no_audit(&sw);
+    let (_, r) = kill_one(&mut sw);
+    assert_eq!(r["origin"], "unknown", "{r:#}");
+    assert_eq!(r["reason"], Value::Null, "{r:#}");
+    assert_eq!(r["sender"], Value::Null, "{r:#}");
+    assert_eq!(r["syscall"], Value::Null, "{r:#}");
+    assert_eq!(r["trace"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+    assert_eq!(witnesses(&r), vec!["proc"], "{r:#}");
+    let seen = stop_clean(sw);
+    assert_eq!(seen.last().unwrap()["audit_records"], 0);
     trace_before.assert_restored();
     audit_before.assert_restored();
 }

@@ -139,3 +139,38 @@ fn audit_pid_set_and_clear_when_free() {
     );
     assert_eq!(after.pid, 0);
 }
+
+/// The "audit absent" path (kernel booted with `audit=0`, or without
+/// CONFIG_AUDIT): every entry point that needs NETLINK_AUDIT returns a
+/// typed error naming the socket call and EPROTONOSUPPORT, never a panic
+/// or a hang. Runs only where audit is absent (the qemu job's `audit=0`
+/// pass); elsewhere it says so and returns.
+#[test]
+fn absent_audit_is_a_typed_error_everywhere() {
+    let test = "absent_audit_is_a_typed_error_everywhere";
+    let why = match common::probe_audit() {
+        common::AuditProbe::Absent(why) => why,
+        other => {
+            eprintln!(
+                "SKIP {test}: this kernel has audit ({other:?}); the qemu audit=0 pass runs it"
+            );
+            return;
+        }
+    };
+    assert!(why.contains("socket(NETLINK_AUDIT)"), "{why}");
+    let is_absent = |e: &Error| match e {
+        Error::Io { what, source } => {
+            *what == "socket(NETLINK_AUDIT)" && source.raw_os_error() == Some(libc::EPROTONOSUPPORT)
+        }
+        _ => false,
+    };
+    let c = AuditClient::open();
+    assert!(matches!(&c, Err(e) if is_absent(e)), "{c:?}");
+    let m = auditsig::reader::MulticastReader::open();
+    assert!(matches!(&m, Err(e) if is_absent(e)), "{:?}", m.err());
+    let u = auditsig::reader::UnicastReader::register();
+    assert!(matches!(&u, Err(e) if is_absent(e)), "{:?}", u.err());
+    // The error text says what failed (sigwatch prints it to users).
+    let text = c.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(text.starts_with("socket(NETLINK_AUDIT): "), "{text}");
+}
