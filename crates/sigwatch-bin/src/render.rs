@@ -365,9 +365,15 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
 
 /// Writes one report as a JSON line and flushes (so a consumer sees each
 /// report as soon as it exists).
+///
+/// The line is serialized first and written with one `write_all`: a write
+/// error keeps its kind (a `BrokenPipe` stays `BrokenPipe`, which the
+/// watch loop treats as "the reader went away", not as a failure), and a
+/// reader never sees half a line followed by an error.
 pub fn write_json<W: Write>(w: &mut W, r: &Report) -> io::Result<()> {
-    serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
-    w.write_all(b"\n")?;
+    let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line)?;
     w.flush()
 }
 
@@ -543,6 +549,33 @@ mod tests {
         assert!(!t.contains("login uid unset"), "{t}");
         assert!(t.contains("tracefs  current 1298 sh  code 0  grp 0"), "{t}");
         assert!(t.contains("seen by  tracefs, proc"), "{t}");
+    }
+
+    /// A writer whose reader went away.
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(libc::EPIPE))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_is_reported_as_broken_pipe() {
+        // `sigwatch --json | head -1`: the watch loop stops cleanly on
+        // BrokenPipe; any other kind is a fatal "error: writing a report".
+        let e = write_json(&mut ClosedPipe, &Report::Kill(sample())).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
+        let e = write_text(
+            &mut ClosedPipe,
+            &Report::Kill(sample()),
+            &TextOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe, "{e}");
     }
 
     #[test]
