@@ -40,7 +40,17 @@ fn main() -> ExitCode {
 }
 
 fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
-    let stdout = io::stdout().lock();
+    // Unbuffered: the watch loop writes each report only when poll says
+    // the reader has room (see `watch::run`).
+    use std::os::fd::AsFd;
+    let stdout = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .map_err(|e| sigwatch::Error::Io {
+            what: "standard output".into(),
+            source: e,
+        })?;
     let summary = sigwatch::watch::run(&cli.watch, stdout)?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
     eprint!("{text}");

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use auditsig::client::{AuditClient, EnabledGuard};
@@ -158,8 +158,118 @@ struct Output {
     names: std::cell::RefCell<HashMap<u32, Option<String>>>,
 }
 
+/// Bytes per `write(2)` of a report. After `poll` says `POLLOUT`, a pipe
+/// has at least one free page, so a write of at most `PIPE_BUF` never
+/// blocks; a terminal signals `POLLOUT` with a few hundred bytes of room.
+const OUT_CHUNK: usize = 512;
+
+/// Why a guarded write gave up (carried inside an `io::Error`).
+#[derive(Debug)]
+enum WriteAbort {
+    /// A termination signal is pending: clean-up must not wait for a reader.
+    Signal,
+    /// The output did not become writable before the shutdown deadline.
+    Timeout,
+}
+
+impl std::fmt::Display for WriteAbort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteAbort::Signal => "a termination signal arrived while the output was blocked",
+            WriteAbort::Timeout => "the output stayed blocked at shutdown",
+        })
+    }
+}
+
+impl std::error::Error for WriteAbort {}
+
+fn abort_reason(e: &io::Error) -> Option<&WriteAbort> {
+    e.get_ref().and_then(|x| x.downcast_ref::<WriteAbort>())
+}
+
+/// Writes `bytes` to `w` without ever blocking in `write(2)`: the
+/// termination signals are blocked (they arrive through the signalfd), so
+/// a write stuck on a full pipe (`sigwatch | less` not scrolling) or a
+/// stopped terminal (Ctrl-S) could otherwise never be interrupted and
+/// SIGTERM/SIGINT would leave the audit rules installed. Waits in `poll`
+/// for room or for a signal (which aborts the write, leaving the signal
+/// pending for the loop), or until `deadline`.
+fn guarded_write<W: Write + AsFd>(
+    w: &mut W,
+    sigfd: BorrowedFd<'_>,
+    bytes: &[u8],
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                PollTimeout::from(left.as_millis().min(10_000) as u16)
+            }
+        };
+        let (writable, signalled) = {
+            let mut fds = [
+                PollFd::new(w.as_fd(), PollFlags::POLLOUT),
+                PollFd::new(sigfd, PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let ev = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+            (
+                // POLLERR/POLLHUP: the write below reports what happened.
+                ev(0).intersects(PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP),
+                ev(1).contains(PollFlags::POLLIN),
+            )
+        };
+        if signalled {
+            return Err(io::Error::other(WriteAbort::Signal));
+        }
+        if !writable {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::Error::other(WriteAbort::Timeout));
+            }
+            continue;
+        }
+        let n = rest.len().min(OUT_CHUNK);
+        match w.write(&rest[..n]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => rest = &rest[k..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    w.flush()
+}
+
+/// Whether `fd` is a pipe or a socket: its reader can go away, which
+/// `poll` reports as `POLLERR` (pipe) or `POLLHUP` (socket).
+fn reader_can_vanish(fd: BorrowedFd<'_>) -> bool {
+    use nix::sys::stat::{fstat, SFlag};
+    fstat(fd).is_ok_and(|st| {
+        let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        fmt == SFlag::S_IFIFO || fmt == SFlag::S_IFSOCK
+    })
+}
+
 impl Output {
-    fn emit<W: Write>(&self, w: &mut W, r: &Report) -> io::Result<()> {
+    /// Renders and writes one report (see [`guarded_write`]).
+    fn emit<W: Write + AsFd>(
+        &self,
+        w: &mut W,
+        sigfd: BorrowedFd<'_>,
+        r: &Report,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(2048);
+        self.render(&mut buf, r)?;
+        guarded_write(w, sigfd, &buf, deadline)
+    }
+
+    fn render(&self, w: &mut Vec<u8>, r: &Report) -> io::Result<()> {
         if self.json {
             write_json(w, r)
         } else {
@@ -188,9 +298,19 @@ fn fatal(msg: impl Into<String>) -> Error {
     Error::Fatal(msg.into())
 }
 
+/// How long reports still waiting at shutdown may wait for a blocked
+/// output before clean-up goes ahead without them.
+const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(2);
+
 /// Runs the watch mode until a signal (SIGINT/SIGTERM/SIGHUP), `--count`
-/// reports, or the end of standard input (`--audit-source stdin`).
-pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
+/// reports, the end of standard input (`--audit-source stdin`), or the
+/// reader of `out` going away (`sigwatch --json | head -1`).
+///
+/// `out` should be unbuffered (e.g. a `File` on a duplicate of fd 1):
+/// every report is written in small `write(2)`s only when `poll` says
+/// there is room, so that a blocked reader never keeps a termination
+/// signal from cleaning up.
+pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> {
     // Signals first, so that an early SIGTERM still goes through clean-up.
     let mut mask = SigSet::empty();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
@@ -308,6 +428,10 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         names: Default::default(),
     };
     let mut w = out;
+    // A pipe's reader may exit while no report is due (`| head -1` after
+    // its line): polled so that sigwatch stops and cleans up at once
+    // rather than at the next report's EPIPE.
+    let watch_output = reader_can_vanish(w.as_fd());
     let mut summary = Summary::default();
     let mut audit_lost_reported = 0u64;
     let mut proc_lost_reported = 0u64;
@@ -348,7 +472,7 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             1000
         };
         let stdin = io::stdin();
-        let (sig_ready, proc_ready, audit_ready, kmsg_ready, trace_ready) = {
+        let (sig_ready, proc_ready, audit_ready, kmsg_ready, trace_ready, out_gone) = {
             let mut fds = vec![
                 PollFd::new(sigfd.as_fd(), PollFlags::POLLIN),
                 PollFd::new(conn.as_fd(), PollFlags::POLLIN),
@@ -371,6 +495,11 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 fds.push(PollFd::new(t.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
+            // No events requested: POLLERR/POLLHUP are always reported.
+            let out_idx = watch_output.then(|| {
+                fds.push(PollFd::new(w.as_fd(), PollFlags::empty()));
+                fds.len() - 1
+            });
             match poll(&mut fds, PollTimeout::from(timeout as u16)) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => {}
@@ -387,6 +516,11 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
                 audit_idx.is_some_and(ready),
                 kmsg_idx.is_some_and(ready),
                 trace_idx.is_some_and(ready),
+                out_idx.is_some_and(|i| {
+                    fds[i]
+                        .revents()
+                        .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+                }),
             )
         };
         let now = Clock::now();
@@ -394,6 +528,10 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             if let Ok(Some(si)) = sigfd.read_signal() {
                 log::info!("received signal {}", si.ssi_signo);
             }
+            break 'main;
+        }
+        if out_gone {
+            stop_reason = "output closed";
             break 'main;
         }
         // tracefs sightings first: a sighting only waits for its exit, so
@@ -575,10 +713,14 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
             }
         }
         for r in &emitted {
-            if let Err(e) = outp.emit(&mut w, r) {
+            if let Err(e) = outp.emit(&mut w, sigfd.as_fd(), r, None) {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     stop_reason = "output closed";
                     break 'main;
+                }
+                if abort_reason(&e).is_some() {
+                    // The signal is read (and logged) by the next poll.
+                    continue 'main;
                 }
                 return Err(Error::Io {
                     what: "writing a report".into(),
@@ -598,10 +740,16 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
         }
     }
     log::info!("stopping: {stop_reason}");
-    // Print what is still waiting (unless --count is already satisfied).
-    if args.count.is_none_or(|c| printed < c) {
+    // Print what is still waiting (unless --count is already satisfied or
+    // the reader is gone), but never wait long for a blocked reader: the
+    // clean-up below matters more.
+    let out_deadline = Instant::now() + SHUTDOWN_WRITE_GRACE;
+    let mut out_ok = stop_reason != "output closed";
+    if out_ok && args.count.is_none_or(|c| printed < c) {
         for r in engine.flush(Clock::now()) {
-            if outp.emit(&mut w, &r).is_err() {
+            if let Err(e) = outp.emit(&mut w, sigfd.as_fd(), &r, Some(out_deadline)) {
+                log::info!("not printing the pending reports: {e}");
+                out_ok = false;
                 break;
             }
             if matches!(r, Report::Kill(_)) {
@@ -634,8 +782,13 @@ pub fn run(args: &WatchArgs, out: impl Write) -> Result<Summary, Error> {
     summary.proc_lost = proc_lost_reported;
     summary.audit_lost += malformed;
     summary.reports = printed;
-    if args.json {
-        let _ = write_json(&mut w, &Report::Summary(summary));
+    if args.json && out_ok {
+        let _ = outp.emit(
+            &mut w,
+            sigfd.as_fd(),
+            &Report::Summary(summary),
+            Some(out_deadline.max(Instant::now() + Duration::from_millis(200))),
+        );
     }
     Ok(summary)
 }

@@ -1,0 +1,310 @@
+//! The real `sigwatch` binary leaves the host exactly as it found it on
+//! every way out: the reader of its output going away (`| head -1`), a
+//! termination signal while its output is blocked, a write error. Checked
+//! against the oracles (`auditctl -l`, `auditctl -s`, the tracefs
+//! instances and mounts, the tracefs mount mark).
+//!
+//! Needs root (CI is root); skips with a message otherwise. Holds the
+//! audit test lock for its whole duration.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sigwatch");
+const MOUNT_MARK: &str = "/run/sigwatch-tracefs.mount";
+
+fn require_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() && Command::new("auditctl").arg("-s").output().is_ok() {
+        true
+    } else {
+        eprintln!("SKIP {test}: needs root and auditctl");
+        false
+    }
+}
+
+/// The exclusive lock every test touching audit holds.
+struct AuditLock(#[allow(dead_code)] File);
+
+fn audit_lock() -> AuditLock {
+    let _ = std::fs::create_dir_all("/run/lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/lock/sigwatch-audit-tests.lock")
+        .unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    AuditLock(f)
+}
+
+fn sh(cmd: &str) -> String {
+    let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What sigwatch may change on the host.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    enabled: String,
+    audit_pid: String,
+    rules: String,
+    instances: String,
+    mounts: String,
+    mark: bool,
+}
+
+impl HostState {
+    fn take() -> HostState {
+        let status = sh("auditctl -s");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or("?")
+                .trim()
+                .to_string()
+        };
+        HostState {
+            enabled: field("enabled"),
+            audit_pid: field("pid"),
+            rules: sh("auditctl -l 2>&1"),
+            instances: sh("ls /sys/kernel/tracing/instances /sys/kernel/debug/tracing/instances 2>/dev/null | grep sigwatch"),
+            mounts: sh("grep -E ' (tracefs|debugfs) ' /proc/self/mounts"),
+            mark: std::path::Path::new(MOUNT_MARK).exists(),
+        }
+    }
+}
+
+/// A sigwatch under test; on drop (a failed test) it is stopped and
+/// whatever it left behind is removed, so a failure cannot leak state.
+struct Run {
+    child: Child,
+    stderr: Receiver<String>,
+    err_text: String,
+    before: HostState,
+}
+
+impl Run {
+    fn start(args: &[&str], stdout: Stdio, before: HostState) -> Run {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut r = Run {
+            child,
+            stderr: rx,
+            err_text: String::new(),
+            before,
+        };
+        r.wait_stderr("sigwatch: watching", Duration::from_secs(20));
+        r
+    }
+
+    fn wait_stderr(&mut self, needle: &str, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while !self.err_text.contains(needle) {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => {
+                    self.err_text.push_str(&l);
+                    self.err_text.push('\n');
+                }
+                Err(_) => panic!("no {needle:?} on stderr; got:\n{}", self.err_text),
+            }
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
+    }
+
+    /// Waits for the exit; `None` if it is still running after `timeout`.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+                    self.err_text.push_str(&l);
+                    self.err_text.push('\n');
+                }
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid()),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = self.child.wait();
+        }
+        // Remove exactly the rules this run added, and put `enabled` back.
+        let key = format!("key=sigwatch:{}", self.pid());
+        for l in sh("auditctl -l").lines().filter(|l| l.contains(&key)) {
+            if let Some(rest) = l.strip_prefix("-a ") {
+                let mut args = vec!["-d".to_string()];
+                args.extend(rest.split_whitespace().map(str::to_string));
+                let _ = Command::new("auditctl").args(&args).output();
+            }
+        }
+        let _ = Command::new("auditctl")
+            .args(["-e", &self.before.enabled])
+            .output();
+        // Its trace instance, and the tracefs mount if it made it.
+        let pid = self.pid();
+        let _ = Command::new("flock")
+            .args([
+                "/run/lock/sigwatch-tracefs.lock",
+                "sh",
+                "-c",
+                &format!(
+                    "for d in /sys/kernel/tracing/instances/sigwatch-{pid} /sys/kernel/tracing/instances/sigwatch-{pid}-*; do [ -d \"$d\" ] && rmdir \"$d\"; done; \
+                     if [ \"$(cut -d' ' -f1 {MOUNT_MARK} 2>/dev/null)\" = {pid} ]; then \
+                       [ -z \"$(ls /sys/kernel/tracing/instances)\" ] && umount /sys/kernel/tracing; rm -f {MOUNT_MARK}; fi"
+                ),
+            ])
+            .output();
+    }
+}
+
+/// SIGKILLs a fresh `sleep` (a kill syscall sigwatch reports).
+fn kill_a_sleep() {
+    let mut c = Command::new("sleep").arg("100").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+/// A close-on-exec pipe (a read end leaked into sigwatch would keep its
+/// output "read" forever).
+fn pipe() -> (File, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fresh descriptors we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both are fresh, open and ours.
+    unsafe {
+        use std::os::fd::FromRawFd;
+        (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+fn assert_restored(run: &Run) {
+    let after = HostState::take();
+    assert_eq!(
+        run.before, after,
+        "host state not restored; stderr:\n{}",
+        run.err_text
+    );
+}
+
+/// `sigwatch --json | head -1`: once the reader has gone, sigwatch stops
+/// at once (not at the next report's EPIPE) and restores everything.
+#[test]
+fn output_reader_going_away_stops_and_restores() {
+    if !require_root("output_reader_going_away_stops_and_restores") {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    let (mut rd, wr) = pipe();
+    let mut run = Run::start(&["--json"], Stdio::from(wr), before);
+    // `head -1`: read one line, exit.
+    kill_a_sleep();
+    let mut first = Vec::new();
+    let mut b = [0u8; 1];
+    while !first.ends_with(b"\n") {
+        assert_eq!(rd.read(&mut b).unwrap(), 1, "output ended early");
+        first.push(b[0]);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert!(v["type"].is_string(), "{v}");
+    drop(rd);
+    // No further kill: the reader's exit alone must stop it.
+    let st = run.wait_exit(Duration::from_secs(5));
+    assert!(
+        st.is_some(),
+        "sigwatch still runs 5 s after its reader exited; stderr:\n{}",
+        run.err_text
+    );
+    assert!(st.unwrap().success(), "stderr:\n{}", run.err_text);
+    assert!(!run.err_text.contains("error"), "{}", run.err_text);
+    assert_restored(&run);
+}
+
+/// SIGTERM while the output is blocked (a pipe nobody reads, a terminal
+/// stopped with Ctrl-S): the termination signals are blocked for the
+/// signalfd, so a `write(2)` stuck on the pipe would never return; the
+/// signal must still stop sigwatch and clean up.
+#[test]
+fn sigterm_while_output_is_blocked_still_cleans_up() {
+    if !require_root("sigterm_while_output_is_blocked_still_cleans_up") {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    let (rd, wr) = pipe();
+    // SAFETY: fcntl on a pipe we own: the smallest capacity (one page).
+    let cap = unsafe { libc::fcntl(rd.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+    assert!(cap > 0, "F_SETPIPE_SZ");
+    let mut run = Run::start(&["--json"], Stdio::from(wr), before);
+    // Fill the pipe: with one page, a few reports of about 1.5 kB each
+    // leave sigwatch waiting for room (in write(2) before the fix).
+    let queued = |f: &File| {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD into a c_int.
+        unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut n) };
+        n as usize
+    };
+    let mut kills = 0;
+    while queued(&rd) == 0 {
+        kill_a_sleep();
+        kills += 1;
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(kills < 20, "no report reached the pipe");
+    }
+    for _ in 0..5 {
+        kill_a_sleep();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    run.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = run.wait_exit(Duration::from_secs(8));
+    assert!(
+        st.is_some(),
+        "SIGTERM did not stop sigwatch blocked on its output; stderr:\n{}",
+        run.err_text
+    );
+    assert!(st.unwrap().success(), "stderr:\n{}", run.err_text);
+    assert_restored(&run);
+    drop(rd);
+}
