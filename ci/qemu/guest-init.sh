@@ -60,6 +60,8 @@ echo "SIGWATCH-QEMU: fact tracefs_signal=$t"
 # as .ci/run on the host).
 audit_state() {
   command -v auditctl >/dev/null || { echo "no-auditctl"; return; }
+  # Booted with audit=0 (or no CONFIG_AUDIT): no NETLINK_AUDIT, nothing to change.
+  auditctl -s >/dev/null 2>&1 || { echo "absent (auditctl -s: $(auditctl -s 2>&1 | head -n1))"; return; }
   echo "$(auditctl -s 2>&1 | grep -E '^(enabled|pid) ' | tr '\n' ' ')rules: $(auditctl -l 2>&1 | tr '\n' ';')"
 }
 echo "SIGWATCH-QEMU: audit-before $(audit_state)"
