@@ -848,7 +848,10 @@ impl TraceMount {
         }
     }
 
-    /// At exit, after the trace instance is gone.
+    /// At exit, after the trace instance is gone (also on drop, so that
+    /// an error return or a panic does not leave the mark behind: a stale
+    /// mark naming a dead pid would make a later sigwatch adopt, and
+    /// unmount, a tracefs somebody else mounted there). Idempotent.
     fn finish(&mut self) {
         let mark_is_ours =
             Self::read_mark().is_some_and(|(pid, _)| pid == std::process::id() as i32);
@@ -866,6 +869,12 @@ impl TraceMount {
         if mark_is_ours {
             let _ = std::fs::remove_file(MOUNT_MARK);
         }
+    }
+}
+
+impl Drop for TraceMount {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -308,3 +308,34 @@ fn sigterm_while_output_is_blocked_still_cleans_up() {
     assert_restored(&run);
     drop(rd);
 }
+
+/// A write error other than EPIPE (`> /dev/full`: ENOSPC) ends sigwatch
+/// with an error, and the early return still restores everything,
+/// including the tracefs mount mark (a stale mark naming a dead pid makes
+/// a later sigwatch unmount a tracefs that is not its own).
+#[test]
+fn write_error_exit_restores_everything() {
+    if !require_root("write_error_exit_restores_everything") {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    let full = File::options().write(true).open("/dev/full").unwrap();
+    let mut run = Run::start(&["--json"], Stdio::from(full), before);
+    let mut st = None;
+    for _ in 0..10 {
+        kill_a_sleep();
+        st = run.wait_exit(Duration::from_secs(1));
+        if st.is_some() {
+            break;
+        }
+    }
+    let st = st.expect("sigwatch writing to /dev/full did not stop");
+    assert_eq!(st.code(), Some(1), "stderr:\n{}", run.err_text);
+    assert!(
+        run.err_text.contains("error: writing a report"),
+        "{}",
+        run.err_text
+    );
+    assert_restored(&run);
+}
