@@ -298,11 +298,33 @@ fn fatal(msg: impl Into<String>) -> Error {
     Error::Fatal(msg.into())
 }
 
+/// Signals that stop sigwatch through its clean-up. Besides the usual
+/// three, every catchable signal whose default action would terminate the
+/// process (and so leave the audit rules, `enabled`, the audit pid and the
+/// trace instance behind): a stray `kill -USR1`, SIGQUIT from a terminal,
+/// SIGXCPU at an RLIMIT_CPU soft limit, SIGPWR from a UPS daemon.
+/// (SIGPIPE is ignored by the Rust runtime: a closed output is an EPIPE.)
+const TERMINATING_SIGNALS: [Signal; 12] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGPWR,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
+];
+
 /// How long reports still waiting at shutdown may wait for a blocked
 /// output before clean-up goes ahead without them.
 const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs the watch mode until a signal (SIGINT/SIGTERM/SIGHUP), `--count`
+/// Runs the watch mode until a signal (SIGINT/SIGTERM/SIGHUP, or another
+/// of [`TERMINATING_SIGNALS`]), `--count`
 /// reports, the end of standard input (`--audit-source stdin`), or the
 /// reader of `out` going away (`sigwatch --json | head -1`).
 ///
@@ -313,7 +335,7 @@ const SHUTDOWN_WRITE_GRACE: Duration = Duration::from_secs(2);
 pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> {
     // Signals first, so that an early SIGTERM still goes through clean-up.
     let mut mask = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+    for s in TERMINATING_SIGNALS {
         mask.add(s);
     }
     mask.thread_block()

@@ -339,3 +339,24 @@ fn write_error_exit_restores_everything() {
     );
     assert_restored(&run);
 }
+
+/// Any catchable signal whose default action terminates (a stray
+/// `kill -USR1`, SIGQUIT from a terminal, SIGXCPU at a CPU rlimit) goes
+/// through the clean-up instead of leaving the rules behind.
+#[test]
+fn other_terminating_signals_clean_up_too() {
+    if !require_root("other_terminating_signals_clean_up_too") {
+        return;
+    }
+    let _lock = audit_lock();
+    use nix::sys::signal::Signal;
+    for sig in [Signal::SIGUSR1, Signal::SIGQUIT, Signal::SIGXCPU] {
+        let before = HostState::take();
+        let mut run = Run::start(&["--json"], Stdio::null(), before);
+        run.signal(sig);
+        let st = run.wait_exit(Duration::from_secs(8));
+        let st = st.unwrap_or_else(|| panic!("{sig} did not stop sigwatch"));
+        assert!(st.success(), "{sig}: {st:?}; stderr:\n{}", run.err_text);
+        assert_restored(&run);
+    }
+}
