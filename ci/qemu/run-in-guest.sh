@@ -277,7 +277,7 @@ t_boot=$(date +%s)
 
 # ---- 6. verdict ---------------------------------------------------------------
 echo
-log "summary"
+log "summary${SIGWATCH_QEMU_APPEND:+ (kernel command line + ${SIGWATCH_QEMU_APPEND})}"
 fail=0
 grep -q '^SIGWATCH-QEMU: kernel ' "$console" || { echo "guest never reached its init (qemu exit $qrc)"; fail=1; }
 while IFS='|' read -r name dir exe; do

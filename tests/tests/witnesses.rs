@@ -639,6 +639,8 @@ fn kernel_without_audit_degrades_to_tracefs_or_unknown() {
     };
     let says_no_audit = |sw: &Sigwatch| {
         let err = sw.stderr();
+        // Shown in the qemu console log: what a user of such a kernel reads.
+        eprintln!("{test}: sigwatch's stderr at start:\n{err}");
         assert!(
             err.contains("no audit source") && err.contains("socket(NETLINK_AUDIT)"),
             "sigwatch says it cannot see audit; stderr:\n{err}"
