@@ -381,8 +381,11 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
         ));
     }
     let mut ctl = AuditControl::default();
+    // Why `auto` found no audit source (printed once the tracefs witness
+    // is known: with neither, sigwatch stops instead).
+    let mut audit_gap = None;
     let mut source = if wanted.audit {
-        open_source(args, &mut ctl)?
+        open_source(args, &mut ctl, &mut audit_gap)?
     } else {
         Source::None
     };
@@ -391,6 +394,7 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
     }
     log::info!("audit source: {}", source.name());
     let mut trace_mount = TraceMount::default();
+    let mut trace_gap = None;
     let mut trace = if wanted.tracefs {
         match open_trace(args, &mut trace_mount) {
             Ok(t) => {
@@ -407,13 +411,33 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                 )))
             }
             Err(e) => {
-                eprintln!("sigwatch: warning: no tracefs witness ({e}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`");
+                trace_gap = Some(e.to_string());
                 None
             }
         }
     } else {
         None
     };
+    if let (Source::None, None, Some(a), Some(t)) = (&source, &trace, &audit_gap, &trace_gap) {
+        // Not one witness that can name a sender, and nobody asked for
+        // that (`--source proc` or `--audit-source none` would have):
+        // running would print "sender unknown" for every kill. Typically
+        // a non-root user: say so in one line.
+        return Err(fatal(if is_root {
+            format!(
+                "no witness can name a sender: audit ({a}) and tracefs ({t}) are both unavailable; fix: a kernel with CONFIG_AUDIT or CONFIG_FTRACE (see `sigwatch status`), or --source proc to report deaths without senders"
+            )
+        } else {
+            log::info!("audit: {a}; tracefs: {t}");
+            "not root: audit records and tracefs are root-only, so no sender could be named; fix: run as root (sudo sigwatch), or --source proc to report deaths without senders".to_string()
+        }));
+    }
+    if let Some(a) = &audit_gap {
+        eprintln!("sigwatch: warning: no audit source ({a}); running degraded: no login uid, session or syscall, and without tracefs no sender; fix: run as root on a kernel ≥ 3.16");
+    }
+    if let Some(t) = &trace_gap {
+        eprintln!("sigwatch: warning: no tracefs witness ({t}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`");
+    }
     let mut kmsg = if args.no_kmsg || !wanted.kmsg {
         None
     } else {
@@ -956,7 +980,11 @@ fn describe_signals(args: &WatchArgs) -> String {
 
 /// Opens the audit record source `--audit-source` asks for; `auto` tries
 /// multicast, then unicast, then auditd's log, then none.
-fn open_source(args: &WatchArgs, ctl: &mut AuditControl) -> Result<Source, Error> {
+fn open_source(
+    args: &WatchArgs,
+    ctl: &mut AuditControl,
+    gap: &mut Option<String>,
+) -> Result<Source, Error> {
     let status = AuditClient::open().and_then(|mut c| {
         let st = c.status()?;
         Ok((c, st))
@@ -996,7 +1024,7 @@ fn open_source(args: &WatchArgs, ctl: &mut AuditControl) -> Result<Source, Error
                         match FollowLog::open(log, StartAt::End) {
                             Ok(f) if holder != 0 => Source::Log(f),
                             _ => {
-                                eprintln!("sigwatch: warning: no audit source (multicast: {e}; unicast: {e2}); running degraded: senders cannot be identified, every kill will have origin unknown unless the kernel log explains it; fix: run as root on a kernel ≥ 3.16");
+                                *gap = Some(format!("multicast: {e}; unicast: {e2}"));
                                 Source::None
                             }
                         }

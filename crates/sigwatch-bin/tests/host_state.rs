@@ -360,3 +360,45 @@ fn other_terminating_signals_clean_up_too() {
         assert_restored(&run);
     }
 }
+
+/// Not root (and no capabilities): one line naming the fix, exit 1, rather
+/// than a wall of warnings and a watch that can never name a sender.
+#[test]
+fn non_root_gets_one_line_naming_the_fix() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP non_root_gets_one_line_naming_the_fix: needs root to become nobody");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(BIN)
+        .uid(65534)
+        .gid(65534)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sigwatch as nobody kept running instead of saying what is missing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("sigwatch: error: not root"), "{err}");
+    assert!(err.contains("fix: run as root"), "{err}");
+}
