@@ -113,23 +113,74 @@ impl StdinLines {
 #[derive(Default)]
 struct AuditControl {
     enabled: Option<EnabledGuard>,
-    rules: Option<InstalledRules>,
+    /// Rules this process added: at start-up, then whenever the rules it
+    /// relied on vanished (see [`AuditControl::cover_gaps`]).
+    rules: Vec<InstalledRules>,
     /// A client for status queries when `rules` holds none.
     status: Option<AuditClient>,
     lost_base: Option<u32>,
+    /// The rule set to keep covered while running (`None` with
+    /// `--no-rules` or without an audit source).
+    keep_covered: Option<KillRuleSet>,
+    /// An audit source is live: `enabled` must stay on.
+    keep_enabled: bool,
 }
 
 impl AuditControl {
     fn client(&mut self) -> Option<&mut AuditClient> {
-        match &mut self.rules {
+        match self.rules.first_mut() {
             Some(r) => Some(r.client()),
             None => self.status.as_mut(),
         }
     }
 
+    /// Rules that made ours unnecessary at start-up (a user's, or those of
+    /// another sigwatch that has since exited and removed them) may
+    /// vanish: adds whatever the host's rules no longer cover. Returns how
+    /// many rules were added.
+    fn cover_gaps(&mut self) -> Result<usize, auditsig::Error> {
+        let Some(set) = self.keep_covered.clone() else {
+            return Ok(0);
+        };
+        let present = match self.client() {
+            Some(c) => c.list_rules()?,
+            None => return Ok(0),
+        };
+        let missing = set.build_missing(&present)?;
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let r = InstalledRules::install(AuditClient::open()?, missing)?;
+        let n = r.owned().len();
+        self.rules.push(r);
+        Ok(n)
+    }
+
+    /// Audit was switched off while running (another sigwatch that had
+    /// enabled it restored it at its exit, or `auditctl -e 0`): no record
+    /// would arrive any more. Enables it again; it is restored to off at
+    /// exit. Returns whether it did.
+    fn ensure_enabled(&mut self, enabled_now: u32) -> Result<bool, auditsig::Error> {
+        if !self.keep_enabled || enabled_now != 0 {
+            return Ok(false);
+        }
+        match self.enabled.as_mut().and_then(|g| g.client()) {
+            // We had enabled it: the guard still restores the original.
+            Some(c) => c.set_enabled(1)?,
+            None => {
+                let g = AuditClient::open()?.enable()?;
+                if !g.changed() {
+                    return Ok(false);
+                }
+                self.enabled = Some(g);
+            }
+        }
+        Ok(true)
+    }
+
     /// Removes exactly our rules, then restores `enabled`.
     fn cleanup(&mut self) {
-        if let Some(r) = self.rules.take() {
+        while let Some(r) = self.rules.pop() {
             match r.remove() {
                 Ok(n) => log::info!("removed {n} audit rule(s) sigwatch had added"),
                 Err(e) => eprintln!("sigwatch: could not remove every audit rule: {e}"),
@@ -390,6 +441,7 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
         Source::None
     };
     if !matches!(source, Source::None) {
+        ctl.keep_enabled = true;
         setup_rules(args, &mut ctl);
     }
     log::info!("audit source: {}", source.name());
@@ -721,7 +773,7 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
         emitted.extend(engine.tick(now));
         if last_check.elapsed() >= CHECK_EVERY {
             last_check = Instant::now();
-            if let Some(r) = ctl.rules.as_mut() {
+            for r in ctl.rules.iter_mut() {
                 match r.check_and_restore() {
                     Ok(o) if !o.is_noop() => eprintln!(
                         "sigwatch: audit rules were removed (auditctl -D?); re-added {} rule(s)",
@@ -730,6 +782,13 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                     Ok(_) => {}
                     Err(e) => log::warn!("checking audit rules: {e}"),
                 }
+            }
+            match ctl.cover_gaps() {
+                Ok(0) => {}
+                Ok(n) => eprintln!(
+                    "sigwatch: the audit rules that recorded kill-family syscalls are gone (their owner, e.g. another sigwatch, removed them); added {n} rule(s), removed at exit"
+                ),
+                Err(e) => log::warn!("covering audit rule gaps: {e}"),
             }
             if let Some(t) = trace.as_ref() {
                 if let Ok(l) = t.loss() {
@@ -745,6 +804,13 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
             }
             if let Some(c) = ctl.client() {
                 if let Ok(st) = c.status() {
+                    match ctl.ensure_enabled(st.enabled) {
+                        Ok(true) => eprintln!(
+                            "sigwatch: audit was switched off while sigwatch ran (another sigwatch restored it at exit, or auditctl -e 0); enabled it again (restored at exit)"
+                        ),
+                        Ok(false) => {}
+                        Err(e) => log::warn!("re-enabling audit: {e}"),
+                    }
                     let base = *ctl.lost_base.get_or_insert(st.lost);
                     let lost = u64::from(st.lost.wrapping_sub(base));
                     if lost > audit_lost_reported {
@@ -843,77 +909,161 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
 /// signals (`SIGKILL` by default) and `oom:mark_victim`. A stale instance of
 /// a dead predecessor is removed first.
 /// Records that a sigwatch mounted tracefs, so that a successor can undo
-/// the mount of a predecessor that died by SIGKILL (tracesig unmounts only
-/// what its own process mounted).
+/// the mount of a predecessor that died by SIGKILL, or that exited while
+/// another sigwatch's trace instance still used the mount (tracesig
+/// unmounts only what its own process mounted, and only when no instance
+/// is left). Content: `<pid> <mount point> <mount id>`.
 const MOUNT_MARK: &str = "/run/sigwatch-tracefs.mount";
 
-/// The tracefs mount sigwatch is responsible for at exit.
+/// The lock tracesig takes around its mount decisions.
+const TRACEFS_LOCK: &str = "/run/lock/sigwatch-tracefs.lock";
+
+/// The tracefs mount sigwatch may be responsible for at exit.
 #[derive(Debug, Default)]
 struct TraceMount {
-    /// A dead predecessor mounted it: unmount it at exit if no instance
-    /// is left.
-    adopted: Option<std::path::PathBuf>,
+    /// This process located (or mounted) tracefs.
+    used: bool,
+    /// `finish` ran.
+    done: bool,
+}
+
+/// The mark's content.
+#[derive(Debug, PartialEq, Eq)]
+struct Mark {
+    pid: i32,
+    mount_point: std::path::PathBuf,
+    /// The mount's id (`/proc/self/mountinfo`, first field), so that a
+    /// tracefs mounted again at the same place by somebody else is never
+    /// taken for ours. `None` in marks of older sigwatch versions.
+    mount_id: Option<u64>,
+}
+
+impl Mark {
+    fn parse(text: &str) -> Option<Mark> {
+        let mut it = text.split_whitespace();
+        let pid = it.next()?.parse().ok()?;
+        let mount_point = it.next()?.into();
+        let mount_id = match it.next() {
+            Some(id) => Some(id.parse().ok()?),
+            None => None,
+        };
+        Some(Mark {
+            pid,
+            mount_point,
+            mount_id,
+        })
+    }
+
+    fn read() -> Option<Mark> {
+        Mark::parse(&std::fs::read_to_string(MOUNT_MARK).ok()?)
+    }
+}
+
+/// The id of the topmost tracefs/debugfs mount at `mp`, from a
+/// `/proc/self/mountinfo` text (mount points with spaces are octal-escaped
+/// there; tracing mount points have none).
+fn tracing_mount_id(mountinfo: &str, mp: &std::path::Path) -> Option<u64> {
+    let mp = mp.to_str()?;
+    mountinfo.lines().rev().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let f: Vec<&str> = pre.split(' ').collect();
+        let fstype = post.split(' ').next()?;
+        (f.get(4) == Some(&mp) && matches!(fstype, "tracefs" | "debugfs"))
+            .then(|| f.first()?.parse().ok())
+            .flatten()
+    })
+}
+
+fn current_mount_id(mp: &std::path::Path) -> Option<u64> {
+    tracing_mount_id(&std::fs::read_to_string("/proc/self/mountinfo").ok()?, mp)
+}
+
+/// Whether `pid` is gone, or a zombie nobody reaped yet (its instance and
+/// mount are orphaned too).
+fn pid_dead(pid: i32) -> bool {
+    pid > 0
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|st| {
+                st.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+            })
+            .unwrap_or(true)
 }
 
 impl TraceMount {
-    /// Parses the mark: `<pid> <mount point>`.
-    fn read_mark() -> Option<(i32, std::path::PathBuf)> {
-        let text = std::fs::read_to_string(MOUNT_MARK).ok()?;
-        let (pid, mp) = text.trim().split_once(' ')?;
-        Some((pid.parse().ok()?, mp.into()))
-    }
-
+    /// Writes the mark when this process mounted tracefs.
     fn note(&mut self, tfs: &tracesig::Tracefs) {
+        self.used = true;
         if let Some(mp) = tfs.own_mount() {
+            let id = current_mount_id(mp).map_or_else(String::new, |i| format!(" {i}"));
             let _ = std::fs::write(
                 MOUNT_MARK,
-                format!("{} {}\n", std::process::id(), mp.display()),
+                format!("{} {}{id}\n", std::process::id(), mp.display()),
+            );
+        }
+    }
+
+    /// At exit, after this process's trace instance is gone (also on
+    /// drop, so that an error return or a panic runs it; idempotent).
+    /// A mount marked by this process or by a dead sigwatch is unmounted
+    /// when no trace instance is left in it; while other instances remain
+    /// the mark stays, for whichever sigwatch exits last. A live owner's
+    /// mark is left alone.
+    fn finish(&mut self) {
+        if !self.used || std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        // tracesig's lock: no instance is created or mount made meanwhile.
+        let _lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(TRACEFS_LOCK)
+            .ok()
+            .and_then(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).ok());
+        let Some(mark) = Mark::read() else {
+            return;
+        };
+        let me = std::process::id() as i32;
+        if mark.pid != me && !pid_dead(mark.pid) {
+            return;
+        }
+        let mp = &mark.mount_point;
+        let Some(id) = current_mount_id(mp) else {
+            // Already unmounted (by tracesig when this process mounted it).
+            let _ = std::fs::remove_file(MOUNT_MARK);
+            return;
+        };
+        if mark.mount_id.is_some_and(|m| m != id) {
+            // Mounted again since, by somebody else: not ours.
+            let _ = std::fs::remove_file(MOUNT_MARK);
+            return;
+        }
+        let root = if mp.join("instances").is_dir() {
+            mp.clone()
+        } else {
+            mp.join("tracing")
+        };
+        let empty = std::fs::read_dir(root.join("instances"))
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            log::info!(
+                "leaving {} mounted for the sigwatch still using it",
+                mp.display()
             );
             return;
         }
-        if let Some((pid, mp)) = Self::read_mark() {
-            // Gone, or a zombie nobody reaped yet (its mount is orphaned too).
-            let dead = pid > 0
-                && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .map(|st| {
-                        st.rsplit_once(')')
-                            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-                    })
-                    .unwrap_or(true);
-            if dead && tfs.root().starts_with(&mp) {
+        match nix::mount::umount2(mp, nix::mount::MntFlags::empty()) {
+            Ok(()) => {
                 log::info!(
-                    "tracefs at {} was mounted by sigwatch {pid}, which died: unmounting it at exit",
-                    mp.display()
+                    "unmounted {} (mounted by sigwatch {})",
+                    mp.display(),
+                    mark.pid
                 );
-                let _ = std::fs::write(
-                    MOUNT_MARK,
-                    format!("{} {}\n", std::process::id(), mp.display()),
-                );
-                self.adopted = Some(mp);
+                let _ = std::fs::remove_file(MOUNT_MARK);
             }
-        }
-    }
-
-    /// At exit, after the trace instance is gone (also on drop, so that
-    /// an error return or a panic does not leave the mark behind: a stale
-    /// mark naming a dead pid would make a later sigwatch adopt, and
-    /// unmount, a tracefs somebody else mounted there). Idempotent.
-    fn finish(&mut self) {
-        let mark_is_ours =
-            Self::read_mark().is_some_and(|(pid, _)| pid == std::process::id() as i32);
-        if let Some(mp) = self.adopted.take() {
-            let empty = std::fs::read_dir(mp.join("instances"))
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            if empty {
-                match nix::mount::umount2(&mp, nix::mount::MntFlags::empty()) {
-                    Ok(()) => log::info!("unmounted {}", mp.display()),
-                    Err(e) => log::warn!("leaving {} mounted: {e}", mp.display()),
-                }
-            }
-        }
-        if mark_is_ours {
-            let _ = std::fs::remove_file(MOUNT_MARK);
+            Err(e) => log::warn!("leaving {} mounted: {e}", mp.display()),
         }
     }
 }
@@ -1102,6 +1252,9 @@ fn setup_rules(args: &WatchArgs, ctl: &mut AuditControl) {
     if missing.is_empty() {
         log::info!("the host's audit rules already record the kill-family syscalls; none added");
         ctl.status = Some(client);
+        if !args.no_rules {
+            ctl.keep_covered = Some(set);
+        }
         return;
     }
     if args.no_rules {
@@ -1127,10 +1280,57 @@ fn setup_rules(args: &WatchArgs, ctl: &mut AuditControl) {
                     .collect::<Vec<_>>()
                     .join(" ; ")
             );
-            ctl.rules = Some(r);
+            ctl.rules.push(r);
+            ctl.keep_covered = Some(set);
         }
         Err(e) => eprintln!(
             "sigwatch: warning: cannot add audit rules ({e}); fix: run as root (CAP_AUDIT_CONTROL), and audit must not be locked (enabled=2)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn mount_mark_parses_old_and_new_forms() {
+        assert_eq!(
+            Mark::parse("123 /sys/kernel/tracing 42\n"),
+            Some(Mark {
+                pid: 123,
+                mount_point: "/sys/kernel/tracing".into(),
+                mount_id: Some(42)
+            })
+        );
+        assert_eq!(
+            Mark::parse("123 /sys/kernel/tracing\n").map(|m| m.mount_id),
+            Some(None)
+        );
+        for bad in ["", "x /a", "123", "123 /a zz", "\u{0}"] {
+            assert_eq!(Mark::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mount_id_is_the_topmost_tracing_mount() {
+        let mi = "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n\
+                  42 22 0:13 / /sys/kernel/tracing rw,nosuid - tracefs nodev rw\n\
+                  50 22 0:7 / /sys/kernel/debug rw - debugfs debugfs rw\n\
+                  61 42 0:13 / /sys/kernel/tracing rw - tracefs nodev rw\n\
+                  70 1 0:99 / /mnt rw - ext4 /dev/sda1 rw\n";
+        assert_eq!(
+            tracing_mount_id(mi, Path::new("/sys/kernel/tracing")),
+            Some(61)
+        );
+        assert_eq!(
+            tracing_mount_id(mi, Path::new("/sys/kernel/debug")),
+            Some(50)
+        );
+        assert_eq!(tracing_mount_id(mi, Path::new("/mnt")), None);
+        assert_eq!(tracing_mount_id(mi, Path::new("/nope")), None);
+        assert_eq!(tracing_mount_id("garbage\n- -\n", Path::new("/")), None);
     }
 }

@@ -402,3 +402,54 @@ fn non_root_gets_one_line_naming_the_fix() {
     assert!(err.starts_with("sigwatch: error: not root"), "{err}");
     assert!(err.contains("fix: run as root"), "{err}");
 }
+
+/// Two sigwatch at once: the first enables audit and installs the rules,
+/// the second finds them and adds nothing. When the first exits it
+/// restores `enabled` and removes its rules; the second must notice
+/// (within its 3 s check) and enable audit and add rules itself, or it
+/// would silently see no kill record any more. At its own exit the host
+/// is as before both.
+#[test]
+fn second_sigwatch_keeps_audit_working_after_the_first_exits() {
+    let test = "second_sigwatch_keeps_audit_working_after_the_first_exits";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    if before.enabled != "0" || before.rules.trim() != "No rules" {
+        eprintln!("SKIP {test}: needs audit off and no rules to start with ({before:?})");
+        return;
+    }
+    let mut first = Run::start(&["--json"], Stdio::null(), HostState::take());
+    let (rd, wr) = pipe();
+    let mut second = Run::start(&["--json"], Stdio::from(wr), before);
+    first.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(first
+        .wait_exit(Duration::from_secs(8))
+        .is_some_and(|s| s.success()));
+    second.wait_stderr("enabled it again", Duration::from_secs(10));
+    second.wait_stderr("added", Duration::from_secs(10));
+    // A kill now is recorded by audit (a sighting by tracefs alone would
+    // have a null `audit`).
+    let mut victim = Command::new("sleep").arg("100").spawn().unwrap();
+    let vpid = victim.id() as i64;
+    std::thread::sleep(Duration::from_millis(50));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let mut lines = BufReader::new(rd).lines();
+    let report = loop {
+        let l = lines.next().expect("output ended").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        if v["type"] == "kill" && v["victim"]["pid"] == vpid {
+            break v;
+        }
+    };
+    assert_eq!(report["syscall"], "kill", "{report:#}");
+    assert!(report["audit"].is_object(), "{report:#}");
+    second.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(second
+        .wait_exit(Duration::from_secs(8))
+        .is_some_and(|s| s.success()));
+    assert_restored(&second);
+}
