@@ -51,6 +51,39 @@ impl Source {
     }
 }
 
+/// Bytes read from standard input per loop iteration at most.
+const STDIN_BUDGET: usize = 1 << 20;
+
+/// Longest line kept while waiting for its newline (the kernel caps a
+/// record at 8970 bytes; auditd's enriched lines are a little longer).
+const MAX_STDIN_LINE: usize = 64 * 1024;
+
+/// Parses the complete lines at the front of `buf` as audit records
+/// (unparsable ones are counted in `bad`) and keeps the incomplete rest,
+/// in one pass (removing line by line from the front would move the rest
+/// of the buffer once per line). A rest longer than any record is
+/// dropped and counted, so a stream without newlines cannot grow `buf`
+/// without bound.
+fn take_lines(buf: &mut Vec<u8>, out: &mut Vec<Record>, bad: &mut u64) {
+    let mut start = 0;
+    while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
+        let line = &buf[start..start + i];
+        start += i + 1;
+        if line.is_empty() {
+            continue;
+        }
+        match Record::parse_line(line) {
+            Ok(r) => out.push(r),
+            Err(_) => *bad += 1,
+        }
+    }
+    buf.drain(..start);
+    if buf.len() > MAX_STDIN_LINE {
+        buf.clear();
+        *bad += 1;
+    }
+}
+
 /// Non-blocking line reader over standard input (audisp plugin mode).
 struct StdinLines {
     buf: Vec<u8>,
@@ -82,30 +115,26 @@ impl StdinLines {
         })
     }
 
+    /// Reads what stdin holds now (at most [`STDIN_BUDGET`] bytes, so a
+    /// flood cannot starve the other sources) and parses complete lines.
     fn drain(&mut self, out: &mut Vec<Record>, bad: &mut u64) {
         let mut chunk = [0u8; 65536];
-        loop {
+        let mut budget = STDIN_BUDGET;
+        while budget > 0 {
             match io::stdin().lock().read(&mut chunk) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
-        while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=i).collect();
-            let line = &line[..line.len() - 1];
-            if line.is_empty() {
-                continue;
-            }
-            match Record::parse_line(line) {
-                Ok(r) => out.push(r),
-                Err(_) => *bad += 1,
-            }
-        }
+        take_lines(&mut self.buf, out, bad);
     }
 }
 
@@ -892,7 +921,9 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
     drop(conn);
     summary.proc_events = engine.stats().proc_events;
     summary.proc_lost = proc_lost_reported;
-    summary.audit_lost += malformed;
+    // Records that did not parse and kill events that did not decode are
+    // kills nobody will see reported: counted as lost, never silent.
+    summary.audit_lost += malformed + kill_stats.malformed;
     summary.reports = printed;
     if args.json && out_ok {
         let _ = outp.emit(
@@ -1294,6 +1325,27 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn stdin_lines_are_parsed_and_bounded() {
+        let rec = b"type=SYSCALL msg=audit(1795667968.504:23): arch=c000003e syscall=62 success=yes exit=0 a0=50e a1=9 a2=0 a3=0 items=0 ppid=1297 pid=1298 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"sigwatch\"";
+        let mut buf = Vec::new();
+        buf.extend_from_slice(rec);
+        buf.extend_from_slice(b"\n\nnot a record\n");
+        buf.extend_from_slice(&rec[..40]);
+        let (mut out, mut bad) = (Vec::new(), 0);
+        take_lines(&mut buf, &mut out, &mut bad);
+        assert_eq!((out.len(), bad), (1, 1));
+        assert_eq!(buf, &rec[..40], "the incomplete line is kept");
+        buf.extend_from_slice(&rec[40..]);
+        buf.push(b'\n');
+        take_lines(&mut buf, &mut out, &mut bad);
+        assert_eq!((out.len(), bad, buf.len()), (2, 1, 0));
+        // No newline for longer than any record: dropped and counted.
+        buf.resize(MAX_STDIN_LINE + 1, b'x');
+        take_lines(&mut buf, &mut out, &mut bad);
+        assert_eq!((out.len(), bad, buf.len()), (2, 2, 0));
+    }
 
     #[test]
     fn mount_mark_parses_old_and_new_forms() {
