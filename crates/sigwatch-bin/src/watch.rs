@@ -10,7 +10,7 @@ use auditsig::client::{AuditClient, EnabledGuard};
 use auditsig::killrules::{owner_key, remove_stale, InstalledRules, KillRuleSet};
 use auditsig::{Assembler, AssemblerConfig, FollowLog, Record, StartAt};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::{SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use procconn::{ProcConnector, ProcessTree, TreeConfig};
 
@@ -474,6 +474,18 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
         setup_rules(args, &mut ctl);
     }
     log::info!("audit source: {}", source.name());
+    if matches!(source, Source::Unicast(_)) {
+        // As the audit pid, a stopped sigwatch (Ctrl-Z, or a background
+        // write to a `stty tostop` terminal) stalls every audited syscall
+        // on the host once the kernel's backlog fills: never stop on the
+        // terminal's job-control signals. (SIGSTOP cannot be refused.)
+        for sig in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
+            // SAFETY: installing SIG_IGN runs no code in signal context.
+            if let Err(e) = unsafe { nix::sys::signal::signal(sig, SigHandler::SigIgn) } {
+                log::warn!("cannot ignore {sig}: {e}");
+            }
+        }
+    }
     let mut trace_mount = TraceMount::default();
     let mut trace_gap = None;
     let mut trace = if wanted.tracefs {

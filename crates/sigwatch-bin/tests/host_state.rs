@@ -453,3 +453,46 @@ fn second_sigwatch_keeps_audit_working_after_the_first_exits() {
         .is_some_and(|s| s.success()));
     assert_restored(&second);
 }
+
+/// As the audit pid (`--audit-source unicast`), a stopped sigwatch would
+/// stall every audited syscall on the host once the backlog fills: Ctrl-Z
+/// (SIGTSTP) must not stop it. The audit pid is released at exit.
+#[test]
+fn audit_pid_holder_does_not_stop_on_ctrl_z() {
+    let test = "audit_pid_holder_does_not_stop_on_ctrl_z";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    if before.audit_pid != "0" {
+        eprintln!("SKIP {test}: the audit pid is held ({})", before.audit_pid);
+        return;
+    }
+    let mut run = Run::start(
+        &[
+            "--json",
+            "--audit-source",
+            "unicast",
+            "--source",
+            "proc,audit",
+        ],
+        Stdio::null(),
+        before,
+    );
+    assert_eq!(HostState::take().audit_pid, run.pid().to_string());
+    run.signal(nix::sys::signal::Signal::SIGTSTP);
+    std::thread::sleep(Duration::from_millis(500));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", run.pid())).unwrap();
+    let state = stat.rsplit_once(") ").unwrap().1.chars().next().unwrap();
+    if state == 'T' {
+        // Let it go on before failing, so that the clean-up can run.
+        run.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+    assert_ne!(state, 'T', "SIGTSTP stopped the audit pid holder");
+    run.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(run
+        .wait_exit(Duration::from_secs(8))
+        .is_some_and(|s| s.success()));
+    assert_restored(&run);
+}
