@@ -263,10 +263,6 @@ impl std::fmt::Display for WriteAbort {
 
 impl std::error::Error for WriteAbort {}
 
-fn abort_reason(e: &io::Error) -> Option<&WriteAbort> {
-    e.get_ref().and_then(|x| x.downcast_ref::<WriteAbort>())
-}
-
 /// Writes `bytes` to `w` without ever blocking in `write(2)`: the
 /// termination signals are blocked (they arrive through the signalfd), so
 /// a write stuck on a full pipe (`sigwatch | less` not scrolling) or a
@@ -333,6 +329,90 @@ fn reader_can_vanish(fd: BorrowedFd<'_>) -> bool {
         let fmt = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
         fmt == SFlag::S_IFIFO || fmt == SFlag::S_IFSOCK
     })
+}
+
+/// At most this many bytes of reports wait for a slow reader; beyond it
+/// reports are dropped (counted and said at exit), never the sources'
+/// events: sigwatch keeps reading the kernel while its output is blocked
+/// (as the audit pid it must, or audited syscalls stall host-wide).
+const OUT_QUEUE_MAX: usize = 8 << 20;
+
+/// Rendered reports waiting for the output to have room.
+#[derive(Debug, Default)]
+struct OutQueue {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already written.
+    pos: usize,
+    /// Reports dropped because the queue was full.
+    dropped: u64,
+}
+
+impl OutQueue {
+    fn pending(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
+    /// Queues one rendered report; `false` (and counted) if it does not fit.
+    fn push(&mut self, bytes: &[u8]) -> bool {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        if self.buf.len() - self.pos + bytes.len() > OUT_QUEUE_MAX {
+            self.dropped += 1;
+            return false;
+        }
+        self.buf.extend_from_slice(bytes);
+        true
+    }
+
+    /// Writes as much as the output takes now without blocking: one
+    /// chunk per `POLLOUT` (see [`OUT_CHUNK`]).
+    fn write_ready<W: Write + AsFd>(&mut self, w: &mut W) -> io::Result<()> {
+        while self.pending() {
+            let writable = {
+                let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::ZERO) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                fds[0].revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP)
+                })
+            };
+            if !writable {
+                break;
+            }
+            let end = self.buf.len().min(self.pos + OUT_CHUNK);
+            match w.write(&self.buf[self.pos..end]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(k) => self.pos += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // Keep the buffer from growing with what was already written.
+        if self.pos > OUT_QUEUE_MAX / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes everything still queued, waiting for room (see
+    /// [`guarded_write`]) until `deadline`.
+    fn drain<W: Write + AsFd>(
+        &mut self,
+        w: &mut W,
+        sigfd: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+    ) -> io::Result<()> {
+        let r = guarded_write(w, sigfd, &self.buf[self.pos..], deadline);
+        self.buf.clear();
+        self.pos = 0;
+        r
+    }
 }
 
 impl Output {
@@ -571,6 +651,7 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
     // its line): polled so that sigwatch stops and cleans up at once
     // rather than at the next report's EPIPE.
     let watch_output = reader_can_vanish(w.as_fd());
+    let mut outq = OutQueue::default();
     let mut summary = Summary::default();
     let mut audit_lost_reported = 0u64;
     let mut proc_lost_reported = 0u64;
@@ -634,9 +715,15 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                 fds.push(PollFd::new(t.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
-            // No events requested: POLLERR/POLLHUP are always reported.
-            let out_idx = watch_output.then(|| {
-                fds.push(PollFd::new(w.as_fd(), PollFlags::empty()));
+            // Room for queued reports; with no events requested,
+            // POLLERR/POLLHUP (the reader went away) are still reported.
+            let out_idx = (watch_output || outq.pending()).then(|| {
+                let ev = if outq.pending() {
+                    PollFlags::POLLOUT
+                } else {
+                    PollFlags::empty()
+                };
+                fds.push(PollFd::new(w.as_fd(), ev));
                 fds.len() - 1
             });
             match poll(&mut fds, PollTimeout::from(timeout as u16)) {
@@ -655,11 +742,12 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                 audit_idx.is_some_and(ready),
                 kmsg_idx.is_some_and(ready),
                 trace_idx.is_some_and(ready),
-                out_idx.is_some_and(|i| {
-                    fds[i]
-                        .revents()
-                        .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
-                }),
+                watch_output
+                    && out_idx.is_some_and(|i| {
+                        fds[i]
+                            .revents()
+                            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+                    }),
             )
         };
         let now = Clock::now();
@@ -866,19 +954,13 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
             }
         }
         for r in &emitted {
-            if let Err(e) = outp.emit(&mut w, sigfd.as_fd(), r, None) {
-                if e.kind() == io::ErrorKind::BrokenPipe {
-                    stop_reason = "output closed";
-                    break 'main;
-                }
-                if abort_reason(&e).is_some() {
-                    // The signal is read (and logged) by the next poll.
-                    continue 'main;
-                }
-                return Err(Error::Io {
-                    what: "writing a report".into(),
-                    source: e,
-                });
+            let mut bytes = Vec::with_capacity(2048);
+            outp.render(&mut bytes, r).map_err(|e| Error::Io {
+                what: "rendering a report".into(),
+                source: e,
+            })?;
+            if !outq.push(&bytes) {
+                continue;
             }
             if matches!(r, Report::Kill(_)) {
                 printed += 1;
@@ -888,22 +970,32 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                 }
             }
         }
+        if let Err(e) = outq.write_ready(&mut w) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                stop_reason = "output closed";
+                break 'main;
+            }
+            return Err(Error::Io {
+                what: "writing a report".into(),
+                source: e,
+            });
+        }
         if stop_reason == "end of input" {
             break;
         }
     }
     log::info!("stopping: {stop_reason}");
     // Print what is still waiting (unless --count is already satisfied or
-    // the reader is gone), but never wait long for a blocked reader: the
-    // clean-up below matters more.
-    let out_deadline = Instant::now() + SHUTDOWN_WRITE_GRACE;
+    // the reader is gone). After a signal, never wait long for a blocked
+    // reader: the clean-up below matters more. (A second signal cuts any
+    // wait short.)
+    let out_deadline = (stop_reason == "signal").then(|| Instant::now() + SHUTDOWN_WRITE_GRACE);
     let mut out_ok = stop_reason != "output closed";
     if out_ok && args.count.is_none_or(|c| printed < c) {
         for r in engine.flush(Clock::now()) {
-            if let Err(e) = outp.emit(&mut w, sigfd.as_fd(), &r, Some(out_deadline)) {
-                log::info!("not printing the pending reports: {e}");
-                out_ok = false;
-                break;
+            let mut bytes = Vec::with_capacity(2048);
+            if outp.render(&mut bytes, &r).is_err() || !outq.push(&bytes) {
+                continue;
             }
             if matches!(r, Report::Kill(_)) {
                 printed += 1;
@@ -912,6 +1004,19 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
                 }
             }
         }
+    }
+    if out_ok {
+        if let Err(e) = outq.drain(&mut w, sigfd.as_fd(), out_deadline) {
+            log::info!("not printing the pending reports: {e}");
+            out_ok = false;
+        }
+    }
+    if outq.dropped > 0 {
+        eprintln!(
+            "sigwatch: {} report(s) dropped: the output was blocked while more than {} MiB of reports waited",
+            outq.dropped,
+            OUT_QUEUE_MAX >> 20
+        );
     }
     let _ = sd_notify("STOPPING=1");
     // Rules and `enabled` are put back before anything else can fail.
@@ -942,7 +1047,11 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
             &mut w,
             sigfd.as_fd(),
             &Report::Summary(summary),
-            Some(out_deadline.max(Instant::now() + Duration::from_millis(200))),
+            Some(
+                out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
+                    d.max(Instant::now() + Duration::from_millis(200))
+                }),
+            ),
         );
     }
     Ok(summary)

@@ -496,3 +496,95 @@ fn audit_pid_holder_does_not_stop_on_ctrl_z() {
         .is_some_and(|s| s.success()));
     assert_restored(&run);
 }
+
+/// Bytes waiting in `pid`'s `NETLINK_CONNECTOR` sockets (the proc
+/// connector), from `/proc/net/netlink` matched by socket inode.
+fn proc_connector_backlog(pid: i32) -> usize {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let table = std::fs::read_to_string("/proc/net/netlink").unwrap();
+    let mut total = 0;
+    let mut found = false;
+    for l in table.lines().skip(1) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() >= 10 && f[1] == "11" && inodes.iter().any(|i| i == f[9]) {
+            found = true;
+            total += f[4].parse::<usize>().unwrap();
+        }
+    }
+    assert!(found, "no proc connector socket of pid {pid}");
+    total
+}
+
+/// While nobody reads its output, sigwatch keeps reading the kernel (as
+/// the audit pid it must: a stalled audit pid blocks audited syscalls
+/// host-wide once the backlog fills): reports wait in a bounded queue,
+/// and are all printed once the reader resumes.
+#[test]
+fn blocked_output_does_not_stop_reading_the_kernel() {
+    let test = "blocked_output_does_not_stop_reading_the_kernel";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = audit_lock();
+    let before = HostState::take();
+    let (mut rd, wr) = pipe();
+    // SAFETY: fcntl on a pipe we own: the smallest capacity (one page).
+    assert!(unsafe { libc::fcntl(rd.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) } > 0);
+    let mut run = Run::start(&["--json"], Stdio::from(wr), before);
+    let queued = |f: &File| {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD into a c_int.
+        unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut n) };
+        n as usize
+    };
+    let mut kills = 0;
+    while queued(&rd) == 0 || kills < 6 {
+        kill_a_sleep();
+        kills += 1;
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(kills < 20, "no report reached the pipe");
+    }
+    // The output is full now. Process events keep coming...
+    for _ in 0..100 {
+        Command::new("true").status().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    // ...and are read, not left in the socket.
+    // (Other activity on the host keeps events coming: the least of a
+    // few samples, against a bound far below what a stalled reader piles up.)
+    let backlog = (0..5)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            proc_connector_backlog(run.pid())
+        })
+        .min()
+        .unwrap();
+    // Resume reading; everything queued is printed.
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        rd.read_to_end(&mut all).unwrap();
+        all
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    run.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = run.wait_exit(Duration::from_secs(8));
+    assert!(st.is_some_and(|s| s.success()), "stderr:\n{}", run.err_text);
+    let all = reader.join().unwrap();
+    let reports = String::from_utf8_lossy(&all)
+        .lines()
+        .filter(|l| l.contains("\"type\":\"kill\""))
+        .count();
+    assert_restored(&run);
+    assert!(
+        backlog < 8192,
+        "{backlog} bytes of process events piled up in the socket while the output was blocked"
+    );
+    assert!(reports >= kills, "{reports} kill reports for {kills} kills");
+}
