@@ -35,8 +35,18 @@ fn victim_for(records: &[Record], target: i32) -> Option<MarkVictim> {
     })
 }
 
+/// A `sleep` that has finished its exec: `Command::spawn` can return
+/// before the kernel renames the child, and a signal sent in that window
+/// names the parent's thread as the target comm.
 fn sleeper() -> std::process::Child {
-    Command::new("sleep").arg("100").spawn().unwrap()
+    let child = Command::new("sleep").arg("100").spawn().unwrap();
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(std::time::Instant::now() < deadline, "sleep never exec'd");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
 }
 
 /// `sh -c "kill -<sig> <pid>"`; returns the sh's pid.
@@ -283,7 +293,15 @@ fn cgroup_kill_names_the_writer() {
                 .unwrap()
         })
         .collect();
-    // Wait until both are in the group.
+    // Wait until both have exec'd `sleep` (hence are in the group).
+    for m in &members {
+        let comm = format!("/proc/{}/comm", m.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+            assert!(std::time::Instant::now() < deadline, "member never exec'd");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     for _ in 0..100 {
         let procs = std::fs::read_to_string(cg.0.join("cgroup.procs")).unwrap();
         if procs.lines().count() == 2 {
