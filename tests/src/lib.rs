@@ -545,8 +545,19 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<i32> {
 }
 
 /// Starts a long-lived victim (`sleep`), returning the child.
+///
+/// Returns once the child's exec is complete: `Command::spawn` can return
+/// before the kernel renames the child, and a kill in that window records
+/// the parent's thread name as the victim's comm.
 pub fn spawn_sleep() -> Child {
-    Command::new("sleep").arg("300").spawn().unwrap()
+    let child = Command::new("sleep").arg("300").spawn().unwrap();
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "sleep never exec'd");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
 }
 
 /// Runs a shell script (body) through `sh -c` with extra args; waits.
