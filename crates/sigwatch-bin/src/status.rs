@@ -103,7 +103,7 @@ pub fn checks() -> Vec<Check> {
             "audit multicast",
             false,
             format!("cannot join: {e}"),
-            "needs CAP_AUDIT_READ and a kernel ≥ 3.16 with CONFIG_AUDIT; otherwise sigwatch uses unicast (no auditd) or --audit-source log",
+            "needs CAP_AUDIT_READ and a kernel ≥ 3.16 with CONFIG_AUDIT, not booted with audit=0; otherwise sigwatch uses unicast (no auditd) or --audit-source log",
         )),
     }
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();

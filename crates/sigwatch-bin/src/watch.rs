@@ -606,7 +606,7 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
         }));
     }
     if let Some(a) = &audit_gap {
-        eprintln!("sigwatch: warning: no audit source ({a}); running degraded: no login uid, session or syscall, and without tracefs no sender; fix: run as root on a kernel ≥ 3.16");
+        eprintln!("sigwatch: warning: no audit source ({a}); running degraded: no login uid, session or syscall, and without tracefs no sender; fix: run as root on a kernel with CONFIG_AUDIT that was not booted with audit=0 (multicast needs ≥ 3.16; older kernels: --audit-source unicast|log), see `sigwatch status`");
     }
     if let Some(t) = &trace_gap {
         eprintln!("sigwatch: warning: no tracefs witness ({t}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`");
