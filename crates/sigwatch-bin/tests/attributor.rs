@@ -2,31 +2,18 @@
 //! origin the issue names.
 #![allow(clippy::unwrap_used)]
 
-use procconn::{EventKind, ExitStatus, Pid, ProcEvent};
+use procconn::{EventKind, Pid, ProcEvent};
 use sigwatch::report::{KillReport, Origin, Report};
 use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessSnapshot,
-    ProcessView, SignalSet,
+    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessView, SignalSet,
 };
 
-const SEC: u64 = 1_000_000_000;
-const WALL0: u64 = 1_795_667_968_000_000_000;
+mod common;
+use common::{clock_ms, ev, exit_event, proc_, SEC};
 
+/// `secs_x10` tenths of a second after the tests' time origin.
 fn at(secs_x10: u64) -> Clock {
-    // Monotonic starts at 1000 s of uptime; wall at WALL0.
-    Clock {
-        mono_ns: 1000 * SEC + secs_x10 * SEC / 10,
-        wall_ns: WALL0 + secs_x10 * SEC / 10,
-    }
-}
-
-fn ev(now: Clock, kind: EventKind) -> ProcEvent {
-    ProcEvent {
-        seq: 0,
-        cpu: 0,
-        timestamp_ns: now.mono_ns,
-        kind,
-    }
+    clock_ms(secs_x10 * 100)
 }
 
 fn fork(now: Clock, parent: Pid, child: Pid) -> ProcEvent {
@@ -54,33 +41,7 @@ fn thread(now: Clock, tgid: Pid, tid: Pid) -> ProcEvent {
 }
 
 fn exit(now: Clock, pid: Pid, tgid: Pid, wait_status: u32) -> ProcEvent {
-    ev(
-        now,
-        EventKind::Exit {
-            process_pid: pid,
-            process_tgid: tgid,
-            exit_code: wait_status,
-            status: ExitStatus::from_wait_status(wait_status),
-            exit_signal: if pid == tgid { 17 } else { u32::MAX },
-            parent_pid: None,
-            parent_tgid: None,
-        },
-    )
-}
-
-fn proc_(pid: Pid, ppid: Pid, comm: &str, argv: &[&str]) -> ProcessSnapshot {
-    ProcessSnapshot {
-        pid,
-        ppid: Some(ppid),
-        spawned_by: Some(ppid),
-        comm: Some(comm.as_bytes().to_vec()),
-        exe: Some(format!("/usr/bin/{comm}").into()),
-        argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
-        cwd: Some("/srv".into()),
-        uid: Some(0),
-        start_time_ns: Some(900 * SEC),
-        ..Default::default()
-    }
+    exit_event(now, pid, tgid, wait_status)
 }
 
 /// pid 1 → 100 (launcher) → 200 (sh, the killer); 300 the daemon (child of 1).

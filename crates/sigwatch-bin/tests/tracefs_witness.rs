@@ -3,54 +3,22 @@
 //! and audit records, and the kernel origins they prove.
 #![allow(clippy::unwrap_used)]
 
-use procconn::{EventKind, ExitStatus, Pid, ProcEvent};
+use procconn::{Pid, ProcEvent};
 use sigwatch::report::{KillReport, Origin, Report};
 use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessSnapshot,
-    SignalSet,
+    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, SignalSet,
 };
 
-const SEC: u64 = 1_000_000_000;
-const WALL0: u64 = 1_795_667_968_000_000_000;
+mod common;
+use common::{clock_ms, exit_event, proc_};
 
 /// Monotonic 1000 s + `ms` milliseconds; wall accordingly.
 fn at(ms: u64) -> Clock {
-    Clock {
-        mono_ns: 1000 * SEC + ms * 1_000_000,
-        wall_ns: WALL0 + ms * 1_000_000,
-    }
+    clock_ms(ms)
 }
 
 fn exit(now: Clock, pid: Pid, wait_status: u32) -> ProcEvent {
-    ProcEvent {
-        seq: 0,
-        cpu: 0,
-        timestamp_ns: now.mono_ns,
-        kind: EventKind::Exit {
-            process_pid: pid,
-            process_tgid: pid,
-            exit_code: wait_status,
-            status: ExitStatus::from_wait_status(wait_status),
-            exit_signal: 17,
-            parent_pid: None,
-            parent_tgid: None,
-        },
-    }
-}
-
-fn proc_(pid: Pid, ppid: Pid, comm: &str, argv: &[&str]) -> ProcessSnapshot {
-    ProcessSnapshot {
-        pid,
-        ppid: Some(ppid),
-        spawned_by: Some(ppid),
-        comm: Some(comm.as_bytes().to_vec()),
-        exe: Some(format!("/usr/bin/{comm}").into()),
-        argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
-        cwd: Some("/srv".into()),
-        uid: Some(0),
-        start_time_ns: Some(900 * SEC),
-        ..Default::default()
-    }
+    exit_event(now, pid, pid, wait_status)
 }
 
 /// pid 1 → 100 (launcher) → 200 (sh, the killer); 300 the daemon.
