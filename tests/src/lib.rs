@@ -627,3 +627,50 @@ impl TraceSnapshot {
         }
     }
 }
+
+/// A cgroup v1 memory group limited to 32 MiB without swap, removed on
+/// drop: a process run inside it that keeps allocating is killed by the
+/// (memory-cgroup) OOM killer.
+#[derive(Debug)]
+pub struct MemoryCgroup(PathBuf);
+
+impl MemoryCgroup {
+    /// Creates `/sys/fs/cgroup/memory/sigwatch-e2e-<tag>-<pid>`, or prints
+    /// why `test` skips when the v1 memory controller is not there.
+    pub fn create(test: &str, tag: &str) -> Option<MemoryCgroup> {
+        let base = Path::new("/sys/fs/cgroup/memory");
+        if !base.join("memory.limit_in_bytes").exists() {
+            eprintln!(
+                "SKIP {test}: no cgroup v1 memory controller at {}",
+                base.display()
+            );
+            return None;
+        }
+        let cg = base.join(format!("sigwatch-e2e-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&cg).unwrap();
+        std::fs::write(cg.join("memory.limit_in_bytes"), "33554432").unwrap();
+        let _ = std::fs::write(cg.join("memory.swappiness"), "0");
+        Some(MemoryCgroup(cg))
+    }
+
+    /// Runs `tail /dev/zero` (which grows without bound) in the group until
+    /// it dies; returns its pid and exit status.
+    pub fn run_hog(&self) -> (i32, std::process::ExitStatus) {
+        let mut hog = Command::new("sh")
+            .args([
+                "-c",
+                "echo $$ > \"$0/cgroup.procs\" && exec tail /dev/zero",
+                self.0.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        let pid = hog.id() as i32;
+        (pid, hog.wait().unwrap())
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}

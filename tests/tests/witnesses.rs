@@ -165,34 +165,16 @@ fn oom_in_a_memory_cgroup_is_kernel_oom_via_tracefs() {
     if !require_root(test) || !require_tracefs(test) {
         return;
     }
-    let base = Path::new("/sys/fs/cgroup/memory");
-    if !base.join("memory.limit_in_bytes").exists() {
-        eprintln!(
-            "SKIP {test}: no cgroup v1 memory controller at {}",
-            base.display()
-        );
+    let Some(cg) = MemoryCgroup::create(test, "tw-oom") else {
         return;
-    }
+    };
     let _lock = AuditLock::acquire();
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
-    let cg = base.join(format!("sigwatch-e2e-tw-oom-{}", std::process::id()));
-    std::fs::create_dir_all(&cg).unwrap();
-    std::fs::write(cg.join("memory.limit_in_bytes"), "33554432").unwrap();
-    let _ = std::fs::write(cg.join("memory.swappiness"), "0");
     let mut sw = Sigwatch::start(&["--source", "proc,tracefs"]);
-    let mut hog = Command::new("sh")
-        .args([
-            "-c",
-            "echo $$ > \"$0/cgroup.procs\" && exec tail /dev/zero",
-            cg.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
-    let victim = hog.id() as i32;
-    let st = hog.wait().unwrap();
+    let (victim, st) = cg.run_hog();
     let r = sw.wait_kill_of(victim);
-    let _ = std::fs::remove_dir(&cg);
+    drop(cg);
     assert_eq!(st.signal(), Some(9), "the hog was SIGKILLed");
     assert_eq!(r["origin"], "kernel", "{r:#}");
     assert_eq!(r["reason"], "oom", "{r:#}");
