@@ -26,13 +26,16 @@ fn mounted_at(p: &std::path::Path) -> bool {
 
 #[test]
 fn debugfs_fallback_mounts_reads_and_unmounts() {
-    if let Some(r) = common::skip_reason() {
-        eprintln!("SKIP debugfs_fallback: {r}");
+    let test = "debugfs_fallback_mounts_reads_and_unmounts";
+    if common::skip(test) {
         return;
     }
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap();
-    if !fs.lines().any(|l| l.ends_with("\tdebugfs")) {
-        eprintln!("SKIP debugfs_fallback: kernel without debugfs");
+    if !sigwatch_test_support::probe::filesystem("debugfs") {
+        sigwatch_test_support::skip(
+            test,
+            sigwatch_test_support::Need::Debugfs,
+            "kernel without debugfs",
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
