@@ -247,6 +247,7 @@ pub fn sigwatch_bin() -> PathBuf {
 #[derive(Debug)]
 pub struct Sigwatch {
     child: Child,
+    stdin: Option<std::process::ChildStdin>,
     /// Each stdout line: parsed, or the raw line when it is not a JSON
     /// object (the test fails on it in its own thread, see [`Sigwatch::recv`]).
     lines: Receiver<Result<Value, String>>,
@@ -290,6 +291,13 @@ impl Sigwatch {
     /// Starts `sigwatch --json ARGS` and waits for its `READY=1`
     /// (sd_notify), i.e. until both sources are live.
     pub fn start(args: &[&str]) -> Sigwatch {
+        Sigwatch::start_with(args, &[], false)
+    }
+
+    /// Like [`Sigwatch::start`], with extra environment variables and,
+    /// when `stdin` is true, a pipe on its standard input
+    /// ([`Sigwatch::stdin`]).
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], stdin: bool) -> Sigwatch {
         let dir = TempDir::new("sw");
         let notify_path = dir.0.join("notify.sock");
         let notify = UnixDatagram::bind(&notify_path).unwrap();
@@ -302,11 +310,14 @@ impl Sigwatch {
             .args(args)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(File::create(&stderr_path).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stdin_pipe = child.stdin.take();
         let (tx, rx) = channel();
         // The reader thread only forwards: a line that is not a JSON
         // object is handed to the test's thread, which fails on it (a
@@ -344,6 +355,7 @@ impl Sigwatch {
         };
         let mut sw = Sigwatch {
             child,
+            stdin: stdin_pipe,
             lines: rx,
             seen: Vec::new(),
             stderr_path,
@@ -360,6 +372,11 @@ impl Sigwatch {
         sw
     }
 
+    /// Its standard input (started with `stdin` true).
+    pub fn stdin(&mut self) -> &mut std::process::ChildStdin {
+        self.stdin.as_mut().expect("started without a stdin pipe")
+    }
+
     /// What sigwatch wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -368,6 +385,31 @@ impl Sigwatch {
     /// The pid of the sigwatch process.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Like [`Sigwatch::wait_for`], but `None` at the timeout instead of
+    /// a panic.
+    pub fn try_wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return Some(v.clone());
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
     }
 
     /// Waits up to `timeout` for an object matching `pred` (earlier objects
