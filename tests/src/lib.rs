@@ -609,12 +609,35 @@ impl TraceSnapshot {
     }
 
     /// Panics unless tracefs is as it was (waits up to 2 s: the instance
-    /// is removed when sigwatch exits).
+    /// is removed when sigwatch exits). Trace instances are host-wide and
+    /// other tracers come and go meanwhile: an instance that appeared is
+    /// tolerated only while its owner (`sigwatch-<pid>...`) still runs, one
+    /// that vanished only when its owner has exited (it removed its own);
+    /// an instance left by a dead process, or removed under a live one,
+    /// fails.
     pub fn assert_restored(&self) {
+        let owner_alive = |name: &str| {
+            name.strip_prefix("sigwatch-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|p| {
+                    sigwatch_test_support::proc_state(p).is_some_and(|s| s != 'Z' && s != 'X')
+                })
+        };
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let now = TraceSnapshot::take();
-            if now == *self {
+            let appeared_ok = now
+                .instances
+                .iter()
+                .filter(|i| !self.instances.contains(i))
+                .all(|i| owner_alive(i));
+            let vanished_ok = self
+                .instances
+                .iter()
+                .filter(|i| !now.instances.contains(i))
+                .all(|i| !owner_alive(i));
+            if now.mounted == self.mounted && appeared_ok && vanished_ok {
                 return;
             }
             if Instant::now() > deadline {
