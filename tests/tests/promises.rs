@@ -350,7 +350,7 @@ fn replay_subcommand_attributes_the_kills_of_a_log() {
         .join("../fuzz/corpus/audit_record_parse/enriched_whole.log");
     let text = std::fs::read_to_string(&log).unwrap();
     let field = |rec: &str, name: &str| -> Option<String> {
-        rec.split(|c: char| c == ' ' || c == '\u{1d}')
+        rec.split([' ', '\u{1d}'])
             .find_map(|w| w.strip_prefix(&format!("{name}=")))
             .map(|v| v.trim_matches('"').to_string())
     };
