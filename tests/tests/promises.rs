@@ -539,15 +539,44 @@ fn text_output(test: &str, tty: bool, env: &[(&str, &str)]) -> Vec<u8> {
         .status
         .success());
     v.wait().unwrap();
-    let mut out = Vec::new();
-    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    // Read in a thread: a sigwatch that never reports must fail the test
+    // at the deadline, not hang it.
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    let out = rx.recv_timeout(Duration::from_secs(60));
     let st = wait_timeout(&mut child, Duration::from_secs(20));
-    assert_eq!(st, Some(0), "{test}: {}", String::from_utf8_lossy(&out));
+    let out = out.unwrap_or_else(|_| panic!("{test}: sigwatch -c 1 did not finish its report"));
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(st, Some(0), "{test}: {text:?}");
+    // (SGR sequences stripped: the name may be highlighted)
+    let plain = strip_sgr(&text);
     assert!(
-        String::from_utf8_lossy(&out).contains(&format!("({comm})")),
-        "{test}: the report names the victim: {}",
-        String::from_utf8_lossy(&out)
+        plain.contains(&format!("({comm})")),
+        "{test}: the report names the victim {comm}: {text:?}"
     );
+    out
+}
+
+/// `text` without `ESC [ ... m` sequences.
+fn strip_sgr(text: &str) -> String {
+    let mut out = String::new();
+    let mut it = text.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\x1b' && it.peek() == Some(&'[') {
+            for d in it.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 
