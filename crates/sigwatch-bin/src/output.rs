@@ -139,7 +139,7 @@ impl OutQueue {
     }
 
     /// Writes as much as the output takes now without blocking: one
-    /// chunk per `POLLOUT` (see [`OUT_CHUNK`]).
+    /// chunk (512 bytes) per `POLLOUT`.
     pub fn write_ready<W: Write + AsFd>(&mut self, w: &mut W) -> io::Result<()> {
         while self.pending() {
             let writable = {
