@@ -164,6 +164,10 @@ for b in $bins; do
   [ -n "$p" ] && [ -x "$p" ] || { echo "binary $b not built" >&2; exit 1; }
   binpaths+=("$p")
 done
+# The workspace's examples (tests/tests/embed.rs runs target/*/examples/embed), at their host paths.
+examples=()
+[ $e2e -eq 1 ] && mapfile -t examples < <(jq -r 'select(.reason == "compiler-artifact" and .target.kind[0] == "example"
+    and .executable != null) | .executable' "$work/cargo.json" | sort -u)
 t_build=$(date +%s)
 
 # ---- 4. initramfs -----------------------------------------------------------
@@ -225,6 +229,7 @@ fi
 for f in $(dpkg -L coreutils | grep -E '^(/usr)?/bin/[^/]+$'); do
   [ -f "$f" ] && [ -x "$f" ] && copy_exe "$f" "$f"
 done
+for p in "${examples[@]}"; do copy_exe "$p" "$p"; done
 for p in "${binpaths[@]}"; do
   copy_exe "$p" "$p"
   ln -sf "$p" "$root/usr/local/bin/$(basename "$p")"

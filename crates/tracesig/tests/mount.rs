@@ -20,6 +20,22 @@ use tracesig::{Config, TraceSource, Tracefs};
 /// Set (to the outer test's mount namespace inode) in the helper process.
 const NS_ENV: &str = "TRACESIG_MOUNT_TEST_OUTER_MNT_NS";
 
+/// Mount points of tracefs and debugfs in this process's mount namespace,
+/// in mount order. debugfs goes too: with debugfs mounted, a look at
+/// `debugfs/tracing` automounts tracefs there, and then nobody needs to
+/// mount it.
+fn tracing_mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split_once(" - ")
+                .is_some_and(|(_, p)| p.starts_with("tracefs ") || p.starts_with("debugfs "))
+        })
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .collect()
+}
+
 /// Mount points of tracefs in this process's mount namespace.
 fn tracefs_mounts() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
@@ -83,9 +99,10 @@ fn in_private_mount_namespace() {
         .parse()
         .unwrap();
     assert_ne!(mnt_ns(), outer, "not in a mount namespace of our own");
-    // Take every tracefs mount away, innermost first (debugfs/tracing's
-    // automount, then /sys/kernel/tracing), in this namespace only.
-    for mp in tracefs_mounts().iter().rev() {
+    // Take every tracefs and debugfs mount away, innermost first
+    // (debugfs/tracing's automount, debugfs, /sys/kernel/tracing), in
+    // this namespace only.
+    for mp in tracing_mounts().iter().rev() {
         let c = std::ffi::CString::new(mp.as_str()).unwrap();
         // SAFETY: a valid C string; MNT_DETACH of a mount in our own
         // private namespace.
