@@ -417,7 +417,20 @@ fn every_kill_field_in_real_output() {
         ["sh", "-c", "kill -9 \"$1\"", "sh", &vpid.to_string()]
     );
     assert_eq!(s["argv_truncated"], false);
-    assert_eq!(s["cwd"], cwd_of(&sender_dir));
+    let my_cwd = canon(std::env::current_dir().unwrap().to_str().unwrap());
+    if s["cwd"] == my_cwd.as_str() {
+        // `sh` was forked here and chdir'd before its exec: sigwatch had
+        // not read its /proc after the exec (slow machine: the qemu
+        // guest), so the tree still holds the fork-time copy of this
+        // process's cwd. Recorded (the CI host counts it as a failure).
+        partial(
+            test,
+            Need::Host("sender read after its exec".into()),
+            format!("sender.cwd is the fork-time copy {my_cwd:?}, not the sender's own"),
+        );
+    } else {
+        assert_eq!(s["cwd"], cwd_of(&sender_dir));
+    }
     assert_eq!(s["uid"], 0);
     assert_eq!(s["euid"], 0);
     assert_eq!(s["auid"], audit_id("/proc/self/loginuid"));
