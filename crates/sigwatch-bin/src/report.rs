@@ -428,6 +428,10 @@ pub struct Summary {
     pub trace_events: u64,
     /// tracefs events lost (ring-buffer overruns and unparsable lines).
     pub trace_lost: u64,
+    /// Kill and loss reports never written because the output was blocked
+    /// (more than the output queue holds waited, or the output was still
+    /// blocked when sigwatch stopped).
+    pub reports_dropped: u64,
 }
 
 #[cfg(test)]
@@ -468,10 +472,11 @@ mod tests {
             reports: 5,
             trace_events: 6,
             trace_lost: 7,
+            reports_dropped: 8,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");
