@@ -305,8 +305,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| {
-                        tracesig::instance::instance_owner(n)
-                            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+                        tracesig::instance::instance_identity(n).is_some_and(|o| !o.is_alive())
                     })
                     .collect()
             })

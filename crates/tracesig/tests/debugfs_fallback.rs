@@ -38,13 +38,10 @@ fn debugfs_fallback_mounts_reads_and_unmounts() {
     let tmp = tempfile::tempdir().unwrap();
     let debug = tmp.path().join("debug");
     std::fs::create_dir(&debug).unwrap();
-    let cfg = Config {
-        locations: Locations {
-            tracefs: tmp.path().join("no-tracefs-here"),
-            debugfs: debug.clone(),
-        },
-        ..Config::default()
-    };
+    let cfg = Config::default().with_locations(
+        Locations::new(tmp.path().join("no-tracefs-here"), &debug)
+            .with_mark(tmp.path().join("mark")),
+    );
     let mut src = match TraceSource::open(&cfg) {
         Ok(s) => s,
         Err(e) => panic!("debugfs fallback: {e}"),
@@ -55,6 +52,12 @@ fn debugfs_fallback_mounts_reads_and_unmounts() {
         .starts_with(debug.join("tracing/instances")));
     assert_eq!(src.instance().tracefs().own_mount(), Some(debug.as_path()));
     assert!(Tracefs::mounted_by_us());
+    // The mount is marked with this process's identity and mount.
+    let mark = std::fs::read_to_string(tmp.path().join("mark")).unwrap();
+    let fields: Vec<&str> = mark.split_whitespace().collect();
+    assert_eq!(fields.len(), 4, "{mark:?}");
+    assert_eq!(fields[0], std::process::id().to_string());
+    assert_eq!(fields[1], debug.to_str().unwrap());
 
     let mut victim = Command::new("sleep").arg("100").spawn().unwrap();
     let vpid = victim.id() as i32;
@@ -80,7 +83,9 @@ fn debugfs_fallback_mounts_reads_and_unmounts() {
     assert_eq!(ev.ctx.pid, spid);
 
     let name = src.instance().name().to_string();
-    drop(src);
+    let cleaned = src.finish().unwrap();
+    assert_eq!(cleaned.unmounted.as_deref(), Some(debug.as_path()));
+    assert!(!tmp.path().join("mark").exists(), "mark left behind");
     assert!(!Tracefs::mounted_by_us());
     assert!(
         !mounted_at(&debug),
