@@ -17,8 +17,9 @@
 //! before 5.15 (`d..1`) and 5 after (`d..1.`, migrate-disable); the
 //! timestamp is `secs.usecs` for time clocks and a bare counter for
 //! `counter`/`x86-tsc`. `comm` is chosen by the process and may contain
-//! spaces, dashes, brackets or anything else: the parser never splits it
-//! on whitespace. The comm is right-aligned in 16 columns and is at most
+//! spaces, dashes, brackets, newlines or anything else: the parser never
+//! splits it on whitespace, and [`crate::TextParser`] joins the lines a
+//! newline in a comm splits an event into. The comm is right-aligned in 16 columns and is at most
 //! 15 bytes (`TASK_COMM_LEN` - 1), so the dash that separates it from the
 //! pid is at byte 16; other positions are only tried when that fails.
 //!
@@ -61,6 +62,9 @@ pub struct Context {
     /// the event can see `<...>` for a new sender (seen here with
     /// RLIMIT_CPU: a 20 ms pause after poll fixed it), and a busy host
     /// can evict entries (128 by default). Non-UTF-8 bytes are replaced.
+    /// Leading spaces of the comm are lost: the kernel pads it with
+    /// spaces to 16 columns. A newline in it splits the printed line
+    /// ([`crate::TextParser`] joins it back).
     /// [`Context::pid`] is always exact: prefer it.
     pub comm: String,
     /// `trace_entry.pid`: the thread id of the task that was current
