@@ -87,7 +87,10 @@ fn instance_names_carry_the_owner_start_time() {
     use tracesig::ProcessIdentity;
     let id = |pid, t| Some(ProcessIdentity::new(pid, t));
     assert_eq!(instance_identity("sigwatch-123-s4567"), id(123, Some(4567)));
-    assert_eq!(instance_identity("sigwatch-123-s4567-2"), id(123, Some(4567)));
+    assert_eq!(
+        instance_identity("sigwatch-123-s4567-2"),
+        id(123, Some(4567))
+    );
     // Names of older versions: pid only.
     assert_eq!(instance_identity("sigwatch-123"), id(123, None));
     assert_eq!(instance_identity("sigwatch-123-2"), id(123, None));
