@@ -121,7 +121,7 @@ fn mounted(mp: &str) -> bool {
 /// Unmounts this namespace's copies of tracefs and debugfs.
 fn unmount_tracing() {
     for mp in [format!("{DEBUG}/tracing"), DEBUG.into(), TRACING.into()] {
-        while mount_ids(&mp).first().is_some() {
+        while !mount_ids(&mp).is_empty() {
             umount2(mp.as_str(), MntFlags::MNT_DETACH).unwrap();
         }
     }
@@ -230,7 +230,7 @@ fn dead_owner_is_cleaned_periodically_and_its_mount_undone() {
     sigkill(child);
     assert!(instances().join(&dead_name).exists());
     let c = survivor.clean_stale().unwrap();
-    assert_eq!(c.stale_instances, [dead_name.clone()]);
+    assert_eq!(c.stale_instances, [dead_name.as_str()]);
     assert!(!instances().join(&dead_name).exists());
     assert!(mounted(TRACING), "unmounted while the survivor runs");
     let c = survivor.finish().unwrap();
@@ -244,7 +244,7 @@ fn dead_instance_is_cleaned_at_finish_and_does_not_keep_the_mount() {
     let (child, dead_name) = spawn_holder();
     sigkill(child);
     let c = survivor.finish().unwrap();
-    assert_eq!(c.stale_instances, [dead_name.clone()]);
+    assert_eq!(c.stale_instances, [dead_name.as_str()]);
     assert!(!mounted(TRACING) || !instances().join(&dead_name).exists());
     expect_unmounted(c.unmounted.as_deref(), "dead instance at finish");
 }
@@ -282,7 +282,7 @@ fn reused_pid_does_not_keep_an_owner_alive() {
     for n in [&live, &old_live] {
         let _ = std::fs::remove_dir(instances().join(n));
     }
-    assert_eq!(c.unwrap().stale_instances, [reused.clone()]);
+    assert_eq!(c.unwrap().stale_instances, [reused.as_str()]);
     assert_eq!(left, [false, true, true], "{reused}, {live}, {old_live}");
     let c = survivor.finish().unwrap();
     sleeper.kill().unwrap();
