@@ -11,7 +11,7 @@ use serde_json::Value;
 use sigwatch_e2e::*;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -43,8 +43,9 @@ fn stop_clean(sw: Sigwatch) -> Vec<Value> {
     let last = seen.last().expect("no output");
     assert_eq!(last["type"], "summary", "{last:#}");
     assert!(last["trace_lost"].as_u64().is_some(), "{last:#}");
-    assert!(
-        !Path::new(&format!("/sys/kernel/tracing/instances/sigwatch-{pid}")).exists(),
+    assert_eq!(
+        trace_instance_of(pid),
+        None,
         "trace instance of sigwatch {pid} left behind"
     );
     seen
@@ -558,14 +559,15 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
     let first = Sigwatch::start(&["--source", "proc,tracefs"]);
-    let stale = format!("/sys/kernel/tracing/instances/sigwatch-{}", first.pid());
+    let stale = trace_instance_of(first.pid()).expect("first sigwatch's trace instance");
     first.kill9();
     assert!(
-        Path::new(&stale).exists(),
-        "{stale} should outlive a SIGKILL"
+        stale.exists(),
+        "{} should outlive a SIGKILL",
+        stale.display()
     );
     let second = Sigwatch::start(&["--source", "proc,tracefs"]);
-    assert!(!Path::new(&stale).exists(), "{stale} not cleaned");
+    assert!(!stale.exists(), "{} not cleaned", stale.display());
     assert!(
         second.stderr().contains("removed stale trace instance"),
         "{}",
