@@ -578,6 +578,38 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
     audit_before.assert_restored();
 }
 
+/// Two sigwatches; one dies by SIGKILL while the other runs; the
+/// survivor exits cleanly: the dead one's trace instance is gone and
+/// tracefs (and its mount mark) is as found, whichever of the two
+/// mounted it.
+#[test]
+fn survivor_cleans_a_killed_sigwatchs_trace_instance_and_mount() {
+    let test = "trace_survivor_cleans";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mark_before = std::fs::read_to_string("/run/sigwatch-tracefs.mount").ok();
+    let first = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let survivor = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let stale = trace_instance_of(first.pid()).expect("first sigwatch's trace instance");
+    first.kill9();
+    assert!(stale.exists(), "{} should outlive a SIGKILL", stale.display());
+    stop_clean(survivor);
+    assert!(!stale.exists(), "{} left by the survivor", stale.display());
+    trace_before.assert_restored();
+    if !trace_before.mounted {
+        assert_eq!(
+            std::fs::read_to_string("/run/sigwatch-tracefs.mount").ok(),
+            mark_before,
+            "mount mark left behind"
+        );
+    }
+    audit_before.assert_restored();
+}
+
 /// The kernel has no audit at all (booted with `audit=0`: NETLINK_AUDIT
 /// does not exist; the qemu job's second pass): `sigwatch` with its
 /// default sources starts, says on stderr that it has no audit source,
