@@ -596,7 +596,11 @@ fn survivor_cleans_a_killed_sigwatchs_trace_instance_and_mount() {
     let survivor = Sigwatch::start(&["--source", "proc,tracefs"]);
     let stale = trace_instance_of(first.pid()).expect("first sigwatch's trace instance");
     first.kill9();
-    assert!(stale.exists(), "{} should outlive a SIGKILL", stale.display());
+    assert!(
+        stale.exists(),
+        "{} should outlive a SIGKILL",
+        stale.display()
+    );
     stop_clean(survivor);
     assert!(!stale.exists(), "{} left by the survivor", stale.display());
     trace_before.assert_restored();

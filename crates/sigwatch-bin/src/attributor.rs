@@ -332,7 +332,7 @@ impl<P: ProcessView> Attributor<P> {
                     self.marks.insert(pid, (mv.clone(), d));
                 }
             }
-            tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
+            _ => {}
         }
         out
     }
@@ -396,10 +396,10 @@ impl<P: ProcessView> Attributor<P> {
             && self.kernel.get(&tgid).is_some_and(|(r, _)| *r == "oom")
             && t.ev.sig == libc::SIGKILL
         {
-            return Classification {
-                origin: tracesig::Origin::Oom,
-                evidence: "SIGKILL and the kernel log named the victim (Killed process)",
-            };
+            return Classification::new(
+                tracesig::Origin::Oom,
+                "SIGKILL and the kernel log named the victim (Killed process)",
+            );
         }
         classify(&t.ev, oom_evidence(t, &self.cfg))
     }
@@ -461,7 +461,7 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Origin::CgroupKill => (Origin::Kernel, Some("cgroup_kill"), true),
             tracesig::Origin::Rlimit => (Origin::Kernel, Some("rlimit"), false),
             tracesig::Origin::Seccomp => (Origin::Kernel, Some("seccomp"), false),
-            tracesig::Origin::Kernel => (Origin::Kernel, Some("kernel"), false),
+            _ => (Origin::Kernel, Some("kernel"), false),
         };
         let (sender, ancestors) = if names_sender {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);

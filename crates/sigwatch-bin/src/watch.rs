@@ -523,11 +523,11 @@ pub fn run<W: Write + AsFd>(args: &WatchArgs, out: W) -> Result<Summary, Error> 
             ""
         }
     );
-    let mut tree = ProcessTree::new(TreeConfig {
-        retain_exited_for: Duration::from_secs(args.retention),
-        max_exited: args.max_exited,
-        ..TreeConfig::default()
-    });
+    let mut tree = ProcessTree::new(
+        TreeConfig::default()
+            .retain_exited_for(Duration::from_secs(args.retention))
+            .max_exited(args.max_exited),
+    );
     match tree.seed_from_proc() {
         Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
         Err(e) => log::warn!("could not scan /proc: {e}"),

@@ -12,7 +12,7 @@
 //! - [`parse`]: a pure, fuzzed parser of `trace_pipe` lines
 //!   ([`parse_line`]) into typed [`Record`]s, and [`TextParser`], which
 //!   feeds it text and joins events split by a newline inside a comm.
-//! - [`classify`]: what a [`SignalGenerate`] says about the origin
+//! - [`classify`](mod@classify): what a [`SignalGenerate`] says about the origin
 //!   (`oom`, `cgroup_kill`, `rlimit`, `seccomp`, user syscall, kernel).
 //! - [`tracefs`] / [`instance`]: the lifecycle. [`TraceSource::open`]
 //!   locates or mounts tracefs (marking a mount it makes), removes the
