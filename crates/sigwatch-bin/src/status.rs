@@ -271,7 +271,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
         "trace instances",
         instances.is_dir(),
         if instances.is_dir() {
-            "supported: sigwatch traces in its own instances/sigwatch-<pid>, removed at exit".to_string()
+            "supported: sigwatch traces in its own instances/sigwatch-<pid>-s<start time>, removed at exit".to_string()
         } else {
             format!("{} missing", instances.display())
         },
@@ -318,7 +318,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
             } else {
                 format!("left by a sigwatch that died: {}", stale.join(", "))
             },
-            "sigwatch removes them when it next starts (or rmdir them under instances/)",
+            "a running sigwatch removes them within a few seconds, or the next one at start (or rmdir them under instances/)",
         ));
     }
     out
