@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use tracesig::{Config, TraceSource};
+use tracesig::{Config, Locations, Record, TraceSource, Tracefs};
 
 const TRACING: &str = "/sys/kernel/tracing";
 const DEBUG: &str = "/sys/kernel/debug";
@@ -94,6 +94,7 @@ fn in_namespace() {
     dead_instance_is_cleaned_at_finish_and_does_not_keep_the_mount();
     reused_pid_does_not_keep_an_owner_alive();
     live_owner_mount_is_left_alone();
+    debugfs_fallback_mounts_reads_and_unmounts();
     println!("lifecycle: all scenarios passed");
 }
 
@@ -315,4 +316,87 @@ fn live_owner_mount_is_left_alone() {
     assert_eq!(c.unmounted, None);
     assert!(still, "a live owner's mount was undone");
     assert_eq!(mark_now.as_deref(), Some(mark.as_str()));
+}
+
+/// The debugfs fallback of old kernels (< 4.1, no tracefs), forced on
+/// this kernel: the tracefs mount point is made to be missing and debugfs
+/// is mounted on a temporary directory. On kernels with tracefs,
+/// `debugfs/tracing` automounts tracefs, which must be unmounted before
+/// debugfs.
+fn debugfs_fallback_mounts_reads_and_unmounts() {
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap();
+    if !fs.lines().any(|l| l.ends_with("\tdebugfs")) {
+        println!("SKIP debugfs_fallback: kernel without debugfs");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let debug = tmp.path().join("debug");
+    std::fs::create_dir(&debug).unwrap();
+    let mark = tmp.path().join("mark");
+    let cfg = Config::default().with_locations(
+        Locations::new(tmp.path().join("no-tracefs-here"), &debug).with_mark(&mark),
+    );
+    let mut src = TraceSource::open(&cfg).unwrap();
+    assert!(src
+        .instance()
+        .path()
+        .starts_with(debug.join("tracing/instances")));
+    assert_eq!(src.instance().tracefs().own_mount(), Some(debug.as_path()));
+    assert!(Tracefs::mounted_by_us());
+    // The mount is marked with this process's identity and mount.
+    let me = std::process::id();
+    let debug_str = debug.to_str().unwrap();
+    let id = *mount_ids(debug_str).first().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&mark).unwrap(),
+        format!("{me} {debug_str} {id} {}\n", start_time(me))
+    );
+
+    let mut victim = Command::new("sleep").arg("100").spawn().unwrap();
+    let vpid = victim.id() as i32;
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -9 {vpid}"))
+        .spawn()
+        .unwrap();
+    let spid = sh.id() as i32;
+    sh.wait().unwrap();
+    victim.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut recs = Vec::new();
+    let ev = loop {
+        src.read_available(&mut recs).unwrap();
+        if let Some(ev) = recs.iter().find_map(|r| match r {
+            Record::SignalGenerate(s) if s.pid == vpid => Some(s.clone()),
+            _ => None,
+        }) {
+            break ev;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGKILL not seen through debugfs/tracing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(ev.ctx.pid, spid);
+
+    let name = src.instance().name().to_string();
+    let cleaned = src.finish().unwrap();
+    assert!(!Tracefs::mounted_by_us());
+    assert!(!debug.join("tracing/instances").join(&name).exists());
+    if mounted(debug_str) {
+        // Somebody else's instance keeps it (instances are global).
+        let others = std::fs::read_dir(debug.join("tracing/instances"))
+            .unwrap()
+            .count();
+        for mp in [format!("{debug_str}/tracing"), debug_str.to_string()] {
+            let _ = umount2(mp.as_str(), MntFlags::MNT_DETACH);
+        }
+        assert!(others > 0, "debugfs left mounted with no instance in it");
+        assert!(mark.exists(), "mark gone, mount kept");
+        println!("NOTE debugfs_fallback: kept mounted for {others} other instance(s)");
+        return;
+    }
+    assert_eq!(cleaned.unmounted.as_deref(), Some(debug.as_path()));
+    assert!(!mark.exists(), "mark left behind");
 }
