@@ -51,6 +51,18 @@ fn stop_clean(sw: Sigwatch) -> Vec<Value> {
     seen
 }
 
+/// SIGKILLs a sigwatch; returns its trace instance, which outlives it.
+fn kill9_leaving_its_instance(sw: Sigwatch) -> PathBuf {
+    let stale = trace_instance_of(sw.pid()).expect("the sigwatch's trace instance");
+    sw.kill9();
+    assert!(
+        stale.exists(),
+        "{} should outlive a SIGKILL",
+        stale.display()
+    );
+    stale
+}
+
 /// A sender known only to tracefs (audit off): pid, argv and ancestry
 /// come from the process tree; no syscall, login uid or session.
 #[test]
@@ -559,13 +571,7 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
     let first = Sigwatch::start(&["--source", "proc,tracefs"]);
-    let stale = trace_instance_of(first.pid()).expect("first sigwatch's trace instance");
-    first.kill9();
-    assert!(
-        stale.exists(),
-        "{} should outlive a SIGKILL",
-        stale.display()
-    );
+    let stale = kill9_leaving_its_instance(first);
     let second = Sigwatch::start(&["--source", "proc,tracefs"]);
     assert!(!stale.exists(), "{} not cleaned", stale.display());
     assert!(
@@ -594,13 +600,7 @@ fn survivor_cleans_a_killed_sigwatchs_trace_instance_and_mount() {
     let mark_before = std::fs::read_to_string("/run/sigwatch-tracefs.mount").ok();
     let first = Sigwatch::start(&["--source", "proc,tracefs"]);
     let survivor = Sigwatch::start(&["--source", "proc,tracefs"]);
-    let stale = trace_instance_of(first.pid()).expect("first sigwatch's trace instance");
-    first.kill9();
-    assert!(
-        stale.exists(),
-        "{} should outlive a SIGKILL",
-        stale.display()
-    );
+    let stale = kill9_leaving_its_instance(first);
     stop_clean(survivor);
     assert!(!stale.exists(), "{} left by the survivor", stale.display());
     trace_before.assert_restored();

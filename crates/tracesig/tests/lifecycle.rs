@@ -192,6 +192,27 @@ fn sigkill(mut child: Child) {
     assert_eq!(child.wait().unwrap().signal(), Some(9));
 }
 
+/// Mounts tracefs by hand and writes a mark naming a live `sleep` with
+/// its start time shifted by `shift` (-1: a reused pid). Returns the
+/// sleep and its real start time.
+fn mount_marked_by_a_sleep(shift: i64) -> (Child, u64) {
+    unmount_tracing();
+    mount(
+        Some("nodev"),
+        TRACING,
+        Some("tracefs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let sleeper = Command::new("sleep").arg("100").spawn().unwrap();
+    let t = start_time(sleeper.id());
+    let id = *mount_ids(TRACING).last().unwrap();
+    let marked = t.checked_add_signed(shift).unwrap();
+    std::fs::write(MARK, format!("{} {TRACING} {id} {marked}\n", sleeper.id())).unwrap();
+    (sleeper, t)
+}
+
 // ---- scenarios ----
 
 fn mounts_marks_and_unmounts() {
@@ -253,20 +274,9 @@ fn dead_instance_is_cleaned_at_finish_and_does_not_keep_the_mount() {
 /// The mark and an instance name a live pid with another start time:
 /// their owner is dead, the pid was reused.
 fn reused_pid_does_not_keep_an_owner_alive() {
-    unmount_tracing();
     // Mounted by "somebody": the mark names the reused pid.
-    mount(
-        Some("nodev"),
-        TRACING,
-        Some("tracefs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .unwrap();
-    let mut sleeper = Command::new("sleep").arg("100").spawn().unwrap();
-    let (pid, t) = (sleeper.id(), start_time(sleeper.id()));
-    let id = *mount_ids(TRACING).last().unwrap();
-    std::fs::write(MARK, format!("{pid} {TRACING} {id} {}\n", t - 1)).unwrap();
+    let (mut sleeper, t) = mount_marked_by_a_sleep(-1);
+    let pid = sleeper.id();
     let survivor = TraceSource::open(&Config::default()).unwrap();
     assert_eq!(survivor.instance().tracefs().own_mount(), None);
     let reused = format!("sigwatch-{pid}-s{}", t - 1);
@@ -292,20 +302,8 @@ fn reused_pid_does_not_keep_an_owner_alive() {
 }
 
 fn live_owner_mount_is_left_alone() {
-    unmount_tracing();
-    mount(
-        Some("nodev"),
-        TRACING,
-        Some("tracefs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .unwrap();
-    let mut sleeper = Command::new("sleep").arg("100").spawn().unwrap();
-    let (pid, t) = (sleeper.id(), start_time(sleeper.id()));
-    let id = *mount_ids(TRACING).last().unwrap();
-    let mark = format!("{pid} {TRACING} {id} {t}\n");
-    std::fs::write(MARK, &mark).unwrap();
+    let (mut sleeper, _) = mount_marked_by_a_sleep(0);
+    let mark = std::fs::read_to_string(MARK).unwrap();
     let src = TraceSource::open(&Config::default()).unwrap();
     let c = src.finish().unwrap();
     let still = mounted(TRACING);
