@@ -66,14 +66,6 @@ impl ProcessIdentity {
         }
     }
 
-    /// The process that holds `pid` now, if any.
-    pub fn of_pid(pid: i32) -> Option<Self> {
-        read_stat(pid).map(|s| ProcessIdentity {
-            pid,
-            start_time: Some(s.start_time),
-        })
-    }
-
     /// Whether this process still runs: `/proc/<pid>/stat` exists, is
     /// not a zombie (`Z`) or dead (`X`) task, and, when the start time is
     /// known, the process holding the pid started at that time (a reused
