@@ -399,7 +399,7 @@ impl<P: ProcessView> Attributor<P> {
                 }
                 self.tidy(pid);
             }
-            tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
+            _ => {}
         }
         out
     }
@@ -465,10 +465,10 @@ impl<P: ProcessView> Attributor<P> {
             && c.kernel.is_some_and(|(r, _)| r == Reason::Oom)
             && t.ev.sig == libc::SIGKILL
         {
-            return Classification {
-                origin: tracesig::Origin::Oom,
-                evidence: "SIGKILL and the kernel log named the victim (Killed process)",
-            };
+            return Classification::new(
+                tracesig::Origin::Oom,
+                "SIGKILL and the kernel log named the victim (Killed process)",
+            );
         }
         classify(&t.ev, oom_evidence(t, &self.cfg))
     }
@@ -575,7 +575,7 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Origin::CgroupKill => (Origin::Kernel, Some(Reason::CgroupKill), true),
             tracesig::Origin::Rlimit => (Origin::Kernel, Some(Reason::Rlimit), false),
             tracesig::Origin::Seccomp => (Origin::Kernel, Some(Reason::Seccomp), false),
-            tracesig::Origin::Kernel => (Origin::Kernel, Some(Reason::Kernel), false),
+            _ => (Origin::Kernel, Some(Reason::Kernel), false),
         };
         let (sender, ancestors) = if names_sender {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
