@@ -108,7 +108,7 @@ impl AuditClient {
     /// then sends records to *this socket*. `pid` must be the caller's
     /// pid; the kernel refuses (`EEXIST`) while a live daemon holds it.
     /// Records that arrive before the ACK are appended to `early`.
-    pub fn set_pid(&mut self, pid: u32, early: Option<&mut Vec<NetlinkRecord>>) -> Result<()> {
+    pub fn set_pid(&mut self, pid: i32, early: Option<&mut Vec<NetlinkRecord>>) -> Result<()> {
         let s = AuditStatus {
             mask: AUDIT_STATUS_PID,
             pid,

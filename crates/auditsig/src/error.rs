@@ -68,7 +68,7 @@ pub enum Error {
     #[error("the audit pid is held by live process {pid}")]
     AuditPidHeld {
         /// The pid currently registered with the kernel.
-        pid: u32,
+        pid: i32,
     },
 
     /// An invalid argument given by the caller (bad signal number, empty

@@ -24,34 +24,44 @@ use nix::errno::Errno;
 pub const KEY_PREFIX: &str = "sigwatch";
 
 /// `SIGKILL`.
-pub const SIGKILL: u32 = 9;
+pub const SIGKILL: i32 = 9;
 
 /// The key for rules owned by process `pid`: `sigwatch:<pid>`.
-pub fn owner_key(pid: u32) -> String {
+pub fn owner_key(pid: i32) -> String {
     format!("{KEY_PREFIX}:{pid}")
 }
 
 /// The owner pid in a `sigwatch:<pid>` key; `None` for any other key
 /// (including plain `sigwatch`).
-pub fn key_owner(key: &[u8]) -> Option<u32> {
+pub fn key_owner(key: &[u8]) -> Option<i32> {
     let rest = key
         .strip_prefix(KEY_PREFIX.as_bytes())?
         .strip_prefix(b":")?;
     if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(rest).ok()?.parse().ok()
+    std::str::from_utf8(rest)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|pid: &i32| *pid > 0)
+}
+
+/// This process's pid as a `pid_t`.
+pub(crate) fn own_pid() -> i32 {
+    // `pid_t` is an `int`; `std::process::id` widens it to `u32`.
+    std::process::id() as i32
 }
 
 /// Whether process `pid` exists (checked via `/proc/<pid>`, which
 /// signals nothing).
-pub fn pid_alive(pid: u32) -> bool {
-    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+pub fn pid_alive(pid: i32) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// If `rule` carries a `sigwatch:<pid>` key whose owner is dead (and is
 /// not `me`), that pid.
-pub fn stale_owner(rule: &AuditRule, me: u32) -> Option<u32> {
+pub fn stale_owner(rule: &AuditRule, me: i32) -> Option<i32> {
     rule.keys()
         .into_iter()
         .filter_map(key_owner)
@@ -62,7 +72,7 @@ pub fn stale_owner(rule: &AuditRule, me: u32) -> Option<u32> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignalFilter {
     /// Only these signal numbers (filtered in the kernel on `a1`/`a2`).
-    Only(Vec<u32>),
+    Only(Vec<i32>),
     /// Every signal: no argument filter.
     All,
 }
@@ -105,7 +115,7 @@ impl KillRuleSet {
     }
 
     /// Records only these signals.
-    pub fn signals(mut self, signals: &[u32]) -> KillRuleSet {
+    pub fn signals(mut self, signals: &[i32]) -> KillRuleSet {
         self.signals = SignalFilter::Only(signals.to_vec());
         self
     }
@@ -135,7 +145,7 @@ impl KillRuleSet {
 
     /// Every (arch, syscall, signal) the set records; signal `None` means
     /// any signal.
-    pub fn targets(&self) -> Vec<(Arch, KillSyscall, Option<u32>)> {
+    pub fn targets(&self) -> Vec<(Arch, KillSyscall, Option<i32>)> {
         let mut out = Vec::new();
         for &arch in &self.arches {
             for &sc in &self.syscalls {
@@ -190,7 +200,7 @@ impl KillRuleSet {
         self.validate()?;
         let mut out = Vec::new();
         for &arch in &self.arches {
-            let groups: Vec<(Option<usize>, Option<u32>)> = match &self.signals {
+            let groups: Vec<(Option<usize>, Option<i32>)> = match &self.signals {
                 SignalFilter::All => vec![(None, None)],
                 SignalFilter::Only(sigs) => {
                     let mut g = Vec::new();
@@ -226,7 +236,8 @@ impl KillRuleSet {
                     r.push_field(RuleField::num(
                         field::ARG0 + arg as u32,
                         Operator::Equal,
-                        sig,
+                        // Validated to 1..=64 above.
+                        sig as u32,
                     ));
                 }
                 r.push_field(RuleField::string(
@@ -255,7 +266,7 @@ pub fn rule_covers(
     rule: &AuditRule,
     arch: Arch,
     syscall: KillSyscall,
-    signal: Option<u32>,
+    signal: Option<i32>,
 ) -> bool {
     if rule.list != list::EXIT || rule.action != action::ALWAYS {
         return false;
@@ -267,7 +278,9 @@ pub fn rule_covers(
     rule.fields.iter().all(|f| match (f.field, f.op, &f.value) {
         (field::FILTERKEY, ..) => true,
         (field::ARCH, Operator::Equal, FieldValue::Num(v)) => *v == arch.audit_arch(),
-        (fid, Operator::Equal, FieldValue::Num(v)) if fid == sig_field => Some(*v) == signal,
+        (fid, Operator::Equal, FieldValue::Num(v)) if fid == sig_field => {
+            signal.is_some_and(|s| i64::from(*v) == i64::from(s))
+        }
         _ => false,
     })
 }
@@ -277,7 +290,7 @@ pub fn rules_cover(
     rules: &[AuditRule],
     arch: Arch,
     syscall: KillSyscall,
-    signal: Option<u32>,
+    signal: Option<i32>,
 ) -> bool {
     rules.iter().any(|r| rule_covers(r, arch, syscall, signal))
 }
@@ -295,7 +308,7 @@ pub fn same_rule(a: &AuditRule, b: &AuditRule) -> bool {
 /// Deletes rules whose `sigwatch:<pid>` key names a dead process other
 /// than this one; returns the rules removed.
 pub fn remove_stale(client: &mut AuditClient) -> Result<Vec<AuditRule>> {
-    let me = std::process::id();
+    let me = own_pid();
     let mut removed = Vec::new();
     for r in client.list_rules()? {
         if let Some(pid) = stale_owner(&r, me) {
@@ -350,7 +363,7 @@ impl InstalledRules {
     pub fn install(mut client: AuditClient, rules: Vec<AuditRule>) -> Result<InstalledRules> {
         let mut owned = Vec::new();
         let mut preexisting = Vec::new();
-        let me = std::process::id();
+        let me = own_pid();
         for r in rules {
             match client.add_rule(&r) {
                 Ok(()) => owned.push(r),
@@ -479,7 +492,7 @@ mod tests {
         assert_eq!(key_owner(b"sigwatch:"), None);
         assert_eq!(key_owner(b"sigwatch:1x"), None);
         assert_eq!(key_owner(b"other:12"), None);
-        assert!(pid_alive(std::process::id()));
+        assert!(pid_alive(own_pid()));
         assert!(!pid_alive(0));
     }
 
@@ -588,7 +601,7 @@ mod tests {
             "sigwatch:999999999",
         ));
         assert_eq!(stale_owner(&r, 1), Some(999_999_999));
-        let me = std::process::id();
+        let me = own_pid();
         let mut mine = AuditRule::new(list::EXIT, action::ALWAYS);
         mine.push_field(RuleField::string(
             field::FILTERKEY,

@@ -308,7 +308,7 @@ impl UnicastReader {
     pub fn register_with_rcvbuf(bytes: usize) -> Result<UnicastReader> {
         let mut inner = RecordSocket::new();
         let status: AuditStatus = inner.control()?.status()?;
-        let me = std::process::id();
+        let me = crate::killrules::own_pid();
         if status.pid != 0 && status.pid != me && pid_alive(status.pid) {
             return Err(Error::AuditPidHeld { pid: status.pid });
         }

@@ -41,8 +41,9 @@ pub struct AuditStatus {
     pub enabled: u32,
     /// `failure`: failure-to-log action (0 silent, 1 printk, 2 panic).
     pub failure: u32,
-    /// `pid`: the registered audit daemon's pid (0 = none).
-    pub pid: u32,
+    /// `pid`: the registered audit daemon's pid (0 = none; a `pid_t`,
+    /// sent as `__u32`).
+    pub pid: i32,
     /// `rate_limit`: messages per second (0 = unlimited).
     pub rate_limit: u32,
     /// `backlog_limit`: queued messages before loss/waiting.
@@ -75,7 +76,7 @@ impl AuditStatus {
             mask: f(0).unwrap_or(0),
             enabled: f(1).unwrap_or(0),
             failure: f(2).unwrap_or(0),
-            pid: f(3).unwrap_or(0),
+            pid: f(3).unwrap_or(0) as i32,
             rate_limit: f(4).unwrap_or(0),
             backlog_limit: f(5).unwrap_or(0),
             lost: f(6).unwrap_or(0),
@@ -94,7 +95,7 @@ impl AuditStatus {
             self.mask,
             self.enabled,
             self.failure,
-            self.pid,
+            self.pid as u32,
             self.rate_limit,
             self.backlog_limit,
             self.lost,

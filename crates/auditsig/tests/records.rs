@@ -160,7 +160,7 @@ fn older_kernel_records() {
     .unwrap()
     .unwrap();
     assert_eq!(k.arch, auditsig::Arch::I386);
-    assert_eq!(k.syscall, auditsig::KillSyscall::Kill);
+    assert_eq!(k.syscall, auditsig::KillSyscall::Kill.into());
     assert_eq!(k.target_spec, TargetSpec::OwnProcessGroup);
     assert_eq!((k.success, k.exit, k.errno), (false, -1, Some(1)));
     assert_eq!((k.sender.auid, k.sender.ses), (None, Some(7)));

@@ -1385,13 +1385,13 @@ fn setup_rules(args: &WatchArgs, ctl: &mut AuditControl) {
     let key = if args.no_rules {
         auditsig::killrules::KEY_PREFIX.to_string()
     } else {
-        owner_key(std::process::id())
+        owner_key(std::process::id() as i32)
     };
     let set = KillRuleSet::new(key);
     let set = if args.signal.is_all() {
         set.all_signals()
     } else {
-        set.signals(&args.signal.iter().collect::<Vec<_>>())
+        set.signals(&args.signal.iter().map(|s| s as i32).collect::<Vec<_>>())
     };
     let missing = match set.build_missing(&existing) {
         Ok(m) => m,
