@@ -626,28 +626,6 @@ impl KillStats {
     }
 }
 
-/// Parse `text` as auditd log lines, group the records into events and
-/// return the kill events among them, with the counters: the whole
-/// pipeline of a log-file source over an in-memory buffer.
-pub fn kill_events_from_log_text(
-    text: &[u8],
-) -> (Vec<KillEvent>, crate::logfile::SourceStats, KillStats) {
-    let now = std::time::Instant::now();
-    let mut src = crate::logfile::SourceStats::default();
-    let mut stats = KillStats::default();
-    let mut asm = crate::assemble::Assembler::default();
-    let mut out = Vec::new();
-    for line in text.split(|&c| c == b'\n') {
-        if let Some(r) = src.parse_line(line) {
-            asm.push(r, now);
-            out.extend(asm.drain().filter_map(|e| stats.convert(&e)));
-        }
-    }
-    asm.flush();
-    out.extend(asm.drain().filter_map(|e| stats.convert(&e)));
-    (out, src, stats)
-}
-
 /// The body of the `audit_record_parse` fuzz target (also replayed by the
 /// test suite): `data` through the log-line path and, split into netlink
 /// messages (`u16` type, then a body up to the next `\n`), through the
@@ -655,7 +633,7 @@ pub fn kill_events_from_log_text(
 /// never panic.
 #[doc(hidden)]
 pub fn fuzz_audit_record_parse(data: &[u8]) {
-    let (kills, _, _) = kill_events_from_log_text(data);
+    let (kills, _) = crate::source::kills_from_log_text(data);
     for k in &kills {
         // Touch the decoded values.
         let _ = (k.sender.argv.as_ref().map(Vec::len), k.targets.len());

@@ -173,7 +173,7 @@ fn sigkill_from_short_lived_sh() {
     let k = k.expect("no kill event from the sh");
     assert_eq!(k.syscall, KillSyscall::Kill.into());
     assert_eq!(k.signal, 9);
-    assert_eq!(k.target_spec, TargetSpec::Process(vpid as i32));
+    assert_eq!(k.target_spec, TargetSpec::Process(vpid));
     assert!(k.success);
     assert_eq!((k.exit, k.errno), (0, None));
     assert_eq!(k.sender.ppid, std::process::id() as i32);
@@ -297,13 +297,7 @@ fn tgkill_at_a_non_leader_thread() {
     assert_eq!(k.syscall, KillSyscall::Tgkill.into());
     assert_eq!(k.signal, 9);
     assert_eq!(k.args[2], 9);
-    assert_eq!(
-        k.target_spec,
-        TargetSpec::ThreadOf {
-            tgid: tgid as i32,
-            tid: tid as i32
-        }
-    );
+    assert_eq!(k.target_spec, TargetSpec::ThreadOf { tgid, tid });
     assert!(k.success);
     // OBJ_PID names the process (tgid), not the thread.
     assert_eq!(k.targets.len(), 1);
