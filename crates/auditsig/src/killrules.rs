@@ -138,6 +138,12 @@ impl KillRuleSet {
         self
     }
 
+    /// Sets the key.
+    pub fn with_key(mut self, key: impl Into<String>) -> KillRuleSet {
+        self.key = key.into();
+        self
+    }
+
     /// The key.
     pub fn key(&self) -> &str {
         &self.key

@@ -77,6 +77,7 @@
 pub mod assemble;
 pub mod client;
 pub mod error;
+pub mod keeper;
 pub mod kill;
 pub mod killrules;
 pub mod logfile;
@@ -92,7 +93,8 @@ pub mod value;
 pub use assemble::{Assembler, AssemblerConfig, Event, EventEnd};
 pub use client::AuditClient;
 pub use error::{Error, Result};
-pub use kill::{KillEvent, KillEventError, Sender, Target};
+pub use keeper::{KeeperConfig, RuleKeeper};
+pub use kill::{KillEvent, KillEventError, Sender, Syscall, Target, TargetSpec};
 pub use killrules::{InstalledRules, KillRuleSet};
 pub use logfile::{FollowLog, LineReader, SourceStats, StartAt};
 pub use netlink::NetlinkRecord;
