@@ -70,6 +70,7 @@ pub fn stale_owner(rule: &AuditRule, me: i32) -> Option<i32> {
 
 /// Which signals to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalFilter {
     /// Only these signal numbers (filtered in the kernel on `a1`/`a2`).
     Only(Vec<i32>),
@@ -340,6 +341,7 @@ pub fn remove_stale(client: &mut AuditClient) -> Result<Vec<AuditRule>> {
 
 /// What [`InstalledRules::check_and_restore`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RestoreOutcome {
     /// Our rules that had vanished and were added again.
     pub readded: Vec<AuditRule>,

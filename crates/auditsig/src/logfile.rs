@@ -44,6 +44,7 @@ pub const MAX_LINE: usize = 1 << 20;
 /// What a text source read and what it could not use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct SourceStats {
     /// Lines read (blank lines included).
     pub lines: u64,
@@ -169,6 +170,7 @@ pub fn stdin_reader() -> LineReader<io::StdinLock<'static>> {
 
 /// Where [`FollowLog`] starts reading the file it opens first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartAt {
     /// From the first byte (replay what is there, then follow).
     Beginning,

@@ -45,6 +45,7 @@ const MAX_NON_RECORD_READS: u32 = 64;
 /// Counters of a reader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ReaderStats {
     /// Records delivered.
     pub records: u64,

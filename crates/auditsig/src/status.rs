@@ -34,6 +34,7 @@ pub const AUDIT_STATUS_LEN: usize = 44;
 /// The kernel's audit status (`struct audit_status`, reply to `AUDIT_GET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct AuditStatus {
     /// `mask`: which fields are valid (in a request: which to set).
     pub mask: u32,

@@ -353,10 +353,7 @@ fn oversized_lines_and_huge_events_are_bounded_and_counted() {
     assert_eq!(r.stats().oversized, 1);
 
     // kill(-1) with more targets than an event may hold.
-    let cfg = auditsig::AssemblerConfig {
-        max_records_per_event: 3,
-        ..Default::default()
-    };
+    let cfg = auditsig::AssemblerConfig::default().max_records_per_event(3);
     let mut a = Assembler::new(cfg);
     let now = Instant::now();
     a.push(
