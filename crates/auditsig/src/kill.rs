@@ -462,6 +462,11 @@ impl KillEvent {
     /// The kill event in `event`, `Ok(None)` if the event is not a
     /// kill-family syscall (no `SYSCALL` record, an arch without a table,
     /// another syscall).
+    ///
+    /// # Errors
+    ///
+    /// [`KillEventError`] when a required field of a kill-family event is
+    /// missing or malformed.
     pub fn from_event(event: &Event) -> Result<Option<KillEvent>, KillEventError> {
         let Some(sc) = event.first(RecordType::SYSCALL) else {
             return Ok(None);

@@ -196,6 +196,10 @@ impl KillRuleSet {
     /// The rules: one per (arch, signal argument, signal), each covering
     /// the selected syscalls that take the signal in that argument; with
     /// [`SignalFilter::All`], one per arch.
+    ///
+    /// # Errors
+    ///
+    /// As [`build_missing`](Self::build_missing).
     pub fn build(&self) -> Result<Vec<AuditRule>> {
         self.build_missing(&[])
     }
@@ -203,6 +207,12 @@ impl KillRuleSet {
     /// Like [`build`](Self::build), leaving out every (arch, syscall,
     /// signal) that `existing` rules already record
     /// ([`rules_cover`]); empty when nothing is missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] without a syscall table for the host's arch;
+    /// [`Error::InvalidArgument`] for an empty syscall or signal list, a
+    /// signal outside 1..=64, or a key longer than 256 bytes.
     pub fn build_missing(&self, existing: &[AuditRule]) -> Result<Vec<AuditRule>> {
         self.validate()?;
         let mut out = Vec::new();
@@ -314,6 +324,11 @@ pub fn same_rule(a: &AuditRule, b: &AuditRule) -> bool {
 
 /// Deletes rules whose `sigwatch:<pid>` key names a dead process other
 /// than this one; returns the rules removed.
+///
+/// # Errors
+///
+/// Listing or deleting rules failed ([`Error::Netlink`],
+/// [`Error::Timeout`]); a rule already gone is not an error.
 pub fn remove_stale(client: &mut AuditClient) -> Result<Vec<AuditRule>> {
     let me = own_pid();
     let mut removed = Vec::new();
@@ -368,6 +383,11 @@ pub struct InstalledRules {
 
 impl InstalledRules {
     /// Adds `rules`. On failure the rules added so far are removed again.
+    ///
+    /// # Errors
+    ///
+    /// The first rule the kernel refused (other than an identical one that
+    /// exists); the rules added before it are removed again.
     pub fn install(mut client: AuditClient, rules: Vec<AuditRule>) -> Result<InstalledRules> {
         let mut owned = Vec::new();
         let mut preexisting = Vec::new();
@@ -421,6 +441,10 @@ impl InstalledRules {
 
     /// Lists the host's rules and re-adds any of ours that vanished (e.g.
     /// `auditctl -D` when auditd restarts). Call it every few seconds.
+    ///
+    /// # Errors
+    ///
+    /// Listing or adding rules failed.
     pub fn check_and_restore(&mut self) -> Result<RestoreOutcome> {
         let present = self.client.list_rules()?;
         let mut out = RestoreOutcome::default();
@@ -448,6 +472,11 @@ impl InstalledRules {
 
     /// Removes exactly the rules this process added; returns how many
     /// were still there.
+    ///
+    /// # Errors
+    ///
+    /// The first rule that could not be deleted (a rule already gone is not
+    /// an error); the others were still tried.
     pub fn remove(mut self) -> Result<usize> {
         self.remove_inner()
     }

@@ -64,6 +64,11 @@ pub struct AuditStatus {
 impl AuditStatus {
     /// Decodes an `AUDIT_GET` reply payload. Needs the 32-byte original
     /// layout; later fields are optional; extra bytes are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] for a buffer shorter than the original layout
+    /// (32 bytes for `audit_status`, 16 for `audit_features`).
     pub fn decode(buf: &[u8]) -> Result<AuditStatus> {
         if buf.len() < AUDIT_STATUS_MIN_LEN {
             return Err(Error::Truncated {
@@ -143,6 +148,11 @@ pub struct AuditFeatures {
 
 impl AuditFeatures {
     /// Decodes an `AUDIT_GET_FEATURE` reply (16 bytes; extra ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] for a buffer shorter than the original layout
+    /// (32 bytes for `audit_status`, 16 for `audit_features`).
     pub fn decode(buf: &[u8]) -> Result<AuditFeatures> {
         let f = |i: usize| read_u32(buf, i * 4);
         match (f(0), f(1), f(2), f(3)) {
