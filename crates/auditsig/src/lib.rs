@@ -127,6 +127,9 @@ pub use netlink::NetlinkRecord;
 pub use reader::{MulticastReader, UnicastReader};
 pub use record::{ParseError, Record, RecordType, Stamp};
 pub use rule::AuditRule;
-pub use source::{KillCounters, KillReader, KillSource, PollState, SourceConfig, SourceKind};
+pub use source::{
+    DecodedEvent, KillCounters, KillDecoder, KillReader, KillSource, PollState, SourceConfig,
+    SourceKind,
+};
 pub use status::AuditStatus;
 pub use syscalls::{Arch, KillSyscall};

@@ -2,8 +2,9 @@
 //! decoder in one object that hands out finished [`KillEvent`]s and says
 //! what it lost.
 //!
-//! Two shapes share one pipeline (record → [`Assembler`] →
-//! [`KillEvent::from_event`], every skip counted in [`KillCounters`]):
+//! Every shape shares one pipeline, [`KillDecoder`]: record →
+//! [`Assembler`] → [`KillEvent::from_event`], every skip counted in
+//! [`KillCounters`].
 //!
 //! - [`KillSource`] — a live source for an event loop: the multicast
 //!   group, the unicast audit pid, an auditd log followed across
@@ -16,6 +17,8 @@
 //!   decoded kill ([`KillReader::next_event`]) for callers that learn
 //!   from the other records too. Assembly depends only on the records,
 //!   never on how fast they are read.
+//! - [`KillDecoder`] — the pipeline itself, for callers that bring their
+//!   own records (another log format, a journal, a test).
 //!
 //! # Time
 //!
@@ -204,32 +207,97 @@ pub struct DecodedEvent {
     pub kill: Option<KillEvent>,
 }
 
-/// Records → events → kill events, with the counters: the one pipeline
-/// every source shares.
+/// Records → events → kill events, with the counters: the pipeline every
+/// source here is built on, for callers that bring their own records
+/// (another log format, a test).
+///
+/// Time: [`push`](Self::push) uses no clock (events complete by their
+/// records, the record-time window, or [`finish`](Self::finish)); a live
+/// caller uses [`push_at`](Self::push_at) and [`tick`](Self::tick) with
+/// its own clock instead, so that an event whose `EOE` was lost
+/// completes after [`AssemblerConfig::timeout`]. Use one or the other.
+///
+/// ```
+/// use auditsig::{source::KillDecoder, AssemblerConfig, Record};
+/// let mut d = KillDecoder::new(AssemblerConfig::default());
+/// for (t, body) in [
+///     (1300, &b"audit(1795667968.504:23): arch=c000003e syscall=62 success=yes exit=0 a0=50e a1=9 a2=0 a3=0 items=0 ppid=1 pid=1298 auid=4294967295 uid=65534 gid=65534 euid=65534 tty=(none) ses=4294967295 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"swtest\""[..]),
+///     (1318, b"audit(1795667968.504:23): opid=1294 oauid=-1 ouid=65534 oses=-1 ocomm=\"pa-daemon\""),
+///     (1320, b"audit(1795667968.504:23): "),
+/// ] {
+///     match Record::from_netlink(t, body) {
+///         Ok(r) => d.push(r),
+///         Err(_) => d.note_unparsable(1),
+///     }
+/// }
+/// let mut kills = Vec::new();
+/// d.drain_kills(&mut kills);
+/// assert_eq!((kills[0].sender.pid, kills[0].targets[0].pid), (1298, 1294));
+/// # Ok::<(), auditsig::Error>(())
+/// ```
 #[derive(Debug)]
-struct Pipeline {
+pub struct KillDecoder {
     asm: Assembler,
     kill_stats: KillStats,
     counters: KillCounters,
+    /// The clock of [`push`](Self::push), held still.
+    epoch: Instant,
 }
 
-impl Pipeline {
-    fn new(config: AssemblerConfig) -> Pipeline {
-        Pipeline {
+impl KillDecoder {
+    /// A decoder with the assembler's limits.
+    pub fn new(config: AssemblerConfig) -> KillDecoder {
+        KillDecoder {
             asm: Assembler::new(config),
             kill_stats: KillStats::default(),
             counters: KillCounters::default(),
+            epoch: Instant::now(),
         }
     }
 
-    fn push(&mut self, rec: Record, now: Instant) {
+    /// Feeds one record; no clock (see the type's documentation).
+    pub fn push(&mut self, rec: Record) {
+        let epoch = self.epoch;
+        self.push_at(rec, epoch);
+    }
+
+    /// Feeds one record received at the caller's time `now`.
+    pub fn push_at(&mut self, rec: Record, now: Instant) {
         self.counters.records += 1;
         self.asm.push(rec, now);
     }
 
+    /// Completes events open longer than the assembler's timeout at the
+    /// caller's time `now`.
+    pub fn tick(&mut self, now: Instant) {
+        self.asm.tick(now);
+    }
+
+    /// End of input: completes every open event and marks the counters
+    /// ([`KillCounters::end_of_input`]).
+    pub fn finish(&mut self) {
+        self.asm.flush();
+        self.counters.end_of_input = true;
+    }
+
+    /// Counts input the caller could not turn into records.
+    pub fn note_unparsable(&mut self, n: u64) {
+        self.counters.unparsable += n;
+    }
+
+    /// Events still being assembled.
+    pub fn open_events(&self) -> usize {
+        self.asm.open_events()
+    }
+
+    /// The assembler's limits.
+    pub fn config(&self) -> &AssemblerConfig {
+        self.asm.config()
+    }
+
     fn push_netlink(&mut self, msg_type: u16, body: Vec<u8>, now: Instant) {
         match Record::from_netlink_owned(msg_type, body) {
-            Ok(r) => self.push(r, now),
+            Ok(r) => self.push_at(r, now),
             Err(e) => {
                 self.counters.unparsable += 1;
                 log::debug!("skipping unparsable audit record of type {msg_type}: {e}");
@@ -243,23 +311,23 @@ impl Pipeline {
         self.counters.oversized = stats.oversized;
     }
 
-    fn decode(&mut self, event: Event) -> DecodedEvent {
+    /// The next completed event (kill or not), with its decoded kill.
+    pub fn next_event(&mut self) -> Option<DecodedEvent> {
+        let event = self.asm.pop()?;
         let kill = self.kill_stats.convert(&event);
-        DecodedEvent { event, kill }
+        Some(DecodedEvent { event, kill })
     }
 
-    fn next_event(&mut self) -> Option<DecodedEvent> {
-        let ev = self.asm.pop()?;
-        Some(self.decode(ev))
-    }
-
-    fn drain_kills(&mut self, out: &mut Vec<KillEvent>) {
+    /// Appends the kill events among the completed events to `out`
+    /// (the other events are dropped).
+    pub fn drain_kills(&mut self, out: &mut Vec<KillEvent>) {
         while let Some(d) = self.next_event() {
             out.extend(d.kill);
         }
     }
 
-    fn counters(&self) -> KillCounters {
+    /// The counters so far.
+    pub fn counters(&self) -> KillCounters {
         KillCounters {
             events: self.kill_stats.events,
             kills: self.kill_stats.kill_events,
@@ -504,7 +572,7 @@ enum Live {
 #[derive(Debug)]
 pub struct KillSource {
     live: Live,
-    pipeline: Pipeline,
+    pipeline: KillDecoder,
     config: SourceConfig,
     records: Vec<Record>,
     reader_seen: ReaderStats,
@@ -515,7 +583,7 @@ impl KillSource {
     fn new(live: Live, config: &SourceConfig) -> KillSource {
         KillSource {
             live,
-            pipeline: Pipeline::new(config.assembler),
+            pipeline: KillDecoder::new(config.assembler),
             config: config.clone(),
             records: Vec::new(),
             reader_seen: ReaderStats::default(),
@@ -667,8 +735,8 @@ impl KillSource {
     /// being assembled (one whose `EOE` was lost completes by the
     /// caller's clock), `None` when only the fd matters.
     pub fn tick_interval(&self) -> Option<Duration> {
-        (self.pipeline.asm.open_events() > 0)
-            .then(|| (self.pipeline.asm.config().timeout / 4).max(Duration::from_millis(10)))
+        (self.pipeline.open_events() > 0)
+            .then(|| (self.pipeline.config().timeout / 4).max(Duration::from_millis(10)))
     }
 
     /// Takes the records waiting now (at most
@@ -687,12 +755,11 @@ impl KillSource {
             return Ok(PollState::Ended);
         }
         let read = self.read(now);
-        self.pipeline.asm.tick(now);
+        self.pipeline.tick(now);
         let state = match read {
             Ok(ReadState::Ended) => {
                 self.ended = true;
-                self.pipeline.counters.end_of_input = true;
-                self.pipeline.asm.flush();
+                self.pipeline.finish();
                 PollState::Ended
             }
             Ok(ReadState::Busy) => PollState::Busy,
@@ -741,7 +808,7 @@ impl KillSource {
                 let stats = log.stats().clone();
                 self.pipeline.note_lines(&stats);
                 for r in self.records.drain(..) {
-                    self.pipeline.push(r, now);
+                    self.pipeline.push_at(r, now);
                 }
                 Ok(ReadState::Idle)
             }
@@ -751,7 +818,7 @@ impl KillSource {
                 let stats = s.splitter.stats.clone();
                 self.pipeline.note_lines(&stats);
                 for r in self.records.drain(..) {
-                    self.pipeline.push(r, now);
+                    self.pipeline.push_at(r, now);
                 }
                 match more? {
                     _ if eof => Ok(ReadState::Ended),
@@ -789,7 +856,7 @@ impl KillSource {
     /// The audit pid could not be released ([`Error::Netlink`] or I/O).
     pub fn finish(&mut self, out: &mut Vec<KillEvent>) -> Result<()> {
         self.ended = true;
-        self.pipeline.asm.flush();
+        self.pipeline.finish();
         self.pipeline.drain_kills(out);
         match &mut self.live {
             Live::Unicast(u) => u.release(),
@@ -841,10 +908,7 @@ impl AsFd for KillSource {
 #[derive(Debug)]
 pub struct KillReader<R> {
     lines: LineReader<R>,
-    pipeline: Pipeline,
-    /// The assembler's clock, held still: events never time out, they
-    /// complete by their records or at the end.
-    epoch: Instant,
+    pipeline: KillDecoder,
 }
 
 impl<R: BufRead> KillReader<R> {
@@ -857,8 +921,7 @@ impl<R: BufRead> KillReader<R> {
     pub fn with_config(reader: R, config: AssemblerConfig) -> KillReader<R> {
         KillReader {
             lines: LineReader::new(reader),
-            pipeline: Pipeline::new(config),
-            epoch: Instant::now(),
+            pipeline: KillDecoder::new(config),
         }
     }
 
@@ -880,11 +943,8 @@ impl<R: BufRead> KillReader<R> {
             let rec = self.lines.next_record();
             self.pipeline.note_lines(self.lines.stats());
             match rec? {
-                Some(r) => self.pipeline.push(r, self.epoch),
-                None => {
-                    self.pipeline.counters.end_of_input = true;
-                    self.pipeline.asm.flush();
-                }
+                Some(r) => self.pipeline.push(r),
+                None => self.pipeline.finish(),
             }
         }
     }
