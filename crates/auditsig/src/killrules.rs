@@ -370,7 +370,12 @@ impl RestoreOutcome {
 }
 
 /// Rules this process added, removed exactly on [`remove`](Self::remove)
-/// or drop. Rules that already existed identically (`EEXIST`) are not
+/// or drop.
+///
+/// A long-running program wants [`RuleKeeper`](crate::keeper::RuleKeeper)
+/// instead: it also adds rules when rules of others it relied on vanish
+/// (another instance exiting) and re-enables audit switched off under it;
+/// this type only re-adds its own rules. Rules that already existed identically (`EEXIST`) are not
 /// ours and are left alone — unless they carry this process's own
 /// `sigwatch:<pid>` key (a dead predecessor with the same pid).
 #[derive(Debug)]
