@@ -96,25 +96,47 @@ fn key_rules(key: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn keeper_survives_a_departing_instance_a_disable_and_a_flush() {
-    let test = "keeper_survives_a_departing_instance_a_disable_and_a_flush";
+/// The audit state a test runs in; put back as found on drop (the
+/// `enabled` guard drops before the lock).
+struct Setup {
+    control: AuditClient,
+    before: auditsig::status::AuditStatus,
+    host_rules: Vec<String>,
+    _restore: RestoreEnabled,
+    _lock: AuditLock,
+}
+
+/// `None` (after saying why) when the test cannot run here.
+fn setup(test: &str) -> Option<Setup> {
     if skip(test) {
-        return;
+        return None;
     }
     if !have_auditctl() {
         eprintln!("SKIP {test}: auditctl (the oracle) is not installed");
-        return;
+        return None;
     }
-    let _lock = AuditLock::acquire();
+    let lock = AuditLock::acquire();
     let mut control = AuditClient::open().unwrap();
     let before = control.status().unwrap();
-    let host_rules = auditctl_rules();
-    let _restore = RestoreEnabled(before.enabled);
     if before.enabled == 2 {
         eprintln!("SKIP {test}: audit is locked (enabled 2)");
-        return;
+        return None;
     }
+    Some(Setup {
+        control,
+        before,
+        host_rules: auditctl_rules(),
+        _restore: RestoreEnabled(before.enabled),
+        _lock: lock,
+    })
+}
+
+#[test]
+fn keeper_survives_a_departing_instance_a_disable_and_a_flush() {
+    let test = "keeper_survives_a_departing_instance_a_disable_and_a_flush";
+    let Some(mut s) = setup(test) else {
+        return;
+    };
     let mut source = match KillSource::multicast(&SourceConfig::default()) {
         Err(Error::Unsupported(why)) => {
             eprintln!("SKIP {test}: {why}");
@@ -154,14 +176,14 @@ fn keeper_survives_a_departing_instance_a_disable_and_a_flush() {
     drop(other_enabled);
     let _ = other_proc.0.kill();
     assert!(key_rules(&other_key).is_empty());
-    let now = control.status().unwrap().enabled;
-    assert_eq!(now, before.enabled);
+    let now = s.control.status().unwrap().enabled;
+    assert_eq!(now, s.before.enabled);
     let r = keeper.as_mut().unwrap().check().unwrap();
     assert!(r.gaps_filled > 0, "{r:?}");
     assert_eq!(r.readded, 0);
-    assert_eq!(r.reenabled, before.enabled == 0, "{r:?}");
+    assert_eq!(r.reenabled, s.before.enabled == 0, "{r:?}");
     assert_eq!(key_rules(&my_key).len(), r.gaps_filled);
-    assert_eq!(control.status().unwrap().enabled, 1);
+    assert_eq!(s.control.status().unwrap().enabled, 1);
     let k = kill_is_seen(&mut source, "after the other instance left");
     assert_eq!(
         k.key.map(|b| b.to_string_lossy().into_owned()),
@@ -172,11 +194,11 @@ fn keeper_survives_a_departing_instance_a_disable_and_a_flush() {
     // does `auditctl -D`). A real flush only when the host had no rules of
     // its own: they could not be put back exactly otherwise.
     common::auditctl(&["-e", "0"]);
-    if host_rules.is_empty() {
+    if s.host_rules.is_empty() {
         common::auditctl(&["-D"]);
     } else {
         for r in keeper.as_ref().unwrap().owned_rules() {
-            control.delete_rule(r).unwrap();
+            s.control.delete_rule(r).unwrap();
         }
     }
     assert!(key_rules(&my_key).is_empty());
@@ -203,46 +225,32 @@ fn keeper_survives_a_departing_instance_a_disable_and_a_flush() {
     let done = keeper.take().unwrap().finish().unwrap();
     assert_eq!((done.removed, done.already_gone), (owned, 0));
     assert_eq!(done.enabled_restored, Some(0));
-    assert_eq!(control.status().unwrap().enabled, 0);
-    assert_eq!(auditctl_rules(), host_rules);
+    assert_eq!(s.control.status().unwrap().enabled, 0);
+    assert_eq!(auditctl_rules(), s.host_rules);
     drop(source);
-    let _ = control.set_enabled(before.enabled);
-    assert_eq!(control.status().unwrap().enabled, before.enabled);
+    let _ = s.control.set_enabled(s.before.enabled);
+    assert_eq!(s.control.status().unwrap().enabled, s.before.enabled);
 }
 
 #[test]
 fn drop_restores_exactly() {
-    let test = "drop_restores_exactly";
-    if skip(test) {
+    let Some(mut s) = setup("drop_restores_exactly") else {
         return;
-    }
-    if !have_auditctl() {
-        eprintln!("SKIP {test}: auditctl (the oracle) is not installed");
-        return;
-    }
-    let _lock = AuditLock::acquire();
-    let mut control = AuditClient::open().unwrap();
-    let before = control.status().unwrap();
-    let _restore = RestoreEnabled(before.enabled);
-    if before.enabled == 2 {
-        eprintln!("SKIP {test}: audit is locked (enabled 2)");
-        return;
-    }
-    let host_rules = auditctl_rules();
+    };
     // Audit off for this test so that enabling is observable.
-    control.set_enabled(0).unwrap();
+    s.control.set_enabled(0).unwrap();
     let keeper = RuleKeeper::start(KeeperConfig::default().signals(&[9, 15])).unwrap();
-    let s = keeper.start_report().clone();
-    assert!(s.enabled_audit);
-    assert_eq!(s.enabled_before, 0);
-    assert!(s.installed > 0);
+    let start = keeper.start_report().clone();
+    assert!(start.enabled_audit);
+    assert_eq!(start.enabled_before, 0);
+    assert!(start.installed > 0);
     assert_eq!(
         key_rules(keeper.config().rules.key()).len(),
-        s.installed,
-        "{s:?}"
+        start.installed,
+        "{start:?}"
     );
-    assert_eq!(control.status().unwrap().enabled, 1);
+    assert_eq!(s.control.status().unwrap().enabled, 1);
     drop(keeper);
-    assert_eq!(control.status().unwrap().enabled, 0);
-    assert_eq!(auditctl_rules(), host_rules);
+    assert_eq!(s.control.status().unwrap().enabled, 0);
+    assert_eq!(auditctl_rules(), s.host_rules);
 }
