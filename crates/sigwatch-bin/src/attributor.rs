@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use procconn::{EventKind, Pid, ProcEvent};
 
-use crate::input::{parse_kmsg_line, AuditKill};
+use auditsig::KillEvent;
+
+use crate::input::parse_kmsg_line;
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
     Ancestor, AuditRef, KillExtra, KillReport, Origin, Reason, Report, Sender, Text, Timestamp,
@@ -147,7 +149,7 @@ struct PendingKill {
 #[derive(Debug)]
 struct PendingExit {
     victim: Victim,
-    signal: u32,
+    signal: i32,
     exit_wall: u64,
     ran_ns: Option<u64>,
     deadline: u64,
@@ -289,7 +291,7 @@ impl<P: ProcessView> Attributor<P> {
             self.procs.apply(ev);
             return out;
         };
-        let signal = status.signal().map(u32::from);
+        let signal = status.signal().map(i32::from);
         let kills_wait = self.cases.get(&tgid).is_some_and(|c| !c.kills.is_empty());
         if !kills_wait && !signal.is_some_and(|s| self.cfg.signals.contains(s)) {
             // The common case (a normal exit): no copy of the process.
@@ -346,7 +348,7 @@ impl<P: ProcessView> Attributor<P> {
     fn confirm_kills(
         &mut self,
         tgid: Pid,
-        signal: Option<u32>,
+        signal: Option<i32>,
         snap: Option<&ProcessSnapshot>,
         ran_ns: Option<u64>,
         now: Clock,
@@ -362,7 +364,7 @@ impl<P: ProcessView> Attributor<P> {
             let mut r = pk.report;
             if let Some(t) = late.as_ref().filter(|t| {
                 r.trace.is_none()
-                    && t.ev.sig as u32 == r.signal
+                    && t.ev.sig == r.signal
                     && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
             }) {
                 r.trace = Some(facts_of(t, &self.cfg));
@@ -405,9 +407,7 @@ impl<P: ProcessView> Attributor<P> {
     }
 
     fn on_signal_generate(&mut self, ev: &SignalGenerate, now: Clock, out: &mut Vec<Report>) {
-        let Ok(sig) = u32::try_from(ev.sig) else {
-            return;
-        };
+        let sig = ev.sig;
         if !self.cfg.signals.contains(sig) {
             return;
         }
@@ -613,8 +613,8 @@ impl<P: ProcessView> Attributor<P> {
         facts.evidence = cl.evidence;
         KillReport {
             time: Timestamp(t.wall),
-            signal: t.ev.sig as u32,
-            signal_name: signal_name(t.ev.sig as u32),
+            signal: t.ev.sig,
+            signal_name: signal_name(t.ev.sig),
             origin,
             reason,
             syscall: None,
@@ -681,7 +681,7 @@ impl<P: ProcessView> Attributor<P> {
     /// Feeds an audit kill event: one report per target process, emitted
     /// at once for a failed attempt or a victim already dead, otherwise
     /// when the victim exits or the window passes.
-    pub fn on_audit_kill(&mut self, k: &AuditKill, now: Clock) -> Vec<Report> {
+    pub fn on_audit_kill(&mut self, k: &KillEvent, now: Clock) -> Vec<Report> {
         self.stats.audit_kills += 1;
         let mut out = Vec::new();
         if !self.cfg.signals.contains(k.signal) {
@@ -705,11 +705,11 @@ impl<P: ProcessView> Attributor<P> {
                 pid: tgid,
                 tid,
                 ppid: None,
-                comm: t.comm.clone().map(Text),
+                comm: known_bytes(&t.comm.0),
                 exe: None,
                 argv: None,
                 cwd: None,
-                uid: t.uid,
+                uid: unset(t.uid),
                 start_time: None,
                 exit_confirmed: false,
             };
@@ -720,7 +720,7 @@ impl<P: ProcessView> Attributor<P> {
             let cfg = self.cfg.clone();
             let c = self.case(tgid);
             let trace = match &c.sighting {
-                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig as u32 == k.signal => {
+                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig == k.signal => {
                     c.sighting.take().map(|t| facts_of(&t, &cfg))
                 }
                 _ => None,
@@ -729,19 +729,19 @@ impl<P: ProcessView> Attributor<P> {
                 self.stats.trace_joined += 1;
             }
             let report = KillReport {
-                time: Timestamp(k.time_ns),
+                time: Timestamp(k.time_ns()),
                 signal: k.signal,
                 signal_name: signal_name(k.signal),
                 origin: Origin::User,
                 reason: None,
-                syscall: k.syscall.clone(),
-                success: k.success,
+                syscall: k.syscall.name().map(str::to_string),
+                success: Some(k.success),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),
                 audit: Some(AuditRef {
-                    serial: k.serial,
-                    key: k.key.clone().map(Text),
+                    serial: k.stamp.serial,
+                    key: k.key.as_ref().map(|b| Text(b.0.clone())),
                 }),
                 witnesses: Vec::new(),
                 trace,
@@ -750,10 +750,10 @@ impl<P: ProcessView> Attributor<P> {
                     kmsg: false,
                     errno: k.errno,
                     targets: k.targets.len(),
-                    target_arg: k.target_arg(),
+                    target_arg: k.target_spec.pid_arg().map(i64::from),
                 },
             };
-            if k.success == Some(false) {
+            if !k.success {
                 // Nothing was delivered: no exit to wait for.
                 self.emit_raw(Report::Kill(report), &mut out);
             } else {
@@ -804,7 +804,7 @@ impl<P: ProcessView> Attributor<P> {
         if let Some(s) = snap.as_ref().filter(|s| s.exited) {
             // Dead before this record arrived and not by a watched signal
             // (or its exit would be pending): the kill did not kill it.
-            report.victim.exit_confirmed = s.exit_signal.map(u32::from) == Some(report.signal);
+            report.victim.exit_confirmed = s.exit_signal.map(i32::from) == Some(report.signal);
             self.emit(Report::Kill(report), now, out);
             return;
         }
@@ -910,37 +910,37 @@ impl<P: ProcessView> Attributor<P> {
     }
 
     /// The sender and its ancestry, from the audit record and the view.
-    fn sender_of(&self, k: &AuditKill, now: Clock) -> (Sender, Vec<Ancestor>) {
+    fn sender_of(&self, k: &KillEvent, now: Clock) -> (Sender, Vec<Ancestor>) {
         let s = &k.sender;
         let tree = self.procs.process(s.pid);
         let fresh = tree.as_ref().filter(|t| !t.details_stale);
+        let audit_argv: Option<Vec<Vec<u8>>> = s
+            .argv
+            .as_ref()
+            .map(|a| a.iter().map(|b| b.0.clone()).collect());
         let (argv, argv_truncated) = merge_argv(
-            s.argv.as_deref(),
+            audit_argv.as_deref(),
             s.argv_truncated,
             fresh.and_then(|t| t.argv.as_deref()),
         );
         let sender = Sender {
             pid: s.pid,
             tid: None,
-            ppid: s.ppid.or(tree.as_ref().and_then(|t| t.ppid)),
-            comm: s
-                .comm
-                .clone()
-                .or_else(|| fresh.and_then(|t| t.comm.clone()))
-                .map(Text),
+            ppid: Some(s.ppid),
+            comm: known_bytes(&s.comm.0).or_else(|| fresh.and_then(|t| t.comm.clone()).map(Text)),
             exe: s
                 .exe
-                .clone()
-                .map(Text)
+                .as_ref()
+                .and_then(|b| known_bytes(&b.0))
                 .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
             argv: argv.map(|a| a.into_iter().map(Text).collect()),
             argv_truncated,
             cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
-            uid: s.uid,
-            euid: s.euid,
+            uid: unset(s.uid),
+            euid: unset(s.euid),
             auid: s.auid,
             ses: s.ses,
-            tty: s.tty.clone().map(Text),
+            tty: s.tty.as_ref().map(|b| Text(b.0.clone())),
             exited: tree
                 .as_ref()
                 .filter(|t| !t.liveness_unknown)
@@ -948,7 +948,7 @@ impl<P: ProcessView> Attributor<P> {
         };
         let chain = if tree.is_some() {
             self.procs.ancestry(s.pid)
-        } else if let Some(pp) = s.ppid.filter(|&p| p > 0) {
+        } else if let Some(pp) = Some(s.ppid).filter(|&p| p > 0) {
             // The view never saw the sender: start from its parent.
             let mut v: Vec<_> = self.procs.process(pp).into_iter().collect();
             if !v.is_empty() {
@@ -1033,6 +1033,16 @@ impl<P: ProcessView> Attributor<P> {
                 .is_some_and(|c| self.cfg.victim_comms.iter().any(|w| w == &c.0));
         pid_ok && comm_ok
     }
+}
+
+/// `None` for the audit's "unset" id (4294967295).
+fn unset(v: u32) -> Option<u32> {
+    (v != auditsig::kill::AUDIT_UNSET).then_some(v)
+}
+
+/// Bytes from a record, `None` when empty (unknown is null, never "").
+fn known_bytes(b: &[u8]) -> Option<Text> {
+    (!b.is_empty()).then(|| Text(b.to_vec()))
 }
 
 /// A report for an exit no kill record explains.

@@ -113,7 +113,7 @@ fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
     let set = if signals.is_all() {
         set.all_signals()
     } else {
-        set.signals(&signals.iter().map(|s| s as i32).collect::<Vec<_>>())
+        set.signals(&signals.iter().collect::<Vec<_>>())
     };
     let rules = set
         .build()

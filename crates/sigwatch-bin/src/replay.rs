@@ -17,7 +17,6 @@ use std::time::Instant;
 use auditsig::{Assembler, AssemblerConfig, Event, KillEvent, Record, RecordType};
 
 use crate::attributor::{Attributor, Clock, Config};
-use crate::input::AuditKill;
 use crate::procview::{MemTree, ProcessSnapshot};
 use crate::report::Report;
 use crate::signals::SignalSet;
@@ -104,10 +103,9 @@ impl Replay {
         match KillEvent::from_event(ev) {
             Ok(Some(k)) => {
                 self.stats.kill_events += 1;
-                let k = AuditKill::from(&k);
                 let now = Clock {
-                    mono_ns: k.time_ns,
-                    wall_ns: k.time_ns,
+                    mono_ns: k.time_ns(),
+                    wall_ns: k.time_ns(),
                 };
                 self.out.extend(self.engine.on_audit_kill(&k, now));
                 self.out.extend(self.engine.tick(now));

@@ -128,7 +128,7 @@ pub struct KillReport {
     /// victim exited if no record names a sender.
     pub time: Timestamp,
     /// The signal number.
-    pub signal: u32,
+    pub signal: i32,
     /// `SIGKILL` etc.
     pub signal_name: String,
     /// `user`, `kernel` or `unknown`.

@@ -19,7 +19,7 @@ pub(crate) fn open_trace(
             .with_signals(tracesig::SignalFilter::All)
             .with_buffer_size_kb(1024)
     } else {
-        let sigs = signals.iter().map(|s| s as i32).collect();
+        let sigs = signals.iter().collect();
         tracesig::Config::default().with_signals(tracesig::SignalFilter::Only(sigs))
     };
     let src = tracesig::TraceSource::open(&cfg)?;
