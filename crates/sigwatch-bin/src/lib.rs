@@ -39,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod argv;
 pub mod attributor;
 pub mod cli;
 pub mod input;

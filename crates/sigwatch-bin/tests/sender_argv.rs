@@ -1,0 +1,147 @@
+//! The sender's argv when the audit `PROCTITLE` is an earlier program's
+//! (the kernel caches it at the task's first audited syscall): the
+//! Attributor reports the tree's argv read after the last exec, or null
+//! with `proctitle_rejected`, never the earlier program's argv.
+#![allow(clippy::unwrap_used)]
+
+use sigwatch::render::{render_text, write_json, TextOptions};
+use sigwatch::report::{KillReport, Report};
+use sigwatch::{Attributor, AuditKill, AuditSender, AuditTarget, Config, MemTree};
+
+mod common;
+use common::{clock_ms, exit_event, proc_};
+
+const STALE: [&str; 8] = [
+    "setsid",
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "/opt/jobs/guard.sh",
+    "--mode",
+    "restart",
+];
+const CURRENT: [&str; 4] = ["/bin/sh", "/opt/jobs/guard.sh", "--mode", "restart"];
+
+fn bytes(a: &[&str]) -> Vec<Vec<u8>> {
+    a.iter().map(|s| s.as_bytes().to_vec()).collect()
+}
+
+/// `guard.sh` (pid 200, exe dash) kills the daemon (pid 300); its record
+/// carries `setsid`'s cached PROCTITLE.
+fn stale_kill() -> AuditKill {
+    AuditKill {
+        serial: 7,
+        time_ns: clock_ms(1000).wall_ns,
+        key: None,
+        syscall: Some("kill".into()),
+        signal: 9,
+        success: Some(true),
+        errno: None,
+        args: [300, 9, 0, 0],
+        sender: AuditSender {
+            pid: 200,
+            ppid: Some(1),
+            comm: Some(b"guard.sh".to_vec()),
+            exe: Some(b"/usr/bin/dash".to_vec()),
+            argv: Some(bytes(&STALE)),
+            argv_truncated: false,
+            ..Default::default()
+        },
+        targets: vec![AuditTarget {
+            pid: 300,
+            comm: Some(b"daemon".to_vec()),
+            ..Default::default()
+        }],
+    }
+}
+
+fn run(tree: MemTree) -> KillReport {
+    let mut a = Attributor::new(Config::default(), tree);
+    assert!(a.on_audit_kill(&stale_kill(), clock_ms(1000)).is_empty());
+    let mut r = a.on_proc_event(&exit_event(clock_ms(1100), 300, 300, 9), clock_ms(1100));
+    assert_eq!(r.len(), 1);
+    match r.remove(0) {
+        Report::Kill(k) => k,
+        other => panic!("not a kill: {other:?}"),
+    }
+}
+
+fn base() -> MemTree {
+    let mut t = MemTree::new();
+    t.insert(proc_(1, 0, "init", &["/sbin/init"]));
+    t.insert(proc_(300, 1, "daemon", &["daemon"]));
+    t
+}
+
+fn argv_of(k: &KillReport) -> Option<Vec<Vec<u8>>> {
+    let s = k.sender.as_ref().unwrap();
+    s.argv
+        .as_ref()
+        .map(|a| a.iter().map(|t| t.0.clone()).collect())
+}
+
+#[test]
+fn tree_argv_read_after_the_last_exec_replaces_a_stale_proctitle() {
+    let mut t = base();
+    let mut guard = proc_(200, 1, "guard.sh", &CURRENT);
+    guard.exe = Some("/usr/bin/dash".into());
+    guard.argv_after_exec = true;
+    t.insert(guard);
+    let k = run(t);
+    assert_eq!(argv_of(&k), Some(bytes(&CURRENT)));
+    let s = k.sender.as_ref().unwrap();
+    assert_eq!(s.argv_truncated, Some(false));
+    assert_eq!(s.proctitle_rejected, Some(true));
+    let mut json = Vec::new();
+    write_json(&mut json, &Report::Kill(k.clone())).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains(r#""proctitle_rejected":true"#), "{json}");
+    assert!(!json.contains("setsid"), "{json}");
+}
+
+#[test]
+fn without_the_tree_the_stale_proctitle_gives_null_argv() {
+    let k = run(base());
+    assert_eq!(argv_of(&k), None);
+    let s = k.sender.as_ref().unwrap();
+    assert_eq!(s.argv_truncated, None);
+    assert_eq!(s.proctitle_rejected, Some(true));
+    let opts = TextOptions {
+        color: false,
+        user_name: &|_| None,
+    };
+    let text = render_text(&Report::Kill(k), &opts);
+    assert!(
+        text.contains("argv ? (audit PROCTITLE is not this program's)"),
+        "{text}"
+    );
+    assert!(!text.contains("setsid"), "{text}");
+}
+
+#[test]
+fn a_tree_entry_of_an_earlier_program_is_not_used_either() {
+    // The tree has not read guard.sh's exec yet: its entry is setpriv's.
+    let mut t = base();
+    let mut setpriv = proc_(200, 1, "setpriv", &STALE[1..]);
+    setpriv.exe = Some("/usr/bin/setpriv".into());
+    setpriv.argv_after_exec = true;
+    t.insert(setpriv);
+    let k = run(t);
+    assert_eq!(argv_of(&k), None);
+    assert_eq!(k.sender.as_ref().unwrap().proctitle_rejected, Some(true));
+}
+
+#[test]
+fn a_fitting_proctitle_is_kept_and_not_flagged() {
+    let mut a = Attributor::new(Config::default(), base());
+    let mut kill = stale_kill();
+    kill.sender.argv = Some(bytes(&CURRENT));
+    a.on_audit_kill(&kill, clock_ms(1000));
+    let r = a.on_proc_event(&exit_event(clock_ms(1100), 300, 300, 9), clock_ms(1100));
+    let Some(Report::Kill(k)) = r.first() else {
+        panic!("no kill report: {r:?}");
+    };
+    assert_eq!(argv_of(k), Some(bytes(&CURRENT)));
+    assert_eq!(k.sender.as_ref().unwrap().proctitle_rejected, Some(false));
+}
