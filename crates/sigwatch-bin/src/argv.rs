@@ -269,6 +269,63 @@ pub fn sender_argv_of(audit: &AuditSender, tree: Option<&ProcessSnapshot>) -> Se
     sender_argv(&view, tree.as_ref(), &resolve_on_host)
 }
 
+/// `sigwatch replay`: keeps the argv of a process rebuilt from a log the
+/// argv of the program it runs now, from one audit event of that process
+/// (its `SYSCALL` record names it). Call it before the entry's `comm`/`exe`
+/// are updated from the same event.
+///
+/// An `EXECVE` record sets it: the kernel writes it at the exec's syscall
+/// exit from the new image's memory (`audit_log_execve_info` reads
+/// `mm->arg_start`), so it is the argv of the program that event's
+/// `comm`/`exe` name. An exec the log did not record (no `execve` rule)
+/// shows as another `exe` (or `comm`, without one): the argv known so far
+/// is then an earlier program's and is dropped. `PROCTITLE` fills an
+/// unknown argv only when it is whole and fits the event's `comm`/`exe`
+/// ([`fits_image`]).
+pub fn replay_learn_argv(p: &mut ProcessSnapshot, ev: &auditsig::Event) {
+    use auditsig::RecordType;
+    let Some(sc) = ev.first(RecordType::SYSCALL) else {
+        return;
+    };
+    let field = |f: &str| {
+        sc.get(f)
+            .and_then(|v| v.bytes())
+            .map(std::borrow::Cow::into_owned)
+            .filter(|b| b.as_slice() != b"(null)" && !b.is_empty())
+    };
+    let (comm, exe) = (field("comm"), field("exe"));
+    if let Some(a) = ev.execve_argv().filter(|a| !a.args.is_empty()) {
+        p.argv = Some(a.args);
+        p.argv_after_exec = true;
+        return;
+    }
+    let old_exe = p.exe.as_ref().map(|e| e.as_os_str().as_bytes());
+    let changed = match (old_exe, exe.as_deref()) {
+        (Some(old), Some(new)) => !same_path(old, new),
+        _ => matches!((p.comm.as_deref(), comm.as_deref()), (Some(o), Some(n)) if o != n),
+    };
+    if changed {
+        p.argv = None;
+        p.argv_after_exec = false;
+    }
+    if p.argv.is_some() {
+        return;
+    }
+    let proctitle = ev
+        .first(RecordType::PROCTITLE)
+        .and_then(|r| r.get("proctitle"))
+        .and_then(|v| v.bytes())
+        .map(|b| auditsig::value::split_proctitle(&b))
+        // A cut PROCTITLE is not a whole argv.
+        .filter(|a| a.join(&0u8).len() < auditsig::kill::MAX_PROCTITLE_AUDIT_LEN);
+    if let Some(a) =
+        proctitle.filter(|a| fits_image(a, comm.as_deref(), exe.as_deref(), &resolve_on_host))
+    {
+        p.argv = Some(a);
+        p.argv_after_exec = false;
+    }
+}
+
 /// Resolves an absolute path on this host (symlinks followed), for
 /// [`sender_argv`]'s `resolve`; `None` when it does not exist here.
 pub fn resolve_on_host(path: &[u8]) -> Option<Vec<u8>> {
