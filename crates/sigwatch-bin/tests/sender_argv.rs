@@ -145,3 +145,124 @@ fn a_fitting_proctitle_is_kept_and_not_flagged() {
     assert_eq!(argv_of(k), Some(bytes(&CURRENT)));
     assert_eq!(k.sender.as_ref().unwrap().proctitle_rejected, Some(false));
 }
+
+/// A real auditd log (ENRICHED, Linux 6.18, `tools/capture_execve_stale_proctitle.sh`)
+/// with a user `execve` rule, cut to the scenario's events: a script
+/// reached through `setsid setpriv` kills a sleep, then `/bin/kill`
+/// reached the same way kills another. Both kill records carry `setsid`'s
+/// PROCTITLE.
+fn stale_log() -> Vec<auditsig::Record> {
+    let path = format!(
+        "{}/tests/data/auditd-execve-stale-proctitle.log",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(path)
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| auditsig::Record::parse_line(l).unwrap())
+        .collect()
+}
+
+fn replay_kills(records: Vec<auditsig::Record>) -> Vec<KillReport> {
+    let (reports, stats) =
+        sigwatch::replay::replay_records(records, sigwatch::SignalSet::sigkill());
+    assert_eq!(stats.malformed, 0);
+    reports
+        .into_iter()
+        .filter_map(|r| match r {
+            Report::Kill(k) => Some(k),
+            _ => None,
+        })
+        .collect()
+}
+
+fn proctitle_of(records: &[auditsig::Record], serial: u64) -> Vec<Vec<u8>> {
+    let r = records
+        .iter()
+        .find(|r| r.record_type() == auditsig::RecordType::PROCTITLE && r.stamp().serial == serial)
+        .unwrap();
+    auditsig::value::split_proctitle(&r.get("proctitle").unwrap().bytes().unwrap())
+}
+
+#[test]
+fn replay_takes_the_latest_execve_argv_not_the_stale_proctitle() {
+    let records = stale_log();
+    // The oracle: the log's own kill records really carry setsid's argv.
+    assert_eq!(proctitle_of(&records, 9514)[0], b"setsid");
+    assert_eq!(proctitle_of(&records, 9555)[0], b"setsid");
+    let r = replay_kills(records);
+    let got: Vec<_> = r
+        .iter()
+        .map(|k| {
+            let s = k.sender.as_ref().unwrap();
+            (
+                k.victim.pid,
+                s.pid,
+                s.comm.as_ref().map(|c| c.0.clone()),
+                argv_of(k),
+                s.proctitle_rejected,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                24815,
+                24834,
+                Some(b"guard.sh".to_vec()),
+                Some(bytes(&[
+                    "/bin/sh",
+                    "/tmp/swfix/jobs/guard.sh",
+                    "--mode",
+                    "restart",
+                    "24815"
+                ])),
+                Some(true)
+            ),
+            (
+                24862,
+                24872,
+                Some(b"kill".to_vec()),
+                Some(bytes(&["/bin/kill", "-9", "24862"])),
+                Some(true)
+            ),
+        ]
+    );
+    for k in &r {
+        assert_eq!(k.sender.as_ref().unwrap().argv_truncated, Some(false));
+    }
+}
+
+#[test]
+fn replay_of_the_kill_events_alone_reports_null_argv_not_the_stale_one() {
+    // A log that starts after the execs (rotated): only the kill events.
+    let records: Vec<_> = stale_log()
+        .into_iter()
+        .filter(|r| matches!(r.stamp().serial, 9514 | 9555))
+        .collect();
+    assert_eq!(records.len(), 6);
+    let r = replay_kills(records);
+    assert_eq!(r.len(), 2);
+    for k in &r {
+        let s = k.sender.as_ref().unwrap();
+        assert_eq!(argv_of(k), None, "{k:?}");
+        assert_eq!(s.argv_truncated, None);
+        assert_eq!(s.proctitle_rejected, Some(true));
+    }
+}
+
+#[test]
+fn replay_drops_an_argv_when_an_unrecorded_exec_changed_the_program() {
+    // Without the EXECVE records of the last exec (guard.sh), the argv
+    // known from setpriv's EXECVE belongs to an earlier program.
+    let records: Vec<_> = stale_log()
+        .into_iter()
+        .filter(|r| !(r.stamp().serial == 9513 && r.record_type() == auditsig::RecordType::EXECVE))
+        .collect();
+    let r = replay_kills(records);
+    let k = r.iter().find(|k| k.victim.pid == 24815).unwrap();
+    assert_eq!(argv_of(k), None, "{k:?}");
+    assert_eq!(k.sender.as_ref().unwrap().proctitle_rejected, Some(true));
+}
