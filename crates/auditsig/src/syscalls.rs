@@ -9,6 +9,7 @@
 /// (`arch=c000003e`) and in the arch field of audit rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum Arch {
     /// `AUDIT_ARCH_X86_64` (`b64` on x86_64).
     X86_64,
@@ -29,6 +30,7 @@ pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// task chosen by pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum KillSyscall {
     /// `kill(pid, sig)`
     Kill,

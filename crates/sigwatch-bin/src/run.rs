@@ -34,9 +34,7 @@ pub struct RunOptions {
 }
 
 fn say(n: &Notice) {
-    // Diagnostics go to stderr, which may block like stdout: they are
-    // few, and none is written while a report is half-written.
-    eprintln!("sigwatch: {n}");
+    crate::diag::say(&format!("sigwatch: {n}"));
 }
 
 /// Runs the watch mode; `out` should be unbuffered (a `File` on a
@@ -59,7 +57,7 @@ pub fn run<W: Write + AsFd>(
     for n in watcher.take_notices() {
         say(&n);
     }
-    eprintln!("{}", banner(&watcher));
+    crate::diag::say(&banner(&watcher));
     // After the banner, so that whoever waits for READY can read it.
     if let Err(e) = sigwatch::sources::sd_notify("READY=1") {
         log::warn!("NOTIFY_SOCKET: {e}");
@@ -114,6 +112,7 @@ pub fn run<W: Write + AsFd>(
         if out_gone {
             break Stop::OutputClosed;
         }
+        crate::diag::flush();
         let reports = watcher.step()?;
         for n in watcher.take_notices() {
             say(&n);
@@ -160,7 +159,7 @@ pub fn run<W: Write + AsFd>(
     let mut summary = finished.summary;
     // Print what was still pending (unless --count is already satisfied
     // or the reader is gone).
-    let mut out_ok = out_ok;
+
     if out_ok && opts.count.is_none_or(|c| printed < c) {
         for r in &finished.reports {
             let Ok(bytes) = render.render(r) else {
@@ -177,32 +176,31 @@ pub fn run<W: Write + AsFd>(
             }
         }
     }
-    if out_ok {
-        if let Err(e) = outq.drain(&mut w, stop_signals.as_fd(), out_deadline) {
-            log::info!("not printing the pending reports: {e}");
-            out_ok = false;
-        }
-    }
-    if outq.dropped > 0 {
-        eprintln!(
-            "sigwatch: {} report(s) dropped: the output was blocked while more than {} MiB of reports waited",
-            outq.dropped,
-            OUT_QUEUE_MAX >> 20
-        );
-    }
     summary.reports = printed;
-    if render.is_json() && out_ok {
-        if let Ok(bytes) = render.render(&Report::Summary(summary)) {
-            let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
-                d.max(Instant::now() + Duration::from_millis(200))
-            });
-            let _ = sigwatch::output::guarded_write(
-                &mut w,
-                stop_signals.as_fd(),
-                &bytes,
-                Some(deadline),
-            );
+    // The summary goes last, through the same queue: whole lines only.
+    let summary_queued = render.is_json()
+        && out_ok
+        && render
+            .render(&Report::Summary(summary))
+            .is_ok_and(|b| outq.push(&b));
+    if out_ok {
+        let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
+            d.max(Instant::now() + Duration::from_millis(200))
+        });
+        if let Err(e) = outq.drain(&mut w, stop_signals.as_fd(), Some(deadline)) {
+            log::info!("not printing the pending reports: {e}");
         }
+    }
+    // Reports that never reached the reader are counted, never silent
+    // (the summary line itself, if it is among them, is not a report).
+    let undelivered = outq.undelivered() - u64::from(summary_queued && outq.pending());
+    summary.reports_dropped = outq.dropped + undelivered;
+    if summary.reports_dropped > 0 {
+        crate::diag::say(&format!(
+            "sigwatch: {} report(s) dropped: the output was blocked (at most {} MiB of reports wait for it)",
+            summary.reports_dropped,
+            OUT_QUEUE_MAX >> 20
+        ));
     }
     Ok(summary)
 }
