@@ -665,6 +665,7 @@ impl<P: ProcessView> Attributor<P> {
                 .as_ref()
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
+            proctitle_rejected: None,
         };
         let ancestors = if tree.is_some() {
             self.procs
@@ -914,15 +915,7 @@ impl<P: ProcessView> Attributor<P> {
         let s = &k.sender;
         let tree = self.procs.process(s.pid);
         let fresh = tree.as_ref().filter(|t| !t.details_stale);
-        let audit_argv: Option<Vec<Vec<u8>>> = s
-            .argv
-            .as_ref()
-            .map(|a| a.iter().map(|b| b.0.clone()).collect());
-        let (argv, argv_truncated) = merge_argv(
-            audit_argv.as_deref(),
-            s.argv_truncated,
-            fresh.and_then(|t| t.argv.as_deref()),
-        );
+        let argv = crate::argv::sender_argv_of(s, fresh);
         let sender = Sender {
             pid: s.pid,
             tid: None,
@@ -933,8 +926,8 @@ impl<P: ProcessView> Attributor<P> {
                 .as_ref()
                 .and_then(|b| known_bytes(&b.0))
                 .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
-            argv: argv.map(|a| a.into_iter().map(Text).collect()),
-            argv_truncated,
+            argv: argv.argv.map(|a| a.into_iter().map(Text).collect()),
+            argv_truncated: argv.truncated,
             cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
             uid: unset(s.uid),
             euid: unset(s.euid),
@@ -945,6 +938,7 @@ impl<P: ProcessView> Attributor<P> {
                 .as_ref()
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
+            proctitle_rejected: argv.proctitle_rejected,
         };
         let chain = if tree.is_some() {
             self.procs.ancestry(s.pid)
@@ -1140,29 +1134,5 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
         } else {
             Some(p.exited)
         },
-    }
-}
-
-/// Chooses the sender's argv: `PROCTITLE` is authoritative, but the kernel
-/// cuts it at 128 bytes, so a longer argv from the process tree that
-/// starts with the same bytes replaces a truncated one.
-pub fn merge_argv(
-    audit: Option<&[Vec<u8>]>,
-    truncated: bool,
-    tree: Option<&[Vec<u8>]>,
-) -> (Option<Vec<Vec<u8>>>, Option<bool>) {
-    match (audit, tree) {
-        (Some(a), Some(t)) if truncated => {
-            let ja = a.join(&0u8);
-            let jt = t.join(&0u8);
-            if jt.len() >= ja.len() && jt.starts_with(&ja) && !t.is_empty() {
-                (Some(t.to_vec()), Some(false))
-            } else {
-                (Some(a.to_vec()), Some(true))
-            }
-        }
-        (Some(a), _) => (Some(a.to_vec()), Some(truncated)),
-        (None, Some(t)) if !t.is_empty() => (Some(t.to_vec()), Some(false)),
-        _ => (None, None),
     }
 }

@@ -36,6 +36,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod argv;
 pub mod attributor;
 pub mod config;
 pub mod input;

@@ -270,6 +270,10 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             if snd.argv_truncated == Some(true) {
                 argv.push_str(" […truncated]");
             }
+            if snd.argv.is_none() && snd.proctitle_rejected == Some(true) {
+                // The record's PROCTITLE names an earlier program.
+                argv.push_str(" (audit PROCTITLE is not this program's)");
+            }
             let _ = writeln!(s, "           argv {argv}");
             let _ = writeln!(
                 s,
@@ -532,6 +536,7 @@ mod tests {
                 ses: None,
                 tty: None,
                 exited: Some(true),
+                proctitle_rejected: Some(false),
             }),
             ancestors: vec![Ancestor {
                 pid: 1297,

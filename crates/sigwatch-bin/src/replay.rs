@@ -134,14 +134,6 @@ impl Replay {
                 .filter(|b| b.as_slice() != b"(null)")
         };
         let ppid = num(sc, "ppid").and_then(|p| i32::try_from(p).ok());
-        let argv = ev.execve_argv().map(|a| a.args).or_else(|| {
-            ev.first(RecordType::PROCTITLE)
-                .and_then(|r| r.get("proctitle"))
-                .and_then(|v| v.bytes())
-                .map(|b| auditsig::value::split_proctitle(&b))
-                // A cut PROCTITLE must not replace a complete EXECVE argv.
-                .filter(|a| a.join(&0u8).len() < auditsig::kill::MAX_PROCTITLE_AUDIT_LEN)
-        });
         let cwd = ev
             .first(RecordType::CWD)
             .and_then(|r| bytes(r, "cwd"))
@@ -162,6 +154,8 @@ impl Replay {
                 }
             }
         };
+        // Before comm/exe change: an unrecorded exec drops the old argv.
+        crate::argv::replay_learn_argv(entry, ev);
         entry.ppid = ppid.or(entry.ppid);
         entry.spawned_by = entry.spawned_by.or(ppid);
         entry.comm = bytes(sc, "comm").or(entry.comm.take());
@@ -169,9 +163,6 @@ impl Replay {
         entry.uid = num(sc, "uid")
             .and_then(|u| u32::try_from(u).ok())
             .or(entry.uid);
-        if argv.is_some() {
-            entry.argv = argv;
-        }
         entry.cwd = cwd.or(entry.cwd.take());
     }
 }

@@ -267,6 +267,11 @@ pub struct Sender {
     /// Whether the sender has exited by now; null when no process
     /// information says either way.
     pub exited: Option<bool>,
+    /// The audit `PROCTITLE` was not used because it does not belong to
+    /// the program the sender runs (the kernel caches it at the task's
+    /// first audited syscall, so after a later exec it is an earlier
+    /// program's); null without a `PROCTITLE`.
+    pub proctitle_rejected: Option<bool>,
 }
 
 /// One element of the sender's spawn chain.

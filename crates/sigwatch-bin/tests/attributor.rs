@@ -51,12 +51,15 @@ fn world() -> MemTree {
     init.spawned_by = None;
     t.insert(init);
     t.insert(proc_(100, 1, "launcher", &["launcher", "--go"]));
-    t.insert(proc_(
+    let mut killer = proc_(
         200,
         100,
         "sh",
         &["/bin/sh", "/srv/guard.sh", "--mode", "restart"],
-    ));
+    );
+    // `sh` is a symlink: exe is the file it names (as in the kill records).
+    killer.exe = Some("/usr/bin/dash".into());
+    t.insert(killer);
     t.insert(proc_(300, 1, "daemon", &["daemon", "-f"]));
     t.insert(proc_(301, 1, "daemon", &["daemon", "-f"]));
     t.insert(proc_(302, 1, "daemon", &["daemon", "-f"]));
@@ -183,13 +186,14 @@ fn truncated_proctitle_is_replaced_by_the_trees_agreeing_argv() {
     assert_eq!(s.argv.as_ref().unwrap().len(), 4);
     assert_eq!(s.argv_truncated, Some(false));
 
-    // A tree argv that disagrees (pid reuse, setproctitle) is not used.
+    // A tree argv inherited at fork that disagrees with a PROCTITLE that
+    // fits comm/exe (the process rewrote its argv) is not used.
     let mut a = engine();
-    k.sender.argv = argv(&["/bin/bash", "/x"]);
+    k.sender.argv = argv(&["sh", "-c", "x"]);
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
     let s = r[0].sender.as_ref().unwrap();
-    assert_eq!(s.argv.as_ref().unwrap()[0].0, b"/bin/bash");
+    assert_eq!(s.argv.as_ref().unwrap()[0].0, b"sh");
     assert_eq!(s.argv_truncated, Some(true));
 }
 
