@@ -64,7 +64,7 @@ fn target(pid: u32, uid: u32, comm: &str) -> Target {
         auid: None,
         uid,
         ses: None,
-        comm: b(comm),
+        comm: Some(b(comm)),
         obj: None,
     }
 }

@@ -204,6 +204,20 @@ fn older_kernel_records() {
 }
 
 #[test]
+fn unknown_values_are_none_not_empty() {
+    let k = kill_from(&[
+        "type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=62 success=yes exit=0 \
+         a0=10 a1=9 a2=0 a3=0 ppid=2 pid=3 uid=0 gid=0 euid=0 comm=\"a\" exe=\"\"",
+        "type=OBJ_PID msg=audit(1.5:9): opid=10 oauid=-1 ouid=0 oses=-1",
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!(k.sender.exe, None);
+    assert_eq!(k.targets[0].comm, None);
+    assert_eq!(k.targets[0].pid, 10);
+}
+
+#[test]
 fn non_kill_and_malformed_kill_events() {
     // Not a kill syscall, unknown arch, no SYSCALL record.
     let openat = "type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=257 success=yes exit=3 \

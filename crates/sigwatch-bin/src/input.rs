@@ -142,7 +142,7 @@ impl From<&auditsig::KillEvent> for AuditKill {
                     auid: t.auid,
                     uid: unset(t.uid),
                     ses: t.ses,
-                    comm: Some(t.comm.0.clone()),
+                    comm: t.comm.as_ref().map(|b| b.0.clone()),
                 })
                 .collect(),
         }
