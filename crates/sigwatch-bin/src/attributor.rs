@@ -511,6 +511,7 @@ impl<P: ProcessView> Attributor<P> {
             audit: None,
             witnesses: Vec::new(),
             trace: Some(facts),
+            node: None,
             extra: KillExtra {
                 victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
                 kmsg,
@@ -625,9 +626,11 @@ impl<P: ProcessView> Attributor<P> {
                 audit: Some(AuditRef {
                     serial: k.serial,
                     key: k.key.clone().map(Text),
+                    container_id: None,
                 }),
                 witnesses: Vec::new(),
                 trace,
+                node: None,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     kmsg: false,
@@ -942,6 +945,7 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<&str>) -> KillR
         audit: None,
         witnesses: Vec::new(),
         trace: None,
+        node: None,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()
