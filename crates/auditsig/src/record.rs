@@ -135,10 +135,19 @@ impl RecordType {
         if name.first().is_some_and(u8::is_ascii_digit) {
             return parse_u16(name).map(RecordType);
         }
-        types::TYPE_NAMES
-            .iter()
-            .find(|(_, n)| n.as_bytes() == name)
-            .map(|&(v, _)| RecordType(v))
+        // By name: a hash lookup (this runs for every line of a log,
+        // most of which are other types than the fast ones above).
+        static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static [u8], u16>> =
+            std::sync::OnceLock::new();
+        BY_NAME
+            .get_or_init(|| {
+                types::TYPE_NAMES
+                    .iter()
+                    .map(|&(n, s)| (s.as_bytes(), n))
+                    .collect()
+            })
+            .get(name)
+            .map(|&v| RecordType(v))
     }
 
     /// True for record types that form an event on their own, never

@@ -26,7 +26,9 @@ pub mod run;
 
 use auditsig::kill::TargetSpec;
 use auditsig::value::Value;
-use auditsig::{Arch, Assembler, AssemblerConfig, Event, KillEvent, Record, RecordType};
+use auditsig::{
+    Arch, Assembler, AssemblerConfig, Event, KillEvent, KillSyscall, Record, RecordType,
+};
 
 use crate::report::{
     Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, Victim,
@@ -193,12 +195,20 @@ impl Replay {
         };
         let node = self.procs.node_id(ev.node());
         let ms = ev.stamp.millis();
-        let [arch, _nr, pid, ppid, uid, comm, exe] = pick(sc, &LEARN_FIELDS);
-        let arch_known = arch
+        let [arch, nr, pid, ppid, uid, comm, exe] = pick(sc, &LEARN_FIELDS);
+        let arch = arch
             .and_then(|v| v.as_hex_u64())
             .and_then(|v| u32::try_from(v).ok())
-            .and_then(Arch::from_audit_arch)
-            .is_some();
+            .and_then(Arch::from_audit_arch);
+        let arch_known = arch.is_some();
+        // Only kill-family events go through the full decoding.
+        let is_kill = match (arch, nr.and_then(|v| v.as_dec_u64())) {
+            (Some(a), Some(n)) => u32::try_from(n)
+                .ok()
+                .and_then(|n| KillSyscall::from_number(a, n))
+                .is_some(),
+            _ => false,
+        };
         if !arch_known {
             self.stats.unknown_arch += 1;
         }
@@ -233,7 +243,7 @@ impl Replay {
                 ms,
             });
         }
-        if !arch_known {
+        if !is_kill {
             return;
         }
         match KillEvent::from_event(ev) {

@@ -20,6 +20,7 @@
 //! kept; the least recently seen ones are dropped (and counted).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use auditsig::value::split_proctitle;
 
@@ -38,28 +39,20 @@ pub struct Proc {
     pub uid: Option<u32>,
     /// `cwd=` of its latest `CWD` record.
     pub cwd: Option<Vec<u8>>,
-    /// argv of its latest `EXECVE` records, with the `exe` of that exec.
-    pub exec_argv: Option<(Vec<Vec<u8>>, Option<Vec<u8>>)>,
-    /// The raw `proctitle=` value of its latest `PROCTITLE` record (decoded
-    /// only when a report needs it), with the `exe` and `comm` of that
-    /// event.
-    pub proctitle: Option<ProctitleSeen>,
+    /// argv of its latest `EXECVE` records (NUL-joined), with the image
+    /// (see `image`) it belongs to.
+    pub exec_argv: Option<(Vec<u8>, u32)>,
+    /// Its latest `PROCTITLE` (decoded, NUL-separated), with the image it
+    /// was logged with.
+    pub proctitle: Option<(Vec<u8>, u32)>,
+    /// Counts the changes of `exe`: an argv is valid only for the image it
+    /// was logged with.
+    pub image: u32,
     /// Record time (ms since the epoch) it was first and last seen.
     pub first_ms: u64,
     /// See `first_ms`.
     pub last_ms: u64,
     seq: u64,
-}
-
-/// A `PROCTITLE` value and the image it was logged with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProctitleSeen {
-    /// The decoded `proctitle=` bytes (NUL-separated argv).
-    pub raw: Vec<u8>,
-    /// `exe=` of the same event.
-    pub exe: Option<Vec<u8>>,
-    /// `comm=` of the same event.
-    pub comm: Option<Vec<u8>>,
 }
 
 /// What one `SYSCALL` event says about its caller.
@@ -87,14 +80,48 @@ pub struct Sighting<'a> {
     pub ms: u64,
 }
 
+/// The generations of one (node, pid), with the time it was last touched
+/// kept inline so that eviction scans only the table, not the processes.
+#[derive(Debug, Default)]
+struct Slot {
+    last_seq: u64,
+    gens: Vec<Proc>,
+}
+
 /// Generations kept per (node, pid): older ones matter only as ancestors
 /// of processes still in the table.
 const GENERATIONS_PER_PID: usize = 4;
 
+/// A multiplicative hash for the table's small integer keys: the table is
+/// touched for every event of a log, and its keys are not chosen by an
+/// adversary who could aim at collisions any better than by using pids.
+#[derive(Debug, Default, Clone, Copy)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.write_u64(u64::from(v as u32));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 /// Processes by (node, pid), bounded. See the module documentation.
 #[derive(Debug)]
 pub struct ProcTable {
-    map: HashMap<(u32, i32), Vec<Proc>>,
+    map: HashMap<(u32, i32), Slot, BuildHasherDefault<PidHasher>>,
     nodes: HashMap<Box<[u8]>, u32>,
     len: usize,
     cap: usize,
@@ -111,7 +138,7 @@ impl ProcTable {
     /// A table of at most `cap` generations (at least 16).
     pub fn new(cap: usize) -> Self {
         ProcTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             nodes: HashMap::new(),
             len: 0,
             cap: cap.max(16),
@@ -162,14 +189,14 @@ impl ProcTable {
 
     /// The current process with `pid` on `node`.
     pub fn current(&self, node: u32, pid: i32) -> Option<&Proc> {
-        self.map.get(&(node, pid)).and_then(|g| g.last())
+        self.map.get(&(node, pid)).and_then(|g| g.gens.last())
     }
 
     /// The process with `pid` on `node` that existed at record time `ms`
     /// (the latest generation first seen no later than `ms`; else the
     /// oldest known, which was first seen later but may have existed).
     pub fn at(&self, node: u32, pid: i32, ms: u64) -> Option<&Proc> {
-        let gens = self.map.get(&(node, pid))?;
+        let gens = &self.map.get(&(node, pid))?.gens;
         gens.iter()
             .rev()
             .find(|p| p.first_ms <= ms)
@@ -181,7 +208,9 @@ impl ProcTable {
         self.seq += 1;
         let seq = self.seq;
         let key = (s.node, s.pid);
-        let gens = self.map.entry(key).or_default();
+        let slot = self.map.entry(key).or_default();
+        slot.last_seq = seq;
+        let gens = &mut slot.gens;
         let reuse = match gens.last() {
             None => true,
             Some(cur) => matches!((cur.ppid, s.ppid), (Some(a), Some(b)) if a != b && b != 1),
@@ -210,7 +239,9 @@ impl ProcTable {
             p.ppid = s.ppid;
         }
         set_if_changed(&mut p.comm, s.comm);
-        set_if_changed(&mut p.exe, s.exe);
+        if set_if_changed(&mut p.exe, s.exe) {
+            p.image = p.image.wrapping_add(1);
+        }
         if s.uid.is_some() {
             p.uid = s.uid;
         }
@@ -218,14 +249,10 @@ impl ProcTable {
             p.cwd = Some(cwd);
         }
         if let Some(argv) = s.exec_argv {
-            p.exec_argv = Some((argv, s.exe.map(<[u8]>::to_vec)));
+            p.exec_argv = Some((argv.join(&0u8), p.image));
         }
         if let Some(raw) = s.proctitle {
-            p.proctitle = Some(ProctitleSeen {
-                raw,
-                exe: s.exe.map(<[u8]>::to_vec),
-                comm: s.comm.map(<[u8]>::to_vec),
-            });
+            p.proctitle = Some((raw, p.image));
         }
         if self.len > self.cap {
             self.shrink();
@@ -247,7 +274,9 @@ impl ProcTable {
         let Some(comm) = comm else { return };
         self.seq += 1;
         let seq = self.seq;
-        let gens = self.map.entry((node, pid)).or_default();
+        let slot = self.map.entry((node, pid)).or_default();
+        slot.last_seq = seq;
+        let gens = &mut slot.gens;
         let fresh = match gens.last() {
             Some(cur) => cur.comm.as_deref() != Some(comm),
             None => true,
@@ -280,36 +309,43 @@ impl ProcTable {
         }
     }
 
-    /// Drops the least recently seen eighth of the generations.
+    /// Drops the pids least recently seen until a quarter of the
+    /// capacity is free.
     fn shrink(&mut self) {
-        let target = self.cap - self.cap / 8;
-        let mut seqs: Vec<u64> = self
-            .map
-            .values()
-            .flat_map(|g| g.iter().map(|p| p.seq))
-            .collect();
-        let drop = seqs.len().saturating_sub(target);
-        if drop == 0 {
-            return;
+        let target = self.cap - self.cap / 4;
+        let mut seqs: Vec<(u64, usize)> = Vec::with_capacity(self.map.len());
+        seqs.extend(self.map.values().map(|s| (s.last_seq, s.gens.len())));
+        seqs.sort_unstable_by_key(|&(q, _)| q);
+        let mut excess = self.len.saturating_sub(target);
+        let mut cut = 0;
+        for &(q, n) in &seqs {
+            if excess == 0 {
+                break;
+            }
+            cut = q;
+            excess = excess.saturating_sub(n);
         }
-        let (_, &mut cut, _) = seqs.select_nth_unstable(drop - 1);
         let mut removed = 0;
-        self.map.retain(|_, gens| {
-            let before = gens.len();
-            gens.retain(|p| p.seq > cut);
-            removed += before - gens.len();
-            !gens.is_empty()
+        self.map.retain(|_, slot| {
+            let keep = slot.last_seq > cut;
+            if !keep {
+                removed += slot.gens.len();
+            }
+            keep
         });
         self.len -= removed;
         self.evicted += removed as u64;
     }
 }
 
-fn set_if_changed(slot: &mut Option<Vec<u8>>, v: Option<&[u8]>) {
-    if let Some(v) = v {
-        if slot.as_deref() != Some(v) {
+fn set_if_changed(slot: &mut Option<Vec<u8>>, v: Option<&[u8]>) -> bool {
+    match v {
+        Some(v) if slot.as_deref() != Some(v) => {
+            let was_known = slot.is_some();
             *slot = Some(v.to_vec());
+            was_known
         }
+        _ => false,
     }
 }
 
@@ -328,15 +364,20 @@ pub fn trusted_argv(
     exe: Option<&[u8]>,
     comm: Option<&[u8]>,
 ) -> (Option<Vec<Vec<u8>>>, Option<bool>) {
-    if let Some((argv, exec_exe)) = p.and_then(|p| p.exec_argv.as_ref()) {
-        if exe.is_none() || exec_exe.as_deref() == exe {
-            return (Some(argv.clone()), Some(false));
-        }
+    // The process's current image is `exe` when the caller's exe is the
+    // process's (or unknown).
+    let same_image = |p: &Proc| exe.is_none() || p.exe.as_deref() == exe;
+    if let Some((argv, _)) = p.and_then(|p| {
+        p.exec_argv
+            .as_ref()
+            .filter(|(_, i)| *i == p.image && same_image(p))
+    }) {
+        return (Some(split_proctitle(argv)), Some(false));
     }
     let raw = proctitle.or_else(|| {
-        p.and_then(|p| p.proctitle.as_ref())
-            .filter(|t| t.exe.as_deref() == exe || exe.is_none())
-            .map(|t| t.raw.as_slice())
+        p.filter(|p| same_image(p))
+            .and_then(|p| p.proctitle.as_ref().filter(|(_, i)| *i == p.image))
+            .map(|(raw, _)| raw.as_slice())
     });
     let Some(raw) = raw else {
         return (None, None);
@@ -463,10 +504,8 @@ mod tests {
         assert_eq!(cut, Some(false));
         // An EXECVE argv of the same image wins over any PROCTITLE.
         let p = Proc {
-            exec_argv: Some((
-                vec![b"sleep".to_vec(), b"9".to_vec()],
-                Some(b"/usr/bin/sleep".to_vec()),
-            )),
+            exe: Some(b"/usr/bin/sleep".to_vec()),
+            exec_argv: Some((b"sleep\09".to_vec(), 0)),
             ..Proc::default()
         };
         let (argv, _) = trusted_argv(
