@@ -41,7 +41,7 @@ use procs::{trusted_argv, Proc, ProcTable, Sighting};
 /// What a replay reports.
 #[derive(Debug, Clone)]
 pub struct ReplayConfig {
-    /// Signals to report.
+    /// Signals to report (default: SIGKILL).
     pub signals: SignalSet,
     /// Only victims with one of these pids (empty: all).
     pub pids: Vec<i32>,
@@ -60,8 +60,10 @@ pub struct ReplayConfig {
 
 impl Default for ReplayConfig {
     fn default() -> Self {
+        let mut signals = SignalSet::empty();
+        signals.insert(9);
         ReplayConfig {
-            signals: SignalSet::default(),
+            signals,
             pids: Vec::new(),
             comms: Vec::new(),
             since_ms: None,
