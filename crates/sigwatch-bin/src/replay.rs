@@ -536,3 +536,33 @@ pub fn replay_text(
     out.extend(r.finish());
     (out, r.stats(), st)
 }
+
+/// The body of the `replay_inputs` fuzz target (also replayed by the test
+/// suite): `data` through every input parser of a replay — as lines of any
+/// format, as the journal's export stream — and the whole replay, plus the
+/// `--since`/`--until` time parser. Panics only when an invariant breaks.
+#[doc(hidden)]
+pub fn fuzz_replay_inputs(data: &[u8]) {
+    let cfg = || ReplayConfig {
+        signals: SignalSet::all(),
+        max_processes: 64,
+        max_records_per_event: 64,
+        ..ReplayConfig::default()
+    };
+    let (reports, stats, input) = replay_text(data, cfg());
+    assert_eq!(stats.reports as usize, reports.len());
+    assert!(input.records <= input.lines);
+    // The same bytes as an export stream, whatever they start with.
+    let mut st = input::InputStats::default();
+    let mut r = Replay::with_config(cfg());
+    for item in input::export_items(data, &mut st) {
+        let _ = r.push_item(item);
+    }
+    let _ = r.finish();
+    for rep in &reports {
+        let _ = serde_json::to_string(rep);
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = crate::cli::parse_time_ms(s);
+    }
+}
