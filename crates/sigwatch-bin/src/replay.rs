@@ -214,11 +214,11 @@ impl Replay {
         if !arch_known {
             self.stats.unknown_arch += 1;
         }
-        let comm = comm.and_then(|v| v.bytes()).map(|c| c.into_owned());
+        // Borrowed from the record unless hex-encoded: no copy per event.
+        let comm = comm.and_then(|v| v.bytes());
         let exe = exe
             .and_then(|v| v.bytes())
-            .map(|c| c.into_owned())
-            .filter(|e| !e.is_empty() && e.as_slice() != b"(null)");
+            .filter(|e| !e.is_empty() && e.as_ref() != b"(null)");
         let proctitle = proctitle_of(ev);
         if let Some(pid) = pid
             .and_then(|v| v.as_dec_i64())
