@@ -1,11 +1,11 @@
 //! Command-line interface (clap derive).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::signals::SignalSet;
+use sigwatch::config::{AuditInput, Witnesses};
+use sigwatch::{SignalSet, WatchConfig};
 
 /// Who killed my process? Attributes every SIGKILL on this host to its
 /// sender and the sender's ancestry (run as root).
@@ -61,10 +61,10 @@ pub struct ReplayArgs {
     pub signal: SignalSet,
     /// Only kills at or after this time: seconds since the epoch, or UTC
     /// `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]`.
-    #[arg(long, value_name = "TIME", value_parser = parse_time_ms)]
+    #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
     pub since: Option<u64>,
     /// Only kills before this time (same forms as --since).
-    #[arg(long, value_name = "TIME", value_parser = parse_time_ms)]
+    #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
     pub until: Option<u64>,
     /// Only report victims with this pid (repeatable).
     #[arg(long, value_name = "PID")]
@@ -75,6 +75,26 @@ pub struct ReplayArgs {
     /// Most processes remembered from the log (bounds memory).
     #[arg(long, value_name = "N", default_value_t = 32_768)]
     pub max_processes: usize,
+}
+
+impl ReplayArgs {
+    /// The library's options for these arguments.
+    pub fn options(&self) -> sigwatch::replay::run::ReplayOptions {
+        sigwatch::replay::run::ReplayOptions {
+            files: self.files.clone(),
+            journal: self.journal,
+            json: self.json,
+            config: sigwatch::replay::ReplayConfig {
+                signals: self.signal,
+                pids: self.pid.clone(),
+                comms: self.comm.iter().map(|c| c.as_bytes().to_vec()).collect(),
+                since_ms: self.since,
+                until_ms: self.until,
+                max_processes: self.max_processes,
+                ..sigwatch::replay::ReplayConfig::default()
+            },
+        }
+    }
 }
 
 /// Options of the watch mode.
@@ -100,10 +120,10 @@ pub struct WatchArgs {
     /// `signal:signal_generate` tracepoint), `kmsg` (the kernel log's OOM
     /// lines). Default: all that the host offers.
     #[arg(long, value_name = "LIST", value_parser = parse_sources)]
-    pub source: Option<Sources>,
+    pub source: Option<Witnesses>,
     /// Where audit records come from.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
-    pub audit_source: AuditSource,
+    pub audit_source: AuditInput,
     /// Do not install audit rules; use only those already present (e.g.
     /// loaded by auditd).
     #[arg(long)]
@@ -126,203 +146,36 @@ pub struct WatchArgs {
     pub no_kmsg: bool,
 }
 
-/// `--source`: which witnesses are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sources {
-    /// Process events (always on: victims' exits and the process tree).
-    pub proc: bool,
-    /// Audit records.
-    pub audit: bool,
-    /// The tracefs `signal:signal_generate` tracepoint.
-    pub tracefs: bool,
-    /// `/dev/kmsg`.
-    pub kmsg: bool,
-}
-
-impl Default for Sources {
-    fn default() -> Self {
-        Sources {
-            proc: true,
-            audit: true,
-            tracefs: true,
-            kmsg: true,
-        }
-    }
-}
-
-impl FromStr for Sources {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut out = Sources {
-            proc: false,
-            audit: false,
-            tracefs: false,
-            kmsg: false,
-        };
-        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            match item {
-                "proc" => out.proc = true,
-                "audit" => out.audit = true,
-                "tracefs" | "trace" => out.tracefs = true,
-                "kmsg" => out.kmsg = true,
-                "all" => out = Sources::default(),
-                _ => {
-                    return Err(format!(
-                        "unknown source {item:?} (proc, audit, tracefs, kmsg, all)"
-                    ))
-                }
-            }
-        }
-        if !out.proc {
-            return Err(
-                "the proc source is required: victims' exits and the process tree come from it"
-                    .into(),
-            );
-        }
-        Ok(out)
-    }
-}
-
-fn parse_sources(s: &str) -> Result<Sources, String> {
+fn parse_sources(s: &str) -> Result<Witnesses, String> {
     s.parse()
 }
 
-/// `--audit-source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditSource {
-    /// Multicast if the kernel has it, else unicast if no audit daemon
-    /// runs, else auditd's log.
-    Auto,
-    /// The `AUDIT_NLGRP_READLOG` multicast group (kernel ≥ 3.16).
-    Multicast,
-    /// Become the audit pid (only when no daemon holds it).
-    Unicast,
-    /// Follow auditd's log file.
-    Log(PathBuf),
-    /// Read records from standard input (as an audisp plugin).
-    Stdin,
-    /// No audit: every kill's origin is `unknown` unless the kernel log explains it.
-    None,
-}
-
-/// auditd's default log.
-pub const DEFAULT_AUDIT_LOG: &str = "/var/log/audit/audit.log";
-
-impl FromStr for AuditSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "auto" => AuditSource::Auto,
-            "multicast" => AuditSource::Multicast,
-            "unicast" => AuditSource::Unicast,
-            "log" => AuditSource::Log(PathBuf::from(DEFAULT_AUDIT_LOG)),
-            "stdin" => AuditSource::Stdin,
-            "none" => AuditSource::None,
-            _ => match s.strip_prefix("log:") {
-                Some(p) if !p.is_empty() => AuditSource::Log(PathBuf::from(p)),
-                _ => {
-                    return Err(format!(
-                        "unknown audit source {s:?} (auto, multicast, unicast, log[:PATH], stdin, none)"
-                    ))
-                }
-            },
-        })
+impl WatchArgs {
+    /// The watcher's configuration these options ask for.
+    pub fn to_config(&self) -> WatchConfig {
+        let mut cfg = WatchConfig::default()
+            .signals(self.signal)
+            .audit_input(self.audit_source.clone())
+            .install_rules(!self.no_rules)
+            .kernel_log(!self.no_kmsg)
+            .retention(std::time::Duration::from_secs(self.retention))
+            .max_exited(self.max_exited)
+            .window(std::time::Duration::from_millis(self.window_ms))
+            .rcvbuf(self.rcvbuf)
+            .handle_signals(true);
+        cfg.witnesses = self.source;
+        for p in &self.pid {
+            cfg = cfg.victim_pid(*p);
+        }
+        for c in &self.comm {
+            cfg = cfg.victim_comm(c.as_bytes());
+        }
+        cfg
     }
-}
-
-/// A time as milliseconds since the epoch: `1795667968` / `1795667968.504`
-/// (seconds), or UTC `2026-11-26`, `2026-11-26T04:39`, `2026-11-26 04:39:28`,
-/// `2026-11-26T04:39:28.504Z`.
-pub fn parse_time_ms(s: &str) -> Result<u64, String> {
-    let bad = || {
-        format!("bad time {s:?} (seconds since the epoch or YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z], UTC)")
-    };
-    let t = s.trim().trim_end_matches('Z');
-    if let Some((sec, frac)) = t.split_once('.').filter(|_| !t.contains('-')) {
-        let sec: u64 = sec.parse().map_err(|_| bad())?;
-        let ms: u64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
-        return Ok(sec * 1000 + ms);
-    }
-    if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
-        return t
-            .parse::<u64>()
-            .map(|v| v.saturating_mul(1000))
-            .map_err(|_| bad());
-    }
-    let (date, time) = match t.split_once(['T', ' ']) {
-        Some((d, tm)) => (d, tm),
-        None => (t, "00:00:00"),
-    };
-    let d: Vec<&str> = date.split('-').collect();
-    let [y, m, dd] = d.as_slice() else {
-        return Err(bad());
-    };
-    let (y, m, dd): (i64, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        dd.parse().map_err(|_| bad())?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || y < 1970 {
-        return Err(bad());
-    }
-    let (hms, ms) = match time.split_once('.') {
-        Some((a, b)) => (
-            a,
-            format!("{b:0<3}")[..3].parse::<u64>().map_err(|_| bad())?,
-        ),
-        None => (time, 0),
-    };
-    let parts: Vec<u64> = hms
-        .split(':')
-        .map(|p| p.parse::<u64>().map_err(|_| bad()))
-        .collect::<Result<_, _>>()?;
-    let (h, mi, se) = match parts.as_slice() {
-        [h, mi] => (*h, *mi, 0),
-        [h, mi, se] => (*h, *mi, *se),
-        _ => return Err(bad()),
-    };
-    if h > 23 || mi > 59 || se > 60 {
-        return Err(bad());
-    }
-    // Howard Hinnant's days_from_civil.
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(dd) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).map_err(|_| bad())?;
-    Ok(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms)
 }
 
 fn parse_signals(s: &str) -> Result<SignalSet, String> {
     SignalSet::parse(s).map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod time_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::parse_time_ms;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time_ms("0").unwrap(), 0);
-        assert_eq!(parse_time_ms("1795667968").unwrap(), 1_795_667_968_000);
-        assert_eq!(parse_time_ms("1795667968.5").unwrap(), 1_795_667_968_500);
-        assert_eq!(
-            parse_time_ms("2026-11-26T04:39:28.504Z").unwrap(),
-            1_795_667_968_504
-        );
-        assert_eq!(
-            parse_time_ms("2026-11-26 04:39:28").unwrap(),
-            1_795_667_968_000
-        );
-        assert_eq!(parse_time_ms("2000-02-29").unwrap(), 951_782_400_000);
-        assert_eq!(parse_time_ms("1970-01-01T00:01").unwrap(), 60_000);
-        for bad in ["", "x", "2026-13-01", "2026-11-26T25:00", "2026-11", "-5"] {
-            assert!(parse_time_ms(bad).is_err(), "{bad}");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -341,7 +194,7 @@ mod tests {
         let c = Cli::try_parse_from(["sigwatch"]).unwrap();
         assert!(c.command.is_none());
         assert_eq!(c.watch.signal, SignalSet::sigkill());
-        assert_eq!(c.watch.audit_source, AuditSource::Auto);
+        assert_eq!(c.watch.audit_source, AuditInput::Auto);
         let c = Cli::try_parse_from([
             "sigwatch",
             "--json",
@@ -362,21 +215,14 @@ mod tests {
         assert!(c.watch.json && c.watch.no_rules);
         assert_eq!(c.watch.count, Some(3));
         assert_eq!(c.watch.signal.iter().collect::<Vec<_>>(), vec![9, 15]);
-        assert_eq!(c.watch.audit_source, AuditSource::Log("/tmp/a.log".into()));
+        assert_eq!(c.watch.audit_source, AuditInput::Log("/tmp/a.log".into()));
         assert_eq!(c.verbose, 2);
         assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
         assert!(c.watch.source.is_none());
         let c = Cli::try_parse_from(["sigwatch", "--source", "proc,tracefs"]).unwrap();
-        assert_eq!(
-            c.watch.source,
-            Some(Sources {
-                proc: true,
-                audit: false,
-                tracefs: true,
-                kmsg: false
-            })
-        );
+        let w = c.watch.source.unwrap();
+        assert!(w.proc && !w.audit && w.tracefs && !w.kmsg);
         assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();

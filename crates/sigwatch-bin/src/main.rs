@@ -1,11 +1,14 @@
 //! `sigwatch`: who killed my process? The thin binary: parse the command
 //! line, set up logging, dispatch to the library.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
+mod cli;
+mod run;
+
 use clap::Parser;
-use sigwatch::cli::{Cli, Command};
+use cli::{Cli, Command};
 use sigwatch::render::TextOptions;
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
@@ -41,7 +44,7 @@ fn main() -> ExitCode {
 
 fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     // Unbuffered: the watch loop writes each report only when poll says
-    // the reader has room (see `watch::run`).
+    // the reader has room (see `run::run`).
     use std::os::fd::AsFd;
     let stdout = io::stdout()
         .as_fd()
@@ -51,10 +54,46 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
             what: "standard output".into(),
             source: e,
         })?;
-    let summary = sigwatch::watch::run(&cli.watch, stdout)?;
+    let args = &cli.watch;
+    let render = if args.json {
+        sigwatch::render::Renderer::json()
+    } else {
+        sigwatch::render::Renderer::text(
+            std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
+        )
+    };
+    let cfg = args.to_config();
+    let opts = run::RunOptions { count: args.count };
+    let summary = run::run(&cfg, opts, &render, |w| banner(args, w), stdout)?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
     eprint!("{text}");
     Ok(())
+}
+
+/// The line that says what sigwatch watches with.
+fn banner(args: &cli::WatchArgs, w: &sigwatch::Watcher) -> String {
+    let ws = w.witnesses();
+    let signals = if args.signal.is_all() {
+        "every signal".to_string()
+    } else {
+        args.signal
+            .iter()
+            .map(sigwatch::signal_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let no_audit = ws.audit == "none";
+    format!(
+        "sigwatch: watching {signals} (audit: {}; tracefs: {}; kmsg: {}){}",
+        ws.audit,
+        if ws.tracefs { "signal:signal_generate" } else { "off" },
+        if ws.kmsg { "on" } else { "off" },
+        match (no_audit, ws.tracefs) {
+            (true, false) => "; senders cannot be identified without audit or tracefs",
+            (true, true) => "; senders come from tracefs and the process tree (no login uid, session or syscall without audit)",
+            _ => "",
+        }
+    )
 }
 
 fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
@@ -87,9 +126,9 @@ fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
     Ok(())
 }
 
-fn replay(args: &sigwatch::cli::ReplayArgs) -> Result<(), sigwatch::Error> {
+fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let summary = sigwatch::replay::run::run(args, out)?;
+    let summary = sigwatch::replay::run::run(&args.options(), out)?;
     eprintln!("{}", summary.render());
     Ok(())
 }

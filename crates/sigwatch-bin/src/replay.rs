@@ -23,6 +23,9 @@ pub mod files;
 pub mod input;
 pub mod procs;
 pub mod run;
+mod time;
+
+pub use time::parse_time_ms;
 
 use auditsig::kill::TargetSpec;
 use auditsig::value::Value;
@@ -441,6 +444,17 @@ impl Replay {
                 break;
             }
             let Some(p) = self.procs.at(node, pid, when) else {
+                // Known only as a parent pid: a bare entry, all else null.
+                out.push(Ancestor {
+                    pid,
+                    comm: None,
+                    exe: None,
+                    argv: None,
+                    cwd: None,
+                    uid: None,
+                    start_time: None,
+                    exited: None,
+                });
                 break;
             };
             let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
@@ -563,6 +577,6 @@ pub fn fuzz_replay_inputs(data: &[u8]) {
         let _ = serde_json::to_string(rep);
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = crate::cli::parse_time_ms(s);
+        let _ = parse_time_ms(s);
     }
 }

@@ -306,11 +306,50 @@ pub struct AuditRef {
     pub container_id: Option<Text>,
 }
 
+/// The witness whose events were lost (`"source"` of a loss report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LossSource {
+    /// Process events (proc connector).
+    Proc,
+    /// Audit records.
+    Audit,
+    /// The kernel log.
+    Kmsg,
+    /// tracefs events.
+    Tracefs,
+}
+
+impl LossSource {
+    /// The name used in JSON and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossSource::Proc => "proc",
+            LossSource::Audit => "audit",
+            LossSource::Kmsg => "kmsg",
+            LossSource::Tracefs => "tracefs",
+        }
+    }
+}
+
+impl PartialEq<&str> for LossSource {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for LossSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `"type": "loss"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LossReport {
-    /// `proc` (proc connector), `audit`, `kmsg` or `tracefs`.
-    pub source: String,
+    /// The witness that lost events.
+    pub source: LossSource,
     /// How many events were lost in this incident.
     pub count: u64,
 }
@@ -358,7 +397,7 @@ mod tests {
     #[test]
     fn json_shape_matches_contract() {
         let r = Report::Loss(LossReport {
-            source: "proc".into(),
+            source: LossSource::Proc,
             count: 3,
         });
         assert_eq!(

@@ -6,10 +6,22 @@ use std::io::{self, Write};
 use super::files::{expand, Input};
 use super::input::InputStats;
 use super::{Replay, ReplayConfig, ReplayStats};
-use crate::cli::ReplayArgs;
 use crate::render::{write_json, write_text, TextOptions};
 use crate::report::Report;
 use crate::Error;
+
+/// What `sigwatch replay` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Files, directories (rotated sets) or `-`.
+    pub files: Vec<std::path::PathBuf>,
+    /// Also read the journal through `journalctl`.
+    pub journal: bool,
+    /// JSON lines instead of text.
+    pub json: bool,
+    /// Signals, filters and limits.
+    pub config: ReplayConfig,
+}
 
 /// What a replay read, reported and skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,17 +79,8 @@ impl RunSummary {
 /// An input that cannot be opened or read, `journalctl` missing or
 /// failing, or `out` failing (a reader that went away ends the replay
 /// quietly).
-pub fn run<W: Write>(args: &ReplayArgs, mut out: W) -> Result<RunSummary, Error> {
-    let cfg = ReplayConfig {
-        signals: args.signal,
-        pids: args.pid.clone(),
-        comms: args.comm.iter().map(|c| c.as_bytes().to_vec()).collect(),
-        since_ms: args.since,
-        until_ms: args.until,
-        max_processes: args.max_processes,
-        ..ReplayConfig::default()
-    };
-    let mut replay = Replay::with_config(cfg);
+pub fn run<W: Write>(args: &ReplayOptions, mut out: W) -> Result<RunSummary, Error> {
+    let mut replay = Replay::with_config(args.config.clone());
     let mut stats = InputStats::default();
     let opts = TextOptions::default();
     let mut closed = false;
@@ -119,7 +122,7 @@ pub fn run<W: Write>(args: &ReplayArgs, mut out: W) -> Result<RunSummary, Error>
     let n_inputs = inputs.len();
     for which in inputs {
         let mut input = match &which {
-            None => Input::journal(args.since.map(|ms| ms / 1000)).map_err(|e| {
+            None => Input::journal(args.config.since_ms.map(|ms| ms / 1000)).map_err(|e| {
                 Error::Fatal(format!(
                     "cannot run journalctl ({e}): install systemd's journalctl or pass the exported file"
                 ))
