@@ -546,9 +546,7 @@ fn find_record_start(t: &[u8]) -> Option<usize> {
         if at > 0 && !matches!(t[at - 1], b' ' | b'\t' | b';' | b':') {
             continue;
         }
-        let Some(sp) = find_byte(t, b' ', at + 5) else {
-            return None;
-        };
+        let sp = find_byte(t, b' ', at + 5)?;
         let rest = &t[sp + 1..];
         if !(rest.starts_with(b"msg=audit(") || rest.starts_with(b"audit(")) {
             continue;

@@ -290,8 +290,7 @@ impl Replay {
                 self.cfg.max_records_per_event
             );
         }
-        // (pid, tid, ocomm, ouid) of each victim.
-        let mut victims: Vec<(i32, Option<i32>, Option<Vec<u8>>, Option<u32>)> = Vec::new();
+        let mut victims: Vec<VictimRef> = Vec::new();
         let single_tid = match k.target_spec {
             TargetSpec::Thread(t) => Some(t),
             TargetSpec::ThreadOf { tid, .. } => Some(tid),
@@ -307,7 +306,12 @@ impl Replay {
                 _ => None,
             };
             match v {
-                Some((p, tid)) => victims.push((p, tid, None, None)),
+                Some((pid, tid)) => victims.push(VictimRef {
+                    pid,
+                    tid,
+                    comm: None,
+                    uid: None,
+                }),
                 None => {
                     self.stats.no_target += 1;
                     log::warn!(
@@ -329,16 +333,20 @@ impl Replay {
                 let Ok(pid) = i32::try_from(t.pid) else {
                     continue;
                 };
-                if victims.iter().any(|v| v.0 == pid) {
+                if victims.iter().any(|v| v.pid == pid) {
                     continue;
                 }
-                let uid = unset_u32(u64::from(t.uid));
-                victims.push((pid, tid, t.comm.as_ref().map(|c| c.0.clone()), uid));
+                victims.push(VictimRef {
+                    pid,
+                    tid,
+                    comm: t.comm.as_ref().map(|c| c.0.clone()),
+                    uid: unset_u32(u64::from(t.uid)),
+                });
             }
         }
-        for (pid, _, comm, uid) in &victims {
+        for v in &victims {
             self.procs
-                .observe_target(node, *pid, comm.as_deref(), *uid, ms);
+                .observe_target(node, v.pid, v.comm.as_deref(), v.uid, ms);
         }
 
         let s = &k.sender;
@@ -370,7 +378,13 @@ impl Replay {
             TargetSpec::Pidfd(_) => None,
             _ => Some(i64::from(k.args[0] as u32 as i32)),
         };
-        for (pid, tid, ocomm, ouid) in victims {
+        for VictimRef {
+            pid,
+            tid,
+            comm: ocomm,
+            uid: ouid,
+        } in victims
+        {
             let p = self.procs.at(node, pid, ms);
             // The kill's own record names the process: older details of
             // the pid count only when they are of a process of that name.
@@ -476,6 +490,19 @@ impl Replay {
         }
         out
     }
+}
+
+/// A process a kill was sent to: from its `OBJ_PID` record, or from the
+/// syscall's arguments when there is none.
+#[derive(Debug)]
+struct VictimRef {
+    pid: i32,
+    /// The thread a thread-directed syscall aimed at.
+    tid: Option<i32>,
+    /// `ocomm`.
+    comm: Option<Vec<u8>>,
+    /// `ouid`.
+    uid: Option<u32>,
 }
 
 /// Values of `names` in `r` (first occurrence of each), in one pass.

@@ -98,15 +98,15 @@ pub fn classify_line(line: &[u8], stats: &mut InputStats) -> Item {
     }
     if line.first() == Some(&b'{') {
         return match journal_json_record(line) {
-            Ok(Some(r)) => {
+            JournalEntry::Audit(r) => {
                 stats.records += 1;
                 Item::Record(r)
             }
-            Ok(None) => {
+            JournalEntry::Other => {
                 stats.not_audit += 1;
                 Item::Skip
             }
-            Err(()) => {
+            JournalEntry::Malformed => {
                 stats.unparsable += 1;
                 Item::Skip
             }
@@ -207,10 +207,28 @@ impl JournalAudit {
     }
 }
 
-/// One `journalctl -o json` line as an audit record: `Ok(None)` for
-/// entries of other transports. journalctl writes fields that are not
+/// What a journal entry is to a replay.
+#[derive(Debug)]
+pub enum JournalEntry {
+    /// An audit record (`_TRANSPORT=audit`).
+    Audit(Record),
+    /// An entry of another transport.
+    Other,
+    /// Not a journal entry, or an audit entry without its fields.
+    Malformed,
+}
+
+/// One `journalctl -o json` line. journalctl writes fields that are not
 /// valid UTF-8 as arrays of byte values.
-pub fn journal_json_record(line: &[u8]) -> Result<Option<Record>, ()> {
+pub fn journal_json_record(line: &[u8]) -> JournalEntry {
+    match journal_json(line) {
+        Ok(Some(r)) => JournalEntry::Audit(r),
+        Ok(None) => JournalEntry::Other,
+        Err(()) => JournalEntry::Malformed,
+    }
+}
+
+fn journal_json(line: &[u8]) -> Result<Option<Record>, ()> {
     let v: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(line).map_err(|_| ())?;
     let mut j = JournalAudit::default();
@@ -422,7 +440,9 @@ mod tests {
     #[test]
     fn journal_json_and_export() {
         let json = br#"{"_TRANSPORT":"audit","_AUDIT_TYPE":"1318","_AUDIT_ID":"23","_SOURCE_REALTIME_TIMESTAMP":"1795667968504000","_HOSTNAME":"web1","MESSAGE":"OBJ_PID opid=1294 oauid=-1 ouid=65534 oses=-1 ocomm=\"pa-daemon\""}"#;
-        let r = journal_json_record(json).unwrap().unwrap();
+        let JournalEntry::Audit(r) = journal_json_record(json) else {
+            panic!()
+        };
         assert_eq!(r.record_type(), RecordType::OBJ_PID);
         assert_eq!(
             (r.stamp().sec, r.stamp().msec, r.stamp().serial),
@@ -432,15 +452,22 @@ mod tests {
         assert_eq!(r.get("opid").and_then(|v| v.as_dec_u64()), Some(1294));
         // A byte-array MESSAGE (not UTF-8) and another transport.
         let arr = br#"{"_TRANSPORT":"audit","_AUDIT_TYPE":"1300","_AUDIT_ID":"9","_SOURCE_REALTIME_TIMESTAMP":"1000000","MESSAGE":[83,89,83,67,65,76,76,32,112,105,100,61,53]}"#;
-        let r = journal_json_record(arr).unwrap().unwrap();
+        let JournalEntry::Audit(r) = journal_json_record(arr) else {
+            panic!()
+        };
         assert_eq!(r.get("pid").and_then(|v| v.as_dec_u64()), Some(5));
-        assert!(
-            journal_json_record(br#"{"_TRANSPORT":"kernel","MESSAGE":"x"}"#)
-                .unwrap()
-                .is_none()
-        );
-        assert!(journal_json_record(br#"{"_TRANSPORT":"audit"}"#).is_err());
-        assert!(journal_json_record(b"{not json").is_err());
+        assert!(matches!(
+            journal_json_record(br#"{"_TRANSPORT":"kernel","MESSAGE":"x"}"#),
+            JournalEntry::Other
+        ));
+        assert!(matches!(
+            journal_json_record(br#"{"_TRANSPORT":"audit"}"#),
+            JournalEntry::Malformed
+        ));
+        assert!(matches!(
+            journal_json_record(b"{not json"),
+            JournalEntry::Malformed
+        ));
 
         let mut export = Vec::new();
         export.extend_from_slice(b"__CURSOR=s=1\n_TRANSPORT=audit\n_AUDIT_TYPE=1300\n_AUDIT_ID=23\n_SOURCE_REALTIME_TIMESTAMP=1795667968504000\n");
