@@ -313,7 +313,10 @@ impl<R: BufRead> ExportReader<R> {
                     let len = u64::from_le_bytes(len);
                     if len > MAX_LINE as u64 {
                         bad = true;
-                        io::copy(&mut self.reader.by_ref().take(len + 1), &mut io::sink())?;
+                        io::copy(
+                            &mut self.reader.by_ref().take(len.saturating_add(1)),
+                            &mut io::sink(),
+                        )?;
                         continue;
                     }
                     let mut v = vec![0u8; len as usize];
