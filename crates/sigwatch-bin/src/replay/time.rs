@@ -4,14 +4,35 @@
 /// (seconds), or UTC `2026-11-26`, `2026-11-26T04:39`, `2026-11-26 04:39:28`,
 /// `2026-11-26T04:39:28.504Z`.
 pub fn parse_time_ms(s: &str) -> Result<u64, String> {
+    parse(s)
+}
+
+/// Milliseconds of a decimal fraction (`5` → 500, `504` → 504, `5049` →
+/// 504); `None` unless 1 to 9 ASCII digits.
+fn millis(frac: &str) -> Option<u64> {
+    if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = frac.bytes().chain(std::iter::repeat(b'0')).take(3);
+    let mut ms = 0u64;
+    for _ in 0..3 {
+        ms = ms * 10 + u64::from(digits.next()? - b'0');
+    }
+    Some(ms)
+}
+
+fn parse(s: &str) -> Result<u64, String> {
     let bad = || {
         format!("bad time {s:?} (seconds since the epoch or YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z], UTC)")
     };
     let t = s.trim().trim_end_matches('Z');
     if let Some((sec, frac)) = t.split_once('.').filter(|_| !t.contains('-')) {
         let sec: u64 = sec.parse().map_err(|_| bad())?;
-        let ms: u64 = format!("{frac:0<3}")[..3].parse().map_err(|_| bad())?;
-        return Ok(sec * 1000 + ms);
+        let ms = millis(frac).ok_or_else(bad)?;
+        return sec
+            .checked_mul(1000)
+            .and_then(|v| v.checked_add(ms))
+            .ok_or_else(bad);
     }
     if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
         return t
@@ -32,14 +53,11 @@ pub fn parse_time_ms(s: &str) -> Result<u64, String> {
         m.parse().map_err(|_| bad())?,
         dd.parse().map_err(|_| bad())?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || y < 1970 {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || !(1970..=9999).contains(&y) {
         return Err(bad());
     }
     let (hms, ms) = match time.split_once('.') {
-        Some((a, b)) => (
-            a,
-            format!("{b:0<3}")[..3].parse::<u64>().map_err(|_| bad())?,
-        ),
+        Some((a, b)) => (a, millis(b).ok_or_else(bad)?),
         None => (time, 0),
     };
     let parts: Vec<u64> = hms
@@ -85,7 +103,19 @@ mod tests {
         );
         assert_eq!(parse_time_ms("2000-02-29").unwrap(), 951_782_400_000);
         assert_eq!(parse_time_ms("1970-01-01T00:01").unwrap(), 60_000);
-        for bad in ["", "x", "2026-13-01", "2026-11-26T25:00", "2026-11", "-5"] {
+        for bad in [
+            "",
+            "x",
+            "2026-13-01",
+            "2026-11-26T25:00",
+            "2026-11",
+            "-5",
+            "18446744073709552.5",
+            "1.é",
+            "1.",
+            "99999999-01-01",
+            "2026-01-01T00:00.x",
+        ] {
             assert!(parse_time_ms(bad).is_err(), "{bad}");
         }
     }
