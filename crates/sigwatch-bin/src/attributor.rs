@@ -14,8 +14,8 @@ use procconn::{EventKind, Pid, ProcEvent};
 use crate::input::{parse_kmsg_line, AuditKill};
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, TraceFacts,
-    Victim,
+    Ancestor, AuditRef, KillExtra, KillReport, Origin, Reason, Report, Sender, Text, Timestamp,
+    TraceFacts, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 use tracesig::classify::si;
@@ -172,7 +172,7 @@ struct Case {
     /// `mark_victim` seen before its `signal_generate`, until its deadline.
     mark: Option<(MarkVictim, u64)>,
     /// Kernel-log evidence (reason), until its deadline.
-    kernel: Option<(&'static str, u64)>,
+    kernel: Option<(Reason, u64)>,
     /// The victim died and was reported: late pieces of the same kill are
     /// duplicates until then (pid reuse within seconds needs a full
     /// pid-space wrap, and a known different start time ends it early).
@@ -382,7 +382,7 @@ impl<P: ProcessView> Attributor<P> {
     /// `oom:mark_victim`; others are ignored). The sighting is joined
     /// with the victim's exit and with an audit record of the same kill
     /// (same sender process, same target); a kernel-generated kill is
-    /// classified by [`tracesig::classify`].
+    /// classified by [`tracesig::classify()`].
     pub fn on_trace(&mut self, rec: &tracesig::Record, now: Clock) -> Vec<Report> {
         let mut out = Vec::new();
         match rec {
@@ -399,7 +399,7 @@ impl<P: ProcessView> Attributor<P> {
                 }
                 self.tidy(pid);
             }
-            tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
+            _ => {}
         }
         out
     }
@@ -462,13 +462,13 @@ impl<P: ProcessView> Attributor<P> {
     /// The classification of a sighting, with kernel-log OOM evidence.
     fn classify_sighting(&self, c: &Case, t: &Sighting) -> Classification {
         if t.marked.is_none()
-            && c.kernel.is_some_and(|(r, _)| r == "oom")
+            && c.kernel.is_some_and(|(r, _)| r == Reason::Oom)
             && t.ev.sig == libc::SIGKILL
         {
-            return Classification {
-                origin: tracesig::Origin::Oom,
-                evidence: "SIGKILL and the kernel log named the victim (Killed process)",
-            };
+            return Classification::new(
+                tracesig::Origin::Oom,
+                "SIGKILL and the kernel log named the victim (Killed process)",
+            );
         }
         classify(&t.ev, oom_evidence(t, &self.cfg))
     }
@@ -571,11 +571,11 @@ impl<P: ProcessView> Attributor<P> {
         let (origin, reason, names_sender) = match cl.origin {
             tracesig::Origin::User(UserSend::KillOrKernel) => (Origin::Unknown, None, true),
             tracesig::Origin::User(_) => (Origin::User, None, true),
-            tracesig::Origin::Oom => (Origin::Kernel, Some("oom"), false),
-            tracesig::Origin::CgroupKill => (Origin::Kernel, Some("cgroup_kill"), true),
-            tracesig::Origin::Rlimit => (Origin::Kernel, Some("rlimit"), false),
-            tracesig::Origin::Seccomp => (Origin::Kernel, Some("seccomp"), false),
-            tracesig::Origin::Kernel => (Origin::Kernel, Some("kernel"), false),
+            tracesig::Origin::Oom => (Origin::Kernel, Some(Reason::Oom), false),
+            tracesig::Origin::CgroupKill => (Origin::Kernel, Some(Reason::CgroupKill), true),
+            tracesig::Origin::Rlimit => (Origin::Kernel, Some(Reason::Rlimit), false),
+            tracesig::Origin::Seccomp => (Origin::Kernel, Some(Reason::Seccomp), false),
+            _ => (Origin::Kernel, Some(Reason::Kernel), false),
         };
         let (sender, ancestors) = if names_sender {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
@@ -616,7 +616,7 @@ impl<P: ProcessView> Attributor<P> {
             signal: t.ev.sig as u32,
             signal_name: signal_name(t.ev.sig as u32),
             origin,
-            reason: reason.map(str::to_string),
+            reason,
             syscall: None,
             success: None,
             victim,
@@ -985,16 +985,16 @@ impl<P: ProcessView> Attributor<P> {
         if let Report::Kill(k) = &mut r {
             k.witnesses.clear();
             if k.audit.is_some() {
-                k.witnesses.push("audit");
+                k.witnesses.push(Witness::Audit);
             }
             if k.trace.is_some() {
-                k.witnesses.push("tracefs");
+                k.witnesses.push(Witness::Tracefs);
             }
             if k.extra.kmsg {
-                k.witnesses.push("kmsg");
+                k.witnesses.push(Witness::Kmsg);
             }
             if k.victim.exit_confirmed {
-                k.witnesses.push("proc");
+                k.witnesses.push(Witness::Proc);
             }
             self.refresh_liveness(k);
             if !self.wanted(&k.victim) {
@@ -1039,13 +1039,13 @@ impl<P: ProcessView> Attributor<P> {
 }
 
 /// A report for an exit no kill record explains.
-fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<&str>) -> KillReport {
+fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> KillReport {
     KillReport {
         time: Timestamp(pe.exit_wall),
         signal: pe.signal,
         signal_name: signal_name(pe.signal),
         origin,
-        reason: reason.map(str::to_string),
+        reason,
         syscall: None,
         success: None,
         victim: pe.victim,

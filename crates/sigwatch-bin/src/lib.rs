@@ -82,6 +82,7 @@ pub enum Error {
     },
 }
 
+#[doc(hidden)]
 /// One fuzzing step over untrusted bytes (used by the `sigwatch_inputs`
 /// fuzz target and its corpus replay): the kernel-log parser, the terminal
 /// escaper, a replay of the bytes as audit-log lines, and the same bytes

@@ -46,14 +46,19 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     // Unbuffered: the watch loop writes each report only when poll says
     // the reader has room (see `run::run`).
     use std::os::fd::AsFd;
-    let stdout = io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(std::fs::File::from)
-        .map_err(|e| sigwatch::Error::Io {
-            what: "standard output".into(),
-            source: e,
-        })?;
+    // A pipe gets a private non-blocking file description, so that a
+    // report is written whole or not at all (see `OutQueue`).
+    let stdout = match sigwatch::output::reopen_pipe_nonblocking(io::stdout().as_fd()) {
+        Some(f) => f,
+        None => io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .map_err(|e| sigwatch::Error::Io {
+                what: "standard output".into(),
+                source: e,
+            })?,
+    };
     let args = &cli.watch;
     let render = if args.json {
         sigwatch::render::Renderer::json()

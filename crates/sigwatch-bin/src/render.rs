@@ -348,7 +348,15 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         );
     }
     if !k.witnesses.is_empty() {
-        let _ = writeln!(s, "  seen by  {}", k.witnesses.join(", "));
+        let _ = writeln!(
+            s,
+            "  seen by  {}",
+            k.witnesses
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if let Some(a) = &k.audit {
         let _ = writeln!(
@@ -540,7 +548,7 @@ mod tests {
                 key: Some(Text::from("sigwatch")),
                 container_id: None,
             }),
-            witnesses: vec!["audit", "proc"],
+            witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
             node: None,
             extra: KillExtra {
@@ -591,8 +599,8 @@ mod tests {
         k.audit = None;
         k.syscall = None;
         k.origin = Origin::Kernel;
-        k.reason = Some("cgroup_kill".into());
-        k.witnesses = vec!["tracefs", "proc"];
+        k.reason = Some(Reason::CgroupKill);
+        k.witnesses = vec![Witness::Tracefs, Witness::Proc];
         k.trace = Some(crate::report::TraceFacts {
             current_tid: 1298,
             current_pid: 1298,

@@ -35,6 +35,7 @@ use auditsig::{
 
 use crate::report::{
     Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, Victim,
+    Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 
@@ -433,7 +434,7 @@ impl Replay {
                     key: k.key.as_ref().map(|b| Text(b.0.clone())),
                     container_id: contid.clone(),
                 }),
-                witnesses: vec!["audit"],
+                witnesses: vec![Witness::Audit],
                 trace: None,
                 node: node_name.clone(),
                 extra: KillExtra {

@@ -160,7 +160,7 @@ pub fn run<W: Write + AsFd>(
     let mut summary = finished.summary;
     // Print what was still pending (unless --count is already satisfied
     // or the reader is gone).
-    let mut out_ok = out_ok;
+
     if out_ok && opts.count.is_none_or(|c| printed < c) {
         for r in &finished.reports {
             let Ok(bytes) = render.render(r) else {
@@ -177,32 +177,31 @@ pub fn run<W: Write + AsFd>(
             }
         }
     }
+    summary.reports = printed;
+    // The summary goes last, through the same queue: whole lines only.
+    let summary_queued = render.is_json()
+        && out_ok
+        && render
+            .render(&Report::Summary(summary))
+            .is_ok_and(|b| outq.push(&b));
     if out_ok {
-        if let Err(e) = outq.drain(&mut w, stop_signals.as_fd(), out_deadline) {
+        let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
+            d.max(Instant::now() + Duration::from_millis(200))
+        });
+        if let Err(e) = outq.drain(&mut w, stop_signals.as_fd(), Some(deadline)) {
             log::info!("not printing the pending reports: {e}");
-            out_ok = false;
         }
     }
-    if outq.dropped > 0 {
+    // Reports that never reached the reader are counted, never silent
+    // (the summary line itself, if it is among them, is not a report).
+    let undelivered = outq.undelivered() - u64::from(summary_queued && outq.pending());
+    summary.reports_dropped = outq.dropped + undelivered;
+    if summary.reports_dropped > 0 {
         eprintln!(
-            "sigwatch: {} report(s) dropped: the output was blocked while more than {} MiB of reports waited",
-            outq.dropped,
+            "sigwatch: {} report(s) dropped: the output was blocked (at most {} MiB of reports wait for it)",
+            summary.reports_dropped,
             OUT_QUEUE_MAX >> 20
         );
-    }
-    summary.reports = printed;
-    if render.is_json() && out_ok {
-        if let Ok(bytes) = render.render(&Report::Summary(summary)) {
-            let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
-                d.max(Instant::now() + Duration::from_millis(200))
-            });
-            let _ = sigwatch::output::guarded_write(
-                &mut w,
-                stop_signals.as_fd(),
-                &bytes,
-                Some(deadline),
-            );
-        }
     }
     Ok(summary)
 }

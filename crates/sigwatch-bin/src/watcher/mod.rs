@@ -35,7 +35,7 @@ use crate::Error;
 use audit_control::{setup_rules, AuditControl};
 use audit_feed::{AuditIntake, Feed};
 use losses::{Counter, Losses};
-use trace_witness::{open_trace, TraceMount};
+use trace_witness::open_trace;
 
 /// How often the rules are checked (and re-added if flushed) and the
 /// kernel's `lost` counter read: well inside the promised 10 s.
@@ -79,7 +79,6 @@ pub struct Watcher {
     audit: AuditIntake,
     control: AuditControl,
     trace: Option<tracesig::TraceSource>,
-    trace_mount: TraceMount,
     kmsg: Option<Kmsg>,
     epoll: Epoll,
     losses: Losses,
@@ -139,11 +138,11 @@ impl Watcher {
                 ""
             }
         );
-        let mut tree = ProcessTree::new(TreeConfig {
-            retain_exited_for: cfg.retention,
-            max_exited: cfg.max_exited,
-            ..TreeConfig::default()
-        });
+        let mut tree = ProcessTree::new(
+            TreeConfig::default()
+                .retain_exited_for(cfg.retention)
+                .max_exited(cfg.max_exited),
+        );
         match tree.seed_from_proc() {
             Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
             Err(e) => log::warn!("could not scan /proc: {e}"),
@@ -173,10 +172,9 @@ impl Watcher {
         if matches!(feed, Feed::Unicast(_)) {
             ignore_job_control(cfg.handle_signals, &mut notices);
         }
-        let mut trace_mount = TraceMount::default();
         let mut trace_gap = None;
         let trace = if wanted.tracefs {
-            match open_trace(cfg.signals, &mut trace_mount, &mut notices) {
+            match open_trace(cfg.signals, &mut notices) {
                 Ok(t) => {
                     log::info!(
                         "tracefs: instance {} (mark_victim traced: {})",
@@ -264,7 +262,6 @@ impl Watcher {
             audit,
             control,
             trace,
-            trace_mount,
             kmsg,
             epoll,
             losses: Losses::default(),
@@ -472,6 +469,10 @@ impl Watcher {
             Err(e) => log::warn!("covering audit rule gaps: {e}"),
         }
         if let Some(t) = self.trace.as_ref() {
+            match t.clean_stale() {
+                Ok(c) => self.notices.extend(trace_witness::stale_notice(&c)),
+                Err(e) => log::warn!("cleaning stale trace instances: {e}"),
+            }
             if let Ok(l) = t.loss() {
                 if let Some(r) = self
                     .losses
@@ -538,11 +539,13 @@ impl Watcher {
                 self.losses
                     .observe(Counter::TraceLost, l.buffer + l.unparsed);
             }
-            // Drop removes the instance (and unmounts tracefs if this
-            // process mounted it).
-            drop(t);
+            // Removes the instance, those of dead sigwatches, and the
+            // mount of the last sigwatch out.
+            match t.finish() {
+                Ok(c) => self.notices.extend(trace_witness::stale_notice(&c)),
+                Err(e) => log::warn!("tracefs clean-up: {e}"),
+            }
         }
-        self.trace_mount.finish();
         self.summary.trace_lost = self.losses.total(LossSource::Tracefs);
         self.summary.proc_events = self.engine.stats().proc_events;
         self.summary.proc_lost = self.losses.total(LossSource::Proc);
