@@ -41,8 +41,17 @@ use std::time::{Duration, Instant};
 
 use crate::record::{Record, RecordType, Stamp};
 
-/// Limits and timeouts of an [`Assembler`].
+/// Limits and timeouts of an [`Assembler`]. `Default` plus builder
+/// methods:
+///
+/// ```
+/// use std::time::Duration;
+/// use auditsig::AssemblerConfig;
+/// let c = AssemblerConfig::default().max_open(16).timeout(Duration::from_secs(5));
+/// assert_eq!((c.max_open, c.timeout.as_secs()), (16, 5));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssemblerConfig {
     /// Wall-clock time after which an open event is flushed as
     /// [`EventEnd::Timeout`]. The kernel writes an event's records within
@@ -72,9 +81,36 @@ impl Default for AssemblerConfig {
     }
 }
 
+impl AssemblerConfig {
+    /// Sets [`AssemblerConfig::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::record_window`].
+    pub fn record_window(mut self, window: Duration) -> Self {
+        self.record_window = window;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::max_open`].
+    pub fn max_open(mut self, n: usize) -> Self {
+        self.max_open = n;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::max_records_per_event`].
+    pub fn max_records_per_event(mut self, n: usize) -> Self {
+        self.max_records_per_event = n;
+        self
+    }
+}
+
 /// What completed an [`Event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum EventEnd {
     /// Its `EOE` record arrived.
     Eoe,
@@ -96,6 +132,7 @@ pub enum EventEnd {
 
 /// The records of one event, in arrival order (`EOE` itself is not kept).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Event {
     /// The stamp all records share.
     pub stamp: Stamp,
@@ -170,6 +207,7 @@ impl Event {
 
 /// The arguments of an `EXECVE` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecveArgv {
     /// The arguments (missing ones empty).
     pub args: Vec<Vec<u8>>,
@@ -198,6 +236,7 @@ fn parse_arg_name(name: &[u8]) -> Option<(usize, bool)> {
 /// Counters of an [`Assembler`] since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct AssemblerStats {
     /// Records pushed.
     pub records: u64,

@@ -446,6 +446,7 @@ pub static ARCHES: &[ArchRow] = &[
 /// task chosen by pid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum KillSyscall {
     /// `kill(pid, sig)`
     Kill,

@@ -160,7 +160,7 @@ fn older_kernel_records() {
     .unwrap()
     .unwrap();
     assert_eq!(k.arch, auditsig::Arch::I386);
-    assert_eq!(k.syscall, auditsig::KillSyscall::Kill);
+    assert_eq!(k.syscall, auditsig::KillSyscall::Kill.into());
     assert_eq!(k.target_spec, TargetSpec::OwnProcessGroup);
     assert_eq!((k.success, k.exit, k.errno), (false, -1, Some(1)));
     assert_eq!((k.sender.auid, k.sender.ses), (None, Some(7)));
@@ -231,7 +231,7 @@ fn non_kill_and_malformed_kill_events() {
     let k = kill_from(&[s390.as_str()]).unwrap().unwrap();
     assert_eq!(
         (k.arch, k.syscall, k.signal),
-        (auditsig::Arch::S390x, auditsig::KillSyscall::Kill, 9)
+        (auditsig::Arch::S390x, auditsig::KillSyscall::Kill.into(), 9)
     );
     assert_eq!(
         kill_from(&["type=CWD msg=audit(1.5:9): cwd=\"/\""]).unwrap(),
@@ -374,10 +374,7 @@ fn oversized_lines_and_huge_events_are_bounded_and_counted() {
     assert_eq!(r.stats().oversized, 1);
 
     // kill(-1) with more targets than an event may hold.
-    let cfg = auditsig::AssemblerConfig {
-        max_records_per_event: 3,
-        ..Default::default()
-    };
+    let cfg = auditsig::AssemblerConfig::default().max_records_per_event(3);
     let mut a = Assembler::new(cfg);
     let now = Instant::now();
     a.push(

@@ -112,7 +112,7 @@ impl From<&auditsig::KillEvent> for AuditKill {
                 .saturating_mul(1_000_000_000)
                 .saturating_add(u64::from(k.stamp.msec).saturating_mul(1_000_000)),
             key: k.key.as_ref().map(|b| b.0.clone()),
-            syscall: Some(k.syscall.name().to_string()),
+            syscall: k.syscall.name().map(str::to_string),
             signal: u32::try_from(k.signal).unwrap_or(0),
             success: Some(k.success),
             errno: k.errno,

@@ -5,6 +5,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 mod cli;
+mod diag;
 mod run;
 
 use clap::Parser;
@@ -23,6 +24,10 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
+        // Never block on stderr (see `diag`).
+        .target(env_logger::Target::Pipe(Box::new(
+            diag::LogWriter::default(),
+        )))
         .init();
     let res = match &cli.command {
         None => run_watch(&cli),
@@ -33,13 +38,15 @@ fn main() -> ExitCode {
         }
         Some(Command::Replay(args)) => replay(args),
     };
-    match res {
+    let code = match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sigwatch: error: {e}");
+            diag::say(&format!("sigwatch: error: {e}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    diag::finish(std::time::Duration::from_secs(2));
+    code
 }
 
 fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
@@ -71,7 +78,7 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     let opts = run::RunOptions { count: args.count };
     let summary = run::run(&cfg, opts, &render, |w| banner(args, w), stdout)?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
-    eprint!("{text}");
+    diag::say(&text);
     Ok(())
 }
 
@@ -106,7 +113,7 @@ fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
     let set = if signals.is_all() {
         set.all_signals()
     } else {
-        set.signals(&signals.iter().collect::<Vec<_>>())
+        set.signals(&signals.iter().map(|s| s as i32).collect::<Vec<_>>())
     };
     let rules = set
         .build()

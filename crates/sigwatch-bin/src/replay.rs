@@ -135,11 +135,11 @@ impl Replay {
     /// A replay with `cfg`.
     pub fn with_config(cfg: ReplayConfig) -> Self {
         Replay {
-            asm: Assembler::new(AssemblerConfig {
-                max_open: 4096,
-                max_records_per_event: cfg.max_records_per_event,
-                ..AssemblerConfig::default()
-            }),
+            asm: Assembler::new(
+                AssemblerConfig::default()
+                    .max_open(4096)
+                    .max_records_per_event(cfg.max_records_per_event),
+            ),
             procs: ProcTable::new(cfg.max_processes),
             cfg,
             stats: ReplayStats::default(),
@@ -318,7 +318,7 @@ impl Replay {
                     log::warn!(
                         "audit event {}: {} without OBJ_PID records and no single target ({:?}): not reported",
                         k.stamp,
-                        k.syscall.name(),
+                        k.syscall.name().unwrap_or("?"),
                         k.target_spec
                     );
                     return;
@@ -331,9 +331,7 @@ impl Replay {
                 None
             };
             for t in &k.targets {
-                let Ok(pid) = i32::try_from(t.pid) else {
-                    continue;
-                };
+                let pid = t.pid;
                 if victims.iter().any(|v| v.pid == pid) {
                     continue;
                 }
@@ -351,14 +349,14 @@ impl Replay {
         }
 
         let s = &k.sender;
-        let sender_pid = i32::try_from(s.pid).unwrap_or(-1);
+        let sender_pid = s.pid;
         let me = self.procs.current(node, sender_pid).cloned();
         let comm = Some(s.comm.0.clone());
         let (argv, argv_truncated) = trusted_argv(me.as_ref(), proctitle, exe, comm.as_deref());
         let sender = Sender {
             pid: sender_pid,
             tid: None,
-            ppid: i32::try_from(s.ppid).ok(),
+            ppid: Some(s.ppid),
             comm: comm.map(Text),
             exe: exe.map(Text::from),
             argv: argv.map(|a| a.into_iter().map(Text).collect()),
@@ -371,7 +369,7 @@ impl Replay {
             tty: s.tty.as_ref().map(|t| Text(t.0.clone())),
             exited: None,
         };
-        let ancestors = self.ancestors(node, me.as_ref(), i32::try_from(s.ppid).ok(), ms);
+        let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
         let contid = container_id(ev);
         let node_name = ev.node().map(Text::from);
         let n_targets = k.targets.len().max(1);
@@ -424,7 +422,7 @@ impl Replay {
                 signal_name: signal_name(k.signal as u32),
                 origin: Origin::User,
                 reason: None,
-                syscall: Some(k.syscall.name().to_string()),
+                syscall: k.syscall.name().map(str::to_string),
                 success: Some(k.success),
                 victim,
                 sender: Some(sender.clone()),

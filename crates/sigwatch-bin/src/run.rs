@@ -34,9 +34,7 @@ pub struct RunOptions {
 }
 
 fn say(n: &Notice) {
-    // Diagnostics go to stderr, which may block like stdout: they are
-    // few, and none is written while a report is half-written.
-    eprintln!("sigwatch: {n}");
+    crate::diag::say(&format!("sigwatch: {n}"));
 }
 
 /// Runs the watch mode; `out` should be unbuffered (a `File` on a
@@ -59,7 +57,7 @@ pub fn run<W: Write + AsFd>(
     for n in watcher.take_notices() {
         say(&n);
     }
-    eprintln!("{}", banner(&watcher));
+    crate::diag::say(&banner(&watcher));
     // After the banner, so that whoever waits for READY can read it.
     if let Err(e) = sigwatch::sources::sd_notify("READY=1") {
         log::warn!("NOTIFY_SOCKET: {e}");
@@ -114,6 +112,7 @@ pub fn run<W: Write + AsFd>(
         if out_gone {
             break Stop::OutputClosed;
         }
+        crate::diag::flush();
         let reports = watcher.step()?;
         for n in watcher.take_notices() {
             say(&n);
@@ -197,11 +196,11 @@ pub fn run<W: Write + AsFd>(
     let undelivered = outq.undelivered() - u64::from(summary_queued && outq.pending());
     summary.reports_dropped = outq.dropped + undelivered;
     if summary.reports_dropped > 0 {
-        eprintln!(
+        crate::diag::say(&format!(
             "sigwatch: {} report(s) dropped: the output was blocked (at most {} MiB of reports wait for it)",
             summary.reports_dropped,
             OUT_QUEUE_MAX >> 20
-        );
+        ));
     }
     Ok(summary)
 }

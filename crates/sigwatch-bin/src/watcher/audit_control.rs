@@ -150,13 +150,13 @@ pub(crate) fn setup_rules(
     let key = if !install {
         auditsig::killrules::KEY_PREFIX.to_string()
     } else {
-        owner_key(std::process::id())
+        owner_key(std::process::id() as i32)
     };
     let set = KillRuleSet::new(key);
     let set = if signals.is_all() {
         set.all_signals()
     } else {
-        set.signals(&signals.iter().collect::<Vec<_>>())
+        set.signals(&signals.iter().map(|s| s as i32).collect::<Vec<_>>())
     };
     let missing = match set.build_missing(&existing) {
         Ok(m) => m,

@@ -58,7 +58,7 @@ impl Feed {
     pub(crate) fn open(
         want: &AuditInput,
         rcvbuf: usize,
-        audit_pid_holder: u32,
+        audit_pid_holder: i32,
         gap: &mut Option<String>,
     ) -> Result<Feed, Error> {
         Ok(match want {
