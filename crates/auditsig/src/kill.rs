@@ -141,8 +141,8 @@ pub struct Target {
     pub uid: u32,
     /// `oses`; `None` when unset (-1).
     pub ses: Option<u32>,
-    /// `ocomm`.
-    pub comm: Bytes,
+    /// `ocomm`; `None` when the record has none (unknown, not empty).
+    pub comm: Option<Bytes>,
     /// `obj` (the LSM context), when an LSM is active.
     pub obj: Option<Bytes>,
 }
@@ -399,7 +399,7 @@ impl Target {
             auid: None,
             uid,
             ses: None,
-            comm: comm.into(),
+            comm: Some(comm.into()),
             obj: None,
         }
     }
@@ -555,7 +555,9 @@ impl KillEvent {
             ses: id_opt(ses).map_err(|_| missing(S, "ses"))?,
             tty: string(tty),
             comm: string(comm).ok_or_else(|| missing(S, "comm"))?,
-            exe: string(exe),
+            // `exe=""`: no path known (e.g. a kernel thread's mm-less
+            // context); unknown is None, never an empty path.
+            exe: string(exe).filter(|b| !b.0.is_empty()),
             argv,
             argv_truncated,
         };
@@ -573,7 +575,7 @@ impl KillEvent {
                     .map_err(|_| missing(O, "ouid"))?
                     .unwrap_or(AUDIT_UNSET),
                 ses: id_opt(oses).map_err(|_| missing(O, "oses"))?,
-                comm: string(ocomm).unwrap_or_default(),
+                comm: string(ocomm),
                 obj: string(obj),
             });
         }

@@ -843,6 +843,8 @@ pub fn syscall_name(arch: Arch, nr: u32) -> Option<&'static str> {
         Arch::X86_64 => names::X86_64,
         Arch::I386 => names::I386,
         Arch::Aarch64 => names::AARCH64,
+        // Arches without a full name table here: the kill family at least.
+        other => return crate::syscalls::KillSyscall::from_number(other, nr).map(|s| s.name()),
     };
     let nr = u16::try_from(nr).ok()?;
     table

@@ -185,7 +185,7 @@ fn sigkill_from_short_lived_sh() {
     assert_eq!(k.targets.len(), 1);
     assert_eq!(k.targets[0].pid, vpid);
     assert_eq!(k.targets[0].uid, 0);
-    assert_eq!(k.targets[0].comm, b("sleep"));
+    assert_eq!(k.targets[0].comm, Some(b("sleep")));
     assert_eq!(k.key, Some(b(&owner_key(std::process::id() as i32))));
 }
 
@@ -228,7 +228,11 @@ fn process_group_kill_yields_all_targets() {
     assert_eq!(k.sender.comm, b("sh"));
     let mut comms: Vec<_> = k.targets.iter().map(|t| t.comm.clone()).collect();
     comms.sort();
-    assert_eq!(comms, vec![b("sh"), b("sleep"), b("sleep")], "{k:?}");
+    assert_eq!(
+        comms,
+        vec![Some(b("sh")), Some(b("sleep")), Some(b("sleep"))],
+        "{k:?}"
+    );
     let mut pids: Vec<i32> = k.targets.iter().map(|t| t.pid).collect();
     pids.sort();
     pids.dedup();

@@ -625,6 +625,7 @@ impl<P: ProcessView> Attributor<P> {
             audit: None,
             witnesses: Vec::new(),
             trace: Some(facts),
+            node: None,
             extra: KillExtra {
                 victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
                 kmsg,
@@ -706,7 +707,7 @@ impl<P: ProcessView> Attributor<P> {
                 pid: tgid,
                 tid,
                 ppid: None,
-                comm: known_bytes(&t.comm.0),
+                comm: t.comm.as_ref().and_then(|c| known_bytes(&c.0)),
                 exe: None,
                 argv: None,
                 cwd: None,
@@ -743,9 +744,11 @@ impl<P: ProcessView> Attributor<P> {
                 audit: Some(AuditRef {
                     serial: k.stamp.serial,
                     key: k.key.as_ref().map(|b| Text(b.0.clone())),
+                    container_id: None,
                 }),
                 witnesses: Vec::new(),
                 trace,
+                node: None,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     kmsg: false,
@@ -1055,6 +1058,7 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> Kil
         audit: None,
         witnesses: Vec::new(),
         trace: None,
+        node: None,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()

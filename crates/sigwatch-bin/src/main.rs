@@ -1,7 +1,7 @@
 //! `sigwatch`: who killed my process? The thin binary: parse the command
 //! line, set up logging, dispatch to the library.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 mod cli;
@@ -10,7 +10,7 @@ mod run;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use sigwatch::render::{write_json, write_text, TextOptions};
+use sigwatch::render::TextOptions;
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
 
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             print!("{}", sigwatch::status::render(&sigwatch::status::checks()));
             Ok(())
         }
-        Some(Command::Replay { file, json, signal }) => replay(file, *json, *signal),
+        Some(Command::Replay(args)) => replay(args),
     };
     let code = match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,58 +138,9 @@ fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
     Ok(())
 }
 
-fn replay(file: &std::path::Path, json: bool, signals: SignalSet) -> Result<(), sigwatch::Error> {
-    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        let f = std::fs::File::open(file).map_err(|e| sigwatch::Error::Io {
-            what: format!("cannot open {}", file.display()),
-            source: e,
-        })?;
-        Box::new(io::BufReader::new(f))
-    };
-    let mut reader = auditsig::LineReader::new(input);
-    let mut r = sigwatch::replay::Replay::new(signals);
-    let mut out = io::stdout().lock();
-    let opts = TextOptions::default();
-    let mut emit = |reports: Vec<Report>| -> Result<(), sigwatch::Error> {
-        for rep in reports {
-            let res = if json {
-                write_json(&mut out, &rep)
-            } else {
-                write_text(&mut out, &rep, &opts)
-            };
-            match res {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => {
-                    return Err(sigwatch::Error::Io {
-                        what: "writing".into(),
-                        source: e,
-                    })
-                }
-            }
-        }
-        Ok(())
-    };
-    loop {
-        match reader.next_record() {
-            Ok(Some(rec)) => emit(r.push(rec))?,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(sigwatch::Error::Fatal(format!(
-                    "reading {}: {e}",
-                    file.display()
-                )))
-            }
-        }
-    }
-    emit(r.finish())?;
-    let st = r.stats();
-    let ls = reader.stats();
-    eprintln!(
-        "sigwatch: replayed {} record(s), {} event(s), {} kill event(s); {} unparsable line(s), {} malformed kill event(s)",
-        st.records, st.events, st.kill_events, ls.parse_errors, st.malformed
-    );
+fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let summary = sigwatch::replay::run::run(&args.options(), out)?;
+    eprintln!("{}", summary.render());
     Ok(())
 }

@@ -551,9 +551,11 @@ mod tests {
             audit: Some(AuditRef {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
+                container_id: None,
             }),
             witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
+            node: None,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
                 errno: None,
@@ -689,10 +691,13 @@ mod tests {
             "audit",
             "witnesses",
             "trace",
+            "node",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 14);
+        assert_eq!(keys.len(), 15);
+        assert!(v["node"].is_null());
+        assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));
         assert!(v["trace"].is_null());
     }

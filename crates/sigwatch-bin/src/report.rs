@@ -157,6 +157,10 @@ pub struct KillReport {
     /// The `signal:signal_generate` tracepoint's raw facts, null when
     /// tracefs did not see this kill.
     pub trace: Option<TraceFacts>,
+    /// The host that wrote the audit records (auditd's `node=`, or the
+    /// journal's `_HOSTNAME` in a replay of a journal); null when the
+    /// records do not say.
+    pub node: Option<Text>,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
     pub extra: KillExtra,
@@ -302,6 +306,9 @@ pub struct AuditRef {
     pub serial: u64,
     /// The rule key (`key=`), null for `(null)`.
     pub key: Option<Text>,
+    /// The audit container id (`contid=` of a `CONTAINER_ID` record in
+    /// the event), null when the event has none.
+    pub container_id: Option<Text>,
 }
 
 /// Names an enum's values as their JSON strings: `as_str`, `Display`, and

@@ -478,7 +478,7 @@ fn details_from_before_an_unread_exec_are_not_shown() {
     t.get_mut(100).unwrap().details_stale = true;
     let mut a = Attributor::new(Config::default(), t);
     let mut k = kill(96, at(1), "kill", 9, &[300]);
-    k.targets[0].comm = "sleep".into();
+    k.targets[0].comm = Some("sleep".into());
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
     let v = &r[0].victim;
