@@ -24,7 +24,14 @@ use tracesig::classify::si;
 use tracesig::{classify, Classification, MarkVictim, OomEvidence, SignalGenerate, UserSend};
 
 /// What to report and how long to wait.
+///
+/// ```
+/// use sigwatch::{Config, SignalSet};
+/// let cfg = Config::default().signals(SignalSet::all()).window_ns(500_000_000);
+/// assert!(cfg.signals.contains(15));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// How long an audit kill waits for its victim's exit, and an exit by
     /// a watched signal waits for its audit record or kernel-log evidence.
@@ -61,6 +68,49 @@ impl Default for Config {
             mark_victim_traced: true,
             oom_hold_ns: 200_000_000,
         }
+    }
+}
+
+impl Config {
+    /// The join window ([`Config::window_ns`]).
+    pub fn window_ns(mut self, ns: u64) -> Self {
+        self.window_ns = ns;
+        self
+    }
+    /// The signals to report.
+    pub fn signals(mut self, s: SignalSet) -> Self {
+        self.signals = s;
+        self
+    }
+    /// Report only these victim pids.
+    pub fn victim_pids(mut self, pids: Vec<Pid>) -> Self {
+        self.victim_pids = pids;
+        self
+    }
+    /// Report only victims with these comms.
+    pub fn victim_comms(mut self, comms: Vec<Vec<u8>>) -> Self {
+        self.victim_comms = comms;
+        self
+    }
+    /// Whether an audit source is live ([`Config::audit_expected`]).
+    pub fn audit_expected(mut self, yes: bool) -> Self {
+        self.audit_expected = yes;
+        self
+    }
+    /// How long a tracefs-seen user kill waits for its audit record.
+    pub fn audit_grace_ns(mut self, ns: u64) -> Self {
+        self.audit_grace_ns = ns;
+        self
+    }
+    /// Whether `oom:mark_victim` is traced.
+    pub fn mark_victim_traced(mut self, yes: bool) -> Self {
+        self.mark_victim_traced = yes;
+        self
+    }
+    /// How long a possible OOM kill waits for `mark_victim`.
+    pub fn oom_hold_ns(mut self, ns: u64) -> Self {
+        self.oom_hold_ns = ns;
+        self
     }
 }
 
@@ -101,6 +151,7 @@ impl Clock {
 
 /// Counters of what the engine saw and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Process events applied.
     pub proc_events: u64,

@@ -359,10 +359,7 @@ fn signal_filter_applies_to_records_and_exits() {
     assert!(a.tick(at(100)).is_empty());
     assert_eq!(a.pending(), 0);
 
-    let cfg = Config {
-        signals: SignalSet::all(),
-        ..Config::default()
-    };
+    let cfg = Config::default().signals(SignalSet::all());
     let mut a = Attributor::new(cfg, world());
     a.on_audit_kill(&kill(51, at(1), "kill", 15, &[300]), at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 15), at(2)));
@@ -395,10 +392,7 @@ fn duplicate_kills_report_the_first_sender_once() {
 
 #[test]
 fn victim_filters() {
-    let cfg = Config {
-        victim_pids: vec![301],
-        ..Config::default()
-    };
+    let cfg = Config::default().victim_pids(vec![301]);
     let mut a = Attributor::new(cfg, world());
     a.on_audit_kill(&kill(70, at(1), "kill", 9, &[300, 301]), at(1));
     let mut r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
@@ -407,10 +401,7 @@ fn victim_filters() {
     assert_eq!(r[0].victim.pid, 301);
     assert_eq!(a.stats().filtered, 1);
 
-    let cfg = Config {
-        victim_comms: vec![b"launcher".to_vec()],
-        ..Config::default()
-    };
+    let cfg = Config::default().victim_comms(vec![b"launcher".to_vec()]);
     let mut a = Attributor::new(cfg, world());
     a.on_proc_event(&exit(at(1), 300, 300, 9), at(1));
     a.on_proc_event(&exit(at(1), 100, 100, 9), at(1));

@@ -165,29 +165,10 @@ impl Watcher {
         if audit.as_ref().is_some_and(AuditWitness::is_unicast) {
             ignore_job_control(cfg.handle_signals, &mut notices);
         }
-        let mut trace_gap = None;
-        let trace = if wanted.tracefs {
-            match open_trace(cfg.signals, &mut notices) {
-                Ok(t) => {
-                    log::info!(
-                        "tracefs: instance {} (mark_victim traced: {})",
-                        t.instance().path().display(),
-                        t.instance().mark_victim_traced()
-                    );
-                    Some(t)
-                }
-                Err(e) if explicit => {
-                    return Err(fatal(format!(
-                        "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
-                    )))
-                }
-                Err(e) => {
-                    trace_gap = Some(e.to_string());
-                    None
-                }
-            }
+        let (trace, trace_gap) = if wanted.tracefs {
+            open_trace_witness(cfg, explicit, &mut notices)?
         } else {
-            None
+            (None, None)
         };
         if let (true, None, Some(a), Some(t)) = (audit.is_none(), &trace, &audit_gap, &trace_gap) {
             // Not one witness that can name a sender, and nobody asked for
@@ -209,17 +190,7 @@ impl Watcher {
         if let Some(t) = &trace_gap {
             notices.push(Notice::warning(format!("no tracefs witness ({t}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`")));
         }
-        let kmsg = if !wanted.kmsg || !cfg.kernel_log {
-            None
-        } else {
-            match Kmsg::open() {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
-                    None
-                }
-            }
-        };
+        let kmsg = (wanted.kmsg && cfg.kernel_log).then(open_kmsg).flatten();
         let engine_cfg = Config {
             window_ns: u64::try_from(cfg.window.as_nanos()).unwrap_or(u64::MAX),
             signals: cfg.signals,
@@ -567,6 +538,40 @@ pub struct Finished {
     pub summary: Summary,
     /// Problems met while restoring the host, and late notices.
     pub notices: Vec<Notice>,
+}
+
+/// The tracefs witness, or why there is none (an error when it was
+/// asked for by name).
+fn open_trace_witness(
+    cfg: &WatchConfig,
+    explicit: bool,
+    notices: &mut Vec<Notice>,
+) -> Result<(Option<tracesig::TraceSource>, Option<String>), Error> {
+    match open_trace(cfg.signals, notices) {
+        Ok(t) => {
+            log::info!(
+                "tracefs: instance {} (mark_victim traced: {})",
+                t.instance().path().display(),
+                t.instance().mark_victim_traced()
+            );
+            Ok((Some(t), None))
+        }
+        Err(e) if explicit => Err(fatal(format!(
+            "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
+        ))),
+        Err(e) => Ok((None, Some(e.to_string()))),
+    }
+}
+
+/// `/dev/kmsg`, if it can be read.
+fn open_kmsg() -> Option<Kmsg> {
+    match Kmsg::open() {
+        Ok(k) => Some(k),
+        Err(e) => {
+            log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
+            None
+        }
+    }
 }
 
 /// As the audit pid, a stopped process (Ctrl-Z, or a background write to
