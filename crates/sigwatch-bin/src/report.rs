@@ -242,10 +242,10 @@ pub struct Victim {
     /// When the process started.
     pub start_time: Option<Timestamp>,
     /// Whether an exit by this signal was seen.
+    pub exit_confirmed: bool,
     /// `argv` is cut: the process tree keeps a bounded prefix of a huge
     /// command line. Null when `argv` is null.
     pub argv_truncated: Option<bool>,
-    pub exit_confirmed: bool,
 }
 
 /// The sender of a kill report.
