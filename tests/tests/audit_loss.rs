@@ -38,7 +38,7 @@ fn kernel_drops_in_a_short_run_are_reported_as_loss() {
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
     let _restore = RateLimit(status_value("rate_limit"));
-    let mut sw = Sigwatch::start(&[]);
+    let sw = Sigwatch::start(&[]);
     // 5 records a second at most: a burst of kills loses most of them.
     assert!(Command::new("auditctl")
         .args(["-r", "5"])
