@@ -466,7 +466,8 @@ impl Watcher {
             .iter()
             .filter(|r| matches!(r, Report::Kill(_)))
             .count() as u64;
-        self.restore_host();
+        // The losses read last (the kernel's counter at the very end).
+        reports.extend(self.restore_host());
         Finished {
             reports,
             summary: self.summary,
@@ -474,23 +475,29 @@ impl Watcher {
         }
     }
 
-    /// Undoes this watcher's host changes (once).
-    fn restore_host(&mut self) {
+    /// Undoes this watcher's host changes (once); returns the loss
+    /// reports of what the witnesses say they lost up to the end.
+    fn restore_host(&mut self) -> Vec<Report> {
+        let mut out = Vec::new();
         if std::mem::replace(&mut self.finished, true) {
-            return;
+            return out;
         }
         let mut audit_counters = None;
         if let Some(mut a) = self.audit.take() {
             if let Some(lost) = a.finish_keeper(&mut self.notices) {
                 // The kernel's losses up to the very end.
-                self.losses.observe(Counter::AuditKernelLost, lost);
+                out.extend(self.losses.observe(Counter::AuditKernelLost, lost));
             }
-            audit_counters = Some(a.counters());
+            let c = a.counters();
+            out.extend(self.losses.observe(Counter::AuditOverflow, c.overflows));
+            audit_counters = Some(c);
         }
         if let Some(t) = self.trace.take() {
             if let Ok(l) = t.loss() {
-                self.losses
-                    .observe(Counter::TraceLost, l.buffer + l.unparsed);
+                out.extend(
+                    self.losses
+                        .observe(Counter::TraceLost, l.buffer + l.unparsed),
+                );
             }
             // Removes the instance, those of dead sigwatches, and the
             // mount of the last sigwatch out.
@@ -508,12 +515,18 @@ impl Watcher {
         // are kills nobody will see reported: counted as lost, never
         // silent.
         self.summary.audit_lost = self.losses.total(LossSource::Audit) + c.lost();
+        out
     }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.restore_host();
+        // Without `finish` nobody takes reports any more: losses are logged.
+        for r in self.restore_host() {
+            if let Report::Loss(l) = r {
+                log::warn!("{} {} event(s) lost", l.count, l.source);
+            }
+        }
         for n in self.notices.drain(..) {
             log::warn!("{n}");
         }
