@@ -36,6 +36,9 @@ fn snap(pid: Pid, ppid: Pid, start: u64, argv: &[&str]) -> Snapshot {
         argv_truncated: false,
         cwd: Some(PathBuf::from("/home/user/src/project")),
         cgroup: Some("/user.slice/user-1000.slice/session-3.scope".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(1000),
         sessionid: Some(3),
     }

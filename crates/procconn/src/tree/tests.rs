@@ -36,6 +36,9 @@ fn snap(pid: Pid, ppid: Pid, start_ns: u64, args: &[&str]) -> Snapshot {
         argv_truncated: false,
         cwd: Some(PathBuf::from("/home/u")),
         cgroup: Some("/user.slice".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(1000),
         sessionid: Some(3),
     }
