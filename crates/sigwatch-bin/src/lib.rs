@@ -40,7 +40,9 @@
 #![warn(missing_docs)]
 
 pub mod attributor;
+pub mod cgroupfs;
 pub mod config;
+pub mod context;
 pub mod input;
 pub mod notice;
 pub mod output;
