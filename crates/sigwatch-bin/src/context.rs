@@ -240,8 +240,9 @@ mod tests {
         assert_eq!(placement("/system.slice").unit.as_deref(), Some("system.slice"));
         assert_eq!(placement("/").unit, None);
         assert_eq!(placement("/foo/bar.service").unit, None);
-        assert_eq!(placement("/system.slice/.service").unit, None);
-        assert_eq!(placement("/system.slice/a b.service").unit, None);
+        // An invalid unit name below a slice: the slice is what is known.
+        assert_eq!(placement("/system.slice/.service").unit.as_deref(), Some("system.slice"));
+        assert_eq!(placement("/system.slice/a b.service").unit.as_deref(), Some("system.slice"));
         // systemd escapes in names are kept as written.
         assert_eq!(
             placement("/system.slice/system-getty.slice/getty@tty1.service").unit.as_deref(),

@@ -44,6 +44,7 @@ pub mod cgroupfs;
 pub mod config;
 pub mod context;
 pub mod input;
+pub mod journal;
 pub mod notice;
 pub mod output;
 pub mod procview;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
+use sigwatch::journal::Journal;
 use sigwatch::render::Renderer;
 use sigwatch::report::{Report, Summary};
 use sigwatch::stop::StopSignals;
@@ -39,6 +40,18 @@ fn say(n: &Notice) {
     eprintln!("sigwatch: {n}");
 }
 
+/// Sends one report to the journal (user names filled in); a failure is
+/// said on stderr and the report counted as not printed.
+fn to_journal(j: &Journal, render: &Renderer, r: &Report) -> bool {
+    match j.send(&render.named(r)) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("sigwatch: a report could not be sent to the journal: {e}");
+            false
+        }
+    }
+}
+
 /// Runs the watch mode; `out` should be unbuffered (a `File` on a
 /// duplicate of fd 1): reports are written in small `write(2)`s only when
 /// `poll` says there is room, so that a blocked reader never keeps a
@@ -47,6 +60,7 @@ pub fn run<W: Write + AsFd>(
     cfg: &WatchConfig,
     opts: RunOptions,
     render: &Renderer,
+    journal: Option<&Journal>,
     banner: impl Fn(&Watcher) -> String,
     out: W,
 ) -> Result<Summary, Error> {
@@ -119,12 +133,18 @@ pub fn run<W: Write + AsFd>(
             say(&n);
         }
         for r in &reports {
-            let bytes = render.render(r).map_err(|e| Error::Io {
-                what: "rendering a report".into(),
-                source: e,
-            })?;
-            if !outq.push(&bytes) {
-                continue;
+            if let Some(j) = journal {
+                if !to_journal(j, render, r) {
+                    continue;
+                }
+            } else {
+                let bytes = render.render(r).map_err(|e| Error::Io {
+                    what: "rendering a report".into(),
+                    source: e,
+                })?;
+                if !outq.push(&bytes) {
+                    continue;
+                }
             }
             if matches!(r, Report::Kill(_)) {
                 printed += 1;
@@ -163,11 +183,17 @@ pub fn run<W: Write + AsFd>(
     let mut out_ok = out_ok;
     if out_ok && opts.count.is_none_or(|c| printed < c) {
         for r in &finished.reports {
-            let Ok(bytes) = render.render(r) else {
-                continue;
-            };
-            if !outq.push(&bytes) {
-                continue;
+            if let Some(j) = journal {
+                if !to_journal(j, render, r) {
+                    continue;
+                }
+            } else {
+                let Ok(bytes) = render.render(r) else {
+                    continue;
+                };
+                if !outq.push(&bytes) {
+                    continue;
+                }
             }
             if matches!(r, Report::Kill(_)) {
                 printed += 1;
@@ -191,7 +217,9 @@ pub fn run<W: Write + AsFd>(
         );
     }
     summary.reports = printed;
-    if render.is_json() && out_ok {
+    if let Some(j) = journal {
+        to_journal(j, render, &Report::Summary(summary));
+    } else if render.is_json() && out_ok {
         if let Ok(bytes) = render.render(&Report::Summary(summary)) {
             let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
                 d.max(Instant::now() + Duration::from_millis(200))
