@@ -1,0 +1,422 @@
+//! End-to-end: the context of a kill in the operator's words. Processes
+//! are placed in real cgroups named as systemd, docker, Kubernetes
+//! (cgroupfs driver) and podman name them, on the host's cgroup v2 tree
+//! and on the v1 `name=systemd` hierarchy; a memory cgroup's OOM names its
+//! constraint, cgroup and limit; and `--output journal` goes through a
+//! real systemd-journald and back out of `journalctl -o json`.
+//! Root only (each test says when it skips). Every cgroup created is
+//! removed, also when a test fails.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use sigwatch_e2e::*;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ID_VICTIM: &str = "4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e";
+const ID_POD: &str = "9b1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d";
+const ID_SENDER: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+const POD_UID: &str = "0f9e8d7c-6b5a-4c3d-9e2f-1a0b9c8d7e6f";
+
+/// Cgroup directories created under one hierarchy, removed deepest first
+/// on drop (after their processes are gone).
+struct Cgroups {
+    root: PathBuf,
+    made: Vec<PathBuf>,
+}
+
+impl Cgroups {
+    fn new(root: &Path) -> Cgroups {
+        Cgroups {
+            root: root.to_path_buf(),
+            made: Vec::new(),
+        }
+    }
+
+    /// Creates `rel` (and its missing parents); returns its directory.
+    fn make(&mut self, rel: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            p.push(part);
+            if !p.exists() {
+                std::fs::create_dir(&p).unwrap();
+                self.made.push(p.clone());
+            }
+        }
+        p
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for p in self.made.iter().rev() {
+            // A process may take a moment to leave after its death.
+            for _ in 0..50 {
+                if std::fs::remove_dir(p).is_ok() || !p.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// A cgroup hierarchy this host mounts (independent probe: the mount
+/// table), or why not.
+fn hierarchy(fs: &str, option: Option<&str>) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let ok = f.get(2) == Some(&fs)
+            && option.is_none_or(|o| f.get(3).is_some_and(|opts| opts.split(',').any(|x| x == o)));
+        ok.then(|| PathBuf::from(f[1]))
+    })
+}
+
+/// Starts `sleep 300` inside `cg` (moved there before its exec, so the
+/// process tree reads the cgroup with the rest of its exec facts).
+fn sleep_in(cg: &Path) -> Child {
+    let child = Command::new("sh")
+        .args(["-c", "echo $$ > \"$0/cgroup.procs\" && exec sleep 300", cg.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "sleep never exec'd");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
+}
+
+/// Kills `victim` from a shell placed in `cg` that exec'd a second shell
+/// (so its facts, cgroup included, are read at that exec) and waits a
+/// moment before `kill -9`.
+fn kill_from(cg: &Path, victim: i32) -> i32 {
+    let mut k = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec sh -c 'sleep 0.3; kill -9 $0' \"$1\"",
+            cg.to_str().unwrap(),
+            &victim.to_string(),
+        ])
+        .spawn()
+        .unwrap();
+    let pid = k.id() as i32;
+    assert!(k.wait().unwrap().success());
+    pid
+}
+
+fn check_placements(test: &str, root: &Path) {
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let tag = std::process::id();
+    let mut cgs = Cgroups::new(root);
+    let unit = format!("/system.slice/sigwatch-e2e-{tag}.service");
+    let docker = format!("/docker/{ID_VICTIM}");
+    let pod = format!("/kubepods/burstable/pod{POD_UID}/{ID_POD}");
+    let podman = format!("/machine.slice/libpod-{ID_SENDER}.scope");
+    let dirs: Vec<PathBuf> = [&unit, &docker, &pod, &podman]
+        .iter()
+        .map(|p| cgs.make(p))
+        .collect();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victims: Vec<Child> = dirs[..3].iter().map(|d| sleep_in(d)).collect();
+    let mut reports = Vec::new();
+    for v in &victims {
+        let sender = kill_from(&dirs[3], v.id() as i32);
+        let r = sw.wait_kill_of(v.id() as i32);
+        reports.push((sender, r));
+    }
+    for v in &mut victims {
+        let _ = v.wait();
+    }
+    let stderr = sw.stderr();
+    drop(sw);
+    drop(cgs);
+    before.assert_restored();
+    eprintln!("{test}: {} reports", reports.len());
+    let (_, r) = &reports[0];
+    assert_eq!(r["victim"]["cgroup"], unit.as_str(), "{r:#}\n{stderr}");
+    assert_eq!(r["victim"]["unit"], format!("sigwatch-e2e-{tag}.service"), "{r:#}");
+    assert_eq!(r["victim"]["container"], Value::Null, "{r:#}");
+    let (_, r) = &reports[1];
+    assert_eq!(r["victim"]["cgroup"], docker.as_str(), "{r:#}");
+    assert_eq!(r["victim"]["unit"], Value::Null, "{r:#}");
+    assert_eq!(r["victim"]["container"]["runtime"], "docker", "{r:#}");
+    assert_eq!(r["victim"]["container"]["id"], ID_VICTIM, "{r:#}");
+    assert_eq!(r["victim"]["container"]["pod_uid"], Value::Null, "{r:#}");
+    let (_, r) = &reports[2];
+    assert_eq!(r["victim"]["cgroup"], pod.as_str(), "{r:#}");
+    assert_eq!(r["victim"]["container"]["id"], ID_POD, "{r:#}");
+    assert_eq!(r["victim"]["container"]["pod_uid"], POD_UID, "{r:#}");
+    // The cgroupfs driver's path does not name the runtime.
+    assert_eq!(r["victim"]["container"]["runtime"], Value::Null, "{r:#}");
+    for (sender, r) in &reports {
+        assert_eq!(r["sender"]["pid"], *sender, "{r:#}");
+        assert_eq!(r["sender"]["cgroup"], podman.as_str(), "{r:#}");
+        assert_eq!(r["sender"]["unit"], format!("libpod-{ID_SENDER}.scope"), "{r:#}");
+        assert_eq!(r["sender"]["container"]["runtime"], "podman", "{r:#}");
+        assert_eq!(r["sender"]["container"]["id"], ID_SENDER, "{r:#}");
+        // Host pid namespace: the pid there is the pid, no nested namespace.
+        assert_eq!(r["sender"]["ns_pid"], *sender, "{r:#}");
+        assert_eq!(r["sender"]["pid_ns"], Value::Null, "{r:#}");
+        assert_eq!(r["victim"]["user"], "root", "{r:#}");
+    }
+}
+
+#[test]
+fn kills_in_cgroup_v2_name_units_and_containers() {
+    let test = "context_v2";
+    if !require_root(test) {
+        return;
+    }
+    let Some(root) = hierarchy("cgroup2", None) else {
+        eprintln!("SKIP {test}: no cgroup2 mount");
+        return;
+    };
+    check_placements(test, &root);
+}
+
+#[test]
+fn kills_in_cgroup_v1_name_systemd_name_units_and_containers() {
+    let test = "context_v1";
+    if !require_root(test) {
+        return;
+    }
+    let Some(root) = hierarchy("cgroup", Some("name=systemd")) else {
+        eprintln!("SKIP {test}: no cgroup v1 name=systemd hierarchy");
+        return;
+    };
+    check_placements(test, &root);
+}
+
+#[test]
+fn a_pid_namespace_is_named() {
+    let test = "context_pidns";
+    if !require_root(test) || !require_tool(test, "unshare") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    // sleep is pid 1 of a new pid namespace.
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "sleep", "300"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let victim = loop {
+        let kids = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+            .unwrap_or_default();
+        if let Some(p) = kids.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
+            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+                break p;
+            }
+        }
+        assert!(Instant::now() < deadline, "no sleep in the new namespace");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let ns = std::fs::read_link(format!("/proc/{victim}/ns/pid")).unwrap();
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    let r = sw.wait_kill_of(victim);
+    let _ = child.wait();
+    drop(sw);
+    before.assert_restored();
+    let inode: u64 = ns
+        .to_str()
+        .and_then(|s| s.strip_prefix("pid:["))
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(r["victim"]["ns_pid"], 1, "{r:#}");
+    assert_eq!(r["victim"]["pid_ns"], inode, "{r:#}");
+}
+
+#[test]
+fn memory_cgroup_oom_names_constraint_cgroup_and_limit() {
+    let test = "context_oom";
+    if !require_root(test) {
+        return;
+    }
+    let Some(cg) = MemoryCgroup::create(test, "ctx-oom") else {
+        return;
+    };
+    let path = format!("/sigwatch-e2e-ctx-oom-{}", std::process::id());
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let (victim, _) = cg.run_hog();
+    let r = sw.wait_kill_of(victim);
+    drop(sw);
+    drop(cg);
+    before.assert_restored();
+    assert_eq!(r["reason"], "oom", "{r:#}");
+    let oom = &r["oom"];
+    assert_eq!(oom["constraint"], "memcg", "{r:#}");
+    assert_eq!(oom["cgroup"], path.as_str(), "{r:#}");
+    // MemoryCgroup sets memory.limit_in_bytes to 32 MiB.
+    assert_eq!(oom["limit_bytes"], 33_554_432, "{r:#}");
+    assert_eq!(oom["victim_cgroup"], path.as_str(), "{r:#}");
+    let rss = oom["anon_rss_bytes"].as_u64().unwrap();
+    assert!(rss > 16 << 20 && rss <= 33_554_432, "{r:#}");
+    assert_eq!(r["victim"]["cgroup"], path.as_str(), "{r:#}");
+}
+
+/// A systemd-journald of our own: started in a private mount namespace
+/// (tmpfs over its runtime and storage directories, nothing reaches the
+/// host's journal), in journal namespace `ns`; its socket is reached
+/// through `/proc/<pid>/root`.
+struct Journald {
+    child: Child,
+    ns: String,
+}
+
+impl Journald {
+    fn start(ns: &str) -> Journald {
+        let script = "mount -t tmpfs tmpfs /run/systemd && \
+             if [ -d /run/log ]; then mount -t tmpfs tmpfs /run/log; fi && \
+             if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi && \
+             exec /lib/systemd/systemd-journald \"$0\"";
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", script, ns])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let j = Journald {
+            child,
+            ns: ns.to_string(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !j.socket().exists() {
+            assert!(Instant::now() < deadline, "journald did not create {}", j.socket().display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        j
+    }
+
+    fn socket(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/{}/root/run/systemd/journal.{}/socket",
+            self.child.id(),
+            self.ns
+        ))
+    }
+
+    /// `journalctl --namespace NS -o json --all MATCH` in its namespace.
+    fn entries(&self, matches: &[&str]) -> Vec<Value> {
+        let out = Command::new("nsenter")
+            .args(["-t", &self.child.id().to_string(), "-m", "journalctl"])
+            .arg(format!("--namespace={}", self.ns))
+            .args(["-o", "json", "--all", "--no-pager"])
+            .args(matches)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Journald {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn journal_entries_round_trip_through_journald() {
+    let test = "journal_round_trip";
+    if !require_root(test) || !require_tool(test, "unshare") || !require_tool(test, "nsenter") {
+        return;
+    }
+    if !Path::new("/lib/systemd/systemd-journald").exists() || !require_tool(test, "journalctl") {
+        eprintln!("SKIP {test}: systemd-journald/journalctl not installed");
+        return;
+    }
+    let Some(root) = hierarchy("cgroup2", None) else {
+        eprintln!("SKIP {test}: no cgroup2 mount");
+        return;
+    };
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let jd = Journald::start(&format!("sigwatch-e2e-{}", std::process::id()));
+    let mut cgs = Cgroups::new(&root);
+    let unit = cgs.make(&format!("/system.slice/sigwatch-e2e-j{}.service", std::process::id()));
+    // sigwatch --output journal, ready when it says READY=1.
+    let dir = TempDir::new("journal");
+    let notify_path = dir.0.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let stderr_path = dir.0.join("stderr.log");
+    let mut sw = Command::new(sigwatch_bin())
+        .args(["--output", "journal", "-c", "1"])
+        .env("SIGWATCH_JOURNAL_SOCKET", jd.socket())
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        let n = notify.recv(&mut buf).expect("sigwatch never said READY=1");
+        if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
+            break;
+        }
+    }
+    let mut victim = sleep_in(&unit);
+    let vpid = victim.id() as i32;
+    unsafe { libc::kill(vpid, libc::SIGKILL) };
+    let _ = victim.wait();
+    let status = wait_timeout(&mut sw, Duration::from_secs(20));
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert_eq!(status, Some(0), "sigwatch -c 1: {stderr}");
+    // A payload larger than any datagram goes as a sealed memfd.
+    let big = vec![b'x'; 4 << 20];
+    let j = sigwatch::journal::Journal::connect(&jd.socket()).unwrap();
+    j.send_fields(&[
+        ("MESSAGE".into(), b"sigwatch e2e: memfd".to_vec()),
+        ("SIGWATCH_E2E_BIG".into(), big),
+    ])
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (kills, bigs) = loop {
+        let kills = jd.entries(&[&format!("MESSAGE_ID={}", sigwatch::journal::KILL_MESSAGE_ID)]);
+        let bigs = jd.entries(&["MESSAGE=sigwatch e2e: memfd"]);
+        if (!kills.is_empty() && !bigs.is_empty()) || Instant::now() > deadline {
+            break (kills, bigs);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(cgs);
+    drop(jd);
+    before.assert_restored();
+    assert_eq!(kills.len(), 1, "{kills:#?}\n{stderr}");
+    let e = &kills[0];
+    let msg = e["MESSAGE"].as_str().unwrap();
+    assert!(
+        msg.starts_with(&format!("pid {vpid} (sleep, sigwatch-e2e-j")) && msg.contains("killed by SIGKILL from pid"),
+        "{e:#}"
+    );
+    assert_eq!(e["PRIORITY"], "4", "{e:#}");
+    assert_eq!(e["SYSLOG_IDENTIFIER"], "sigwatch", "{e:#}");
+    assert_eq!(e["SIGWATCH_VICTIM_PID"], vpid.to_string(), "{e:#}");
+    assert_eq!(e["SIGWATCH_VICTIM_COMM"], "sleep", "{e:#}");
+    assert_eq!(
+        e["SIGWATCH_VICTIM_UNIT"],
+        format!("sigwatch-e2e-j{}.service", std::process::id()),
+        "{e:#}"
+    );
+    assert_eq!(e["SIGWATCH_SENDER_PID"], std::process::id().to_string(), "{e:#}");
+    assert_eq!(e["SIGWATCH_ORIGIN"], "user", "{e:#}");
+    let report: Value = serde_json::from_str(e["SIGWATCH_REPORT"].as_str().unwrap()).unwrap();
+    assert_eq!(report["victim"]["pid"], vpid, "{e:#}");
+    assert_eq!(bigs.len(), 1);
+    assert_eq!(bigs[0]["SIGWATCH_E2E_BIG"].as_str().map(str::len), Some(4 << 20));
+}
