@@ -277,12 +277,18 @@ struct Journald {
 
 impl Journald {
     fn start(ns: &str) -> Journald {
+        // The catalog too: only sigwatch's, in tmpfs, for `journalctl -x`.
         let script = "mount -t tmpfs tmpfs /run/systemd && \
              if [ -d /run/log ]; then mount -t tmpfs tmpfs /run/log; fi && \
              if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi && \
+             mount -t tmpfs tmpfs /usr/lib/systemd/catalog && \
+             mount -t tmpfs tmpfs /var/lib/systemd/catalog && \
+             cp \"$1\" /usr/lib/systemd/catalog/ && journalctl --update-catalog && \
              exec /lib/systemd/systemd-journald \"$0\"";
+        let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/sigwatch.catalog");
         let child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", script, ns])
+            .arg(catalog)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -307,16 +313,23 @@ impl Journald {
         ))
     }
 
-    /// `journalctl --namespace NS -o json --all MATCH` in its namespace.
-    fn entries(&self, matches: &[&str]) -> Vec<Value> {
+    /// `journalctl --namespace NS ARGS` in its mount namespace.
+    fn journalctl(&self, args: &[&str]) -> String {
         let out = Command::new("nsenter")
             .args(["-t", &self.child.id().to_string(), "-m", "journalctl"])
             .arg(format!("--namespace={}", self.ns))
-            .args(["-o", "json", "--all", "--no-pager"])
-            .args(matches)
+            .arg("--no-pager")
+            .args(args)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `journalctl -o json --all MATCH`: the entries as JSON.
+    fn entries(&self, matches: &[&str]) -> Vec<Value> {
+        let mut args = vec!["-o", "json", "--all"];
+        args.extend_from_slice(matches);
+        self.journalctl(&args)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -394,9 +407,16 @@ fn journal_entries_round_trip_through_journald() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let explained = jd.journalctl(&["-x", &format!("MESSAGE_ID={}", sigwatch::journal::KILL_MESSAGE_ID)]);
     drop(cgs);
     drop(jd);
     before.assert_restored();
+    eprintln!("{explained}");
+    assert!(
+        explained.contains(&format!("Subject: Process {vpid} (sleep) got SIGKILL"))
+            && explained.contains("sigwatch attributed a signal: pid"),
+        "journalctl -x: {explained}"
+    );
     assert_eq!(kills.len(), 1, "{kills:#?}\n{stderr}");
     let e = &kills[0];
     let msg = e["MESSAGE"].as_str().unwrap();
