@@ -440,3 +440,174 @@ fn journal_entries_round_trip_through_journald() {
     assert_eq!(bigs.len(), 1);
     assert_eq!(bigs[0]["SIGWATCH_E2E_BIG"].as_str().map(str::len), Some(4 << 20));
 }
+
+/// A podman of our own: storage in a temporary directory (`vfs`, no
+/// mounts), cgroupfs manager, runc, no network; removes its containers,
+/// storage and the `libpod_parent` cgroups it created.
+struct Podman {
+    dir: TempDir,
+    /// podman refuses a runroot path longer than 50 characters.
+    runroot: PathBuf,
+    parents_before: Vec<PathBuf>,
+}
+
+impl Podman {
+    fn new() -> Podman {
+        let runroot = PathBuf::from(format!("/tmp/swpm-{}", std::process::id()));
+        std::fs::create_dir_all(&runroot).unwrap();
+        Podman {
+            dir: TempDir::new("podman"),
+            runroot,
+            parents_before: libpod_parents(),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.0.join("root"))
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+                "--runtime",
+                "runc",
+            ]);
+        c
+    }
+
+    /// Runs podman; stdout, or stderr as the error.
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        let out = self.cmd().args(args).output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+fn libpod_parents() -> Vec<PathBuf> {
+    std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path().join("libpod_parent"))
+                .filter(|p| p.exists())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.run(&["rm", "-a", "-f", "-t", "0"]);
+        let _ = self.run(&["rmi", "-a", "-f"]);
+        let _ = std::fs::remove_dir_all(&self.runroot);
+        for p in libpod_parents() {
+            if self.parents_before.contains(&p) {
+                continue;
+            }
+            // conmon's group, then the parent.
+            let _ = std::fs::remove_dir(p.join("conmon"));
+            let _ = std::fs::remove_dir(&p);
+        }
+    }
+}
+
+#[test]
+fn kill_inside_a_podman_container_names_it() {
+    let test = "context_podman";
+    if !require_root(test) || !require_tool(test, "podman") || !require_tool(test, "runc") {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        eprintln!("SKIP {test}: no /bin/busybox for the container's root file system");
+        return;
+    }
+    let pm = Podman::new();
+    // A root file system of one static busybox, imported locally.
+    let rootfs = pm.dir.0.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    for applet in ["sh", "sleep", "kill"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    let tar = pm.dir.0.join("rootfs.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    let image = format!("localhost/sigwatch-e2e-{}", std::process::id());
+    pm.run(&["import", tar.to_str().unwrap(), &image]).unwrap();
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    // The independent probe: does a container run on this host at all?
+    let id = match pm.run(&[
+        "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit",
+        "nproc=1024:1024", &image, "/bin/sh", "-c", "sleep 300 & wait",
+    ]) {
+        Ok(id) => id,
+        Err(e) => {
+            drop(sw);
+            before.assert_restored();
+            eprintln!("SKIP {test}: podman cannot run a container here: {e}");
+            return;
+        }
+    };
+    let init: i32 = pm.run(&["inspect", "-f", "{{.State.Pid}}", &id]).unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let victim = loop {
+        let kids = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap_or_default();
+        if let Some(p) = kids.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
+            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+                break p;
+            }
+        }
+        assert!(Instant::now() < deadline, "no sleep in the container");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let status = std::fs::read_to_string(format!("/proc/{victim}/status")).unwrap();
+    let ns_pid: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ns = std::fs::read_link(format!("/proc/{victim}/ns/pid")).unwrap();
+    let inode: u64 = ns
+        .to_str()
+        .and_then(|s| s.strip_prefix("pid:["))
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The killer runs inside the container too (podman exec).
+    pm.run(&["exec", &id, "kill", "-9", &ns_pid.to_string()]).unwrap();
+    let r = sw.wait_kill_of(victim);
+    drop(sw);
+    drop(pm);
+    before.assert_restored();
+    eprintln!("{test}: victim {} sender {}", r["victim"], r["sender"]);
+    for who in ["victim", "sender"] {
+        let p = &r[who];
+        assert_eq!(p["container"]["runtime"], "podman", "{who}: {r:#}");
+        assert_eq!(p["container"]["id"], id.as_str(), "{who}: {r:#}");
+        assert_eq!(p["pid_ns"], inode, "{who}: {r:#}");
+    }
+    assert_eq!(r["victim"]["ns_pid"], ns_pid, "{r:#}");
+    assert_eq!(r["sender"]["comm"], "kill", "{r:#}");
+    assert_eq!(r["origin"], "user", "{r:#}");
+}

@@ -940,6 +940,15 @@ impl ProcessTree {
         info.exec_count = 0;
         info.exit = None;
         info.vanished = false;
+        // The pid namespace is inherited, the pid in it is not: a child of
+        // a host-namespace process has its pid there too; in a nested
+        // namespace its pid there is unknown until read (its exec).
+        // (A fork into a new pid namespace shows at its exec.)
+        if info.pid_ns.is_none() && info.ns_pid.is_some() {
+            info.ns_pid = Some(child_tgid);
+        } else {
+            info.ns_pid = None;
+        }
 
         let fields = self.config.fork_fields;
         let mut ticks = None;

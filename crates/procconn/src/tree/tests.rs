@@ -909,3 +909,23 @@ fn long_argv_is_cut_and_flagged() {
     s.exec(200, &["/bin/ls"]);
     assert!(s.tree.get(200).unwrap().argv_truncated);
 }
+
+#[test]
+fn a_fork_keeps_the_pid_namespace_but_not_the_pid_in_it() {
+    let mut s = Sim::new(TreeConfig::default());
+    s.put(snap(1, 0, 0, &["/sbin/init"]));
+    let mut host = snap(100, 1, 500 * MS, &["sh"]);
+    host.ns_pid = Some(100);
+    s.put(host);
+    let mut nested = snap(200, 1, 600 * MS, &["init"]);
+    nested.ns_pid = Some(1);
+    nested.pid_ns = Some(4_026_532_180);
+    s.put(nested);
+    s.tree.seed_from_proc().unwrap();
+    s.fork(100, 101);
+    s.fork(200, 201);
+    let c = s.tree.get(101).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (Some(101), None));
+    let c = s.tree.get(201).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (None, Some(4_026_532_180)));
+}
