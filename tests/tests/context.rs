@@ -79,7 +79,11 @@ fn hierarchy(fs: &str, option: Option<&str>) -> Option<PathBuf> {
 /// process tree reads the cgroup with the rest of its exec facts).
 fn sleep_in(cg: &Path) -> Child {
     let child = Command::new("sh")
-        .args(["-c", "echo $$ > \"$0/cgroup.procs\" && exec sleep 300", cg.to_str().unwrap()])
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec sleep 300",
+            cg.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     let comm = format!("/proc/{}/comm", child.id());
@@ -140,7 +144,11 @@ fn check_placements(test: &str, root: &Path) {
     eprintln!("{test}: {} reports", reports.len());
     let (_, r) = &reports[0];
     assert_eq!(r["victim"]["cgroup"], unit.as_str(), "{r:#}\n{stderr}");
-    assert_eq!(r["victim"]["unit"], format!("sigwatch-e2e-{tag}.service"), "{r:#}");
+    assert_eq!(
+        r["victim"]["unit"],
+        format!("sigwatch-e2e-{tag}.service"),
+        "{r:#}"
+    );
     assert_eq!(r["victim"]["container"], Value::Null, "{r:#}");
     let (_, r) = &reports[1];
     assert_eq!(r["victim"]["cgroup"], docker.as_str(), "{r:#}");
@@ -157,7 +165,11 @@ fn check_placements(test: &str, root: &Path) {
     for (sender, r) in &reports {
         assert_eq!(r["sender"]["pid"], *sender, "{r:#}");
         assert_eq!(r["sender"]["cgroup"], podman.as_str(), "{r:#}");
-        assert_eq!(r["sender"]["unit"], format!("libpod-{ID_SENDER}.scope"), "{r:#}");
+        assert_eq!(
+            r["sender"]["unit"],
+            format!("libpod-{ID_SENDER}.scope"),
+            "{r:#}"
+        );
         assert_eq!(r["sender"]["container"]["runtime"], "podman", "{r:#}");
         assert_eq!(r["sender"]["container"]["id"], ID_SENDER, "{r:#}");
         // Host pid namespace: the pid there is the pid, no nested namespace.
@@ -209,10 +221,16 @@ fn a_pid_namespace_is_named() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     let victim = loop {
-        let kids = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
-            .unwrap_or_default();
-        if let Some(p) = kids.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
-            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+                .unwrap_or_default();
+        if let Some(p) = kids
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            {
                 break p;
             }
         }
@@ -287,7 +305,15 @@ impl Journald {
              exec /lib/systemd/systemd-journald \"$0\"";
         let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/sigwatch.catalog");
         let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", script, ns])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+                ns,
+            ])
             .arg(catalog)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -299,7 +325,11 @@ impl Journald {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !j.socket().exists() {
-            assert!(Instant::now() < deadline, "journald did not create {}", j.socket().display());
+            assert!(
+                Instant::now() < deadline,
+                "journald did not create {}",
+                j.socket().display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         j
@@ -361,12 +391,17 @@ fn journal_entries_round_trip_through_journald() {
     let before = AuditSnapshot::take();
     let jd = Journald::start(&format!("sigwatch-e2e-{}", std::process::id()));
     let mut cgs = Cgroups::new(&root);
-    let unit = cgs.make(&format!("/system.slice/sigwatch-e2e-j{}.service", std::process::id()));
+    let unit = cgs.make(&format!(
+        "/system.slice/sigwatch-e2e-j{}.service",
+        std::process::id()
+    ));
     // sigwatch --output journal, ready when it says READY=1.
     let dir = TempDir::new("journal");
     let notify_path = dir.0.join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let stderr_path = dir.0.join("stderr.log");
     let mut sw = Command::new(sigwatch_bin())
         .args(["--output", "journal", "-c", "1"])
@@ -379,7 +414,10 @@ fn journal_entries_round_trip_through_journald() {
     let mut buf = [0u8; 256];
     loop {
         let n = notify.recv(&mut buf).expect("sigwatch never said READY=1");
-        if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
+        if String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .any(|l| l == "READY=1")
+        {
             break;
         }
     }
@@ -400,14 +438,20 @@ fn journal_entries_round_trip_through_journald() {
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let (kills, bigs) = loop {
-        let kills = jd.entries(&[&format!("MESSAGE_ID={}", sigwatch::journal::KILL_MESSAGE_ID)]);
+        let kills = jd.entries(&[&format!(
+            "MESSAGE_ID={}",
+            sigwatch::journal::KILL_MESSAGE_ID
+        )]);
         let bigs = jd.entries(&["MESSAGE=sigwatch e2e: memfd"]);
         if (!kills.is_empty() && !bigs.is_empty()) || Instant::now() > deadline {
             break (kills, bigs);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let explained = jd.journalctl(&["-x", &format!("MESSAGE_ID={}", sigwatch::journal::KILL_MESSAGE_ID)]);
+    let explained = jd.journalctl(&[
+        "-x",
+        &format!("MESSAGE_ID={}", sigwatch::journal::KILL_MESSAGE_ID),
+    ]);
     drop(cgs);
     drop(jd);
     before.assert_restored();
@@ -421,7 +465,8 @@ fn journal_entries_round_trip_through_journald() {
     let e = &kills[0];
     let msg = e["MESSAGE"].as_str().unwrap();
     assert!(
-        msg.starts_with(&format!("pid {vpid} (sleep, sigwatch-e2e-j")) && msg.contains("killed by SIGKILL from pid"),
+        msg.starts_with(&format!("pid {vpid} (sleep, sigwatch-e2e-j"))
+            && msg.contains("killed by SIGKILL from pid"),
         "{e:#}"
     );
     assert_eq!(e["PRIORITY"], "4", "{e:#}");
@@ -433,12 +478,19 @@ fn journal_entries_round_trip_through_journald() {
         format!("sigwatch-e2e-j{}.service", std::process::id()),
         "{e:#}"
     );
-    assert_eq!(e["SIGWATCH_SENDER_PID"], std::process::id().to_string(), "{e:#}");
+    assert_eq!(
+        e["SIGWATCH_SENDER_PID"],
+        std::process::id().to_string(),
+        "{e:#}"
+    );
     assert_eq!(e["SIGWATCH_ORIGIN"], "user", "{e:#}");
     let report: Value = serde_json::from_str(e["SIGWATCH_REPORT"].as_str().unwrap()).unwrap();
     assert_eq!(report["victim"]["pid"], vpid, "{e:#}");
     assert_eq!(bigs.len(), 1);
-    assert_eq!(bigs[0]["SIGWATCH_E2E_BIG"].as_str().map(str::len), Some(4 << 20));
+    assert_eq!(
+        bigs[0]["SIGWATCH_E2E_BIG"].as_str().map(str::len),
+        Some(4 << 20)
+    );
 }
 
 /// A podman of our own: storage in a temporary directory (`vfs`, no
@@ -555,8 +607,18 @@ fn kill_inside_a_podman_container_names_it() {
     let mut sw = Sigwatch::start(&[]);
     // The independent probe: does a container run on this host at all?
     let id = match pm.run(&[
-        "run", "-d", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit",
-        "nproc=1024:1024", &image, "/bin/sh", "-c", "sleep 300 & wait",
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        &image,
+        "/bin/sh",
+        "-c",
+        "sleep 300 & wait",
     ]) {
         Ok(id) => id,
         Err(e) => {
@@ -566,12 +628,22 @@ fn kill_inside_a_podman_container_names_it() {
             return;
         }
     };
-    let init: i32 = pm.run(&["inspect", "-f", "{{.State.Pid}}", &id]).unwrap().parse().unwrap();
+    let init: i32 = pm
+        .run(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .unwrap()
+        .parse()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let victim = loop {
-        let kids = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children")).unwrap_or_default();
-        if let Some(p) = kids.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
-            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+        let kids = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            .unwrap_or_default();
+        if let Some(p) = kids
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            if std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            {
                 break p;
             }
         }
@@ -595,7 +667,8 @@ fn kill_inside_a_podman_container_names_it() {
         .parse()
         .unwrap();
     // The killer runs inside the container too (podman exec).
-    pm.run(&["exec", &id, "kill", "-9", &ns_pid.to_string()]).unwrap();
+    pm.run(&["exec", &id, "kill", "-9", &ns_pid.to_string()])
+        .unwrap();
     let r = sw.wait_kill_of(victim);
     drop(sw);
     drop(pm);

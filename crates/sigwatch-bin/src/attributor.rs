@@ -14,9 +14,8 @@ use procconn::{EventKind, Pid, ProcEvent};
 use crate::input::{parse_kmsg_line, parse_oom_kill_line, AuditKill};
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin, ProcContext, Reason, Report,
-    Sender, Text, Timestamp,
-    TraceFacts, Victim, Witness,
+    Ancestor, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin, ProcContext, Reason,
+    Report, Sender, Text, Timestamp, TraceFacts, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 use tracesig::classify::si;
@@ -850,7 +849,9 @@ impl<P: ProcessView> Attributor<P> {
         if let Some(l) = parse_oom_kill_line(line) {
             let tgid = self.procs.tgid_of(l.pid).unwrap_or(l.pid);
             let c = self.case(tgid);
-            let (ctx, _) = c.oom.get_or_insert_with(|| (OomContext::default(), deadline));
+            let (ctx, _) = c
+                .oom
+                .get_or_insert_with(|| (OomContext::default(), deadline));
             ctx.constraint = l.constraint;
             ctx.cgroup = l.oom_memcg.as_deref().map(Text::from);
             ctx.limit_bytes = limit_bytes.filter(|_| l.oom_memcg.is_some());
@@ -863,7 +864,9 @@ impl<P: ProcessView> Attributor<P> {
         };
         self.stats.kernel_kills += 1;
         let c = self.case(kk.pid);
-        let (ctx, _) = c.oom.get_or_insert_with(|| (OomContext::default(), deadline));
+        let (ctx, _) = c
+            .oom
+            .get_or_insert_with(|| (OomContext::default(), deadline));
         let kb = |v: Option<u64>| v.map(|v| v.saturating_mul(1024));
         ctx.total_vm_bytes = kb(kk.total_vm_kb);
         ctx.anon_rss_bytes = kb(kk.anon_rss_kb);

@@ -60,7 +60,11 @@ mod tests {
     fn reads_v1_and_v2_layouts_and_refuses_escapes() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("memory/a/b")).unwrap();
-        std::fs::write(d.path().join("memory/a/b/memory.limit_in_bytes"), "1048576\n").unwrap();
+        std::fs::write(
+            d.path().join("memory/a/b/memory.limit_in_bytes"),
+            "1048576\n",
+        )
+        .unwrap();
         std::fs::create_dir_all(d.path().join("c")).unwrap();
         std::fs::write(d.path().join("c/memory.max"), "2097152\n").unwrap();
         std::fs::create_dir_all(d.path().join("unified/e")).unwrap();

@@ -214,7 +214,10 @@ mod tests {
         let c = Cli::try_parse_from(["sigwatch", "--output", "journal", "--utc"]).unwrap();
         assert_eq!(c.watch.output(), Output::Journal);
         assert!(c.watch.utc && !c.watch.full);
-        assert_eq!(Cli::try_parse_from(["sigwatch"]).unwrap().watch.output(), Output::Text);
+        assert_eq!(
+            Cli::try_parse_from(["sigwatch"]).unwrap().watch.output(),
+            Output::Text
+        );
         assert!(Cli::try_parse_from(["sigwatch", "--json", "--output", "text"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
         assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));

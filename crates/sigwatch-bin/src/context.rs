@@ -228,7 +228,8 @@ mod tests {
         assert_eq!(p.container, None);
         let p = placement("/user.slice/user-1000.slice/session-3.scope");
         assert_eq!(p.unit.as_deref(), Some("session-3.scope"));
-        let p = placement("/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox.scope");
+        let p =
+            placement("/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox.scope");
         assert_eq!(p.unit.as_deref(), Some("user@1000.service"));
         assert_eq!(p.user_unit.as_deref(), Some("app-firefox.scope"));
         let p = placement("/user.slice/user-1000.slice/user@1000.service/app.slice");
@@ -237,15 +238,26 @@ mod tests {
         let p = placement("/system.slice/foo.service/worker");
         assert_eq!(p.unit.as_deref(), Some("foo.service"));
         // Only slices: the innermost one.
-        assert_eq!(placement("/system.slice").unit.as_deref(), Some("system.slice"));
+        assert_eq!(
+            placement("/system.slice").unit.as_deref(),
+            Some("system.slice")
+        );
         assert_eq!(placement("/").unit, None);
         assert_eq!(placement("/foo/bar.service").unit, None);
         // An invalid unit name below a slice: the slice is what is known.
-        assert_eq!(placement("/system.slice/.service").unit.as_deref(), Some("system.slice"));
-        assert_eq!(placement("/system.slice/a b.service").unit.as_deref(), Some("system.slice"));
+        assert_eq!(
+            placement("/system.slice/.service").unit.as_deref(),
+            Some("system.slice")
+        );
+        assert_eq!(
+            placement("/system.slice/a b.service").unit.as_deref(),
+            Some("system.slice")
+        );
         // systemd escapes in names are kept as written.
         assert_eq!(
-            placement("/system.slice/system-getty.slice/getty@tty1.service").unit.as_deref(),
+            placement("/system.slice/system-getty.slice/getty@tty1.service")
+                .unit
+                .as_deref(),
             Some("getty@tty1.service")
         );
     }
@@ -255,10 +267,16 @@ mod tests {
         let p = placement(&format!("/system.slice/docker-{ID}.scope"));
         assert_eq!(p.unit, Some(format!("docker-{ID}.scope")));
         assert_eq!(p.container, c(Some("docker"), Some(ID), None));
-        assert_eq!(placement(&format!("/docker/{ID}")).container, c(Some("docker"), Some(ID), None));
+        assert_eq!(
+            placement(&format!("/docker/{ID}")).container,
+            c(Some("docker"), Some(ID), None)
+        );
         // Not a container id: too short, or not hex.
         assert_eq!(placement("/docker/abc").container, None);
-        assert_eq!(placement(&format!("/system.slice/docker-{}.scope", &ID[1..])).container, None);
+        assert_eq!(
+            placement(&format!("/system.slice/docker-{}.scope", &ID[1..])).container,
+            None
+        );
         // A bare id elsewhere says nothing.
         assert_eq!(placement(&format!("/{ID}")).container, None);
     }
@@ -271,7 +289,9 @@ mod tests {
         ));
         assert_eq!(p.unit, Some(format!("cri-containerd-{ID}.scope")));
         assert_eq!(p.container, c(Some("containerd"), Some(ID), Some(POD)));
-        let p = placement(&format!("/kubepods.slice/kubepods-pod{us}.slice/crio-{ID}.scope"));
+        let p = placement(&format!(
+            "/kubepods.slice/kubepods-pod{us}.slice/crio-{ID}.scope"
+        ));
         assert_eq!(p.container, c(Some("cri-o"), Some(ID), Some(POD)));
         let p = placement(&format!("/kubepods/besteffort/pod{POD}/{ID}"));
         assert_eq!(p.unit, None);
@@ -282,9 +302,14 @@ mod tests {
         let p = placement(&format!("/kubepods/burstable/pod{POD}"));
         assert_eq!(p.container, c(None, None, Some(POD)));
         // cri-o's monitor is not the container.
-        let p = placement(&format!("/kubepods.slice/kubepods-pod{us}.slice/crio-conmon-{ID}.scope"));
+        let p = placement(&format!(
+            "/kubepods.slice/kubepods-pod{us}.slice/crio-conmon-{ID}.scope"
+        ));
         assert_eq!(p.container, c(None, None, Some(POD)));
-        assert_eq!(placement("/kubepods/burstable/podnot-a-uid").container, None);
+        assert_eq!(
+            placement("/kubepods/burstable/podnot-a-uid").container,
+            None
+        );
     }
 
     #[test]
@@ -303,8 +328,14 @@ mod tests {
         ));
         assert_eq!(p.user_unit, Some(format!("libpod-{ID}.scope")));
         assert_eq!(p.container, c(Some("podman"), Some(ID), None));
-        assert_eq!(placement("/lxc.payload.web1").container, c(Some("lxc"), Some("web1"), None));
-        assert_eq!(placement("/lxc/web1/init.scope").container, c(Some("lxc"), Some("web1"), None));
+        assert_eq!(
+            placement("/lxc.payload.web1").container,
+            c(Some("lxc"), Some("web1"), None)
+        );
+        assert_eq!(
+            placement("/lxc/web1/init.scope").container,
+            c(Some("lxc"), Some("web1"), None)
+        );
         assert_eq!(placement("/lxc.monitor.web1").container, None);
         let p = placement("/machine.slice/systemd-nspawn@deb.service/payload");
         assert_eq!(p.unit.as_deref(), Some("systemd-nspawn@deb.service"));
@@ -313,7 +344,17 @@ mod tests {
 
     #[test]
     fn hostile_paths_never_panic() {
-        for p in ["", "/", "//", "/.slice", "/pod", "/kubepods-pod.slice", "/lxc.payload.", "/lxc", "/\u{202e}.service"] {
+        for p in [
+            "",
+            "/",
+            "//",
+            "/.slice",
+            "/pod",
+            "/kubepods-pod.slice",
+            "/lxc.payload.",
+            "/lxc",
+            "/\u{202e}.service",
+        ] {
             let _ = placement(p);
         }
     }

@@ -353,7 +353,12 @@ mod tests {
             b"oom-kill:pid=3,task=x",
             b"\xff;oom-kill:\xff",
         ] {
-            assert_eq!(parse_oom_kill_line(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_oom_kill_line(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

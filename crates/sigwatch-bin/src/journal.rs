@@ -146,7 +146,11 @@ pub fn report_fields(r: &Report) -> Vec<Field> {
 pub fn kill_fields(k: &KillReport) -> Vec<Field> {
     let mut out = Vec::new();
     field(&mut out, "SIGWATCH_SIGNAL", k.signal_name.as_bytes());
-    field(&mut out, "SIGWATCH_ORIGIN", format!("{:?}", k.origin).to_lowercase());
+    field(
+        &mut out,
+        "SIGWATCH_ORIGIN",
+        format!("{:?}", k.origin).to_lowercase(),
+    );
     if let Some(r) = k.reason {
         field(&mut out, "SIGWATCH_REASON", r.as_str());
     }
@@ -176,7 +180,11 @@ pub fn kill_fields(k: &KillReport) -> Vec<Field> {
             &s.context,
         );
         if let Some(a) = &s.argv {
-            field(&mut out, "SIGWATCH_SENDER_ARGV", crate::render::argv_line(a));
+            field(
+                &mut out,
+                "SIGWATCH_SENDER_ARGV",
+                crate::render::argv_line(a),
+            );
         }
         if let Some(a) = s.auid {
             field(&mut out, "SIGWATCH_SENDER_AUID", a.to_string());
@@ -244,7 +252,10 @@ impl Journal {
         let data = encode(fields);
         match self.sock.send(&data) {
             Ok(_) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) || e.raw_os_error() == Some(libc::ENOBUFS) => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EMSGSIZE)
+                    || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            {
                 self.send_memfd(&data)
             }
             Err(e) => Err(e),
@@ -370,7 +381,8 @@ mod tests {
             assert!(
                 !n.starts_with('_')
                     && n.len() <= 64
-                    && n.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+                    && n.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
                 "{n}"
             );
         }

@@ -67,12 +67,16 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     let journal = match args.output() {
         cli::Output::Journal => {
             // NOTIFY_SOCKET-style override, for tests against a private journald.
-            let path = std::env::var_os("SIGWATCH_JOURNAL_SOCKET")
-                .map_or_else(|| sigwatch::journal::SOCKET.into(), std::path::PathBuf::from);
-            Some(sigwatch::journal::Journal::connect(&path).map_err(|e| sigwatch::Error::Io {
-                what: format!("connecting to the journal at {}", path.display()),
-                source: e,
-            })?)
+            let path = std::env::var_os("SIGWATCH_JOURNAL_SOCKET").map_or_else(
+                || sigwatch::journal::SOCKET.into(),
+                std::path::PathBuf::from,
+            );
+            Some(
+                sigwatch::journal::Journal::connect(&path).map_err(|e| sigwatch::Error::Io {
+                    what: format!("connecting to the journal at {}", path.display()),
+                    source: e,
+                })?,
+            )
         }
         _ => None,
     };

@@ -99,7 +99,11 @@ pub fn where_short(c: &ProcContext) -> Option<String> {
         return Some(s);
     }
     match (&c.unit, &c.user_unit) {
-        (Some(u), Some(uu)) => Some(format!("{} › {}", escape(u.as_bytes()), escape(uu.as_bytes()))),
+        (Some(u), Some(uu)) => Some(format!(
+            "{} › {}",
+            escape(u.as_bytes()),
+            escape(uu.as_bytes())
+        )),
         (Some(u), None) => Some(escape(u.as_bytes())),
         _ => None,
     }
@@ -148,7 +152,9 @@ pub fn answer(k: &KillReport) -> String {
                         None => s.push_str(" hit its limit"),
                     }
                 }
-                Some((_, OomConstraint::Machine)) => s.push_str(": the whole machine ran out of memory"),
+                Some((_, OomConstraint::Machine)) => {
+                    s.push_str(": the whole machine ran out of memory")
+                }
                 Some((_, OomConstraint::Cpuset)) => s.push_str(": a cpuset's memory nodes ran out"),
                 Some((_, OomConstraint::MemoryPolicy)) => {
                     s.push_str(": a memory policy's nodes ran out")
@@ -324,7 +330,12 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
 fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     let mut s = String::new();
     let v = &k.victim;
-    let _ = writeln!(s, "{} {}", st.bold(&text_time(k.time, o)), st.red(&answer(k)));
+    let _ = writeln!(
+        s,
+        "{} {}",
+        st.bold(&text_time(k.time, o)),
+        st.red(&answer(k))
+    );
     // Victim.
     let mut line = format!("  victim   pid {}", v.pid);
     if let Some(t) = v.tid.filter(|&t| t != v.pid) {
@@ -913,8 +924,16 @@ mod tests {
             first,
             "2026-11-26T04:39:28.504Z pid 1294 (pa-daemon, pa-daemon.service) killed by SIGKILL from pid 1298 (s\\x1b]0;pwn\\x07h, docker 4f3c9a1e2b7d) via kill()"
         );
-        assert!(t.contains("cgroup /system.slice/pa-daemon.service  unit pa-daemon.service"), "{t}");
-        assert!(t.contains("container docker 4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e"), "{t}");
+        assert!(
+            t.contains("cgroup /system.slice/pa-daemon.service  unit pa-daemon.service"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "container docker 4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e"
+            ),
+            "{t}"
+        );
         assert!(t.contains("ran 3.0s"), "{t}");
         assert!(t.contains("s\\x1b]0;pwn\\x07h"), "{t}");
         assert!(t.contains("uid 65534 (nobody)"), "{t}");
@@ -990,7 +1009,10 @@ mod tests {
             ..TextOptions::default()
         };
         assert_eq!(text_time(t, &o), "2026-11-26 01:09:28.504 -03:30");
-        assert_eq!(text_time(t, &TextOptions::default()), "2026-11-26T04:39:28.504Z");
+        assert_eq!(
+            text_time(t, &TextOptions::default()),
+            "2026-11-26T04:39:28.504Z"
+        );
         // The real zone database: UTC is UTC.
         std::env::set_var("TZ", "UTC");
         assert_eq!(local_zone(1_795_667_968), Some((0, "UTC".to_string())));

@@ -7,8 +7,8 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::journal::Journal;
+use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
 use sigwatch::report::{Report, Summary};
 use sigwatch::stop::StopSignals;
