@@ -1160,7 +1160,7 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
     v.uid = s.uid.or(v.uid);
     v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
-    if s.cgroup.is_some() || s.ns_pid.is_some() {
+    if !s.details_stale && (s.cgroup.is_some() || s.ns_pid.is_some()) {
         v.context = context_of(s);
     }
     if s.details_stale {
@@ -1209,7 +1209,13 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
 }
 
 /// Where a process ran, from what the view captured at its fork or exec.
+/// Nothing when its exec was never read: launchers (runc, systemd) move
+/// a child into its cgroup and namespaces between fork and exec, so the
+/// copy taken at the fork may be another place.
 fn context_of(p: &ProcessSnapshot) -> ProcContext {
+    if p.details_stale {
+        return ProcContext::default();
+    }
     ProcContext {
         ns_pid: p.ns_pid,
         pid_ns: p.pid_ns,
