@@ -25,8 +25,7 @@ fn embed_example() -> std::path::PathBuf {
 /// The watcher is live once its trace instance exists (tracefs) and, with
 /// audit, its rules are installed.
 fn watcher_ready(pid: u32) -> bool {
-    let trace_ok = !tracefs_present()
-        || std::path::Path::new(&format!("/sys/kernel/tracing/instances/sigwatch-{pid}")).exists();
+    let trace_ok = !tracefs_present() || trace_instance_of(pid as i32).is_some();
     let audit_ok = !audit_present()
         || Command::new("auditctl")
             .arg("-l")

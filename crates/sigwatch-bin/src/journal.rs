@@ -369,9 +369,11 @@ mod tests {
             audit: Some(AuditRef {
                 serial: 7,
                 key: None,
+                container_id: None,
             }),
             witnesses: vec![Witness::Audit],
             trace: None,
+            node: None,
             oom: None,
             cgroup_kill: None,
             extra: KillExtra::default(),

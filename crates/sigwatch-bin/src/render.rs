@@ -423,6 +423,10 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             if snd.argv_truncated == Some(true) {
                 argv.push_str(" […truncated]");
             }
+            if snd.argv.is_none() && snd.proctitle_rejected == Some(true) {
+                // The record's PROCTITLE names an earlier program.
+                argv.push_str(" (audit PROCTITLE is not this program's)");
+            }
             let _ = writeln!(s, "           argv {argv}");
             let _ = writeln!(
                 s,
@@ -874,6 +878,7 @@ mod tests {
                 ses: None,
                 tty: None,
                 exited: Some(true),
+                proctitle_rejected: Some(false),
                 context: ProcContext::from_cgroup(Some(
                     "/docker/4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e",
                 )),
@@ -894,9 +899,11 @@ mod tests {
             audit: Some(AuditRef {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
+                container_id: None,
             }),
             witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
+            node: None,
             oom: None,
             cgroup_kill: None,
             extra: KillExtra {
@@ -1150,12 +1157,15 @@ mod tests {
             "audit",
             "witnesses",
             "trace",
+            "node",
             "oom",
             "cgroup_kill",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 16);
+        assert_eq!(keys.len(), 17);
+        assert!(v["node"].is_null());
+        assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));
         assert!(v["trace"].is_null());
     }

@@ -130,7 +130,7 @@ pub struct KillReport {
     /// victim exited if no record names a sender.
     pub time: Timestamp,
     /// The signal number.
-    pub signal: u32,
+    pub signal: i32,
     /// `SIGKILL` etc.
     pub signal_name: String,
     /// `user`, `kernel` or `unknown`.
@@ -159,6 +159,10 @@ pub struct KillReport {
     /// The `signal:signal_generate` tracepoint's raw facts, null when
     /// tracefs did not see this kill.
     pub trace: Option<TraceFacts>,
+    /// The host that wrote the audit records (auditd's `node=`, or the
+    /// journal's `_HOSTNAME` in a replay of a journal); null when the
+    /// records do not say.
+    pub node: Option<Text>,
     /// What the kernel's OOM report said (`oom-kill:` and `Killed process`
     /// lines) and the limit read at the time; null unless `reason` is
     /// `oom` and the kernel log was read.
@@ -279,6 +283,11 @@ pub struct Sender {
     /// Whether the sender has exited by now; null when no process
     /// information says either way.
     pub exited: Option<bool>,
+    /// The audit `PROCTITLE` was not used because it does not belong to
+    /// the program the sender runs (the kernel caches it at the task's
+    /// first audited syscall, so after a later exec it is an earlier
+    /// program's); null without a `PROCTITLE`.
+    pub proctitle_rejected: Option<bool>,
     /// Where it ran: cgroup, unit, container, pid namespace, user name.
     #[serde(flatten)]
     pub context: ProcContext,
@@ -411,6 +420,9 @@ pub struct AuditRef {
     pub serial: u64,
     /// The rule key (`key=`), null for `(null)`.
     pub key: Option<Text>,
+    /// The audit container id (`contid=` of a `CONTAINER_ID` record in
+    /// the event), null when the event has none.
+    pub container_id: Option<Text>,
 }
 
 /// Names an enum's values as their JSON strings: `as_str`, `Display`, and
@@ -549,6 +561,10 @@ pub struct Summary {
     pub trace_events: u64,
     /// tracefs events lost (ring-buffer overruns and unparsable lines).
     pub trace_lost: u64,
+    /// Kill and loss reports never written because the output was blocked
+    /// (more than the output queue holds waited, or the output was still
+    /// blocked when sigwatch stopped).
+    pub reports_dropped: u64,
 }
 
 #[cfg(test)]
@@ -589,10 +605,11 @@ mod tests {
             reports: 5,
             trace_events: 6,
             trace_lost: 7,
+            reports_dropped: 8,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");

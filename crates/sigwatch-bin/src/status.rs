@@ -271,7 +271,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
         "trace instances",
         instances.is_dir(),
         if instances.is_dir() {
-            "supported: sigwatch traces in its own instances/sigwatch-<pid>, removed at exit".to_string()
+            "supported: sigwatch traces in its own instances/sigwatch-<pid>-s<start time>, removed at exit".to_string()
         } else {
             format!("{} missing", instances.display())
         },
@@ -305,8 +305,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| {
-                        tracesig::instance::instance_owner(n)
-                            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+                        tracesig::instance::instance_identity(n).is_some_and(|o| !o.is_alive())
                     })
                     .collect()
             })
@@ -319,7 +318,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
             } else {
                 format!("left by a sigwatch that died: {}", stale.join(", "))
             },
-            "sigwatch removes them when it next starts (or rmdir them under instances/)",
+            "a running sigwatch removes them within a few seconds, or the next one at start (or rmdir them under instances/)",
         ));
     }
     out

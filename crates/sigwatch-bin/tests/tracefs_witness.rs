@@ -3,11 +3,11 @@
 //! and audit records, and the kernel origins they prove.
 #![allow(clippy::unwrap_used)]
 
+use auditsig::kill::Bytes;
+use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 use procconn::{Pid, ProcEvent};
 use sigwatch::report::{KillReport, Origin, Report};
-use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, SignalSet,
-};
+use sigwatch::{Attributor, Clock, Config, MemTree, SignalSet};
 
 mod common;
 use common::{clock_ms, exit_event, proc_};
@@ -61,38 +61,30 @@ fn mark(ms: u64, cur: Pid, victim: Pid) -> tracesig::Record {
     tracesig::parse_line(line.as_bytes()).unwrap()
 }
 
-fn audit_kill(now: Clock) -> AuditKill {
-    AuditKill {
+/// `kill(300, SIGKILL)` by pid 200 (`sh /srv/guard.sh`, uid 0, login uid
+/// 1000, session 3) at `now`.
+fn audit_kill(now: Clock) -> KillEvent {
+    let mut sender = Sender::new(200, 100, 0, 0, 0, "sh");
+    sender.auid = Some(1000);
+    sender.ses = Some(3);
+    sender.exe = Some("/usr/bin/dash".into());
+    sender.argv = Some(vec![Bytes::from("/bin/sh"), Bytes::from("/srv/guard.sh")]);
+    let stamp = Stamp {
+        sec: now.wall_ns / 1_000_000_000,
+        msec: ((now.wall_ns / 1_000_000) % 1000) as u32,
         serial: 42,
-        time_ns: now.wall_ns,
-        key: Some(b"sigwatch".to_vec()),
-        syscall: Some("kill".into()),
-        signal: 9,
-        success: Some(true),
-        errno: None,
-        args: [300, 9, 0, 0],
-        sender: AuditSender {
-            pid: 200,
-            ppid: Some(100),
-            uid: Some(0),
-            euid: Some(0),
-            gid: Some(0),
-            auid: Some(1000),
-            ses: Some(3),
-            tty: None,
-            comm: Some(b"sh".to_vec()),
-            exe: Some(b"/usr/bin/dash".to_vec()),
-            argv: Some(vec![b"/bin/sh".to_vec(), b"/srv/guard.sh".to_vec()]),
-            argv_truncated: false,
-        },
-        targets: vec![AuditTarget {
-            pid: 300,
-            auid: None,
-            uid: Some(0),
-            ses: None,
-            comm: Some(b"daemon".to_vec()),
-        }],
-    }
+    };
+    let mut k = KillEvent::new(
+        stamp,
+        Arch::X86_64,
+        KillSyscall::Kill,
+        TargetSpec::Process(300),
+        9,
+        sender,
+    );
+    k.key = Some("sigwatch".into());
+    k.targets.push(Target::new(300, 0, "daemon"));
+    k
 }
 
 fn kills(rs: Vec<Report>) -> Vec<KillReport> {
