@@ -22,7 +22,8 @@
 //! assert_eq!(k.sender.comm.to_string_lossy(), "sh");
 //! let argv: Vec<_> = k.sender.argv.iter().flatten().map(|a| a.to_string_lossy()).collect();
 //! assert_eq!(argv, ["/bin/sh", "/srv/pc-demo-apps1/pc/pc_guard.sh", "--mode", "restart"]);
-//! assert_eq!((k.targets[0].pid, k.targets[0].comm.to_string_lossy()), (1424, "pa-daemon".into()));
+//! let ocomm = k.targets[0].comm.as_ref().map(|c| c.to_string_lossy());
+//! assert_eq!((k.targets[0].pid, ocomm), (1424, Some("pa-daemon".into())));
 //! # Ok::<(), auditsig::Error>(())
 //! ```
 //!

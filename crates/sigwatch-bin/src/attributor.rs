@@ -24,7 +24,14 @@ use tracesig::classify::si;
 use tracesig::{classify, Classification, MarkVictim, OomEvidence, SignalGenerate, UserSend};
 
 /// What to report and how long to wait.
+///
+/// ```
+/// use sigwatch::{Config, SignalSet};
+/// let cfg = Config::default().signals(SignalSet::all()).window_ns(500_000_000);
+/// assert!(cfg.signals.contains(15));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// How long an audit kill waits for its victim's exit, and an exit by
     /// a watched signal waits for its audit record or kernel-log evidence.
@@ -61,6 +68,49 @@ impl Default for Config {
             mark_victim_traced: true,
             oom_hold_ns: 200_000_000,
         }
+    }
+}
+
+impl Config {
+    /// The join window ([`Config::window_ns`]).
+    pub fn window_ns(mut self, ns: u64) -> Self {
+        self.window_ns = ns;
+        self
+    }
+    /// The signals to report.
+    pub fn signals(mut self, s: SignalSet) -> Self {
+        self.signals = s;
+        self
+    }
+    /// Report only these victim pids.
+    pub fn victim_pids(mut self, pids: Vec<Pid>) -> Self {
+        self.victim_pids = pids;
+        self
+    }
+    /// Report only victims with these comms.
+    pub fn victim_comms(mut self, comms: Vec<Vec<u8>>) -> Self {
+        self.victim_comms = comms;
+        self
+    }
+    /// Whether an audit source is live ([`Config::audit_expected`]).
+    pub fn audit_expected(mut self, yes: bool) -> Self {
+        self.audit_expected = yes;
+        self
+    }
+    /// How long a tracefs-seen user kill waits for its audit record.
+    pub fn audit_grace_ns(mut self, ns: u64) -> Self {
+        self.audit_grace_ns = ns;
+        self
+    }
+    /// Whether `oom:mark_victim` is traced.
+    pub fn mark_victim_traced(mut self, yes: bool) -> Self {
+        self.mark_victim_traced = yes;
+        self
+    }
+    /// How long a possible OOM kill waits for `mark_victim`.
+    pub fn oom_hold_ns(mut self, ns: u64) -> Self {
+        self.oom_hold_ns = ns;
+        self
     }
 }
 
@@ -101,6 +151,7 @@ impl Clock {
 
 /// Counters of what the engine saw and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Process events applied.
     pub proc_events: u64,
@@ -319,6 +370,7 @@ impl<P: ProcessView> Attributor<P> {
                 comm: None,
                 exe: None,
                 argv: None,
+                argv_truncated: None,
                 cwd: None,
                 uid: None,
                 start_time: None,
@@ -597,6 +649,7 @@ impl<P: ProcessView> Attributor<P> {
                     comm: Some(Text::from(t.ev.comm.as_str())),
                     exe: None,
                     argv: None,
+                    argv_truncated: None,
                     cwd: None,
                     uid: None,
                     start_time: None,
@@ -663,7 +716,7 @@ impl<P: ProcessView> Attributor<P> {
             exe: fresh.and_then(|t| t.exe.as_deref().map(Text::from)),
             argv_truncated: argv.as_ref().map(|_| false),
             argv: argv.map(|a| a.into_iter().map(Text).collect()),
-            cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
+            cwd: fresh.and_then(|t| t.cwd.as_deref().map(Text::from)),
             uid: tree.as_ref().and_then(|t| t.uid),
             euid: None,
             auid: None,
@@ -720,6 +773,7 @@ impl<P: ProcessView> Attributor<P> {
                 comm: t.comm.as_ref().and_then(|c| known_bytes(&c.0)),
                 exe: None,
                 argv: None,
+                argv_truncated: None,
                 cwd: None,
                 uid: unset(t.uid),
                 start_time: None,
@@ -982,7 +1036,7 @@ impl<P: ProcessView> Attributor<P> {
                 .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
             argv: argv.argv.map(|a| a.into_iter().map(Text).collect()),
             argv_truncated: argv.truncated,
-            cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
+            cwd: fresh.and_then(|t| t.cwd.as_deref().map(Text::from)),
             uid: unset(s.uid),
             euid: unset(s.euid),
             auid: s.auid,
@@ -1165,6 +1219,7 @@ fn facts_of(t: &Sighting, cfg: &Config) -> TraceFacts {
 /// target's comm/uid stay when the view has none).
 fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     v.ppid = s.ppid.or(v.ppid);
+    // exec keeps the working directory.
     v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
     v.uid = s.uid.or(v.uid);
     v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
@@ -1183,11 +1238,10 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
         v.comm = Some(Text(c.clone()));
     }
     v.exe = s.exe.as_deref().map(Text::from).or(v.exe.take());
-    v.argv = s
-        .argv
-        .as_ref()
-        .map(|a| a.iter().cloned().map(Text).collect())
-        .or(v.argv.take());
+    if let Some(a) = &s.argv {
+        v.argv = Some(a.iter().cloned().map(Text).collect());
+        v.argv_truncated = Some(s.argv_truncated);
+    }
 }
 
 fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
@@ -1204,7 +1258,7 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
             .as_ref()
             .filter(|_| fresh)
             .map(|a| a.iter().cloned().map(Text).collect()),
-        cwd: p.cwd.as_deref().map(Text::from),
+        cwd: p.cwd.as_deref().filter(|_| fresh).map(Text::from),
         uid: p.uid,
         start_time: p.start_time_ns.map(|t| Timestamp(now.wall_of(t))),
         exited: if bare || p.liveness_unknown {

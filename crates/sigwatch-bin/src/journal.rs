@@ -362,6 +362,7 @@ mod tests {
                 uid: Some(0),
                 start_time: None,
                 exit_confirmed: true,
+                argv_truncated: None,
                 context: ProcContext::from_cgroup(Some("/system.slice/x.service")),
             },
             sender: None,

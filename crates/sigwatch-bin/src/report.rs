@@ -98,6 +98,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Who sent the signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Origin {
     /// A process called a kill-family syscall (an audit record says so).
     User,
@@ -114,6 +115,7 @@ pub enum Origin {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Report {
     /// A signal attributed (or not) to a sender.
     Kill(KillReport),
@@ -125,6 +127,7 @@ pub enum Report {
 
 /// `"type": "kill"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct KillReport {
     /// When the signal was sent (the audit record's time), or when the
     /// victim exited if no record names a sender.
@@ -179,6 +182,7 @@ pub struct KillReport {
 /// (fields of `include/trace/events/signal.h` plus the current task of
 /// `struct trace_entry`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TraceFacts {
     /// `trace_entry.pid`: the thread that was current when the signal was
     /// generated (the sender for user kills and `cgroup.kill`; the
@@ -207,6 +211,7 @@ pub struct TraceFacts {
 
 /// Details of a kill report outside the JSON contract.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct KillExtra {
     /// How long the victim ran (exit time − start time), when both are known.
     pub victim_ran_ns: Option<u64>,
@@ -224,6 +229,7 @@ pub struct KillExtra {
 
 /// The victim of a kill report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Victim {
     /// Process id (tgid).
     pub pid: i32,
@@ -246,6 +252,9 @@ pub struct Victim {
     pub start_time: Option<Timestamp>,
     /// Whether an exit by this signal was seen.
     pub exit_confirmed: bool,
+    /// `argv` is cut: the process tree keeps a bounded prefix of a huge
+    /// command line. Null when `argv` is null.
+    pub argv_truncated: Option<bool>,
     /// Where it ran: cgroup, unit, container, pid namespace, user name.
     #[serde(flatten)]
     pub context: ProcContext,
@@ -253,6 +262,7 @@ pub struct Victim {
 
 /// The sender of a kill report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Sender {
     /// Process id (audit `pid=`, a tgid).
     pub pid: i32,
@@ -299,6 +309,7 @@ pub struct Sender {
 
 /// One element of the sender's spawn chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Ancestor {
     /// Process id.
     pub pid: i32,
@@ -415,6 +426,7 @@ pub struct CgroupKill {
 
 /// The audit event behind a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AuditRef {
     /// The event serial (`audit(...:SERIAL)`).
     pub serial: u64,
@@ -536,6 +548,7 @@ json_names!(LossSource {
 
 /// `"type": "loss"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LossReport {
     /// The witness that lost events.
     pub source: LossSource,
@@ -545,6 +558,7 @@ pub struct LossReport {
 
 /// `"type": "summary"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Process events received.
     pub proc_events: u64,

@@ -97,13 +97,7 @@ fn kills(rs: Vec<Report>) -> Vec<KillReport> {
 }
 
 fn engine(audit: bool) -> Attributor<MemTree> {
-    Attributor::new(
-        Config {
-            audit_expected: audit,
-            ..Config::default()
-        },
-        world(),
-    )
+    Attributor::new(Config::default().audit_expected(audit), world())
 }
 
 #[test]
@@ -287,24 +281,12 @@ fn rlimit_cpu_is_reported_after_the_mark_victim_hold() {
 
 #[test]
 fn without_mark_victim_a_self_sigkill_is_plain_kernel() {
-    let mut a = Attributor::new(
-        Config {
-            mark_victim_traced: false,
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().mark_victim_traced(false), world());
     a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
     let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
     assert_eq!(r[0].reason.as_deref(), Some("kernel"));
     // ...unless the kernel log names it.
-    let mut a = Attributor::new(
-        Config {
-            mark_victim_traced: false,
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().mark_victim_traced(false), world());
     a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
     a.on_kmsg_line(
         b"3,1234,5678,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:9kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
@@ -318,10 +300,7 @@ fn without_mark_victim_a_self_sigkill_is_plain_kernel() {
 #[test]
 fn seccomp_sigsys_is_reported_when_sys_is_watched() {
     let mut a = Attributor::new(
-        Config {
-            signals: SignalSet::parse("KILL,SYS").unwrap(),
-            ..Config::default()
-        },
+        Config::default().signals(SignalSet::parse("KILL,SYS").unwrap()),
         world(),
     );
     a.on_trace(&sg(100, 300, "daemon", 31, 1, 300, 0), at(100));
@@ -382,13 +361,7 @@ fn exit_without_any_witness_stays_unknown() {
 fn kernel_generated_signals_nobody_died_of_are_not_reports() {
     // `--signal all`: SIGCHLD (code CLD_EXITED) to a parent, SIGXCPU at the
     // soft limit; neither kills.
-    let mut a = Attributor::new(
-        Config {
-            signals: SignalSet::all(),
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().signals(SignalSet::all()), world());
     a.on_trace(&sg(100, 300, "daemon", 17, 1, 100, 1), at(100));
     a.on_trace(&sg(100, 300, "daemon", 24, 128, 300, 1), at(100));
     assert!(kills(a.tick(at(3000))).is_empty());

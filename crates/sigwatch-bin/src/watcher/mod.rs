@@ -165,29 +165,10 @@ impl Watcher {
         if audit.as_ref().is_some_and(AuditWitness::is_unicast) {
             ignore_job_control(cfg.handle_signals, &mut notices);
         }
-        let mut trace_gap = None;
-        let trace = if wanted.tracefs {
-            match open_trace(cfg.signals, &mut notices) {
-                Ok(t) => {
-                    log::info!(
-                        "tracefs: instance {} (mark_victim traced: {})",
-                        t.instance().path().display(),
-                        t.instance().mark_victim_traced()
-                    );
-                    Some(t)
-                }
-                Err(e) if explicit => {
-                    return Err(fatal(format!(
-                        "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
-                    )))
-                }
-                Err(e) => {
-                    trace_gap = Some(e.to_string());
-                    None
-                }
-            }
+        let (trace, trace_gap) = if wanted.tracefs {
+            open_trace_witness(cfg, explicit, &mut notices)?
         } else {
-            None
+            (None, None)
         };
         if let (true, None, Some(a), Some(t)) = (audit.is_none(), &trace, &audit_gap, &trace_gap) {
             // Not one witness that can name a sender, and nobody asked for
@@ -209,17 +190,7 @@ impl Watcher {
         if let Some(t) = &trace_gap {
             notices.push(Notice::warning(format!("no tracefs witness ({t}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`")));
         }
-        let kmsg = if !wanted.kmsg || !cfg.kernel_log {
-            None
-        } else {
-            match Kmsg::open() {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
-                    None
-                }
-            }
-        };
+        let kmsg = (wanted.kmsg && cfg.kernel_log).then(open_kmsg).flatten();
         let engine_cfg = Config {
             window_ns: u64::try_from(cfg.window.as_nanos()).unwrap_or(u64::MAX),
             signals: cfg.signals,
@@ -505,7 +476,8 @@ impl Watcher {
             .iter()
             .filter(|r| matches!(r, Report::Kill(_)))
             .count() as u64;
-        self.restore_host();
+        // The losses read last (the kernel's counter at the very end).
+        reports.extend(self.restore_host());
         Finished {
             reports,
             summary: self.summary,
@@ -513,23 +485,29 @@ impl Watcher {
         }
     }
 
-    /// Undoes this watcher's host changes (once).
-    fn restore_host(&mut self) {
+    /// Undoes this watcher's host changes (once); returns the loss
+    /// reports of what the witnesses say they lost up to the end.
+    fn restore_host(&mut self) -> Vec<Report> {
+        let mut out = Vec::new();
         if std::mem::replace(&mut self.finished, true) {
-            return;
+            return out;
         }
         let mut audit_counters = None;
         if let Some(mut a) = self.audit.take() {
             if let Some(lost) = a.finish_keeper(&mut self.notices) {
                 // The kernel's losses up to the very end.
-                self.losses.observe(Counter::AuditKernelLost, lost);
+                out.extend(self.losses.observe(Counter::AuditKernelLost, lost));
             }
-            audit_counters = Some(a.counters());
+            let c = a.counters();
+            out.extend(self.losses.observe(Counter::AuditOverflow, c.overflows));
+            audit_counters = Some(c);
         }
         if let Some(t) = self.trace.take() {
             if let Ok(l) = t.loss() {
-                self.losses
-                    .observe(Counter::TraceLost, l.buffer + l.unparsed);
+                out.extend(
+                    self.losses
+                        .observe(Counter::TraceLost, l.buffer + l.unparsed),
+                );
             }
             // Removes the instance, those of dead sigwatches, and the
             // mount of the last sigwatch out.
@@ -547,12 +525,18 @@ impl Watcher {
         // are kills nobody will see reported: counted as lost, never
         // silent.
         self.summary.audit_lost = self.losses.total(LossSource::Audit) + c.lost();
+        out
     }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.restore_host();
+        // Without `finish` nobody takes reports any more: losses are logged.
+        for r in self.restore_host() {
+            if let Report::Loss(l) = r {
+                log::warn!("{} {} event(s) lost", l.count, l.source);
+            }
+        }
         for n in self.notices.drain(..) {
             log::warn!("{n}");
         }
@@ -577,6 +561,40 @@ pub struct Finished {
     pub summary: Summary,
     /// Problems met while restoring the host, and late notices.
     pub notices: Vec<Notice>,
+}
+
+/// The tracefs witness, or why there is none (an error when it was
+/// asked for by name).
+fn open_trace_witness(
+    cfg: &WatchConfig,
+    explicit: bool,
+    notices: &mut Vec<Notice>,
+) -> Result<(Option<tracesig::TraceSource>, Option<String>), Error> {
+    match open_trace(cfg.signals, notices) {
+        Ok(t) => {
+            log::info!(
+                "tracefs: instance {} (mark_victim traced: {})",
+                t.instance().path().display(),
+                t.instance().mark_victim_traced()
+            );
+            Ok((Some(t), None))
+        }
+        Err(e) if explicit => Err(fatal(format!(
+            "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
+        ))),
+        Err(e) => Ok((None, Some(e.to_string()))),
+    }
+}
+
+/// `/dev/kmsg`, if it can be read.
+fn open_kmsg() -> Option<Kmsg> {
+    match Kmsg::open() {
+        Ok(k) => Some(k),
+        Err(e) => {
+            log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
+            None
+        }
+    }
 }
 
 /// As the audit pid, a stopped process (Ctrl-Z, or a background write to
