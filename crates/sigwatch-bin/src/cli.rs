@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use sigwatch::config::{AuditInput, Witnesses};
 use sigwatch::{SignalSet, WatchConfig};
@@ -97,12 +97,36 @@ impl ReplayArgs {
     }
 }
 
+/// Where and how reports go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A text block per report on standard output.
+    Text,
+    /// One JSON object per line on standard output (the contract).
+    Json,
+    /// One native journal entry per report (journald's socket): MESSAGE
+    /// is the one-line answer, SIGWATCH_* fields filter, MESSAGE_ID finds
+    /// them all.
+    Journal,
+}
+
 /// Options of the watch mode.
 #[derive(Debug, Args, Clone)]
 pub struct WatchArgs {
-    /// Print JSON lines (one object per line) instead of text.
+    /// Print JSON lines (one object per line) instead of text (same as
+    /// `--output json`).
     #[arg(long)]
     pub json: bool,
+    /// Where reports go: text, json (standard output) or journal.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub output: Option<Output>,
+    /// Text times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
+    /// Text: print everything (each ancestor's whole command line, cwd
+    /// and cgroup) instead of one line per ancestor cut to the terminal.
+    #[arg(long)]
+    pub full: bool,
     /// Exit after N kill reports.
     #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
@@ -151,6 +175,15 @@ fn parse_sources(s: &str) -> Result<Witnesses, String> {
 }
 
 impl WatchArgs {
+    /// The output chosen (`--json` is `--output json`).
+    pub fn output(&self) -> Output {
+        match (self.output, self.json) {
+            (Some(o), _) => o,
+            (None, true) => Output::Json,
+            (None, false) => Output::Text,
+        }
+    }
+
     /// The watcher's configuration these options ask for.
     pub fn to_config(&self) -> WatchConfig {
         let mut cfg = WatchConfig::default()
@@ -225,6 +258,14 @@ mod tests {
         assert!(w.proc && !w.audit && w.tracefs && !w.kmsg);
         assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
+        let c = Cli::try_parse_from(["sigwatch", "--output", "journal", "--utc"]).unwrap();
+        assert_eq!(c.watch.output(), Output::Journal);
+        assert!(c.watch.utc && !c.watch.full);
+        assert_eq!(
+            Cli::try_parse_from(["sigwatch"]).unwrap().watch.output(),
+            Output::Text
+        );
+        assert!(Cli::try_parse_from(["sigwatch", "--json", "--output", "text"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
         assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
         let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();

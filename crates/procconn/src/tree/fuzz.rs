@@ -25,6 +25,9 @@ fn fake_snapshot(pid: Pid, ppid: Pid, start: u64, arg: u8) -> Snapshot {
         argv_truncated: arg % 5 == 0,
         cwd: Some(PathBuf::from("/")),
         cgroup: Some("/".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(u32::MAX),
         sessionid: Some(u32::from(arg)),
     }

@@ -161,8 +161,16 @@ pub struct ProcessInfo {
     pub loginuid: Option<u32>,
     /// Audit session id (`task->sessionid`); `None` when unset or unreadable.
     pub sessionid: Option<u32>,
-    /// The cgroup path (cgroup v2 path when available).
+    /// The cgroup path (see [`crate::procfs::CgroupPaths::primary`]: the
+    /// v2 path, or the v1 `name=systemd`/`memory` path where the process
+    /// sits deeper there).
     pub cgroup: Option<String>,
+    /// The memory controller's cgroup path (where OOM limits apply).
+    pub memory_cgroup: Option<String>,
+    /// The pid inside the process's innermost pid namespace (`NSpid:`).
+    pub ns_pid: Option<Pid>,
+    /// The inode of its pid namespace when nested (`/proc/<pid>/ns/pid`).
+    pub pid_ns: Option<u64>,
     /// Start time in ns on `CLOCK_MONOTONIC`, comparable with
     /// [`ProcEvent::timestamp_ns`]: exact (the fork event's timestamp) for
     /// processes born while listening; from `/proc/<pid>/stat` (tick
@@ -203,6 +211,9 @@ impl ProcessInfo {
             loginuid: None,
             sessionid: None,
             cgroup: None,
+            memory_cgroup: None,
+            ns_pid: None,
+            pid_ns: None,
             start_time_ns: None,
             source: InfoSource::EventOnly,
             exec_count: 0,
@@ -236,6 +247,11 @@ impl ProcessInfo {
         }
         if s.cgroup.is_some() {
             self.cgroup.clone_from(&s.cgroup);
+            self.memory_cgroup.clone_from(&s.memory_cgroup);
+        }
+        if s.ns_pid.is_some() {
+            self.ns_pid = s.ns_pid;
+            self.pid_ns = s.pid_ns;
         }
         if s.exe.is_some() || (full && fields.contains(Fields::EXE)) {
             self.exe.clone_from(&s.exe);
@@ -987,6 +1003,15 @@ impl ProcessTree {
         info.exec_count = 0;
         info.exit = None;
         info.vanished = false;
+        // The pid namespace is inherited, the pid in it is not: a child of
+        // a host-namespace process has its pid there too; in a nested
+        // namespace its pid there is unknown until read (its exec).
+        // (A fork into a new pid namespace shows at its exec.)
+        if info.pid_ns.is_none() && info.ns_pid.is_some() {
+            info.ns_pid = Some(child_tgid);
+        } else {
+            info.ns_pid = None;
+        }
 
         let fields = self.config.fork_fields;
         let mut ticks = None;

@@ -36,6 +36,9 @@ fn snap(pid: Pid, ppid: Pid, start_ns: u64, args: &[&str]) -> Snapshot {
         argv_truncated: false,
         cwd: Some(PathBuf::from("/home/u")),
         cgroup: Some("/user.slice".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(1000),
         sessionid: Some(3),
     }
@@ -905,4 +908,24 @@ fn long_argv_is_cut_and_flagged() {
     s.fake.update(200, |p| p.snapshot.argv_truncated = true);
     s.exec(200, &["/bin/ls"]);
     assert!(s.tree.get(200).unwrap().argv_truncated);
+}
+
+#[test]
+fn a_fork_keeps_the_pid_namespace_but_not_the_pid_in_it() {
+    let mut s = Sim::new(TreeConfig::default());
+    s.put(snap(1, 0, 0, &["/sbin/init"]));
+    let mut host = snap(100, 1, 500 * MS, &["sh"]);
+    host.ns_pid = Some(100);
+    s.put(host);
+    let mut nested = snap(200, 1, 600 * MS, &["init"]);
+    nested.ns_pid = Some(1);
+    nested.pid_ns = Some(4_026_532_180);
+    s.put(nested);
+    s.tree.seed_from_proc().unwrap();
+    s.fork(100, 101);
+    s.fork(200, 201);
+    let c = s.tree.get(101).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (Some(101), None));
+    let c = s.tree.get(201).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (None, Some(4_026_532_180)));
 }
