@@ -159,6 +159,11 @@ pub struct WatchArgs {
     /// At most this many exited processes are retained.
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub max_exited: usize,
+    /// At most about this many MiB are held by retained exited processes
+    /// (the oldest go first, ancestors of live processes last), whatever
+    /// their command lines.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_retained_mib: u64,
     /// How long a kill and its victim's exit wait for each other (ms).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub window_ms: u64,
@@ -193,6 +198,7 @@ impl WatchArgs {
             .kernel_log(!self.no_kmsg)
             .retention(std::time::Duration::from_secs(self.retention))
             .max_exited(self.max_exited)
+            .max_retained_bytes(usize::try_from(self.max_retained_mib << 20).unwrap_or(usize::MAX))
             .window(std::time::Duration::from_millis(self.window_ms))
             .rcvbuf(self.rcvbuf)
             .handle_signals(true);

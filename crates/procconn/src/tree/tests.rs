@@ -929,3 +929,42 @@ fn a_fork_keeps_the_pid_namespace_but_not_the_pid_in_it() {
     let c = s.tree.get(201).unwrap();
     assert_eq!((c.ns_pid, c.pid_ns), (None, Some(4_026_532_180)));
 }
+
+/// Exited processes with long command lines are bounded in bytes, not
+/// only in number: the oldest go first, and a live process's ancestors
+/// outlast the others.
+#[test]
+fn retained_exited_processes_are_bounded_in_bytes() {
+    let long = "x".repeat(4000);
+    let mut s = Sim::host(
+        TreeConfig::default()
+            .max_argv_bytes(4096)
+            .max_retained_bytes(64 * 1024),
+    );
+    // A launcher (200) whose child (201) stays alive: 200 is an ancestor.
+    s.fork(100, 200);
+    s.exec(200, &["/usr/bin/launcher"]);
+    s.fork(200, 201);
+    s.exec(201, &["/usr/bin/daemon"]);
+    s.exit(200, 0);
+    for pid in 1000..1200 {
+        s.fork(100, pid);
+        s.exec(pid, &["/usr/bin/tool", &long]);
+        s.exit(pid, 0);
+        s.tree.check_consistency().unwrap();
+        assert!(
+            s.tree.retained_bytes() <= 64 * 1024,
+            "{} bytes retained after pid {pid}",
+            s.tree.retained_bytes()
+        );
+    }
+    let st = s.tree.stats();
+    assert!(st.evicted_for_memory > 150, "{st:?}");
+    assert!(s.tree.exited_count() < 20, "{}", s.tree.exited_count());
+    // The newest are kept, the oldest went.
+    assert!(s.tree.get(1199).is_some());
+    assert!(s.tree.get(1000).is_none());
+    // The live daemon's exited launcher is still its ancestor.
+    let chain: Vec<Pid> = s.tree.ancestry(201).iter().map(|p| p.pid).collect();
+    assert_eq!(chain.first(), Some(&200), "{chain:?}");
+}

@@ -142,7 +142,8 @@ impl Watcher {
         let mut tree = ProcessTree::new(
             TreeConfig::default()
                 .retain_exited_for(cfg.retention)
-                .max_exited(cfg.max_exited),
+                .max_exited(cfg.max_exited)
+                .max_retained_bytes(cfg.max_retained_bytes),
         );
         match tree.seed_from_proc() {
             Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
