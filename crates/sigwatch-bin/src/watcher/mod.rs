@@ -41,6 +41,10 @@ const CHECK_EVERY: Duration = Duration::from_secs(3);
 /// socket never runs dry, and the other witnesses must still be served.
 const PROC_BATCH: usize = 4096;
 
+/// Steps in a row that may leave audit records unread while process
+/// events are behind (about 30 000 events).
+const MAX_AUDIT_DEFERRALS: u32 = 8;
+
 /// Why a watcher stopped by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,6 +91,8 @@ pub struct Watcher {
     kills: Vec<KillEvent>,
     stopped: Option<StopReason>,
     finished: bool,
+    /// Steps in a row that left audit records for later.
+    audit_deferred: u32,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -136,7 +142,8 @@ impl Watcher {
         let mut tree = ProcessTree::new(
             TreeConfig::default()
                 .retain_exited_for(cfg.retention)
-                .max_exited(cfg.max_exited),
+                .max_exited(cfg.max_exited)
+                .max_retained_bytes(cfg.max_retained_bytes),
         );
         match tree.seed_from_proc() {
             Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
@@ -237,6 +244,7 @@ impl Watcher {
             kills: Vec::new(),
             stopped: None,
             finished: false,
+            audit_deferred: 0,
         })
     }
 
@@ -298,20 +306,31 @@ impl Watcher {
         );
         let now = Clock::now();
         let mut out = Vec::new();
-        // tracefs sightings first: a sighting only waits for its exit, so
-        // reading it before this round's exits lets an exit that joins an
-        // earlier audit record carry the trace facts too. Read also when
-        // process events are ready (the two are not woken at once; the
-        // non-blocking read is one syscall when empty).
+        // The kernel log before process events: the OOM killer logs a
+        // kill (`oom-kill:`, `Killed process`) before its victim can exit,
+        // so reading it first lets the exit find the kill's context.
+        if kmsg_ready || proc_ready {
+            self.read_kmsg(now, &mut out);
+        }
+        // tracefs sightings before process events too: a sighting only
+        // waits for its exit, so reading it before this round's exits lets
+        // an exit that joins an earlier audit record carry the trace facts
+        // too. Read also when process events are ready (the two are not
+        // woken at once; the non-blocking read is one syscall when empty).
         if trace_ready || proc_ready {
             self.read_trace(now, &mut out);
         }
-        if proc_ready {
-            self.read_proc(now, &mut out);
-        }
-        self.read_audit(audit_ready, now, &mut out);
-        if kmsg_ready {
-            self.read_kmsg(now, &mut out);
+        let proc_backlog = proc_ready && self.read_proc(now, &mut out);
+        // Audit records wait while process events are behind: a kill's
+        // record must not overtake the fork and exec of its sender (the
+        // tree would not know the sender yet). The socket keeps them.
+        // Under a storm that never drains, they wait a few rounds at most
+        // (the audit socket must not overflow either).
+        if proc_backlog && self.audit_deferred < MAX_AUDIT_DEFERRALS {
+            self.audit_deferred += 1;
+        } else {
+            self.audit_deferred = 0;
+            self.read_audit(audit_ready, now, &mut out);
         }
         out.extend(self.engine.tick(now));
         if self.last_check.elapsed() >= CHECK_EVERY {
@@ -339,7 +358,9 @@ impl Watcher {
         }
     }
 
-    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>) {
+    /// Reads a bounded batch of process events; `true` when more wait
+    /// (a backlog after a pause or under a storm).
+    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>) -> bool {
         let mut batch = 0usize;
         while batch < PROC_BATCH {
             self.events.clear();
@@ -380,6 +401,7 @@ impl Watcher {
             let closed = self.engine.procs_mut().verify_live();
             log::info!("{closed} process(es) whose exit was lost closed");
         }
+        batch >= PROC_BATCH
     }
 
     fn read_audit(&mut self, ready: bool, now: Clock, out: &mut Vec<Report>) {
@@ -414,7 +436,14 @@ impl Watcher {
             Err(e) => log::warn!("/dev/kmsg: {e}"),
         }
         for l in lines {
-            out.extend(self.engine.on_kmsg_line(&l, now));
+            // The limit that was hit, read now: it may change or the
+            // cgroup may go away once the victim is gone.
+            let limit = crate::input::parse_oom_kill_line(&l)
+                .and_then(|o| o.oom_memcg)
+                .and_then(|cg| {
+                    crate::cgroupfs::memory_limit(std::path::Path::new("/sys/fs/cgroup"), &cg)
+                });
+            out.extend(self.engine.on_kmsg_line_with_limit(&l, limit, now));
         }
     }
 
