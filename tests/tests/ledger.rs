@@ -180,7 +180,9 @@ fn audit_switched_off_under_it_is_switched_on_again_and_said() {
     assert!(sw.stderr().contains("switched off"), "{}", sw.stderr());
     let mut victim = spawn_sleep();
     let vpid = victim.id() as i32;
-    assert!(run_sh("kill -9 \"$1\"", &[&vpid.to_string()]).status.success());
+    assert!(run_sh("kill -9 \"$1\"", &[&vpid.to_string()])
+        .status
+        .success());
     victim.wait().unwrap();
     let r = sw.wait_kill_of(vpid);
     assert_eq!(r["syscall"], "kill", "audit records arrive again: {r:#}");
