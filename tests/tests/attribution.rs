@@ -183,14 +183,25 @@ fn kill_program_run_from_a_script() {
     let r = sw.wait_kill_of(victim);
     assert_user_kill(&r, victim, "kill");
     assert_eq!(r["sender"]["comm"], "kill", "{r:#}");
-    assert!(
-        r["sender"]["exe"].as_str().unwrap().ends_with("/kill"),
-        "{r:#}"
-    );
-    assert_eq!(
-        argv(&r["sender"]),
-        ["/usr/bin/kill", "-9", &victim.to_string()]
-    );
+    if r["sender"]["exe"].is_null() && !audit_present() {
+        // Without audit the sender's exe and argv come from /proc only:
+        // a `kill` that exits before sigwatch read it (software
+        // emulation) leaves them null — the right answer then.
+        partial(
+            "kill_program",
+            Need::Host("sender read before it exited".into()),
+            "no audit and sigwatch had not read the short-lived kill's /proc: exe, argv unchecked",
+        );
+    } else {
+        assert!(
+            r["sender"]["exe"].as_str().unwrap_or("").ends_with("/kill"),
+            "{r:#}"
+        );
+        assert_eq!(
+            argv(&r["sender"]),
+            ["/usr/bin/kill", "-9", &victim.to_string()]
+        );
+    }
     assert!(
         argv(&r["ancestors"][0])
             .iter()

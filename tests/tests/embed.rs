@@ -80,14 +80,24 @@ fn embedded_watcher_attributes_a_kill_in_the_callers_loop() {
     killer.wait().unwrap();
     victim.wait().unwrap();
     let want = format!("pid {vpid} killed by Some({kpid}) (User)");
-    let got = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("no report from the embedded watcher");
+    // Other processes may be killed meanwhile (a guest's own harness):
+    // the line about this victim is the one that counts.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let got = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("no report of the victim from the embedded watcher");
+        if line.starts_with(&format!("pid {vpid} killed")) {
+            break line;
+        }
+    };
     assert_eq!(got, want);
     child.stdin.as_mut().unwrap().write_all(b"quit\n").unwrap();
     assert_eq!(wait_timeout(&mut child, Duration::from_secs(10)), Some(0));
-    let last = rx.recv_timeout(Duration::from_secs(2)).unwrap();
-    assert_eq!(last, "1 report(s)");
+    // (The child has exited: the channel ends after its last line.)
+    let last = rx.iter().find(|l| l.ends_with(" report(s)")).unwrap();
+    assert!(last.ends_with(" report(s)") && last != "0 report(s)", "{last}");
     before.assert_restored();
     trace_before.assert_restored();
 }
