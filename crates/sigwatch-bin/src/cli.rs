@@ -34,7 +34,9 @@ pub enum Command {
         #[arg(long, default_value = "KILL", value_parser = parse_signals)]
         signal: SignalSet,
     },
-    /// Show what this host offers and what is missing, with a fix for each gap.
+    /// Show what this host offers and what is missing, with a fix for each
+    /// gap. Exit status: 0 no gap, 3 one or more gaps (sigwatch runs with
+    /// fewer witnesses or not at all; each gap line says which).
     Status,
     /// Attribute the kills recorded in an audit log (auditd's
     /// /var/log/audit/audit.log format) after the fact.
@@ -48,6 +50,26 @@ pub enum Command {
         #[arg(long, default_value = "KILL", value_parser = parse_signals)]
         signal: SignalSet,
     },
+    /// Print the man page (roff) or a shell completion script, generated
+    /// from this command line definition, to standard output.
+    Generate {
+        /// What to print.
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// `sigwatch generate WHAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// The man page sigwatch(8), roff (`man -l -` reads it).
+    Man,
+    /// bash completion script.
+    Bash,
+    /// zsh completion script.
+    Zsh,
+    /// fish completion script.
+    Fish,
 }
 
 /// Options of the watch mode.
@@ -56,8 +78,8 @@ pub struct WatchArgs {
     /// Print JSON lines (one object per line) instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Exit after N kill reports.
-    #[arg(short = 'c', long, value_name = "N")]
+    /// Exit after N kill reports (N ≥ 1).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Signals to report: names or numbers, comma-separated, or `all`.
     #[arg(long, value_name = "LIST", default_value = "KILL", value_parser = parse_signals)]
@@ -74,7 +96,11 @@ pub struct WatchArgs {
     /// lines). Default: all that the host offers.
     #[arg(long, value_name = "LIST", value_parser = parse_sources)]
     pub source: Option<Sources>,
-    /// Where audit records come from.
+    /// Where audit records come from: `auto` (multicast if the kernel has
+    /// it, else unicast if no audit daemon runs, else auditd's log),
+    /// `multicast` (kernel ≥ 3.16), `unicast` (become the audit pid),
+    /// `log` (follow /var/log/audit/audit.log), `log:PATH`, `stdin`
+    /// (records on standard input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditSource,
     /// Do not install audit rules; use only those already present (e.g.
@@ -248,6 +274,14 @@ mod tests {
         assert_eq!(c.verbose, 2);
         assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
+        assert!(Cli::try_parse_from(["sigwatch", "--count", "0"]).is_err());
+        assert_eq!(
+            Cli::try_parse_from(["sigwatch", "-c", "1"])
+                .unwrap()
+                .watch
+                .count,
+            Some(1)
+        );
         assert!(c.watch.source.is_none());
         let c = Cli::try_parse_from(["sigwatch", "--source", "proc,tracefs"]).unwrap();
         assert_eq!(
@@ -265,5 +299,41 @@ mod tests {
         assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
         let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
         assert!(matches!(c.command, Some(Command::Replay { .. })));
+        let c = Cli::try_parse_from(["sigwatch", "generate", "zsh"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Generate {
+                what: Generated::Zsh
+            })
+        ));
+    }
+
+    /// Every option with a fixed set of values names them in `--help`.
+    #[test]
+    fn help_lists_the_values_of_enumerated_options() {
+        let help = Cli::command().render_long_help().to_string();
+        for v in [
+            "auto",
+            "multicast",
+            "unicast",
+            "log:PATH",
+            "stdin",
+            "none",
+            "proc",
+            "audit",
+            "tracefs",
+            "kmsg",
+        ] {
+            assert!(help.contains(v), "--help lacks {v}:\n{help}");
+        }
+        let mut gen = Cli::command();
+        let gen_help = gen
+            .find_subcommand_mut("generate")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for v in ["man", "bash", "zsh", "fish"] {
+            assert!(gen_help.contains(v), "generate --help lacks {v}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! `sigwatch`: who killed my process? The thin binary: parse the command
 //! line, set up logging, dispatch to the library.
 
+mod generate;
+
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
@@ -25,9 +27,18 @@ fn main() -> ExitCode {
         None => run_watch(&cli),
         Some(Command::Rules { signal }) => rules(*signal),
         Some(Command::Status) => {
-            print!("{}", sigwatch::status::render(&sigwatch::status::checks()));
+            let checks = sigwatch::status::checks();
+            print!("{}", sigwatch::status::render(&checks));
+            if checks.iter().any(|c| !c.ok) {
+                return ExitCode::from(sigwatch::status::EXIT_GAP);
+            }
             Ok(())
         }
+        Some(Command::Generate { what }) => generate::generate(*what, &mut io::stdout().lock())
+            .map_err(|e| sigwatch::Error::Io {
+                what: "writing".into(),
+                source: e,
+            }),
         Some(Command::Replay { file, json, signal }) => replay(file, *json, *signal),
     };
     match res {
