@@ -54,6 +54,8 @@ pub struct Arch {
     pub deb: &'static str,
     /// RPM's name.
     pub rpm: &'static str,
+    /// `sigwatch rules --arch` value.
+    pub rules_arch: &'static str,
 }
 
 const ARCHES: [Arch; 2] = [
@@ -61,11 +63,13 @@ const ARCHES: [Arch; 2] = [
         triple: "x86_64-unknown-linux-musl",
         deb: "amd64",
         rpm: "x86_64",
+        rules_arch: "x86_64",
     },
     Arch {
         triple: "aarch64-unknown-linux-musl",
         deb: "arm64",
         rpm: "aarch64",
+        rules_arch: "aarch64",
     },
 ];
 
@@ -235,12 +239,12 @@ fn dist(arches: &[Arch]) -> Result<(), Error> {
         .or(binaries.first())
         .map(|(_, p)| p.clone())
         .ok_or_else(|| Error::Failed("no architecture selected".into()))?;
-    let generated = layout::Generated {
+    let mut generated = layout::Generated {
         man: run_binary(&runner, &["generate", "man"])?,
         bash: run_binary(&runner, &["generate", "bash"])?,
         zsh: run_binary(&runner, &["generate", "zsh"])?,
         fish: run_binary(&runner, &["generate", "fish"])?,
-        rules: run_binary(&runner, &["rules"])?,
+        rules: Vec::new(),
     };
     let read = |p: &str| std::fs::read(ws.join(p)).map_err(io(format!("reading {p}")));
     let texts = layout::Texts {
@@ -257,6 +261,8 @@ fn dist(arches: &[Arch]) -> Result<(), Error> {
     let mut written = Vec::new();
     for (arch, bin) in &binaries {
         let binary = std::fs::read(bin).map_err(io(format!("reading {}", bin.display())))?;
+        // The rules name syscalls of the target machine's tables.
+        generated.rules = run_binary(&runner, &["rules", "--arch", arch.rules_arch])?;
         let files = layout::Files {
             binary,
             generated: &generated,

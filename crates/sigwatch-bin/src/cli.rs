@@ -33,6 +33,10 @@ pub enum Command {
         /// Signals the rules select (names or numbers, comma-separated, or `all`).
         #[arg(long, default_value = "KILL", value_parser = parse_signals)]
         signal: SignalSet,
+        /// The machine the rules are for (its syscall tables): this one, or
+        /// another, e.g. to package rules for it.
+        #[arg(long, value_enum, default_value = "native")]
+        arch: RulesArch,
     },
     /// Show what this host offers and what is missing, with a fix for each
     /// gap. Exit status: 0 no gap, 3 one or more gaps (sigwatch runs with
@@ -57,6 +61,18 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+}
+
+/// `sigwatch rules --arch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesArch {
+    /// The machine sigwatch runs on.
+    Native,
+    /// x86_64 with its i386 compat entry points (`arch=b64`, `arch=b32`).
+    #[value(name = "x86_64")]
+    X86_64,
+    /// aarch64 (`arch=b64`).
+    Aarch64,
 }
 
 /// `sigwatch generate WHAT`.
@@ -296,7 +312,17 @@ mod tests {
         assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
+        assert!(
+            matches!(c.command, Some(Command::Rules { signal, arch: RulesArch::Native }) if signal.is_all())
+        );
+        let c = Cli::try_parse_from(["sigwatch", "rules", "--arch", "aarch64"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Rules {
+                arch: RulesArch::Aarch64,
+                ..
+            })
+        ));
         let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
         assert!(matches!(c.command, Some(Command::Replay { .. })));
         let c = Cli::try_parse_from(["sigwatch", "generate", "zsh"]).unwrap();

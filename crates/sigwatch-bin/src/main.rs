@@ -7,7 +7,7 @@ use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use sigwatch::cli::{Cli, Command};
+use sigwatch::cli::{Cli, Command, RulesArch};
 use sigwatch::render::{write_json, write_text, TextOptions};
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         .init();
     let res = match &cli.command {
         None => run_watch(&cli),
-        Some(Command::Rules { signal }) => rules(*signal),
+        Some(Command::Rules { signal, arch }) => rules(*signal, *arch),
         Some(Command::Status) => {
             let checks = sigwatch::status::checks();
             print!("{}", sigwatch::status::render(&checks));
@@ -68,8 +68,14 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     Ok(())
 }
 
-fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
+fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
+    use auditsig::syscalls::Arch;
     let set = auditsig::killrules::KillRuleSet::new(auditsig::killrules::KEY_PREFIX);
+    let set = match arch {
+        RulesArch::Native => set,
+        RulesArch::X86_64 => set.arches(&[Arch::X86_64, Arch::I386]),
+        RulesArch::Aarch64 => set.arches(&[Arch::Aarch64]),
+    };
     let set = if signals.is_all() {
         set.all_signals()
     } else {

@@ -289,7 +289,8 @@ fn is_read_only(path: &std::path::Path) -> Option<bool> {
 
 /// Whether sigwatch can create its trace instance under `root`: a
 /// read-only tracefs (systemd's `ProtectKernelTunables=yes` remounts `/sys`
-/// and the tracefs below it read-only) makes `mkdir` fail with EROFS.
+/// and the tracefs below it read-only, and `ReadWritePaths=` cannot undo it)
+/// makes `mkdir` fail with EROFS.
 pub fn tracefs_writable_check(root: &std::path::Path, read_only: Option<bool>) -> Check {
     let ro = read_only == Some(true);
     check(
@@ -304,7 +305,7 @@ pub fn tracefs_writable_check(root: &std::path::Path, read_only: Option<bool>) -
             None => format!("{}: cannot tell whether it is writable (statvfs failed)", root.display()),
         },
         format!(
-            "make it writable for sigwatch: in a systemd unit with ProtectKernelTunables=yes add ReadWritePaths={} (or drop ProtectKernelTunables=); elsewhere remount it read-write",
+            "make it writable for sigwatch: in a systemd unit, drop ProtectKernelTunables= (its read-only /sys wins over ReadWritePaths=) and use ReadOnlyPaths=/sys with ReadWritePaths={} as the shipped unit does; elsewhere remount it read-write",
             root.display()
         ),
     )
@@ -318,7 +319,7 @@ pub fn tracefs_unmountable_check(error: &str) -> Check {
         "tracefs",
         false,
         format!("not mounted, and this process may not mount it (no CAP_SYS_ADMIN): {error}"),
-        "mount it before sigwatch starts (mount -t tracefs nodev /sys/kernel/tracing; under systemd: Requires=sys-kernel-tracing.mount, which the shipped unit has), or grant CAP_SYS_ADMIN",
+        "mount it before sigwatch starts (mount -t tracefs nodev /sys/kernel/tracing; under systemd: Wants= and After=sys-kernel-tracing.mount, as the shipped unit has), or grant CAP_SYS_ADMIN",
     )
 }
 

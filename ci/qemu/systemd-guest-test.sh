@@ -1,0 +1,74 @@
+#!/bin/sh
+# Runs inside the systemd guest (ci/qemu/systemd-guest.sh) as the oneshot
+# sigwatch-ci.service; prints SIGWATCH-SYSTEMD: lines to the console.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
+say() { printf "SIGWATCH-SYSTEMD: %s\n" "$*"; }
+ok() { say "ok $*"; }
+fail() { say "FAIL $*"; }
+check() { # check DESCRIPTION CMD...
+  d=$1; shift
+  if "$@"; then ok "$d"; else fail "$d"; fi
+}
+say begin
+say "kernel $(uname -r) $(uname -m); $(systemctl --version | head -n1)"
+audit_state() { auditctl -s 2>&1 | grep -E '^(enabled|pid) ' | tr '\n' ' '; echo; auditctl -l 2>&1; }
+before=$(audit_state)
+say "audit before: $(echo "$before" | tr '\n' ';')"
+
+files="/usr/bin/sigwatch /usr/share/man/man8/sigwatch.8.gz /usr/share/bash-completion/completions/sigwatch
+/usr/share/zsh/vendor-completions/_sigwatch /usr/share/fish/vendor_completions.d/sigwatch.fish
+/lib/systemd/system/sigwatch.service /usr/share/doc/sigwatch/copyright"
+
+# ---- install ----
+check "dpkg -i installs the package" dpkg -i /root/sigwatch.deb
+for f in $files; do check "installed $f" test -f "$f"; done
+check "sigwatch --version runs (static binary)" sigwatch --version
+en=$(systemctl is-enabled sigwatch.service 2>&1)
+check "the unit is installed, not enabled ($en)" test "$en" = disabled
+act=$(systemctl is-active sigwatch.service 2>&1)
+check "the unit is not started by installing ($act)" test "$act" = inactive
+check "man sigwatch renders sigwatch(8)" sh -c 'man -P cat sigwatch 2>/dev/null | grep -q "EXIT STATUS"'
+score=$(systemd-analyze security sigwatch.service 2>/dev/null | sed -n 's/.*Overall exposure level for sigwatch.service: //p')
+say "security systemd-analyze security sigwatch.service: $score"
+
+# ---- run as a service ----
+check "systemctl start sigwatch (Type=notify: READY=1)" systemctl start sigwatch.service
+sleep 1
+# a sleep killed by a short-lived sh whose launcher has exited
+sleep 300 &
+victim=$!
+sh -c 'sh -c "sleep 0.5; kill -9 \$1" killer "$1" & exit 0' launcher "$victim"
+wait "$victim"
+say "victim $victim ended with status $?"
+report=
+i=0
+while [ $i -lt 30 ]; do
+  report=$(journalctl -u sigwatch.service -o cat --no-pager 2>/dev/null \
+    | grep '^{' | jq -c --argjson v "$victim" 'select(.type == "kill" and .victim.pid == $v)' 2>/dev/null | head -n1)
+  [ -n "$report" ] && break
+  sleep 1; i=$((i + 1))
+done
+say "report: $report"
+check "the journal has the report of the kill" test -n "$report"
+j() { printf "%s\n" "$report" | jq -e "$1" >/dev/null 2>&1; }
+check "witnesses include tracefs" j '.witnesses | index("tracefs")'
+check "witnesses include audit" j '.witnesses | index("audit")'
+check "origin user, syscall kill, sender comm sh" j '.origin == "user" and .syscall == "kill" and .sender.comm == "sh"'
+check "sender argv is the killer's" j '.sender.argv[0:3] == ["sh","-c","sleep 0.5; kill -9 $1"]'
+check "ancestry names the exited launcher" j '[.ancestors[] | select(.argv[0:2] == ["sh","-c"] and .argv[3] == "launcher" and .exited == true)] | length == 1'
+check "victim exit confirmed" j '.victim.exit_confirmed == true'
+journalctl -u sigwatch.service -o cat --no-pager | grep -v '^{"type":"kill"' | sed 's/^/  journal: /' | tail -n 20
+check "systemctl stop sigwatch" systemctl stop sigwatch.service
+res=$(systemctl show -p Result --value sigwatch.service)
+check "the service stopped cleanly (Result=$res)" test "$res" = success
+after=$(audit_state)
+say "audit after: $(echo "$after" | tr '\n' ';')"
+check "audit is left as found" test "$before" = "$after"
+check "no trace instance left" sh -c '! ls -d /sys/kernel/tracing/instances/sigwatch-* 2>/dev/null'
+
+# ---- remove ----
+check "dpkg -r removes the package" dpkg -r sigwatch
+for f in $files; do check "removed $f" test ! -e "$f"; done
+check "man sigwatch finds nothing" sh -c '! man -w sigwatch >/dev/null 2>&1'
+check "the unit is gone" sh -c '! systemctl cat sigwatch.service >/dev/null 2>&1'
+say done
