@@ -37,7 +37,9 @@ sleep 1
 # a sleep killed by a short-lived sh whose launcher has exited
 sleep 300 &
 victim=$!
-sh -c 'sh -c "sleep 0.5; kill -9 \$1" killer "$1" & exit 0' launcher "$victim"
+# The launcher starts the killer, lives 0.3 s (its argv can be read from
+# /proc even under emulation) and exits a good while before the kill.
+sh -c 'sh -c "sleep 1; kill -9 \$1" killer "$1" & sleep 0.3; exit 0' launcher "$victim"
 wait "$victim"
 say "victim $victim ended with status $?"
 report=
@@ -54,7 +56,7 @@ j() { printf "%s\n" "$report" | jq -e "$1" >/dev/null 2>&1; }
 check "witnesses include tracefs" j '.witnesses | index("tracefs")'
 check "witnesses include audit" j '.witnesses | index("audit")'
 check "origin user, syscall kill, sender comm sh" j '.origin == "user" and .syscall == "kill" and .sender.comm == "sh"'
-check "sender argv is the killer's" j '.sender.argv[0:3] == ["sh","-c","sleep 0.5; kill -9 $1"]'
+check "sender argv is the killer's" j '.sender.argv[0:3] == ["sh","-c","sleep 1; kill -9 $1"]'
 check "ancestry names the exited launcher" j '[.ancestors[] | select(.argv[0:2] == ["sh","-c"] and .argv[3] == "launcher" and .exited == true)] | length == 1'
 check "victim exit confirmed" j '.victim.exit_confirmed == true'
 journalctl -u sigwatch.service -o cat --no-pager | grep -v '^{"type":"kill"' | sed 's/^/  journal: /' | tail -n 20
