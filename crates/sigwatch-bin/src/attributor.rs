@@ -14,8 +14,8 @@ use procconn::{EventKind, Pid, ProcEvent};
 use crate::input::{parse_kmsg_line, AuditKill};
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, TraceFacts,
-    Victim,
+    Ancestor, AuditRef, KillExtra, KillReport, Origin, Reason, Report, Sender, Text, Timestamp,
+    TraceFacts, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 use tracesig::classify::si;
@@ -153,23 +153,55 @@ struct PendingExit {
     deadline: u64,
 }
 
+/// Everything known about one victim process while its kill is being
+/// attributed: the witnesses' pieces that wait for each other. A case
+/// exists while any piece waits, and after the report as a marker that
+/// drops late duplicates (until `done_until`).
+#[derive(Debug, Default)]
+struct Case {
+    /// The victim process's start time (`CLOCK_MONOTONIC` ns) when the
+    /// view knew it: with the pid, its identity. A later kill of a
+    /// process that reuses the pid is a new case, never a duplicate.
+    start: Option<u64>,
+    /// Audit-recorded kills waiting for the exit, oldest first.
+    kills: Vec<PendingKill>,
+    /// The exit by a watched signal, waiting for its explanation.
+    exit: Option<PendingExit>,
+    /// The tracefs `signal_generate` of the kill (the first one wins).
+    sighting: Option<Sighting>,
+    /// `mark_victim` seen before its `signal_generate`, until its deadline.
+    mark: Option<(MarkVictim, u64)>,
+    /// Kernel-log evidence (reason), until its deadline.
+    kernel: Option<(Reason, u64)>,
+    /// The victim died and was reported: late pieces of the same kill are
+    /// duplicates until then (pid reuse within seconds needs a full
+    /// pid-space wrap, and a known different start time ends it early).
+    done_until: Option<u64>,
+}
+
+impl Case {
+    /// Nothing waits and no marker is kept.
+    fn is_empty(&self) -> bool {
+        self.kills.is_empty()
+            && self.exit.is_none()
+            && self.sighting.is_none()
+            && self.mark.is_none()
+            && self.kernel.is_none()
+            && self.done_until.is_none()
+    }
+
+    fn reported(&self) -> bool {
+        self.done_until.is_some()
+    }
+}
+
 /// The attribution state machine over a [`ProcessView`].
 #[derive(Debug)]
 pub struct Attributor<P> {
     cfg: Config,
     procs: P,
-    /// Kills per victim tgid, oldest first.
-    kills: HashMap<Pid, Vec<PendingKill>>,
-    exits: HashMap<Pid, PendingExit>,
-    /// Kernel-log evidence: pid → (reason, deadline).
-    kernel: HashMap<Pid, (&'static str, u64)>,
-    /// tracefs sightings per victim tgid (the first one wins).
-    traces: HashMap<Pid, Sighting>,
-    /// `mark_victim` seen before (or without) its `signal_generate`.
-    marks: HashMap<Pid, (MarkVictim, u64)>,
-    /// Dead victims already reported: pid → forget after (pid reuse
-    /// within a few seconds needs a full pid-space wrap).
-    reported: HashMap<Pid, u64>,
+    /// One case per victim process (tgid) with anything pending.
+    cases: HashMap<Pid, Case>,
     stats: Stats,
 }
 
@@ -179,12 +211,7 @@ impl<P: ProcessView> Attributor<P> {
         Attributor {
             cfg,
             procs,
-            kills: HashMap::new(),
-            exits: HashMap::new(),
-            kernel: HashMap::new(),
-            traces: HashMap::new(),
-            marks: HashMap::new(),
-            reported: HashMap::new(),
+            cases: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -211,7 +238,36 @@ impl<P: ProcessView> Attributor<P> {
 
     /// Number of kills and exits waiting for their counterpart.
     pub fn pending(&self) -> usize {
-        self.kills.values().map(Vec::len).sum::<usize>() + self.exits.len() + self.traces.len()
+        self.cases
+            .values()
+            .map(|c| {
+                c.kills.len() + usize::from(c.exit.is_some()) + usize::from(c.sighting.is_some())
+            })
+            .sum()
+    }
+
+    /// The case of victim `tgid` for a new piece of evidence. A finished
+    /// case of an earlier process with the same pid (known by its start
+    /// time) is forgotten first: a reused pid is a new victim.
+    fn case(&mut self, tgid: Pid) -> &mut Case {
+        let start = self.procs.process(tgid).and_then(|p| p.start_time_ns);
+        let c = self.cases.entry(tgid).or_default();
+        if let (Some(old), Some(new)) = (c.start, start) {
+            if old != new && c.reported() && c.kills.is_empty() && c.sighting.is_none() {
+                *c = Case::default();
+            }
+        }
+        if c.start.is_none() {
+            c.start = start;
+        }
+        c
+    }
+
+    /// Forgets a case once nothing in it waits any more.
+    fn tidy(&mut self, tgid: Pid) {
+        if self.cases.get(&tgid).is_some_and(Case::is_empty) {
+            self.cases.remove(&tgid);
+        }
     }
 
     /// Feeds a process event. Reports come out when it is the exit of a
@@ -234,8 +290,8 @@ impl<P: ProcessView> Attributor<P> {
             return out;
         };
         let signal = status.signal().map(u32::from);
-        if !self.kills.contains_key(&tgid) && !signal.is_some_and(|s| self.cfg.signals.contains(s))
-        {
+        let kills_wait = self.cases.get(&tgid).is_some_and(|c| !c.kills.is_empty());
+        if !kills_wait && !signal.is_some_and(|s| self.cfg.signals.contains(s)) {
             // The common case (a normal exit): no copy of the process.
             self.procs.apply(ev);
             return out;
@@ -249,88 +305,99 @@ impl<P: ProcessView> Attributor<P> {
             .and_then(|s| s.start_time_ns)
             .and_then(|st| ev.timestamp_ns.checked_sub(st));
         let exit_wall = now.wall_of(ev.timestamp_ns);
-
-        if let Some(kills) = self.kills.remove(&tgid) {
-            let mut confirmed_one = false;
-            // A tracefs sighting not joined yet (it may name another sender
-            // whose kill came second): the audit-recorded kill is reported.
-            let late = self.traces.remove(&tgid);
-            for pk in kills {
-                let mut r = pk.report;
-                if let Some(t) = late.as_ref().filter(|t| {
-                    r.trace.is_none()
-                        && t.ev.sig as u32 == r.signal
-                        && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
-                }) {
-                    r.trace = Some(self.facts(t));
-                    self.stats.trace_joined += 1;
-                }
-                if let Some(s) = &snap {
-                    fill_victim(&mut r.victim, s, now);
-                }
-                r.extra.victim_ran_ns = ran_ns;
-                r.victim.exit_confirmed = !confirmed_one && Some(r.signal) == signal;
-                confirmed_one |= r.victim.exit_confirmed;
-                self.emit(Report::Kill(r), now, &mut out);
+        let signal = signal.filter(|s| kills_wait || self.cfg.signals.contains(*s));
+        let exit = signal.map(|signal| {
+            let mut victim = Victim {
+                pid: tgid,
+                tid: None,
+                ppid: None,
+                comm: None,
+                exe: None,
+                argv: None,
+                cwd: None,
+                uid: None,
+                start_time: None,
+                exit_confirmed: true,
+            };
+            if let Some(s) = &snap {
+                fill_victim(&mut victim, s, now);
             }
-            return out;
+            PendingExit {
+                victim,
+                signal,
+                exit_wall,
+                ran_ns,
+                deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
+            }
+        });
+        if kills_wait {
+            self.confirm_kills(tgid, signal, snap.as_ref(), ran_ns, now, &mut out);
+        } else if let Some(pe) = exit {
+            self.case(tgid).exit = Some(pe);
+            self.decide(tgid, now, false, &mut out);
         }
-        let Some(signal) = signal.filter(|s| self.cfg.signals.contains(*s)) else {
-            return out;
-        };
-        let mut victim = Victim {
-            pid: tgid,
-            tid: None,
-            ppid: None,
-            comm: None,
-            exe: None,
-            argv: None,
-            cwd: None,
-            uid: None,
-            start_time: None,
-            exit_confirmed: true,
-        };
-        if let Some(s) = &snap {
-            fill_victim(&mut victim, s, now);
-        }
-        let pe = PendingExit {
-            victim,
-            signal,
-            exit_wall,
-            ran_ns,
-            deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
-        };
-        if self.traces.contains_key(&tgid) {
-            self.exits.insert(tgid, pe);
-            self.try_resolve(tgid, now, false, &mut out);
-        } else if let Some((reason, _)) = self.kernel.remove(&tgid) {
-            let mut r = kernel_report(pe, Origin::Kernel, Some(reason));
-            r.extra.kmsg = true;
-            self.emit(Report::Kill(r), now, &mut out);
-        } else {
-            self.exits.insert(tgid, pe);
-        }
+        self.tidy(tgid);
         out
+    }
+
+    /// The victim of audit-recorded kills exited: every waiting kill is
+    /// reported, the first one of the signal it died of as the one that
+    /// killed it (with a tracefs sighting of the same sender, if any).
+    fn confirm_kills(
+        &mut self,
+        tgid: Pid,
+        signal: Option<u32>,
+        snap: Option<&ProcessSnapshot>,
+        ran_ns: Option<u64>,
+        now: Clock,
+        out: &mut Vec<Report>,
+    ) {
+        let c = self.case(tgid);
+        let kills = std::mem::take(&mut c.kills);
+        // A tracefs sighting not joined yet (it may name another sender
+        // whose kill came second): the audit-recorded kill is reported.
+        let late = c.sighting.take();
+        let mut confirmed_one = false;
+        for pk in kills {
+            let mut r = pk.report;
+            if let Some(t) = late.as_ref().filter(|t| {
+                r.trace.is_none()
+                    && t.ev.sig as u32 == r.signal
+                    && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
+            }) {
+                r.trace = Some(facts_of(t, &self.cfg));
+                self.stats.trace_joined += 1;
+            }
+            if let Some(s) = snap {
+                fill_victim(&mut r.victim, s, now);
+            }
+            r.extra.victim_ran_ns = ran_ns;
+            r.victim.exit_confirmed = !confirmed_one && Some(r.signal) == signal;
+            confirmed_one |= r.victim.exit_confirmed;
+            self.emit(Report::Kill(r), now, out);
+        }
     }
 
     /// Feeds one tracefs record (`signal:signal_generate`,
     /// `oom:mark_victim`; others are ignored). The sighting is joined
     /// with the victim's exit and with an audit record of the same kill
     /// (same sender process, same target); a kernel-generated kill is
-    /// classified by [`tracesig::classify`].
+    /// classified by [`tracesig::classify()`].
     pub fn on_trace(&mut self, rec: &tracesig::Record, now: Clock) -> Vec<Report> {
         let mut out = Vec::new();
         match rec {
             tracesig::Record::SignalGenerate(ev) => self.on_signal_generate(ev, now, &mut out),
             tracesig::Record::MarkVictim(mv) => {
                 let pid = self.procs.tgid_of(mv.pid).unwrap_or(mv.pid);
-                if let Some(t) = self.traces.get_mut(&pid) {
+                let d = now.mono_ns.saturating_add(self.cfg.window_ns);
+                let c = self.case(pid);
+                if let Some(t) = c.sighting.as_mut() {
                     t.marked = Some(mv.clone());
-                    self.try_resolve(pid, now, false, &mut out);
+                    self.decide(pid, now, false, &mut out);
                 } else {
-                    let d = now.mono_ns.saturating_add(self.cfg.window_ns);
-                    self.marks.insert(pid, (mv.clone(), d));
+                    c.mark = Some((mv.clone(), d));
                 }
+                self.tidy(pid);
             }
             tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
         }
@@ -356,44 +423,46 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Timestamp::Micros(us) => now.wall_of(us.saturating_mul(1000)),
             tracesig::Timestamp::Counter(_) => now.wall_ns,
         };
+        let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
+        let cfg = self.cfg.clone();
+        let c = self.case(tgid);
         let sighting = Sighting {
             ev: ev.clone(),
             sender_pid,
-            marked: self.marks.remove(&tgid).map(|(m, _)| m),
+            marked: c.mark.take().map(|(m, _)| m),
             seen: now.mono_ns,
             wall,
-            deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
+            deadline,
         };
         // The audit record of this kill came first: it carries the facts.
-        if let Some(list) = self.kills.get_mut(&tgid) {
-            let facts = facts_of(&sighting, &self.cfg);
-            if let Some(pk) = list.iter_mut().find(|p| {
-                p.report.trace.is_none()
-                    && p.report.signal == sig
-                    && p.report
-                        .sender
-                        .as_ref()
-                        .is_some_and(|s| s.pid == sender_pid)
-            }) {
-                pk.report.trace = Some(facts);
-                self.stats.trace_joined += 1;
-                return;
-            }
+        if let Some(pk) = c.kills.iter_mut().find(|p| {
+            p.report.trace.is_none()
+                && p.report.signal == sig
+                && p.report
+                    .sender
+                    .as_ref()
+                    .is_some_and(|s| s.pid == sender_pid)
+        }) {
+            pk.report.trace = Some(facts_of(&sighting, &cfg));
+            self.stats.trace_joined += 1;
+            return;
         }
-        if self.reported.contains_key(&tgid) || self.traces.contains_key(&tgid) {
+        if c.reported() || c.sighting.is_some() {
             // Already reported (audit and exit came first), or a second
             // identical signal (`kill -9` twice): the first one counts.
             self.stats.duplicates += 1;
+            self.tidy(tgid);
             return;
         }
-        self.traces.insert(tgid, sighting);
-        self.try_resolve(tgid, now, false, out);
+        c.sighting = Some(sighting);
+        self.decide(tgid, now, false, out);
+        self.tidy(tgid);
     }
 
     /// The classification of a sighting, with kernel-log OOM evidence.
-    fn classify_sighting(&self, tgid: Pid, t: &Sighting) -> Classification {
+    fn classify_sighting(&self, c: &Case, t: &Sighting) -> Classification {
         if t.marked.is_none()
-            && self.kernel.get(&tgid).is_some_and(|(r, _)| *r == "oom")
+            && c.kernel.is_some_and(|(r, _)| r == Reason::Oom)
             && t.ev.sig == libc::SIGKILL
         {
             return Classification {
@@ -404,28 +473,56 @@ impl<P: ProcessView> Attributor<P> {
         classify(&t.ev, oom_evidence(t, &self.cfg))
     }
 
-    fn facts(&self, t: &Sighting) -> TraceFacts {
-        facts_of(t, &self.cfg)
-    }
-
-    /// Emits the report of a tracefs sighting once its victim's exit is
-    /// known and no more evidence is worth waiting for (or `force`: the
-    /// window passed without an exit).
-    fn try_resolve(&mut self, tgid: Pid, now: Clock, force: bool, out: &mut Vec<Report>) {
-        let Some(t) = self.traces.get(&tgid) else {
+    /// The one decision over a victim's case: reports its kill once the
+    /// pieces that explain an exit are in and no more evidence is worth
+    /// waiting for (`force`: the window passed). An exit with a tracefs
+    /// sighting is resolved from the sighting (with kernel-log evidence);
+    /// an exit with kernel-log evidence alone is an OOM kill; an exit
+    /// nothing explained waits for its window, then is `unknown`.
+    /// (Audit-recorded kills are joined as their exit arrives:
+    /// [`Attributor::confirm_kills`].)
+    fn decide(&mut self, tgid: Pid, now: Clock, force: bool, out: &mut Vec<Report>) {
+        let Some(c) = self.cases.get_mut(&tgid) else {
             return;
         };
-        let c = self.classify_sighting(tgid, t);
+        if c.sighting.is_some() {
+            self.resolve_sighting(tgid, now, force, out);
+            return;
+        }
+        if c.exit.is_some() {
+            if let Some((reason, _)) = c.kernel {
+                let pe = c.exit.take().expect("checked above");
+                c.kernel = None;
+                let mut r = kernel_report(pe, Origin::Kernel, Some(reason));
+                r.extra.kmsg = true;
+                self.emit(Report::Kill(r), now, out);
+            } else if force {
+                let pe = c.exit.take().expect("checked above");
+                let r = kernel_report(pe, Origin::Unknown, None);
+                self.emit(Report::Kill(r), now, out);
+            }
+        }
+    }
+
+    /// [`Attributor::decide`] for a case with a tracefs sighting.
+    fn resolve_sighting(&mut self, tgid: Pid, now: Clock, force: bool, out: &mut Vec<Report>) {
+        let Some(c) = self.cases.get(&tgid) else {
+            return;
+        };
+        let Some(t) = c.sighting.as_ref() else {
+            return;
+        };
+        let cl = self.classify_sighting(c, t);
         if !force {
-            if !self.exits.contains_key(&tgid) {
+            if c.exit.is_none() {
                 return;
             }
             let age = now.mono_ns.saturating_sub(t.seen);
             let maybe_oom = t.ev.sig == libc::SIGKILL
                 && t.ev.code == si::SI_KERNEL
                 && t.marked.is_none()
-                && c.origin != tracesig::Origin::Oom;
-            let wait = match c.origin {
+                && cl.origin != tracesig::Origin::Oom;
+            let wait = match cl.origin {
                 tracesig::Origin::User(_) => {
                     self.cfg.audit_expected && age < self.cfg.audit_grace_ns
                 }
@@ -435,17 +532,20 @@ impl<P: ProcessView> Attributor<P> {
                 return;
             }
         }
-        let Some(t) = self.traces.remove(&tgid) else {
+        let Some(c) = self.cases.get_mut(&tgid) else {
             return;
         };
-        let pe = self.exits.remove(&tgid);
-        let kmsg = self.kernel.remove(&tgid).is_some();
-        if pe.is_none() && self.reported.contains_key(&tgid) {
+        let Some(t) = c.sighting.take() else {
+            return;
+        };
+        let pe = c.exit.take();
+        let kmsg = c.kernel.take().is_some();
+        if pe.is_none() && c.reported() {
             self.stats.duplicates += 1;
             return;
         }
         let sent_by_a_process = matches!(
-            c.origin,
+            cl.origin,
             tracesig::Origin::User(_) | tracesig::Origin::CgroupKill
         );
         if pe.is_none() && !sent_by_a_process {
@@ -454,14 +554,28 @@ impl<P: ProcessView> Attributor<P> {
             self.stats.trace_unfatal += 1;
             return;
         }
-        let (origin, reason, names_sender) = match c.origin {
+        let r = self.sighting_report(tgid, t, pe, kmsg, cl, now);
+        self.emit(Report::Kill(r), now, out);
+    }
+
+    /// The report of a kill that tracefs saw (and no audit record named).
+    fn sighting_report(
+        &self,
+        tgid: Pid,
+        t: Sighting,
+        pe: Option<PendingExit>,
+        kmsg: bool,
+        cl: Classification,
+        now: Clock,
+    ) -> KillReport {
+        let (origin, reason, names_sender) = match cl.origin {
             tracesig::Origin::User(UserSend::KillOrKernel) => (Origin::Unknown, None, true),
             tracesig::Origin::User(_) => (Origin::User, None, true),
-            tracesig::Origin::Oom => (Origin::Kernel, Some("oom"), false),
-            tracesig::Origin::CgroupKill => (Origin::Kernel, Some("cgroup_kill"), true),
-            tracesig::Origin::Rlimit => (Origin::Kernel, Some("rlimit"), false),
-            tracesig::Origin::Seccomp => (Origin::Kernel, Some("seccomp"), false),
-            tracesig::Origin::Kernel => (Origin::Kernel, Some("kernel"), false),
+            tracesig::Origin::Oom => (Origin::Kernel, Some(Reason::Oom), false),
+            tracesig::Origin::CgroupKill => (Origin::Kernel, Some(Reason::CgroupKill), true),
+            tracesig::Origin::Rlimit => (Origin::Kernel, Some(Reason::Rlimit), false),
+            tracesig::Origin::Seccomp => (Origin::Kernel, Some(Reason::Seccomp), false),
+            tracesig::Origin::Kernel => (Origin::Kernel, Some(Reason::Kernel), false),
         };
         let (sender, ancestors) = if names_sender {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
@@ -495,14 +609,14 @@ impl<P: ProcessView> Attributor<P> {
             ..victim
         };
         let mut facts = facts_of(&t, &self.cfg);
-        facts.class = c.origin.as_str();
-        facts.evidence = c.evidence;
-        let r = KillReport {
+        facts.class = cl.origin.as_str();
+        facts.evidence = cl.evidence;
+        KillReport {
             time: Timestamp(t.wall),
             signal: t.ev.sig as u32,
             signal_name: signal_name(t.ev.sig as u32),
             origin,
-            reason: reason.map(str::to_string),
+            reason,
             syscall: None,
             success: None,
             victim,
@@ -517,8 +631,7 @@ impl<P: ProcessView> Attributor<P> {
                 targets: 1,
                 ..Default::default()
             },
-        };
-        self.emit(Report::Kill(r), now, out);
+        }
     }
 
     /// A sender known only by pid (tracefs): everything from the tree.
@@ -604,13 +717,17 @@ impl<P: ProcessView> Attributor<P> {
                 fill_victim(&mut victim, s, now);
             }
             // The tracefs sighting of the same kill (same sender process).
-            let trace = match self.traces.get(&tgid) {
+            let cfg = self.cfg.clone();
+            let c = self.case(tgid);
+            let trace = match &c.sighting {
                 Some(t) if t.sender_pid == k.sender.pid && t.ev.sig as u32 == k.signal => {
-                    self.stats.trace_joined += 1;
-                    self.traces.remove(&tgid).map(|t| facts_of(&t, &self.cfg))
+                    c.sighting.take().map(|t| facts_of(&t, &cfg))
                 }
                 _ => None,
             };
+            if trace.is_some() {
+                self.stats.trace_joined += 1;
+            }
             let report = KillReport {
                 time: Timestamp(k.time_ns),
                 signal: k.signal,
@@ -639,13 +756,16 @@ impl<P: ProcessView> Attributor<P> {
             if k.success == Some(false) {
                 // Nothing was delivered: no exit to wait for.
                 self.emit_raw(Report::Kill(report), &mut out);
-                continue;
+            } else {
+                self.place_kill(tgid, report, snap, now, &mut out);
             }
-            self.place_kill(tgid, report, snap, now, &mut out);
+            self.tidy(tgid);
         }
         out
     }
 
+    /// An audit-recorded kill joins its victim's exit if that came first,
+    /// or waits for it.
     fn place_kill(
         &mut self,
         tgid: Pid,
@@ -654,7 +774,9 @@ impl<P: ProcessView> Attributor<P> {
         now: Clock,
         out: &mut Vec<Report>,
     ) {
-        if let Some(pe) = self.exits.remove(&tgid) {
+        let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
+        let c = self.case(tgid);
+        if let Some(pe) = c.exit.take() {
             report.extra.victim_ran_ns = pe.ran_ns;
             if pe.signal == report.signal {
                 // The exit came first: join.
@@ -663,16 +785,15 @@ impl<P: ProcessView> Attributor<P> {
                     ..pe.victim
                 };
                 report.victim.exit_confirmed = true;
-                self.emit(Report::Kill(report), now, out);
             } else {
                 // Dead of another signal; keep waiting for that one's sender.
                 report.victim.exit_confirmed = false;
-                self.exits.insert(tgid, pe);
-                self.emit(Report::Kill(report), now, out);
+                c.exit = Some(pe);
             }
+            self.emit(Report::Kill(report), now, out);
             return;
         }
-        if self.reported.contains_key(&tgid) {
+        if c.reported() {
             log::warn!(
                 "audit kill of pid {tgid} (serial {}) arrived after its victim was reported",
                 report.audit.as_ref().map_or(0, |a| a.serial)
@@ -687,17 +808,13 @@ impl<P: ProcessView> Attributor<P> {
             self.emit(Report::Kill(report), now, out);
             return;
         }
-        let list = self.kills.entry(tgid).or_default();
-        if list.iter().any(|p| p.report.signal == report.signal) {
+        if c.kills.iter().any(|p| p.report.signal == report.signal) {
             // A second identical kill (e.g. `kill -9` twice): the first
             // sender is the one that killed it.
             self.stats.duplicates += 1;
             return;
         }
-        list.push(PendingKill {
-            report,
-            deadline: now.mono_ns.saturating_add(self.cfg.window_ns),
-        });
+        c.kills.push(PendingKill { report, deadline });
     }
 
     /// Feeds one kernel-log line; recognizes OOM kills.
@@ -707,23 +824,10 @@ impl<P: ProcessView> Attributor<P> {
             return out;
         };
         self.stats.kernel_kills += 1;
-        if self.traces.contains_key(&kk.pid) {
-            // tracefs saw the signal: its facts and this line make one report.
-            self.kernel.insert(
-                kk.pid,
-                (kk.reason, now.mono_ns.saturating_add(self.cfg.window_ns)),
-            );
-            self.try_resolve(kk.pid, now, false, &mut out);
-        } else if let Some(pe) = self.exits.remove(&kk.pid) {
-            let mut r = kernel_report(pe, Origin::Kernel, Some(kk.reason));
-            r.extra.kmsg = true;
-            self.emit(Report::Kill(r), now, &mut out);
-        } else {
-            self.kernel.insert(
-                kk.pid,
-                (kk.reason, now.mono_ns.saturating_add(self.cfg.window_ns)),
-            );
-        }
+        let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
+        self.case(kk.pid).kernel = Some((kk.reason, deadline));
+        self.decide(kk.pid, now, false, &mut out);
+        self.tidy(kk.pid);
         out
     }
 
@@ -733,50 +837,51 @@ impl<P: ProcessView> Attributor<P> {
     pub fn tick(&mut self, now: Clock) -> Vec<Report> {
         let mut out = Vec::new();
         let t = now.mono_ns;
-        let mut due: Vec<Pid> = self
-            .kills
-            .iter()
-            .filter(|(_, v)| v.iter().any(|p| p.deadline <= t))
-            .map(|(k, _)| *k)
-            .collect();
-        due.sort_unstable();
-        for pid in due {
-            if let Some(list) = self.kills.remove(&pid) {
-                let (expired, keep): (Vec<_>, Vec<_>) =
-                    list.into_iter().partition(|p| p.deadline <= t);
-                if !keep.is_empty() {
-                    self.kills.insert(pid, keep);
-                }
-                for p in expired {
-                    self.emit(Report::Kill(p.report), now, &mut out);
-                }
+        let mut pids: Vec<Pid> = self.cases.keys().copied().collect();
+        pids.sort_unstable();
+        // Kills whose victim did not die in time, then sightings, then
+        // exits nothing explained: each phase in pid order.
+        for &pid in &pids {
+            let Some(c) = self.cases.get_mut(&pid) else {
+                continue;
+            };
+            if !c.kills.iter().any(|p| p.deadline <= t) {
+                continue;
+            }
+            let (expired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut c.kills)
+                .into_iter()
+                .partition(|p| p.deadline <= t);
+            c.kills = keep;
+            for p in expired {
+                self.emit(Report::Kill(p.report), now, &mut out);
             }
         }
-        let mut sighted: Vec<(Pid, bool)> = self
-            .traces
-            .iter()
-            .map(|(k, s)| (*k, s.deadline <= t))
-            .collect();
-        sighted.sort_unstable();
-        for (pid, expired) in sighted {
-            self.try_resolve(pid, now, expired, &mut out);
-        }
-        let mut due: Vec<Pid> = self
-            .exits
-            .iter()
-            .filter(|(k, e)| e.deadline <= t && !self.traces.contains_key(k))
-            .map(|(k, _)| *k)
-            .collect();
-        due.sort_unstable();
-        for pid in due {
-            if let Some(pe) = self.exits.remove(&pid) {
-                let r = kernel_report(pe, Origin::Unknown, None);
-                self.emit(Report::Kill(r), now, &mut out);
+        for &pid in &pids {
+            if let Some(s) = self.cases.get(&pid).and_then(|c| c.sighting.as_ref()) {
+                let expired = s.deadline <= t;
+                self.resolve_sighting(pid, now, expired, &mut out);
             }
         }
-        self.kernel.retain(|_, (_, d)| *d > t);
-        self.marks.retain(|_, (_, d)| *d > t);
-        self.reported.retain(|_, d| *d > t);
+        for &pid in &pids {
+            let due = self.cases.get(&pid).is_some_and(|c| {
+                c.sighting.is_none() && c.exit.as_ref().is_some_and(|e| e.deadline <= t)
+            });
+            if due {
+                self.decide(pid, now, true, &mut out);
+            }
+        }
+        for c in self.cases.values_mut() {
+            if c.kernel.is_some_and(|(_, d)| d <= t) {
+                c.kernel = None;
+            }
+            if c.mark.as_ref().is_some_and(|(_, d)| *d <= t) {
+                c.mark = None;
+            }
+            if c.done_until.is_some_and(|d| d <= t) {
+                c.done_until = None;
+            }
+        }
+        self.cases.retain(|_, c| !c.is_empty());
         self.procs.expire(t);
         out
     }
@@ -788,10 +893,15 @@ impl<P: ProcessView> Attributor<P> {
             wall_ns: now.wall_ns,
         };
         let mut out = Vec::new();
-        let mut kills: Vec<_> = self.kills.drain().collect();
-        kills.sort_unstable_by_key(|(k, _)| *k);
-        for (_, list) in kills {
-            for p in list {
+        let mut pids: Vec<Pid> = self.cases.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            let kills = self
+                .cases
+                .get_mut(&pid)
+                .map(|c| std::mem::take(&mut c.kills))
+                .unwrap_or_default();
+            for p in kills {
                 self.emit(Report::Kill(p.report), now, &mut out);
             }
         }
@@ -859,11 +969,10 @@ impl<P: ProcessView> Attributor<P> {
             let dead = k.victim.exit_confirmed
                 || self.procs.process(k.victim.pid).is_some_and(|p| p.exited);
             if dead {
-                self.reported.insert(
-                    k.victim.pid,
-                    now.mono_ns
-                        .saturating_add(self.cfg.window_ns.saturating_mul(2)),
-                );
+                let until = now
+                    .mono_ns
+                    .saturating_add(self.cfg.window_ns.saturating_mul(2));
+                self.case(k.victim.pid).done_until = Some(until);
             }
         }
         self.emit_raw(r, out);
@@ -873,16 +982,16 @@ impl<P: ProcessView> Attributor<P> {
         if let Report::Kill(k) = &mut r {
             k.witnesses.clear();
             if k.audit.is_some() {
-                k.witnesses.push("audit");
+                k.witnesses.push(Witness::Audit);
             }
             if k.trace.is_some() {
-                k.witnesses.push("tracefs");
+                k.witnesses.push(Witness::Tracefs);
             }
             if k.extra.kmsg {
-                k.witnesses.push("kmsg");
+                k.witnesses.push(Witness::Kmsg);
             }
             if k.victim.exit_confirmed {
-                k.witnesses.push("proc");
+                k.witnesses.push(Witness::Proc);
             }
             self.refresh_liveness(k);
             if !self.wanted(&k.victim) {
@@ -927,13 +1036,13 @@ impl<P: ProcessView> Attributor<P> {
 }
 
 /// A report for an exit no kill record explains.
-fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<&str>) -> KillReport {
+fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> KillReport {
     KillReport {
         time: Timestamp(pe.exit_wall),
         signal: pe.signal,
         signal_name: signal_name(pe.signal),
         origin,
-        reason: reason.map(str::to_string),
+        reason,
         syscall: None,
         success: None,
         victim: pe.victim,

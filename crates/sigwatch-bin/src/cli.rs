@@ -1,11 +1,11 @@
 //! Command-line interface (clap derive).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::signals::SignalSet;
+use sigwatch::config::{AuditInput, Witnesses};
+use sigwatch::{SignalSet, WatchConfig};
 
 /// Who killed my process? Attributes every SIGKILL on this host to its
 /// sender and the sender's ancestry (run as root).
@@ -111,14 +111,14 @@ pub struct WatchArgs {
     /// `signal:signal_generate` tracepoint), `kmsg` (the kernel log's OOM
     /// lines). Default: all that the host offers.
     #[arg(long, value_name = "LIST", value_parser = parse_sources)]
-    pub source: Option<Sources>,
+    pub source: Option<Witnesses>,
     /// Where audit records come from: `auto` (multicast if the kernel has
     /// it, else unicast if no audit daemon runs, else auditd's log),
     /// `multicast` (kernel ≥ 3.16), `unicast` (become the audit pid),
     /// `log` (follow /var/log/audit/audit.log), `log:PATH`, `stdin`
     /// (records on standard input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
-    pub audit_source: AuditSource,
+    pub audit_source: AuditInput,
     /// Do not install audit rules; use only those already present (e.g.
     /// loaded by auditd).
     #[arg(long)]
@@ -141,107 +141,31 @@ pub struct WatchArgs {
     pub no_kmsg: bool,
 }
 
-/// `--source`: which witnesses are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sources {
-    /// Process events (always on: victims' exits and the process tree).
-    pub proc: bool,
-    /// Audit records.
-    pub audit: bool,
-    /// The tracefs `signal:signal_generate` tracepoint.
-    pub tracefs: bool,
-    /// `/dev/kmsg`.
-    pub kmsg: bool,
-}
-
-impl Default for Sources {
-    fn default() -> Self {
-        Sources {
-            proc: true,
-            audit: true,
-            tracefs: true,
-            kmsg: true,
-        }
-    }
-}
-
-impl FromStr for Sources {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let mut out = Sources {
-            proc: false,
-            audit: false,
-            tracefs: false,
-            kmsg: false,
-        };
-        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            match item {
-                "proc" => out.proc = true,
-                "audit" => out.audit = true,
-                "tracefs" | "trace" => out.tracefs = true,
-                "kmsg" => out.kmsg = true,
-                "all" => out = Sources::default(),
-                _ => {
-                    return Err(format!(
-                        "unknown source {item:?} (proc, audit, tracefs, kmsg, all)"
-                    ))
-                }
-            }
-        }
-        if !out.proc {
-            return Err(
-                "the proc source is required: victims' exits and the process tree come from it"
-                    .into(),
-            );
-        }
-        Ok(out)
-    }
-}
-
-fn parse_sources(s: &str) -> Result<Sources, String> {
+fn parse_sources(s: &str) -> Result<Witnesses, String> {
     s.parse()
 }
 
-/// `--audit-source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditSource {
-    /// Multicast if the kernel has it, else unicast if no audit daemon
-    /// runs, else auditd's log.
-    Auto,
-    /// The `AUDIT_NLGRP_READLOG` multicast group (kernel ≥ 3.16).
-    Multicast,
-    /// Become the audit pid (only when no daemon holds it).
-    Unicast,
-    /// Follow auditd's log file.
-    Log(PathBuf),
-    /// Read records from standard input (as an audisp plugin).
-    Stdin,
-    /// No audit: every kill's origin is `unknown` unless the kernel log explains it.
-    None,
-}
-
-/// auditd's default log.
-pub const DEFAULT_AUDIT_LOG: &str = "/var/log/audit/audit.log";
-
-impl FromStr for AuditSource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "auto" => AuditSource::Auto,
-            "multicast" => AuditSource::Multicast,
-            "unicast" => AuditSource::Unicast,
-            "log" => AuditSource::Log(PathBuf::from(DEFAULT_AUDIT_LOG)),
-            "stdin" => AuditSource::Stdin,
-            "none" => AuditSource::None,
-            _ => match s.strip_prefix("log:") {
-                Some(p) if !p.is_empty() => AuditSource::Log(PathBuf::from(p)),
-                _ => {
-                    return Err(format!(
-                        "unknown audit source {s:?} (auto, multicast, unicast, log[:PATH], stdin, none)"
-                    ))
-                }
-            },
-        })
+impl WatchArgs {
+    /// The watcher's configuration these options ask for.
+    pub fn to_config(&self) -> WatchConfig {
+        let mut cfg = WatchConfig::default()
+            .signals(self.signal)
+            .audit_input(self.audit_source.clone())
+            .install_rules(!self.no_rules)
+            .kernel_log(!self.no_kmsg)
+            .retention(std::time::Duration::from_secs(self.retention))
+            .max_exited(self.max_exited)
+            .window(std::time::Duration::from_millis(self.window_ms))
+            .rcvbuf(self.rcvbuf)
+            .handle_signals(true);
+        cfg.witnesses = self.source;
+        for p in &self.pid {
+            cfg = cfg.victim_pid(*p);
+        }
+        for c in &self.comm {
+            cfg = cfg.victim_comm(c.as_bytes());
+        }
+        cfg
     }
 }
 
@@ -265,7 +189,7 @@ mod tests {
         let c = Cli::try_parse_from(["sigwatch"]).unwrap();
         assert!(c.command.is_none());
         assert_eq!(c.watch.signal, SignalSet::sigkill());
-        assert_eq!(c.watch.audit_source, AuditSource::Auto);
+        assert_eq!(c.watch.audit_source, AuditInput::Auto);
         let c = Cli::try_parse_from([
             "sigwatch",
             "--json",
@@ -286,7 +210,7 @@ mod tests {
         assert!(c.watch.json && c.watch.no_rules);
         assert_eq!(c.watch.count, Some(3));
         assert_eq!(c.watch.signal.iter().collect::<Vec<_>>(), vec![9, 15]);
-        assert_eq!(c.watch.audit_source, AuditSource::Log("/tmp/a.log".into()));
+        assert_eq!(c.watch.audit_source, AuditInput::Log("/tmp/a.log".into()));
         assert_eq!(c.verbose, 2);
         assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
@@ -300,15 +224,8 @@ mod tests {
         );
         assert!(c.watch.source.is_none());
         let c = Cli::try_parse_from(["sigwatch", "--source", "proc,tracefs"]).unwrap();
-        assert_eq!(
-            c.watch.source,
-            Some(Sources {
-                proc: true,
-                audit: false,
-                tracefs: true,
-                kmsg: false
-            })
-        );
+        let w = c.watch.source.unwrap();
+        assert!(w.proc && !w.audit && w.tracefs && !w.kmsg);
         assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
@@ -352,14 +269,19 @@ mod tests {
         ] {
             assert!(help.contains(v), "--help lacks {v}:\n{help}");
         }
-        let mut gen = Cli::command();
-        let gen_help = gen
-            .find_subcommand_mut("generate")
-            .unwrap()
-            .render_long_help()
-            .to_string();
-        for v in ["man", "bash", "zsh", "fish"] {
-            assert!(gen_help.contains(v), "generate --help lacks {v}");
+        let mut cmd = Cli::command();
+        for (sub, values) in [
+            ("generate", &["man", "bash", "zsh", "fish"][..]),
+            ("rules", &["native", "x86_64", "aarch64"][..]),
+        ] {
+            let sub_help = cmd
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for v in values {
+                assert!(sub_help.contains(v), "{sub} --help lacks {v}");
+            }
         }
     }
 }

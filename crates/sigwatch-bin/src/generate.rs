@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
+use crate::cli::{Cli, Generated};
 use clap::CommandFactory;
-use sigwatch::cli::{Cli, Generated};
 
 /// The written sections of sigwatch(8) (roff), between the generated
 /// options/subcommands and the version: witnesses, output, files, exit

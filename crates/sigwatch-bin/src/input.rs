@@ -157,7 +157,7 @@ pub struct KernelKill {
     /// Its comm as the kernel printed it.
     pub comm: Vec<u8>,
     /// Why (`oom`).
-    pub reason: &'static str,
+    pub reason: crate::report::Reason,
 }
 
 /// Parses one kernel-log line (a `/dev/kmsg` record `PRI,SEQ,TS,FLAGS;MSG`
@@ -193,7 +193,7 @@ pub fn parse_kmsg_line(line: &[u8]) -> Option<KernelKill> {
     Some(KernelKill {
         pid,
         comm: rest[..end].to_vec(),
-        reason: "oom",
+        reason: crate::report::Reason::Oom,
     })
 }
 

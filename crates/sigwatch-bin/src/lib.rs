@@ -40,8 +40,10 @@
 #![warn(missing_docs)]
 
 pub mod attributor;
-pub mod cli;
+pub mod config;
 pub mod input;
+pub mod notice;
+pub mod output;
 pub mod procview;
 pub mod render;
 pub mod replay;
@@ -49,13 +51,17 @@ pub mod report;
 pub mod signals;
 pub mod sources;
 pub mod status;
-pub mod watch;
+pub mod stop;
+pub mod watcher;
 
 pub use attributor::{Attributor, Clock, Config, Stats};
+pub use config::{AuditInput, WatchConfig, Witnesses};
 pub use input::{parse_kmsg_line, AuditKill, AuditSender, AuditTarget, KernelKill};
+pub use notice::{Notice, Severity};
 pub use procview::{MemTree, ProcessSnapshot, ProcessView};
 pub use report::{KillReport, Origin, Report, Summary};
 pub use signals::{parse_signal, signal_name, SignalSet};
+pub use watcher::{Finished, StopReason, Watcher, WitnessState};
 
 /// Errors of the sigwatch package.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +82,7 @@ pub enum Error {
     },
 }
 
+#[doc(hidden)]
 /// One fuzzing step over untrusted bytes (used by the `sigwatch_inputs`
 /// fuzz target and its corpus replay): the kernel-log parser, the terminal
 /// escaper, a replay of the bytes as audit-log lines, and the same bytes

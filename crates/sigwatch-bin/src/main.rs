@@ -1,13 +1,15 @@
 //! `sigwatch`: who killed my process? The thin binary: parse the command
 //! line, set up logging, dispatch to the library.
 
-mod generate;
-
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+mod cli;
+mod generate;
+mod run;
+
 use clap::Parser;
-use sigwatch::cli::{Cli, Command, RulesArch};
+use cli::{Cli, Command, RulesArch};
 use sigwatch::render::{write_json, write_text, TextOptions};
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
@@ -52,7 +54,7 @@ fn main() -> ExitCode {
 
 fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     // Unbuffered: the watch loop writes each report only when poll says
-    // the reader has room (see `watch::run`).
+    // the reader has room (see `run::run`).
     use std::os::fd::AsFd;
     let stdout = io::stdout()
         .as_fd()
@@ -62,10 +64,46 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
             what: "standard output".into(),
             source: e,
         })?;
-    let summary = sigwatch::watch::run(&cli.watch, stdout)?;
+    let args = &cli.watch;
+    let render = if args.json {
+        sigwatch::render::Renderer::json()
+    } else {
+        sigwatch::render::Renderer::text(
+            std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
+        )
+    };
+    let cfg = args.to_config();
+    let opts = run::RunOptions { count: args.count };
+    let summary = run::run(&cfg, opts, &render, |w| banner(args, w), stdout)?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
     eprint!("{text}");
     Ok(())
+}
+
+/// The line that says what sigwatch watches with.
+fn banner(args: &cli::WatchArgs, w: &sigwatch::Watcher) -> String {
+    let ws = w.witnesses();
+    let signals = if args.signal.is_all() {
+        "every signal".to_string()
+    } else {
+        args.signal
+            .iter()
+            .map(sigwatch::signal_name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let no_audit = ws.audit == "none";
+    format!(
+        "sigwatch: watching {signals} (audit: {}; tracefs: {}; kmsg: {}){}",
+        ws.audit,
+        if ws.tracefs { "signal:signal_generate" } else { "off" },
+        if ws.kmsg { "on" } else { "off" },
+        match (no_audit, ws.tracefs) {
+            (true, false) => "; senders cannot be identified without audit or tracefs",
+            (true, true) => "; senders come from tracefs and the process tree (no login uid, session or syscall without audit)",
+            _ => "",
+        }
+    )
 }
 
 fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {

@@ -158,7 +158,7 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
         Report::Loss(l) => format!(
             "{} {} lost {} event(s): reports may be missing or incomplete\n",
             st.red("LOSS"),
-            escape(l.source.as_bytes()),
+            l.source.as_str(),
             l.count
         ),
         Report::Summary(s) => format!(
@@ -348,7 +348,15 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         );
     }
     if !k.witnesses.is_empty() {
-        let _ = writeln!(s, "  seen by  {}", k.witnesses.join(", "));
+        let _ = writeln!(
+            s,
+            "  seen by  {}",
+            k.witnesses
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if let Some(a) = &k.audit {
         let _ = writeln!(
@@ -384,6 +392,71 @@ pub fn write_text<W: Write>(w: &mut W, r: &Report, o: &TextOptions<'_>) -> io::R
         w.write_all(b"\n")?;
     }
     w.flush()
+}
+
+/// The output format of a program: JSON lines, or text with user names
+/// looked up once per uid (and colour when the output is a terminal).
+#[derive(Debug)]
+pub struct Renderer {
+    json: bool,
+    color: bool,
+    names: std::cell::RefCell<std::collections::HashMap<u32, Option<String>>>,
+}
+
+impl Renderer {
+    /// JSON lines (the contract in the README).
+    pub fn json() -> Renderer {
+        Renderer {
+            json: true,
+            color: false,
+            names: Default::default(),
+        }
+    }
+
+    /// Text blocks, with ANSI colours if `color`.
+    pub fn text(color: bool) -> Renderer {
+        Renderer {
+            json: false,
+            color,
+            names: Default::default(),
+        }
+    }
+
+    /// Whether this renders JSON lines.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// One report, rendered.
+    ///
+    /// # Errors
+    /// Only if a report cannot be serialized (never for reports the
+    /// engine makes).
+    pub fn render(&self, r: &Report) -> io::Result<Vec<u8>> {
+        let mut w = Vec::with_capacity(2048);
+        if self.json {
+            write_json(&mut w, r)?;
+        } else {
+            let lookup = |uid: u32| -> Option<String> {
+                self.names
+                    .borrow_mut()
+                    .entry(uid)
+                    .or_insert_with(|| {
+                        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                            .ok()
+                            .flatten()
+                            .map(|u| u.name)
+                    })
+                    .clone()
+            };
+            let o = TextOptions {
+                color: self.color,
+                user_name: &lookup,
+            };
+            write_text(&mut w, r, &o)?;
+        }
+        Ok(w)
+    }
 }
 
 #[cfg(test)]
@@ -474,7 +547,7 @@ mod tests {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
             }),
-            witnesses: vec!["audit", "proc"],
+            witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
@@ -524,8 +597,8 @@ mod tests {
         k.audit = None;
         k.syscall = None;
         k.origin = Origin::Kernel;
-        k.reason = Some("cgroup_kill".into());
-        k.witnesses = vec!["tracefs", "proc"];
+        k.reason = Some(Reason::CgroupKill);
+        k.witnesses = vec![Witness::Tracefs, Witness::Proc];
         k.trace = Some(crate::report::TraceFacts {
             current_tid: 1298,
             current_pid: 1298,

@@ -136,7 +136,7 @@ pub struct KillReport {
     /// Why the kernel killed it (`oom`, `cgroup_kill`, `rlimit`, `seccomp`,
     /// or `kernel` when the tracepoint shows a kernel-generated signal of
     /// no known kind), null otherwise.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
     /// The kill-family syscall (`kill`, `tgkill`, ...), null without audit.
     pub syscall: Option<String>,
     /// Whether the syscall succeeded (audit `success=`), null without audit.
@@ -149,13 +149,13 @@ pub struct KillReport {
     pub ancestors: Vec<Ancestor>,
     /// The audit event this report comes from, null without one.
     pub audit: Option<AuditRef>,
-    /// The sources that saw this kill (added in issue 5): `audit` (a
+    /// The sources that saw this kill: `audit` (a
     /// kill-family syscall record), `tracefs` (`signal:signal_generate`),
     /// `kmsg` (the kernel log named the victim), `proc` (the victim's exit
     /// by this signal was seen).
-    pub witnesses: Vec<&'static str>,
+    pub witnesses: Vec<Witness>,
     /// The `signal:signal_generate` tracepoint's raw facts, null when
-    /// tracefs did not see this kill (added in issue 5).
+    /// tracefs did not see this kill.
     pub trace: Option<TraceFacts>,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
@@ -299,11 +299,113 @@ pub struct AuditRef {
     pub key: Option<Text>,
 }
 
+/// Names an enum's values as their JSON strings: `as_str`, `Display`, and
+/// comparison with a `&str` (so `report.reason == Some("oom")`-style
+/// checks read like the JSON).
+macro_rules! json_names {
+    ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// The name used in JSON and text.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($t::$v => $s),+
+                }
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+    };
+}
+
+/// Why the kernel killed a process (`"reason"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The OOM killer (`oom:mark_victim`, or the kernel log's "Killed
+    /// process").
+    Oom,
+    /// A write to a cgroup's `cgroup.kill`.
+    CgroupKill,
+    /// `RLIMIT_CPU`'s hard limit.
+    Rlimit,
+    /// A seccomp filter's kill action.
+    Seccomp,
+    /// A kernel-generated signal of no known kind.
+    Kernel,
+}
+
+json_names!(Reason {
+    Oom => "oom",
+    CgroupKill => "cgroup_kill",
+    Rlimit => "rlimit",
+    Seccomp => "seccomp",
+    Kernel => "kernel",
+});
+
+/// A witness that saw a kill (`"witnesses"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Witness {
+    /// An audit kill-family syscall record.
+    Audit,
+    /// tracefs `signal:signal_generate`.
+    Tracefs,
+    /// The kernel log named the victim.
+    Kmsg,
+    /// The victim's exit by this signal (process events).
+    Proc,
+}
+
+json_names!(Witness {
+    Audit => "audit",
+    Tracefs => "tracefs",
+    Kmsg => "kmsg",
+    Proc => "proc",
+});
+
+/// The witness whose events were lost (`"source"` of a loss report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LossSource {
+    /// Process events (proc connector).
+    Proc,
+    /// Audit records.
+    Audit,
+    /// The kernel log.
+    Kmsg,
+    /// tracefs events.
+    Tracefs,
+}
+
+json_names!(LossSource {
+    Proc => "proc",
+    Audit => "audit",
+    Kmsg => "kmsg",
+    Tracefs => "tracefs",
+});
+
 /// `"type": "loss"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LossReport {
-    /// `proc` (proc connector), `audit`, `kmsg` or `tracefs`.
-    pub source: String,
+    /// The witness that lost events.
+    pub source: LossSource,
     /// How many events were lost in this incident.
     pub count: u64,
 }
@@ -321,8 +423,8 @@ pub struct Summary {
     pub audit_lost: u64,
     /// Kill reports printed.
     pub reports: u64,
-    /// `signal_generate` / `mark_victim` events read from tracefs (added
-    /// in issue 5; 0 without the tracefs source).
+    /// `signal_generate` / `mark_victim` events read from tracefs (0
+    /// without the tracefs source).
     pub trace_events: u64,
     /// tracefs events lost (ring-buffer overruns and unparsable lines).
     pub trace_lost: u64,
@@ -351,7 +453,7 @@ mod tests {
     #[test]
     fn json_shape_matches_contract() {
         let r = Report::Loss(LossReport {
-            source: "proc".into(),
+            source: LossSource::Proc,
             count: 3,
         });
         assert_eq!(

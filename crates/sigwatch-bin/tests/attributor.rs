@@ -499,3 +499,46 @@ fn exited_means_by_the_time_of_the_report() {
     let anc: Vec<_> = r[0].ancestors.iter().map(|x| (x.pid, x.exited)).collect();
     assert_eq!(anc, vec![(100, Some(true)), (1, Some(false))]);
 }
+
+/// A victim's pid reused within seconds by a new process (another start
+/// time): its kill is a new case, neither dropped as a duplicate of the
+/// first nor mixed with it.
+#[test]
+fn pid_reused_within_seconds_is_a_new_victim() {
+    let mut a = engine();
+    assert!(a
+        .on_audit_kill(&kill(23, at(1), "kill", 9, &[300]), at(1))
+        .is_empty());
+    let first = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    assert_eq!(first.len(), 1);
+    assert!(first[0].victim.exit_confirmed);
+    // 0.1 s later pid 300 is a new process (forked now: a new start time)
+    // and is killed too.
+    assert!(a.on_proc_event(&fork(at(3), 1, 300), at(3)).is_empty());
+    let second = kills(a.on_audit_kill(&kill(24, at(4), "kill", 9, &[300]), at(4)));
+    assert!(second.is_empty(), "waits for the exit: {second:?}");
+    let second = kills(a.on_proc_event(&exit(at(5), 300, 300, 9), at(5)));
+    assert_eq!(second.len(), 1, "the second victim is reported");
+    assert_eq!(second[0].audit.as_ref().map(|x| x.serial), Some(24));
+    assert!(second[0].victim.exit_confirmed);
+    assert_eq!(a.stats().duplicates, 0);
+}
+
+/// The same, with the second kill's records arriving after its exit: the
+/// exit of the new process waits for its record instead of being taken
+/// for the first victim's.
+#[test]
+fn pid_reused_exit_first_joins_its_own_record() {
+    let mut a = engine();
+    a.on_audit_kill(&kill(23, at(1), "kill", 9, &[300]), at(1));
+    assert_eq!(
+        kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2))).len(),
+        1
+    );
+    a.on_proc_event(&fork(at(3), 1, 300), at(3));
+    assert!(a.on_proc_event(&exit(at(4), 300, 300, 9), at(4)).is_empty());
+    let r = kills(a.on_audit_kill(&kill(24, at(5), "kill", 9, &[300]), at(5)));
+    assert_eq!(r.len(), 1, "joined with the waiting exit");
+    assert!(r[0].victim.exit_confirmed);
+    assert_eq!(r[0].audit.as_ref().map(|x| x.serial), Some(24));
+}

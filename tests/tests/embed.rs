@@ -1,0 +1,94 @@
+//! The embedding example (`crates/sigwatch-bin/examples/embed.rs`): the
+//! library's `Watcher` driven from an embedder's own poll loop attributes
+//! a real kill, and its `finish` leaves audit and tracefs as found.
+#![allow(clippy::unwrap_used)]
+
+use sigwatch_e2e::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/examples/embed`, built by `cargo test --workspace`.
+fn embed_example() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    let bin = dir.join("examples/embed");
+    assert!(
+        bin.exists(),
+        "{} missing: cargo test --workspace builds the examples",
+        bin.display()
+    );
+    bin
+}
+
+/// The watcher is live once its trace instance exists (tracefs) and, with
+/// audit, its rules are installed.
+fn watcher_ready(pid: u32) -> bool {
+    let trace_ok = !tracefs_present()
+        || std::path::Path::new(&format!("/sys/kernel/tracing/instances/sigwatch-{pid}")).exists();
+    let audit_ok = !audit_present()
+        || Command::new("auditctl")
+            .arg("-l")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("sigwatch:{pid}")));
+    trace_ok && audit_ok
+}
+
+#[test]
+fn embedded_watcher_attributes_a_kill_in_the_callers_loop() {
+    let test = "embedded_watcher";
+    if !require_root(test) || !require_sender_witness(test) {
+        return;
+    }
+    if audit_present() && !require_tool(test, "auditctl") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mut child = Command::new(embed_example())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !watcher_ready(child.id()) {
+        assert!(
+            Instant::now() < deadline,
+            "the embedded watcher never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    let killer = Command::new("sh")
+        .args(["-c", "kill -9 \"$1\"; sleep 0.2", "sh", &vpid.to_string()])
+        .spawn()
+        .unwrap();
+    let kpid = killer.id() as i32;
+    let mut killer = killer;
+    killer.wait().unwrap();
+    victim.wait().unwrap();
+    let want = format!("pid {vpid} killed by Some({kpid}) (User)");
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no report from the embedded watcher");
+    assert_eq!(got, want);
+    child.stdin.as_mut().unwrap().write_all(b"quit\n").unwrap();
+    assert_eq!(wait_timeout(&mut child, Duration::from_secs(10)), Some(0));
+    let last = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(last, "1 report(s)");
+    before.assert_restored();
+    trace_before.assert_restored();
+}
