@@ -25,7 +25,7 @@ ws=$(pwd -P)
 here=$ws/ci/qemu
 t_start=$(date +%s)
 log() { echo "== aarch64-guest: $*"; }
-retry() { local n=$1 i; shift; for ((i = 1; i <= n; i++)); do "$@" && return 0; log "attempt $i of $n failed: $*"; sleep $((i * 5)); done; return 1; }
+. "$here/common.sh"
 
 timeout_s=${SIGWATCH_QEMU_TIMEOUT:-600}
 work=${SIGWATCH_AARCH64_WORKDIR:-$ws/target/qemu-aarch64}
@@ -109,6 +109,7 @@ printf '::sysinit:/etc/sigwatch-rc\n' >"$root/etc/inittab"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 install -m 755 "$here/aarch64-guest-test.sh" "$root/etc/sigwatch-rc"
+install -m 644 "$here/guest-checks.sh" "$root/etc/sigwatch-checks.sh"
 tar -C "$root/root" -xzf "$tarball"
 mv "$root"/root/sigwatch-*-aarch64-unknown-linux-musl "$root/root/dist"
 install -m 755 "$root/root/dist/sigwatch" "$root/usr/bin/sigwatch"
@@ -136,13 +137,7 @@ t_boot=$(date +%s)
 echo
 log "summary"
 fail=0
-grep -q '^SIGWATCH-ARM64: begin' "$console" || { echo "guest never reached its init (qemu exit $qrc)"; fail=1; }
-grep '^SIGWATCH-ARM64: \(ok\|FAIL\|kernel\)' "$console" | sed 's/^SIGWATCH-ARM64: /  /' || true
-grep -q '^SIGWATCH-ARM64: FAIL' "$console" && fail=1
-if ! grep -qx 'SIGWATCH-ARM64: done' "$console"; then
-  if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then echo "guest did not finish within ${timeout_s}s"; else echo "guest did not finish (qemu exit $qrc)"; fi
-  fail=1
-fi
+guest_verdict SIGWATCH-ARM64 "$console" "$qrc" "$timeout_s" || fail=1
 log "times: packages $((t_pkgs - t_start))s, fetch $((t_fetch - t_pkgs))s, initramfs $((t_initrd - t_fetch))s, guest $((t_boot - t_initrd))s, total $((t_boot - t_start))s"
 log "console log: $console"
 [ $fail -eq 0 ] && log "passed" || log "FAILED"

@@ -2,18 +2,12 @@
 # Runs inside the systemd guest (ci/qemu/systemd-guest.sh) as the oneshot
 # sigwatch-ci.service; prints SIGWATCH-SYSTEMD: lines to the console.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
-say() { printf "SIGWATCH-SYSTEMD: %s\n" "$*"; }
-ok() { say "ok $*"; }
-fail() { say "FAIL $*"; }
-check() { # check DESCRIPTION CMD...
-  d=$1; shift
-  if "$@"; then ok "$d"; else fail "$d"; fi
-}
+PREFIX=SIGWATCH-SYSTEMD
+. /usr/local/lib/sigwatch-ci/guest-checks.sh
 say begin
-say "kernel $(uname -r) $(uname -m); $(systemctl --version | head -n1)"
-audit_state() { auditctl -s 2>&1 | grep -E '^(enabled|pid) ' | tr '\n' ' '; echo; auditctl -l 2>&1; }
+say "note kernel $(uname -r) $(uname -m); $(systemctl --version | head -n1)"
 before=$(audit_state)
-say "audit before: $(echo "$before" | tr '\n' ';')"
+say "note audit before: $(echo "$before" | tr '\n' ';')"
 
 files="/usr/bin/sigwatch /usr/share/man/man8/sigwatch.8.gz /usr/share/bash-completion/completions/sigwatch
 /usr/share/zsh/vendor-completions/_sigwatch /usr/share/fish/vendor_completions.d/sigwatch.fish
@@ -29,19 +23,12 @@ act=$(systemctl is-active sigwatch.service 2>&1)
 check "the unit is not started by installing ($act)" test "$act" = inactive
 check "man sigwatch renders sigwatch(8)" sh -c 'man -P cat sigwatch 2>/dev/null | grep -q "EXIT STATUS"'
 score=$(systemd-analyze security sigwatch.service 2>/dev/null | sed -n 's/.*Overall exposure level for sigwatch.service: //p')
-say "security systemd-analyze security sigwatch.service: $score"
+say "note systemd-analyze security sigwatch.service: $score"
 
 # ---- run as a service ----
 check "systemctl start sigwatch (Type=notify: READY=1)" systemctl start sigwatch.service
 sleep 1
-# a sleep killed by a short-lived sh whose launcher has exited
-sleep 300 &
-victim=$!
-# The launcher starts the killer, lives 0.3 s (its argv can be read from
-# /proc even under emulation) and exits a good while before the kill.
-sh -c 'sh -c "sleep 1; kill -9 \$1" killer "$1" & sleep 0.3; exit 0' launcher "$victim"
-wait "$victim"
-say "victim $victim ended with status $?"
+kill_scenario
 report=
 i=0
 while [ $i -lt 30 ]; do
@@ -50,21 +37,13 @@ while [ $i -lt 30 ]; do
   [ -n "$report" ] && break
   sleep 1; i=$((i + 1))
 done
-say "report: $report"
-check "the journal has the report of the kill" test -n "$report"
-j() { printf "%s\n" "$report" | jq -e "$1" >/dev/null 2>&1; }
-check "witnesses include tracefs" j '.witnesses | index("tracefs")'
-check "witnesses include audit" j '.witnesses | index("audit")'
-check "origin user, syscall kill, sender comm sh" j '.origin == "user" and .syscall == "kill" and .sender.comm == "sh"'
-check "sender argv is the killer's" j '.sender.argv[0:3] == ["sh","-c","sleep 1; kill -9 $1"]'
-check "ancestry names the exited launcher" j '[.ancestors[] | select(.argv[0:2] == ["sh","-c"] and .argv[3] == "launcher" and .exited == true)] | length == 1'
-check "victim exit confirmed" j '.victim.exit_confirmed == true'
+check_report
 journalctl -u sigwatch.service -o cat --no-pager | grep -v '^{"type":"kill"' | sed 's/^/  journal: /' | tail -n 20
 check "systemctl stop sigwatch" systemctl stop sigwatch.service
 res=$(systemctl show -p Result --value sigwatch.service)
 check "the service stopped cleanly (Result=$res)" test "$res" = success
 after=$(audit_state)
-say "audit after: $(echo "$after" | tr '\n' ';')"
+say "note audit after: $(echo "$after" | tr '\n' ';')"
 check "audit is left as found" test "$before" = "$after"
 check "no trace instance left" sh -c '! ls -d /sys/kernel/tracing/instances/sigwatch-* 2>/dev/null'
 

@@ -27,7 +27,7 @@ here=$ws/ci/qemu
 t_start=$(date +%s)
 log() { echo "== systemd-guest: $*"; }
 # retry N CMD...: for anything that downloads
-retry() { local n=$1 i; shift; for ((i = 1; i <= n; i++)); do "$@" && return 0; log "attempt $i of $n failed: $*"; sleep $((i * 5)); done; return 1; }
+. "$here/common.sh"
 
 timeout_s=${SIGWATCH_QEMU_TIMEOUT:-600}
 work=${SIGWATCH_SYSTEMD_WORKDIR:-$ws/target/qemu-systemd}
@@ -92,6 +92,7 @@ cp -a "$kdir/x/lib/modules" "$root/lib/"
 chroot "$root" depmod "$kver"
 install -m 644 "$deb" "$root/root/sigwatch.deb"
 install -m 755 "${SIGWATCH_SYSTEMD_TEST:-$here/systemd-guest-test.sh}" "$root/usr/local/sbin/sigwatch-ci"
+install -D -m 644 "$here/guest-checks.sh" "$root/usr/local/lib/sigwatch-ci/guest-checks.sh"
 cat >"$root/etc/systemd/system/sigwatch-ci.service" <<'UNIT'
 [Unit]
 Description=sigwatch CI: install the package, run the service, remove it
@@ -178,13 +179,7 @@ t_boot=$(date +%s)
 echo
 log "summary"
 fail=0
-grep -q '^SIGWATCH-SYSTEMD: begin' "$console" || { echo "the test service never ran (qemu exit $qrc)"; fail=1; }
-grep '^SIGWATCH-SYSTEMD: \(ok\|FAIL\|security\)' "$console" | sed 's/^SIGWATCH-SYSTEMD: /  /' || true
-grep -q '^SIGWATCH-SYSTEMD: FAIL' "$console" && fail=1
-if ! grep -qx 'SIGWATCH-SYSTEMD: done' "$console"; then
-  if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then echo "guest did not finish within ${timeout_s}s"; else echo "guest did not finish (qemu exit $qrc)"; fi
-  fail=1
-fi
+guest_verdict SIGWATCH-SYSTEMD "$console" "$qrc" "$timeout_s" || fail=1
 log "times: packages $((t_pkgs - t_start))s, rootfs $((t_rootfs - t_pkgs))s, image $((t_image - t_rootfs))s, guest $((t_boot - t_image))s, total $((t_boot - t_start))s"
 log "console log: $console"
 [ $fail -eq 0 ] && log "passed" || log "FAILED"
