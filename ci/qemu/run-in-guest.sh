@@ -171,6 +171,17 @@ for b in $bins; do
   [ -n "$p" ] && [ -x "$p" ] || { echo "binary $b not built" >&2; exit 1; }
   binpaths+=("$p")
 done
+# The e2e tests also run the embedding examples (at the same path as on
+# the host: the tests find them next to their own executable).
+example_paths=()
+if [ $e2e -eq 1 ]; then
+  for ex in embed keeper_watch; do
+    p=$(jq -r --arg n "$ex" 'select(.reason == "compiler-artifact" and .target.kind[0] == "example"
+          and .target.name == $n and .executable != null) | .executable' "$work/cargo.json" | head -n1)
+    [ -n "$p" ] && [ -x "$p" ] || { echo "example $ex not built" >&2; exit 1; }
+    example_paths+=("$p")
+  done
+fi
 t_build=$(date +%s)
 
 # ---- 4. initramfs -----------------------------------------------------------
@@ -216,6 +227,9 @@ while IFS='|' read -r name dir exe; do
   copy_exe "$exe" "$exe"
   mkdir -p "$root$dir"
 done <"$list"
+for p in "${example_paths[@]}"; do
+  copy_exe "$p" "$p"
+done
 cp "$list" "$root/etc/sigwatch-tests"
 printf 'test_timeout=%s\ntest_args=%q\n' "${SIGWATCH_QEMU_TEST_TIMEOUT:-300}" \
   "${SIGWATCH_QEMU_TEST_ARGS:-}" >"$root/etc/sigwatch-qemu.conf"

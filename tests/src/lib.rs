@@ -583,6 +583,18 @@ pub fn argv(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The trace instance of the sigwatch with this pid, if it exists:
+/// `instances/sigwatch-<pid>-s<start time>` (or the older
+/// `sigwatch-<pid>`).
+pub fn trace_instance_of(pid: i32) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new("/sys/kernel/tracing/instances");
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rest = name.strip_prefix(&format!("sigwatch-{pid}"))?;
+        (rest.is_empty() || rest.starts_with("-s")).then(|| e.path())
+    })
+}
+
 /// The tracefs state a test must leave as found: whether tracefs is
 /// mounted and which trace instances exist.
 #[derive(Debug, Clone, PartialEq, Eq)]

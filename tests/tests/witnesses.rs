@@ -11,7 +11,7 @@ use serde_json::Value;
 use sigwatch_e2e::*;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -43,11 +43,24 @@ fn stop_clean(sw: Sigwatch) -> Vec<Value> {
     let last = seen.last().expect("no output");
     assert_eq!(last["type"], "summary", "{last:#}");
     assert!(last["trace_lost"].as_u64().is_some(), "{last:#}");
-    assert!(
-        !Path::new(&format!("/sys/kernel/tracing/instances/sigwatch-{pid}")).exists(),
+    assert_eq!(
+        trace_instance_of(pid),
+        None,
         "trace instance of sigwatch {pid} left behind"
     );
     seen
+}
+
+/// SIGKILLs a sigwatch; returns its trace instance, which outlives it.
+fn kill9_leaving_its_instance(sw: Sigwatch) -> PathBuf {
+    let stale = trace_instance_of(sw.pid()).expect("the sigwatch's trace instance");
+    sw.kill9();
+    assert!(
+        stale.exists(),
+        "{} should outlive a SIGKILL",
+        stale.display()
+    );
+    stale
 }
 
 /// A sender known only to tracefs (audit off): pid, argv and ancestry
@@ -558,14 +571,9 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
     let first = Sigwatch::start(&["--source", "proc,tracefs"]);
-    let stale = format!("/sys/kernel/tracing/instances/sigwatch-{}", first.pid());
-    first.kill9();
-    assert!(
-        Path::new(&stale).exists(),
-        "{stale} should outlive a SIGKILL"
-    );
+    let stale = kill9_leaving_its_instance(first);
     let second = Sigwatch::start(&["--source", "proc,tracefs"]);
-    assert!(!Path::new(&stale).exists(), "{stale} not cleaned");
+    assert!(!stale.exists(), "{} not cleaned", stale.display());
     assert!(
         second.stderr().contains("removed stale trace instance"),
         "{}",
@@ -573,6 +581,36 @@ fn restart_after_sigkill_cleans_the_trace_instance_and_mount() {
     );
     stop_clean(second);
     trace_before.assert_restored();
+    audit_before.assert_restored();
+}
+
+/// Two sigwatches; one dies by SIGKILL while the other runs; the
+/// survivor exits cleanly: the dead one's trace instance is gone and
+/// tracefs (and its mount mark) is as found, whichever of the two
+/// mounted it.
+#[test]
+fn survivor_cleans_a_killed_sigwatchs_trace_instance_and_mount() {
+    let test = "trace_survivor_cleans";
+    if !require_root(test) || !require_tracefs(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mark_before = std::fs::read_to_string("/run/sigwatch-tracefs.mount").ok();
+    let first = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let survivor = Sigwatch::start(&["--source", "proc,tracefs"]);
+    let stale = kill9_leaving_its_instance(first);
+    stop_clean(survivor);
+    assert!(!stale.exists(), "{} left by the survivor", stale.display());
+    trace_before.assert_restored();
+    if !trace_before.mounted {
+        assert_eq!(
+            std::fs::read_to_string("/run/sigwatch-tracefs.mount").ok(),
+            mark_before,
+            "mount mark left behind"
+        );
+    }
     audit_before.assert_restored();
 }
 

@@ -5,7 +5,9 @@
 //! then an `EOE` (end of event) record. Records of events on other CPUs
 //! can interleave. Records written outside a syscall (user-space messages,
 //! daemon messages, anomalies) form events of one record and get no `EOE`.
-//! auditd's log file holds no `EOE` records at all.
+//! auditd's log file holds no `EOE` records at all, and logs forwarded from
+//! several hosts carry a `node=` name: an event is identified by
+//! (node, stamp), never by the stamp alone (two hosts' serials collide).
 //!
 //! [`Assembler`] is a pure state machine: records and the current time go
 //! in, complete [`Event`]s come out. An event is complete when
@@ -16,13 +18,21 @@
 //! 3. its record type is a single-record type
 //!    ([`RecordType::is_single_record_event`]);
 //! 4. a record stamped more than [`AssemblerConfig::record_window`] later
-//!    arrives (log files of kernels without `PROCTITLE`: time in the
-//!    records, so replaying a file gives the same events at any speed);
-//! 5. it has been open longer than [`AssemblerConfig::timeout`] of the
-//!    caller's clock (a live source whose `EOE` was lost);
-//! 6. too many events are open ([`AssemblerConfig::max_open`]): the oldest
+//!    arrives (time in the records, so replaying a file gives the same
+//!    events at any speed);
+//! 5. an event boundary is announced ([`Assembler::boundary`]: the `----`
+//!    lines between events in `ausearch` output). `ausearch` prints an
+//!    event's records in reverse order (`PROCTITLE` first, `SYSCALL`
+//!    last), so once a boundary has been seen, `PROCTITLE` no longer
+//!    completes an event: the boundaries do;
+//! 6. it has been open longer than [`AssemblerConfig::timeout`] of the
+//!    caller's clock (a live source whose `EOE` was lost) — only for
+//!    [`Assembler::push`]; [`Assembler::push_record`] never looks at a
+//!    clock, so a file or a slow pipe gives the same events whatever the
+//!    pace at which its lines arrive;
+//! 7. too many events are open ([`AssemblerConfig::max_open`]): the oldest
 //!    is flushed and counted;
-//! 7. the caller calls [`Assembler::flush`] (end of a file).
+//! 8. the caller calls [`Assembler::flush`] (end of a file).
 //!
 //! Every event says which of these completed it ([`EventEnd`]).
 
@@ -31,8 +41,17 @@ use std::time::{Duration, Instant};
 
 use crate::record::{Record, RecordType, Stamp};
 
-/// Limits and timeouts of an [`Assembler`].
+/// Limits and timeouts of an [`Assembler`]. `Default` plus builder
+/// methods:
+///
+/// ```
+/// use std::time::Duration;
+/// use auditsig::AssemblerConfig;
+/// let c = AssemblerConfig::default().max_open(16).timeout(Duration::from_secs(5));
+/// assert_eq!((c.max_open, c.timeout.as_secs()), (16, 5));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssemblerConfig {
     /// Wall-clock time after which an open event is flushed as
     /// [`EventEnd::Timeout`]. The kernel writes an event's records within
@@ -62,9 +81,36 @@ impl Default for AssemblerConfig {
     }
 }
 
+impl AssemblerConfig {
+    /// Sets [`AssemblerConfig::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::record_window`].
+    pub fn record_window(mut self, window: Duration) -> Self {
+        self.record_window = window;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::max_open`].
+    pub fn max_open(mut self, n: usize) -> Self {
+        self.max_open = n;
+        self
+    }
+
+    /// Sets [`AssemblerConfig::max_records_per_event`].
+    pub fn max_records_per_event(mut self, n: usize) -> Self {
+        self.max_records_per_event = n;
+        self
+    }
+}
+
 /// What completed an [`Event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum EventEnd {
     /// Its `EOE` record arrived.
     Eoe,
@@ -80,10 +126,13 @@ pub enum EventEnd {
     Evicted,
     /// Flushed by [`Assembler::flush`].
     Flushed,
+    /// Closed by [`Assembler::boundary`].
+    Boundary,
 }
 
 /// The records of one event, in arrival order (`EOE` itself is not kept).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Event {
     /// The stamp all records share.
     pub stamp: Stamp,
@@ -97,6 +146,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The `node=` name of the host that wrote the event (auditd's
+    /// `name_format`), `None` when the records carry none.
+    pub fn node(&self) -> Option<&[u8]> {
+        self.records.first().and_then(Record::node)
+    }
+
     /// The first record of type `t`.
     pub fn first(&self, t: RecordType) -> Option<&Record> {
         self.records.iter().find(|r| r.record_type() == t)
@@ -152,6 +207,7 @@ impl Event {
 
 /// The arguments of an `EXECVE` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecveArgv {
     /// The arguments (missing ones empty).
     pub args: Vec<Vec<u8>>,
@@ -180,6 +236,7 @@ fn parse_arg_name(name: &[u8]) -> Option<(usize, bool)> {
 /// Counters of an [`Assembler`] since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct AssemblerStats {
     /// Records pushed.
     pub records: u64,
@@ -201,9 +258,17 @@ pub struct AssemblerStats {
 #[derive(Debug)]
 struct Open {
     stamp: Stamp,
-    opened: Instant,
+    /// `node=` of the event's records (part of the event's identity).
+    node: Option<Box<[u8]>>,
+    opened: Option<Instant>,
     records: Vec<Record>,
     dropped: usize,
+}
+
+impl Open {
+    fn is(&self, stamp: Stamp, node: Option<&[u8]>) -> bool {
+        self.stamp == stamp && self.node.as_deref() == node
+    }
 }
 
 /// Groups records into events. See the module documentation.
@@ -214,10 +279,12 @@ pub struct Assembler {
     /// are a prefix).
     open: VecDeque<Open>,
     ready: VecDeque<Event>,
-    /// Stamps of events recently completed by their last record, to
-    /// swallow the `EOE` that follows on netlink.
-    recent: VecDeque<Stamp>,
+    /// Stamps (and nodes) of events recently completed by their last
+    /// record, to swallow the `EOE` that follows on netlink.
+    recent: VecDeque<(Stamp, Option<Box<[u8]>>)>,
     newest_millis: u64,
+    /// Boundaries delimit events (see [`Assembler::boundary`]).
+    framed: bool,
     stats: AssemblerStats,
 }
 
@@ -238,6 +305,7 @@ impl Assembler {
             ready: VecDeque::new(),
             recent: VecDeque::with_capacity(RECENT),
             newest_millis: 0,
+            framed: false,
             stats: AssemblerStats::default(),
         }
     }
@@ -258,20 +326,34 @@ impl Assembler {
     }
 
     /// Feed one record received at `now`. Completed events are then
-    /// available from [`Assembler::pop`].
+    /// available from [`Assembler::pop`]. Events open longer than
+    /// [`AssemblerConfig::timeout`] of this clock are completed first.
     pub fn push(&mut self, rec: Record, now: Instant) {
-        self.stats.records += 1;
         self.expire(now);
+        self.push_at(rec, Some(now));
+    }
+
+    /// Feed one record without a clock: events complete only by their
+    /// records (`EOE`, last record, record time, boundaries, limits) and by
+    /// [`Assembler::flush`], so the result does not depend on how fast the
+    /// records arrive. For files, pipes and followed logs.
+    pub fn push_record(&mut self, rec: Record) {
+        self.push_at(rec, None);
+    }
+
+    fn push_at(&mut self, rec: Record, now: Option<Instant>) {
+        self.stats.records += 1;
         let stamp = rec.stamp();
         let rtype = rec.record_type();
         self.advance_record_time(stamp);
 
-        if let Some(i) = self.open.iter().rposition(|o| o.stamp == stamp) {
+        if let Some(i) = self.open.iter().rposition(|o| o.is(stamp, rec.node())) {
             if rtype == RecordType::EOE {
                 self.close(i, EventEnd::Eoe);
                 return;
             }
             let limit = self.config.max_records_per_event;
+            let closes = rtype == RecordType::PROCTITLE && !self.framed;
             let o = &mut self.open[i];
             if o.records.len() < limit {
                 o.records.push(rec);
@@ -279,24 +361,31 @@ impl Assembler {
                 o.dropped += 1;
                 self.stats.dropped_records += 1;
             }
-            if rtype == RecordType::PROCTITLE {
-                self.remember(stamp);
+            if closes {
+                let node = self.open[i].node.clone();
+                self.remember(stamp, node);
                 self.close(i, EventEnd::LastRecord);
             }
             return;
         }
 
         if rtype == RecordType::EOE {
-            if let Some(p) = self.recent.iter().position(|s| *s == stamp) {
+            let node = rec.node();
+            if let Some(p) = self
+                .recent
+                .iter()
+                .position(|(s, n)| *s == stamp && n.as_deref() == node)
+            {
                 self.recent.remove(p);
             } else {
                 self.stats.stray_eoe += 1;
             }
             return;
         }
-        if rtype.is_single_record_event() || rtype == RecordType::PROCTITLE {
-            let end = if rtype == RecordType::PROCTITLE {
-                self.remember(stamp);
+        let lone_last = rtype == RecordType::PROCTITLE && !self.framed;
+        if rtype.is_single_record_event() || lone_last {
+            let end = if lone_last {
+                self.remember(stamp, rec.node().map(Box::from));
                 EventEnd::LastRecord
             } else {
                 EventEnd::Single
@@ -323,14 +412,27 @@ impl Assembler {
             self.stats.evicted += 1;
             self.close(0, EventEnd::Evicted);
         }
+        let node = rec.node().map(Box::from);
         let mut records = Vec::with_capacity(4);
         records.push(rec);
         self.open.push_back(Open {
             stamp,
+            node,
             opened: now,
             records,
             dropped: 0,
         });
+    }
+
+    /// Complete every open event: the input says an event ends here (the
+    /// `----` separator of `ausearch` output). From now on the input is
+    /// taken as framed: `PROCTITLE` no longer completes an event (ausearch
+    /// prints it first).
+    pub fn boundary(&mut self) {
+        self.framed = true;
+        while !self.open.is_empty() {
+            self.close(0, EventEnd::Boundary);
+        }
     }
 
     /// Flush events open longer than the timeout. Call this periodically
@@ -357,12 +459,18 @@ impl Assembler {
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some(first) = self.open.front() {
-            if now.saturating_duration_since(first.opened) < self.config.timeout {
-                break;
+        // Events opened by `push_record` carry no time and never expire;
+        // the queue is in opening order, so the first timed one decides.
+        let mut i = 0;
+        while i < self.open.len() {
+            match self.open[i].opened {
+                None => i += 1,
+                Some(t) if now.saturating_duration_since(t) >= self.config.timeout => {
+                    self.stats.timed_out += 1;
+                    self.close(i, EventEnd::Timeout);
+                }
+                Some(_) => break,
             }
-            self.stats.timed_out += 1;
-            self.close(0, EventEnd::Timeout);
         }
     }
 
@@ -384,11 +492,11 @@ impl Assembler {
         }
     }
 
-    fn remember(&mut self, stamp: Stamp) {
+    fn remember(&mut self, stamp: Stamp, node: Option<Box<[u8]>>) {
         if self.recent.len() >= RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back(stamp);
+        self.recent.push_back((stamp, node));
     }
 
     fn close(&mut self, i: usize, end: EventEnd) {
@@ -473,6 +581,78 @@ mod tests {
         assert_eq!(a.pop().unwrap().end, EventEnd::Flushed);
         a.push(rec("type=EOE msg=audit(13.000:77): "), t0);
         assert_eq!(a.stats().stray_eoe, 1);
+    }
+
+    #[test]
+    fn same_stamp_on_two_nodes_is_two_events() {
+        let mut a = Assembler::default();
+        a.push_record(rec("node=a type=SYSCALL msg=audit(1.000:7): pid=1"));
+        a.push_record(rec("node=b type=SYSCALL msg=audit(1.000:7): pid=2"));
+        a.push_record(rec("node=a type=OBJ_PID msg=audit(1.000:7): opid=10"));
+        a.push_record(rec("node=b type=OBJ_PID msg=audit(1.000:7): opid=20"));
+        a.push_record(rec(
+            "node=b type=PROCTITLE msg=audit(1.000:7): proctitle=\"b\"",
+        ));
+        a.push_record(rec(
+            "node=a type=PROCTITLE msg=audit(1.000:7): proctitle=\"a\"",
+        ));
+        let b = a.pop().unwrap();
+        let x = a.pop().unwrap();
+        assert_eq!(b.node(), Some(&b"b"[..]));
+        assert_eq!(x.node(), Some(&b"a"[..]));
+        for e in [&b, &x] {
+            assert_eq!(e.records.len(), 3);
+            assert!(e.records.iter().all(|r| r.node() == e.node()));
+        }
+        assert!(a.pop().is_none());
+    }
+
+    #[test]
+    fn ausearch_reverse_order_keeps_the_proctitle() {
+        let mut a = Assembler::default();
+        // ausearch output starts with `----`.
+        a.boundary();
+        a.push_record(rec("type=PROCTITLE msg=audit(1.000:5): proctitle=\"bash\""));
+        a.push_record(rec("type=OBJ_PID msg=audit(1.000:5): opid=10"));
+        a.push_record(rec("type=SYSCALL msg=audit(1.000:5): pid=1"));
+        assert!(a.pop().is_none());
+        a.boundary();
+        let e = a.pop().unwrap();
+        assert_eq!((e.records.len(), e.end), (3, EventEnd::Boundary));
+        a.push_record(rec("type=OBJ_PID msg=audit(1.000:6): opid=10"));
+        a.push_record(rec("type=SYSCALL msg=audit(1.000:6): pid=1"));
+        assert!(a.pop().is_none());
+        a.boundary();
+        let e = a.pop().unwrap();
+        assert_eq!((e.records.len(), e.end), (2, EventEnd::Boundary));
+    }
+
+    #[test]
+    fn untimed_assembly_ignores_pauses() {
+        // Records of one event with a (wall-clock) pause between them and
+        // another event interleaved one second later in record time.
+        let lines = [
+            "type=SYSCALL msg=audit(10.000:1): pid=1",
+            "type=SYSCALL msg=audit(11.000:2): pid=2",
+            "type=OBJ_PID msg=audit(10.000:1): opid=10",
+            "type=PROCTITLE msg=audit(10.000:1): proctitle=\"x\"",
+            "type=PROCTITLE msg=audit(11.000:2): proctitle=\"y\"",
+        ];
+        let mut a = Assembler::default();
+        for l in lines {
+            a.push_record(rec(l));
+        }
+        let e: Vec<_> = a
+            .drain()
+            .map(|e| (e.stamp.serial, e.records.len()))
+            .collect();
+        assert_eq!(e, vec![(1, 3), (2, 2)]);
+        // `push` with a clock 3 s later between the records splits it.
+        let t0 = Instant::now();
+        let mut a = Assembler::default();
+        a.push(rec(lines[0]), t0);
+        a.push(rec(lines[2]), t0 + Duration::from_secs(3));
+        assert_eq!(a.pop().unwrap().end, EventEnd::Timeout);
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub(crate) enum Expect {
 
 impl AuditClient {
     /// Opens a `NETLINK_AUDIT` socket (not bound to any group).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the socket cannot be created or bound
+    /// (`EPROTONOSUPPORT`: no audit in this kernel, e.g. booted with
+    /// `audit=0`).
     pub fn open() -> Result<AuditClient> {
         Ok(AuditClient {
             sock: open_socket(0)?,
@@ -64,6 +70,11 @@ impl AuditClient {
     }
 
     /// `AUDIT_GET`: the kernel's audit status.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`EPERM` without `CAP_AUDIT_CONTROL` on most
+    /// kernels), [`Error::Timeout`], or a reply too short to decode.
     pub fn status(&mut self) -> Result<AuditStatus> {
         let replies = self.transact(msg::AUDIT_GET, &[], Expect::One(msg::AUDIT_GET), None)?;
         let first = replies.first().ok_or(Error::Timeout {
@@ -73,6 +84,11 @@ impl AuditClient {
     }
 
     /// `AUDIT_SET` with `status.mask` selecting the fields to change.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`EPERM` without `CAP_AUDIT_CONTROL` or when
+    /// locked), [`Error::Timeout`].
     pub fn set_status(&mut self, status: &AuditStatus) -> Result<()> {
         self.transact(msg::AUDIT_SET, &status.encode(), Expect::Ack, None)?;
         Ok(())
@@ -80,6 +96,10 @@ impl AuditClient {
 
     /// Sets `enabled` (0, 1, or 2 = locked until reboot: never used by
     /// this crate). Fails with `EPERM` when the configuration is locked.
+    ///
+    /// # Errors
+    ///
+    /// As [`set_status`](Self::set_status).
     pub fn set_enabled(&mut self, enabled: u32) -> Result<()> {
         self.set_status(&AuditStatus {
             mask: AUDIT_STATUS_ENABLED,
@@ -91,6 +111,10 @@ impl AuditClient {
     /// Enables audit if it is off and returns a guard that restores the
     /// original `enabled` value exactly (on [`EnabledGuard::restore`] or
     /// drop). A locked configuration (2) is left alone.
+    ///
+    /// # Errors
+    ///
+    /// As [`status`](Self::status) and [`set_enabled`](Self::set_enabled).
     pub fn enable(mut self) -> Result<EnabledGuard> {
         let original = self.status()?.enabled;
         let changed = original == 0;
@@ -108,7 +132,12 @@ impl AuditClient {
     /// then sends records to *this socket*. `pid` must be the caller's
     /// pid; the kernel refuses (`EEXIST`) while a live daemon holds it.
     /// Records that arrive before the ACK are appended to `early`.
-    pub fn set_pid(&mut self, pid: u32, early: Option<&mut Vec<NetlinkRecord>>) -> Result<()> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`EEXIST` while a live daemon holds the pid,
+    /// `EPERM` without `CAP_AUDIT_CONTROL`), [`Error::Timeout`].
+    pub fn set_pid(&mut self, pid: i32, early: Option<&mut Vec<NetlinkRecord>>) -> Result<()> {
         let s = AuditStatus {
             mask: AUDIT_STATUS_PID,
             pid,
@@ -119,6 +148,11 @@ impl AuditClient {
     }
 
     /// `AUDIT_GET_FEATURE`; `None` on kernels without it (< 3.13: EINVAL).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] other than `EINVAL`/`EOPNOTSUPP`,
+    /// [`Error::Timeout`], or a reply too short to decode.
     pub fn features(&mut self) -> Result<Option<AuditFeatures>> {
         match self.transact(
             msg::AUDIT_GET_FEATURE,
@@ -142,6 +176,11 @@ impl AuditClient {
     /// of a field type this crate does not know (see
     /// [`AuditRule::decode`]); a reply that does not decode at all is an
     /// error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`EPERM`), [`Error::Timeout`], or a reply that
+    /// does not decode as `struct audit_rule_data`.
     pub fn list_rules(&mut self) -> Result<Vec<AuditRule>> {
         let replies = self.transact(
             msg::AUDIT_LIST_RULES,
@@ -153,6 +192,11 @@ impl AuditClient {
     }
 
     /// `AUDIT_ADD_RULE`. `EEXIST` if an identical rule exists.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`EEXIST`, `EPERM`, `EINVAL` for a rule the
+    /// kernel rejects), [`Error::Timeout`], or a rule that cannot be encoded.
     pub fn add_rule(&mut self, rule: &AuditRule) -> Result<()> {
         self.transact(msg::AUDIT_ADD_RULE, &rule.encode()?, Expect::Ack, None)?;
         Ok(())
@@ -160,6 +204,11 @@ impl AuditClient {
 
     /// `AUDIT_DEL_RULE`: deletes the rule identical to `rule` (`ENOENT` if
     /// none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] (`ENOENT`, `EPERM`), [`Error::Timeout`], or a
+    /// rule that cannot be encoded.
     pub fn delete_rule(&mut self, rule: &AuditRule) -> Result<()> {
         self.transact(msg::AUDIT_DEL_RULE, &rule.encode()?, Expect::Ack, None)?;
         Ok(())
@@ -346,6 +395,10 @@ impl EnabledGuard {
     }
 
     /// Restores the original value now and reports errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`AuditClient::set_enabled`].
     pub fn restore(mut self) -> Result<()> {
         self.restore_inner()
     }

@@ -68,7 +68,7 @@ pub enum Error {
     #[error("the audit pid is held by live process {pid}")]
     AuditPidHeld {
         /// The pid currently registered with the kernel.
-        pid: u32,
+        pid: i32,
     },
 
     /// An invalid argument given by the caller (bad signal number, empty
@@ -83,6 +83,20 @@ pub enum Error {
     /// A kill-family event whose records lack required fields.
     #[error("kill event: {0}")]
     KillEvent(#[from] crate::kill::KillEventError),
+
+    /// No audit daemon is registered (audit pid 0), so nothing writes the
+    /// audit log a source would follow.
+    #[error("no audit daemon is registered: nothing writes {}", path.display())]
+    NoLogWriter {
+        /// The log file.
+        path: std::path::PathBuf,
+    },
+
+    /// No audit record source could be opened
+    /// ([`KillSource::open_auto`](crate::source::KillSource::open_auto)):
+    /// why each one failed.
+    #[error("no audit record source: {0}")]
+    NoSource(Box<crate::source::AutoFailure>),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -96,11 +96,12 @@ impl serde::Serialize for Bytes {
 /// fields, `audit_log_task_info()`, and `PROCTITLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Sender {
-    /// `pid` (the sender's tgid).
-    pub pid: u32,
+    /// `pid` (the sender's tgid, a `pid_t`).
+    pub pid: i32,
     /// `ppid`.
-    pub ppid: u32,
+    pub ppid: i32,
     /// `uid` (real).
     pub uid: u32,
     /// `euid`.
@@ -129,17 +130,19 @@ pub struct Sender {
 /// `audit_log_pid_context()`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Target {
-    /// `opid` (the target's tgid, also for a thread-directed tgkill).
-    pub pid: u32,
+    /// `opid` (the target's tgid, also for a thread-directed tgkill; a
+    /// `pid_t`).
+    pub pid: i32,
     /// `oauid`; `None` when unset (-1).
     pub auid: Option<u32>,
     /// `ouid`.
     pub uid: u32,
     /// `oses`; `None` when unset (-1).
     pub ses: Option<u32>,
-    /// `ocomm`.
-    pub comm: Bytes,
+    /// `ocomm`; `None` when the record has none (unknown, not empty).
+    pub comm: Option<Bytes>,
     /// `obj` (the LSM context), when an LSM is active.
     pub obj: Option<Bytes>,
 }
@@ -147,6 +150,7 @@ pub struct Target {
 /// What the first argument(s) of the syscall designate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum TargetSpec {
     /// `kill(pid > 0)`, `rt_sigqueueinfo(tgid)`: one process.
     Process(i32),
@@ -170,19 +174,94 @@ pub enum TargetSpec {
     Pidfd(i32),
 }
 
+impl TargetSpec {
+    /// The thread a thread-directed syscall aimed at: `tkill(tid)`,
+    /// `tgkill(tgid, tid)`, `rt_tgsigqueueinfo(tgid, tid)`.
+    pub fn thread(&self) -> Option<i32> {
+        match *self {
+            TargetSpec::Thread(tid) | TargetSpec::ThreadOf { tid, .. } => Some(tid),
+            _ => None,
+        }
+    }
+
+    /// The pid argument as the caller passed it for the pid-directed
+    /// syscalls (`kill`: 0 = own group, -1 = all, < -1 = a group;
+    /// `rt_sigqueueinfo`, `tgkill`: the tgid; `tkill`: the tid); `None`
+    /// for `pidfd_send_signal`, whose first argument is an fd.
+    pub fn pid_arg(&self) -> Option<i32> {
+        match *self {
+            TargetSpec::Process(p) | TargetSpec::Thread(p) => Some(p),
+            TargetSpec::OwnProcessGroup => Some(0),
+            TargetSpec::ProcessGroup(g) => Some(g.wrapping_neg()),
+            TargetSpec::All => Some(-1),
+            TargetSpec::ThreadOf { tgid, .. } => Some(tgid),
+            TargetSpec::Pidfd(_) => None,
+        }
+    }
+}
+
+/// The syscall of a [`KillEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Syscall {
+    /// One of the kill family.
+    Kill(KillSyscall),
+    /// A syscall number this crate's tables do not name on the event's
+    /// arch (the raw `syscall` field).
+    Other(u32),
+}
+
+impl Syscall {
+    /// The kill-family syscall, if this is one.
+    pub fn kill_syscall(self) -> Option<KillSyscall> {
+        match self {
+            Syscall::Kill(k) => Some(k),
+            Syscall::Other(_) => None,
+        }
+    }
+
+    /// The name as in the kernel's syscall tables (`"tgkill"`); `None`
+    /// for [`Syscall::Other`].
+    pub fn name(self) -> Option<&'static str> {
+        self.kill_syscall().map(KillSyscall::name)
+    }
+}
+
+impl From<KillSyscall> for Syscall {
+    fn from(k: KillSyscall) -> Syscall {
+        Syscall::Kill(k)
+    }
+}
+
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Syscall::Kill(k) => f.write_str(k.name()),
+            Syscall::Other(nr) => write!(f, "syscall {nr}"),
+        }
+    }
+}
+
 /// A kill-family syscall with its sender, signal, targets and result.
+///
+/// Pids are `i32` (`pid_t`), signals `i32` (the kernel's `int sig`).
+/// Built by [`KillEvent::from_event`]; outside this crate (tests,
+/// synthetic input) start from [`KillEvent::new`] and set the fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct KillEvent {
     /// The event's time and serial.
     pub stamp: Stamp,
     /// `arch`.
     pub arch: Arch,
     /// The syscall.
-    pub syscall: KillSyscall,
+    pub syscall: Syscall,
     /// The raw `syscall` number.
     pub syscall_nr: u32,
-    /// The signal (argument a1 or a2 depending on the syscall).
+    /// The signal (argument a1 or a2 depending on the syscall; 0 probes
+    /// whether the target exists).
     pub signal: i32,
     /// `a0`..`a3` as the kernel printed them (register values).
     pub args: [u64; 4],
@@ -247,6 +326,17 @@ fn dec_u32(
         .ok_or_else(|| missing(rec, name))
 }
 
+/// A pid field: decimal, within `pid_t` (`PID_MAX_LIMIT` is 2^22).
+fn dec_pid(
+    v: Option<Value<'_>>,
+    rec: &'static str,
+    name: &'static str,
+) -> Result<i32, KillEventError> {
+    v.and_then(|v| v.as_dec_u64())
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| missing(rec, name))
+}
+
 fn string(v: Option<Value<'_>>) -> Option<Bytes> {
     v.and_then(|v| v.bytes()).map(|b| Bytes(b.into_owned()))
 }
@@ -272,10 +362,111 @@ fn pick<'r, const N: usize>(r: &'r Record, names: &[&str; N]) -> [Option<Value<'
     out
 }
 
+impl Sender {
+    /// A sender with the fields every `SYSCALL` record has; the optional
+    /// ones (`auid`, `ses`, `tty`, `exe`, `argv`) unset.
+    pub fn new(
+        pid: i32,
+        ppid: i32,
+        uid: u32,
+        euid: u32,
+        gid: u32,
+        comm: impl Into<Bytes>,
+    ) -> Sender {
+        Sender {
+            pid,
+            ppid,
+            uid,
+            euid,
+            gid,
+            auid: None,
+            ses: None,
+            tty: None,
+            comm: comm.into(),
+            exe: None,
+            argv: None,
+            argv_truncated: false,
+        }
+    }
+}
+
+impl Target {
+    /// A target with `opid`, `ouid` and `ocomm`; `oauid`, `oses` and
+    /// `obj` unset.
+    pub fn new(pid: i32, uid: u32, comm: impl Into<Bytes>) -> Target {
+        Target {
+            pid,
+            auid: None,
+            uid,
+            ses: None,
+            comm: Some(comm.into()),
+            obj: None,
+        }
+    }
+}
+
 impl KillEvent {
+    /// A successful kill-family call of `syscall` on `arch` sending
+    /// `signal` as `target_spec` says, without targets or key: `args`
+    /// hold what the caller passed (`syscall_nr` the syscall's number on
+    /// `arch`). Set the other fields as needed.
+    pub fn new(
+        stamp: Stamp,
+        arch: Arch,
+        syscall: KillSyscall,
+        target_spec: TargetSpec,
+        signal: i32,
+        sender: Sender,
+    ) -> KillEvent {
+        let reg = |v: i32| u64::from(v as u32);
+        let (a0, a1) = match target_spec {
+            TargetSpec::ThreadOf { tgid, tid } => (reg(tgid), Some(reg(tid))),
+            TargetSpec::Pidfd(fd) => (reg(fd), None),
+            other => (other.pid_arg().map_or(0, reg), None),
+        };
+        let mut args = [a0, 0, 0, 0];
+        if let Some(a1) = a1 {
+            args[1] = a1;
+        }
+        args[syscall.signal_arg()] = reg(signal);
+        KillEvent {
+            stamp,
+            arch,
+            syscall: Syscall::Kill(syscall),
+            syscall_nr: syscall.number(arch),
+            signal,
+            args,
+            target_spec,
+            success: true,
+            exit: 0,
+            errno: None,
+            sender,
+            targets: Vec::new(),
+            key: None,
+            targets_dropped: 0,
+        }
+    }
+
+    /// The thread a thread-directed syscall aimed at (`tkill`, `tgkill`,
+    /// `rt_tgsigqueueinfo`; see [`TargetSpec::thread`]).
+    pub fn target_tid(&self) -> Option<i32> {
+        self.target_spec.thread()
+    }
+
+    /// The event time in nanoseconds since the Unix epoch (the stamp has
+    /// millisecond resolution; saturating for absurd stamps from a log).
+    pub fn time_ns(&self) -> u64 {
+        self.stamp.millis().saturating_mul(1_000_000)
+    }
+
     /// The kill event in `event`, `Ok(None)` if the event is not a
     /// kill-family syscall (no `SYSCALL` record, an arch without a table,
     /// another syscall).
+    ///
+    /// # Errors
+    ///
+    /// [`KillEventError`] when a required field of a kill-family event is
+    /// missing or malformed.
     pub fn from_event(event: &Event) -> Result<Option<KillEvent>, KillEventError> {
         let Some(sc) = event.first(RecordType::SYSCALL) else {
             return Ok(None);
@@ -355,8 +546,8 @@ impl KillEvent {
         };
 
         let sender = Sender {
-            pid: dec_u32(pid, S, "pid")?,
-            ppid: dec_u32(ppid, S, "ppid")?,
+            pid: dec_pid(pid, S, "pid")?,
+            ppid: dec_pid(ppid, S, "ppid")?,
             uid: dec_u32(uid, S, "uid")?,
             euid: dec_u32(euid, S, "euid")?,
             gid: dec_u32(gid, S, "gid")?,
@@ -364,7 +555,9 @@ impl KillEvent {
             ses: id_opt(ses).map_err(|_| missing(S, "ses"))?,
             tty: string(tty),
             comm: string(comm).ok_or_else(|| missing(S, "comm"))?,
-            exe: string(exe),
+            // `exe=""`: no path known (e.g. a kernel thread's mm-less
+            // context); unknown is None, never an empty path.
+            exe: string(exe).filter(|b| !b.0.is_empty()),
             argv,
             argv_truncated,
         };
@@ -376,13 +569,13 @@ impl KillEvent {
             // Some kernels print ids without a mapping as -1.
             let ouid = ouid.ok_or_else(|| missing(O, "ouid"))?;
             targets.push(Target {
-                pid: dec_u32(opid, O, "opid")?,
+                pid: dec_pid(opid, O, "opid")?,
                 auid: id_opt(oauid).map_err(|_| missing(O, "oauid"))?,
                 uid: id_opt(Some(ouid))
                     .map_err(|_| missing(O, "ouid"))?
                     .unwrap_or(AUDIT_UNSET),
                 ses: id_opt(oses).map_err(|_| missing(O, "oses"))?,
-                comm: string(ocomm).unwrap_or_default(),
+                comm: string(ocomm),
                 obj: string(obj),
             });
         }
@@ -390,7 +583,7 @@ impl KillEvent {
         Ok(Some(KillEvent {
             stamp: event.stamp,
             arch,
-            syscall,
+            syscall: Syscall::Kill(syscall),
             syscall_nr,
             signal,
             args,
@@ -409,6 +602,7 @@ impl KillEvent {
 /// Counters for turning events into kill events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct KillStats {
     /// Events examined.
     pub events: u64,
@@ -439,28 +633,6 @@ impl KillStats {
     }
 }
 
-/// Parse `text` as auditd log lines, group the records into events and
-/// return the kill events among them, with the counters: the whole
-/// pipeline of a log-file source over an in-memory buffer.
-pub fn kill_events_from_log_text(
-    text: &[u8],
-) -> (Vec<KillEvent>, crate::logfile::SourceStats, KillStats) {
-    let now = std::time::Instant::now();
-    let mut src = crate::logfile::SourceStats::default();
-    let mut stats = KillStats::default();
-    let mut asm = crate::assemble::Assembler::default();
-    let mut out = Vec::new();
-    for line in text.split(|&c| c == b'\n') {
-        if let Some(r) = src.parse_line(line) {
-            asm.push(r, now);
-            out.extend(asm.drain().filter_map(|e| stats.convert(&e)));
-        }
-    }
-    asm.flush();
-    out.extend(asm.drain().filter_map(|e| stats.convert(&e)));
-    (out, src, stats)
-}
-
 /// The body of the `audit_record_parse` fuzz target (also replayed by the
 /// test suite): `data` through the log-line path and, split into netlink
 /// messages (`u16` type, then a body up to the next `\n`), through the
@@ -468,7 +640,7 @@ pub fn kill_events_from_log_text(
 /// never panic.
 #[doc(hidden)]
 pub fn fuzz_audit_record_parse(data: &[u8]) {
-    let (kills, _, _) = kill_events_from_log_text(data);
+    let (kills, _) = crate::source::kills_from_log_text(data);
     for k in &kills {
         // Touch the decoded values.
         let _ = (k.sender.argv.as_ref().map(Vec::len), k.targets.len());

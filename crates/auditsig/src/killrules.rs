@@ -24,34 +24,44 @@ use nix::errno::Errno;
 pub const KEY_PREFIX: &str = "sigwatch";
 
 /// `SIGKILL`.
-pub const SIGKILL: u32 = 9;
+pub const SIGKILL: i32 = 9;
 
 /// The key for rules owned by process `pid`: `sigwatch:<pid>`.
-pub fn owner_key(pid: u32) -> String {
+pub fn owner_key(pid: i32) -> String {
     format!("{KEY_PREFIX}:{pid}")
 }
 
 /// The owner pid in a `sigwatch:<pid>` key; `None` for any other key
 /// (including plain `sigwatch`).
-pub fn key_owner(key: &[u8]) -> Option<u32> {
+pub fn key_owner(key: &[u8]) -> Option<i32> {
     let rest = key
         .strip_prefix(KEY_PREFIX.as_bytes())?
         .strip_prefix(b":")?;
     if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    std::str::from_utf8(rest).ok()?.parse().ok()
+    std::str::from_utf8(rest)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|pid: &i32| *pid > 0)
+}
+
+/// This process's pid as a `pid_t`.
+pub(crate) fn own_pid() -> i32 {
+    // `pid_t` is an `int`; `std::process::id` widens it to `u32`.
+    std::process::id() as i32
 }
 
 /// Whether process `pid` exists (checked via `/proc/<pid>`, which
 /// signals nothing).
-pub fn pid_alive(pid: u32) -> bool {
-    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+pub fn pid_alive(pid: i32) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// If `rule` carries a `sigwatch:<pid>` key whose owner is dead (and is
 /// not `me`), that pid.
-pub fn stale_owner(rule: &AuditRule, me: u32) -> Option<u32> {
+pub fn stale_owner(rule: &AuditRule, me: i32) -> Option<i32> {
     rule.keys()
         .into_iter()
         .filter_map(key_owner)
@@ -60,9 +70,10 @@ pub fn stale_owner(rule: &AuditRule, me: u32) -> Option<u32> {
 
 /// Which signals to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalFilter {
     /// Only these signal numbers (filtered in the kernel on `a1`/`a2`).
-    Only(Vec<u32>),
+    Only(Vec<i32>),
     /// Every signal: no argument filter.
     All,
 }
@@ -105,7 +116,7 @@ impl KillRuleSet {
     }
 
     /// Records only these signals.
-    pub fn signals(mut self, signals: &[u32]) -> KillRuleSet {
+    pub fn signals(mut self, signals: &[i32]) -> KillRuleSet {
         self.signals = SignalFilter::Only(signals.to_vec());
         self
     }
@@ -128,6 +139,12 @@ impl KillRuleSet {
         self
     }
 
+    /// Sets the key.
+    pub fn with_key(mut self, key: impl Into<String>) -> KillRuleSet {
+        self.key = key.into();
+        self
+    }
+
     /// The key.
     pub fn key(&self) -> &str {
         &self.key
@@ -135,7 +152,7 @@ impl KillRuleSet {
 
     /// Every (arch, syscall, signal) the set records; signal `None` means
     /// any signal.
-    pub fn targets(&self) -> Vec<(Arch, KillSyscall, Option<u32>)> {
+    pub fn targets(&self) -> Vec<(Arch, KillSyscall, Option<i32>)> {
         let mut out = Vec::new();
         for &arch in &self.arches {
             for &sc in &self.syscalls {
@@ -179,6 +196,10 @@ impl KillRuleSet {
     /// The rules: one per (arch, signal argument, signal), each covering
     /// the selected syscalls that take the signal in that argument; with
     /// [`SignalFilter::All`], one per arch.
+    ///
+    /// # Errors
+    ///
+    /// As [`build_missing`](Self::build_missing).
     pub fn build(&self) -> Result<Vec<AuditRule>> {
         self.build_missing(&[])
     }
@@ -186,11 +207,17 @@ impl KillRuleSet {
     /// Like [`build`](Self::build), leaving out every (arch, syscall,
     /// signal) that `existing` rules already record
     /// ([`rules_cover`]); empty when nothing is missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] without a syscall table for the host's arch;
+    /// [`Error::InvalidArgument`] for an empty syscall or signal list, a
+    /// signal outside 1..=64, or a key longer than 256 bytes.
     pub fn build_missing(&self, existing: &[AuditRule]) -> Result<Vec<AuditRule>> {
         self.validate()?;
         let mut out = Vec::new();
         for &arch in &self.arches {
-            let groups: Vec<(Option<usize>, Option<u32>)> = match &self.signals {
+            let groups: Vec<(Option<usize>, Option<i32>)> = match &self.signals {
                 SignalFilter::All => vec![(None, None)],
                 SignalFilter::Only(sigs) => {
                     let mut g = Vec::new();
@@ -226,7 +253,8 @@ impl KillRuleSet {
                     r.push_field(RuleField::num(
                         field::ARG0 + arg as u32,
                         Operator::Equal,
-                        sig,
+                        // Validated to 1..=64 above.
+                        sig as u32,
                     ));
                 }
                 r.push_field(RuleField::string(
@@ -255,7 +283,7 @@ pub fn rule_covers(
     rule: &AuditRule,
     arch: Arch,
     syscall: KillSyscall,
-    signal: Option<u32>,
+    signal: Option<i32>,
 ) -> bool {
     if rule.list != list::EXIT || rule.action != action::ALWAYS {
         return false;
@@ -267,7 +295,9 @@ pub fn rule_covers(
     rule.fields.iter().all(|f| match (f.field, f.op, &f.value) {
         (field::FILTERKEY, ..) => true,
         (field::ARCH, Operator::Equal, FieldValue::Num(v)) => *v == arch.audit_arch(),
-        (fid, Operator::Equal, FieldValue::Num(v)) if fid == sig_field => Some(*v) == signal,
+        (fid, Operator::Equal, FieldValue::Num(v)) if fid == sig_field => {
+            signal.is_some_and(|s| i64::from(*v) == i64::from(s))
+        }
         _ => false,
     })
 }
@@ -277,7 +307,7 @@ pub fn rules_cover(
     rules: &[AuditRule],
     arch: Arch,
     syscall: KillSyscall,
-    signal: Option<u32>,
+    signal: Option<i32>,
 ) -> bool {
     rules.iter().any(|r| rule_covers(r, arch, syscall, signal))
 }
@@ -294,8 +324,13 @@ pub fn same_rule(a: &AuditRule, b: &AuditRule) -> bool {
 
 /// Deletes rules whose `sigwatch:<pid>` key names a dead process other
 /// than this one; returns the rules removed.
+///
+/// # Errors
+///
+/// Listing or deleting rules failed ([`Error::Netlink`],
+/// [`Error::Timeout`]); a rule already gone is not an error.
 pub fn remove_stale(client: &mut AuditClient) -> Result<Vec<AuditRule>> {
-    let me = std::process::id();
+    let me = own_pid();
     let mut removed = Vec::new();
     for r in client.list_rules()? {
         if let Some(pid) = stale_owner(&r, me) {
@@ -321,6 +356,7 @@ pub fn remove_stale(client: &mut AuditClient) -> Result<Vec<AuditRule>> {
 
 /// What [`InstalledRules::check_and_restore`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RestoreOutcome {
     /// Our rules that had vanished and were added again.
     pub readded: Vec<AuditRule>,
@@ -334,7 +370,12 @@ impl RestoreOutcome {
 }
 
 /// Rules this process added, removed exactly on [`remove`](Self::remove)
-/// or drop. Rules that already existed identically (`EEXIST`) are not
+/// or drop.
+///
+/// A long-running program wants [`RuleKeeper`](crate::keeper::RuleKeeper)
+/// instead: it also adds rules when rules of others it relied on vanish
+/// (another instance exiting) and re-enables audit switched off under it;
+/// this type only re-adds its own rules. Rules that already existed identically (`EEXIST`) are not
 /// ours and are left alone — unless they carry this process's own
 /// `sigwatch:<pid>` key (a dead predecessor with the same pid).
 #[derive(Debug)]
@@ -347,10 +388,15 @@ pub struct InstalledRules {
 
 impl InstalledRules {
     /// Adds `rules`. On failure the rules added so far are removed again.
+    ///
+    /// # Errors
+    ///
+    /// The first rule the kernel refused (other than an identical one that
+    /// exists); the rules added before it are removed again.
     pub fn install(mut client: AuditClient, rules: Vec<AuditRule>) -> Result<InstalledRules> {
         let mut owned = Vec::new();
         let mut preexisting = Vec::new();
-        let me = std::process::id();
+        let me = own_pid();
         for r in rules {
             match client.add_rule(&r) {
                 Ok(()) => owned.push(r),
@@ -400,6 +446,10 @@ impl InstalledRules {
 
     /// Lists the host's rules and re-adds any of ours that vanished (e.g.
     /// `auditctl -D` when auditd restarts). Call it every few seconds.
+    ///
+    /// # Errors
+    ///
+    /// Listing or adding rules failed.
     pub fn check_and_restore(&mut self) -> Result<RestoreOutcome> {
         let present = self.client.list_rules()?;
         let mut out = RestoreOutcome::default();
@@ -427,6 +477,11 @@ impl InstalledRules {
 
     /// Removes exactly the rules this process added; returns how many
     /// were still there.
+    ///
+    /// # Errors
+    ///
+    /// The first rule that could not be deleted (a rule already gone is not
+    /// an error); the others were still tried.
     pub fn remove(mut self) -> Result<usize> {
         self.remove_inner()
     }
@@ -479,7 +534,7 @@ mod tests {
         assert_eq!(key_owner(b"sigwatch:"), None);
         assert_eq!(key_owner(b"sigwatch:1x"), None);
         assert_eq!(key_owner(b"other:12"), None);
-        assert!(pid_alive(std::process::id()));
+        assert!(pid_alive(own_pid()));
         assert!(!pid_alive(0));
     }
 
@@ -588,7 +643,7 @@ mod tests {
             "sigwatch:999999999",
         ));
         assert_eq!(stale_owner(&r, 1), Some(999_999_999));
-        let me = std::process::id();
+        let me = own_pid();
         let mut mine = AuditRule::new(list::EXIT, action::ALWAYS);
         mine.push_field(RuleField::string(
             field::FILTERKEY,

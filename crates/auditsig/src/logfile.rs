@@ -44,6 +44,7 @@ pub const MAX_LINE: usize = 1 << 20;
 /// What a text source read and what it could not use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct SourceStats {
     /// Lines read (blank lines included).
     pub lines: u64,
@@ -110,6 +111,10 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next record; `Ok(None)` at end of input. Unparsable lines are
     /// skipped and counted.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error reading the input.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
         loop {
             self.buf.clear();
@@ -157,6 +162,10 @@ impl<R: BufRead> Iterator for LineReader<R> {
 }
 
 /// Open a whole auditd log file.
+///
+/// # Errors
+///
+/// An I/O error opening the file.
 pub fn open_log(path: impl AsRef<Path>) -> Result<LineReader<BufReader<File>>> {
     let f = File::open(path.as_ref()).map_err(|e| Error::io("open audit log", e))?;
     Ok(LineReader::new(BufReader::with_capacity(64 * 1024, f)))
@@ -169,6 +178,7 @@ pub fn stdin_reader() -> LineReader<io::StdinLock<'static>> {
 
 /// Where [`FollowLog`] starts reading the file it opens first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartAt {
     /// From the first byte (replay what is there, then follow).
     Beginning,
@@ -201,6 +211,10 @@ pub struct FollowLog {
 impl FollowLog {
     /// Follow `path`. A missing file is not an error: it is opened once it
     /// appears.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the file exists but cannot be opened or read.
     pub fn open(path: impl Into<PathBuf>, start: StartAt) -> Result<FollowLog> {
         let mut f = FollowLog {
             path: path.into(),
@@ -256,6 +270,10 @@ impl FollowLog {
 
     /// Read every complete line that was appended since the last call and
     /// append the records to `out`; returns how many were appended.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error reading or stat-ing the file.
     pub fn poll(&mut self, out: &mut Vec<Record>) -> Result<usize> {
         let before = out.len();
         if self.file.is_none() && !self.reopen()? {

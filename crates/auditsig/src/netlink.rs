@@ -203,6 +203,10 @@ pub struct NlError {
 
 impl NlError {
     /// Parses the payload of an `NLMSG_ERROR` message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] when the payload is shorter than `error`.
     pub fn parse(payload: &[u8]) -> Result<NlError> {
         let error = u32_at(payload, 0).ok_or(Error::Truncated {
             what: "nlmsgerr",
@@ -248,6 +252,11 @@ pub struct NetlinkRecord {
 /// (the unicast quirk), the datagram length wins. Control messages
 /// (`NLMSG_NOOP`, `NLMSG_DONE`, ACKs) are skipped; an `NLMSG_ERROR` with an
 /// errno is returned as [`Error::Netlink`].
+///
+/// # Errors
+///
+/// [`Error::Truncated`] for a datagram shorter than a header;
+/// [`Error::Netlink`] for an `NLMSG_ERROR` carrying an errno.
 pub fn split_records(buf: &[u8], out: &mut Vec<NetlinkRecord>) -> Result<usize> {
     let mut off = 0usize;
     let mut n = 0usize;

@@ -45,6 +45,7 @@ const MAX_NON_RECORD_READS: u32 = 64;
 /// Counters of a reader.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ReaderStats {
     /// Records delivered.
     pub records: u64,
@@ -216,13 +217,21 @@ pub struct MulticastReader {
 
 impl MulticastReader {
     /// Joins the multicast group with the default receive buffer.
-    /// Errors: [`Error::Unsupported`] on kernels without the group
-    /// (< 3.16); an `EPERM` I/O error without `CAP_AUDIT_READ`.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_rcvbuf`](Self::with_rcvbuf).
     pub fn open() -> Result<MulticastReader> {
         MulticastReader::with_rcvbuf(DEFAULT_RCVBUF)
     }
 
     /// Like [`open`](Self::open) with a receive buffer of `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on kernels without the group (< 3.16); an I/O
+    /// error (`EPERM`) without `CAP_AUDIT_READ`, or when the socket cannot
+    /// be created (no audit in this kernel).
     pub fn with_rcvbuf(bytes: usize) -> Result<MulticastReader> {
         let sock = open_socket(0)?;
         if let Err(e) = sock.add_membership(AUDIT_NLGRP_READLOG) {
@@ -243,6 +252,10 @@ impl MulticastReader {
 
     /// Switches the socket to non-blocking mode (for an external event
     /// loop; [`recv_timeout`](Self::recv_timeout) works in both modes).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from `fcntl`.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         self.sock
             .set_non_blocking(nonblocking)
@@ -251,11 +264,20 @@ impl MulticastReader {
 
     /// The next record, waiting up to `timeout` (`None`: forever);
     /// `Ok(None)` on timeout.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error of `recv` or `poll` (not `EAGAIN`/`EINTR`; `ENOBUFS`
+    /// is counted, not returned).
     pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<NetlinkRecord>> {
         self.inner.recv(&self.sock, timeout)
     }
 
     /// The next record if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// As `recv_timeout`.
     pub fn try_recv(&mut self) -> Result<Option<NetlinkRecord>> {
         self.inner.recv(&self.sock, Some(Duration::ZERO))
     }
@@ -269,6 +291,10 @@ impl MulticastReader {
     /// delta of `audit_status.lost`, queried now). These are records no
     /// reader got (backlog or rate limit), not drops on this socket
     /// (see [`ReaderStats::enobufs`]).
+    ///
+    /// # Errors
+    ///
+    /// The status query failed.
     pub fn lost_since_start(&mut self) -> Result<u32> {
         self.inner.lost_since_start()
     }
@@ -300,15 +326,24 @@ impl UnicastReader {
     /// registered by a dead process is replaced (the kernel checks the
     /// old holder with `AUDIT_REPLACE` and refuses with `EEXIST` if it
     /// still answers).
+    ///
+    /// # Errors
+    ///
+    /// As [`register_with_rcvbuf`](Self::register_with_rcvbuf).
     pub fn register() -> Result<UnicastReader> {
         UnicastReader::register_with_rcvbuf(DEFAULT_RCVBUF)
     }
 
     /// Like [`register`](Self::register) with a receive buffer of `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AuditPidHeld`] when a live process holds the audit pid;
+    /// [`Error::Netlink`] (`EPERM`) without `CAP_AUDIT_CONTROL`.
     pub fn register_with_rcvbuf(bytes: usize) -> Result<UnicastReader> {
         let mut inner = RecordSocket::new();
         let status: AuditStatus = inner.control()?.status()?;
-        let me = std::process::id();
+        let me = crate::killrules::own_pid();
         if status.pid != 0 && status.pid != me && pid_alive(status.pid) {
             return Err(Error::AuditPidHeld { pid: status.pid });
         }
@@ -338,6 +373,10 @@ impl UnicastReader {
     }
 
     /// See [`MulticastReader::set_nonblocking`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error from `fcntl`.
     pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
         self.client
             .socket()
@@ -346,11 +385,20 @@ impl UnicastReader {
     }
 
     /// See [`MulticastReader::recv_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// An I/O error of `recv` or `poll` (not `EAGAIN`/`EINTR`; `ENOBUFS`
+    /// is counted, not returned).
     pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<NetlinkRecord>> {
         self.inner.recv(self.client.socket(), timeout)
     }
 
     /// See [`MulticastReader::try_recv`].
+    ///
+    /// # Errors
+    ///
+    /// As `recv_timeout`.
     pub fn try_recv(&mut self) -> Result<Option<NetlinkRecord>> {
         self.inner.recv(self.client.socket(), Some(Duration::ZERO))
     }
@@ -361,12 +409,20 @@ impl UnicastReader {
     }
 
     /// See [`MulticastReader::lost_since_start`].
+    ///
+    /// # Errors
+    ///
+    /// The status query failed.
     pub fn lost_since_start(&mut self) -> Result<u32> {
         self.inner.lost_since_start()
     }
 
     /// Releases the audit pid now (also done on drop). Records that
     /// arrive meanwhile stay readable.
+    ///
+    /// # Errors
+    ///
+    /// The kernel refused or did not answer (`AUDIT_SET` of pid 0).
     pub fn release(&mut self) -> Result<()> {
         if !self.registered {
             return Ok(());

@@ -6,6 +6,13 @@
 //! `type=NAME msg=` in front of the same text in auditd's log file and in
 //! the string format auditd hands its plugins.
 //!
+//! The same record reaches logs in other wrappings too: the kernel prints
+//! it to its log as `audit: type=1300 audit(...): ...` when no audit
+//! daemon listens (numeric types), and syslog puts its own prefix in
+//! front (`Dec  1 12:00:00 host kernel: [ 12.345] audit: type=...`,
+//! `... audisp-syslog: node=h type=SYSCALL msg=audit(...)`).
+//! [`Record::parse_line`] finds the record inside such lines.
+//!
 //! [`Record`] owns its text and remembers where each field is, so parsing
 //! costs one pass and (at most) two allocations, and values are converted
 //! only when asked for (see [`crate::value`]).
@@ -23,10 +30,13 @@ pub enum ParseError {
     /// The input is empty (or only whitespace / NUL bytes).
     #[error("empty record")]
     Empty,
-    /// A log line does not start with `type=` (after an optional `node=`).
+    /// A log line holds no `type=` (after an optional `node=`) followed
+    /// by an `audit(` header.
     #[error("missing `type=`")]
     MissingType,
-    /// The record type is neither a known name, `UNKNOWN[n]` nor a number.
+    /// The record type is empty or not printable. (A well-formed name
+    /// this crate does not know, such as `CONTAINER_ID`, is kept: see
+    /// [`RecordType::UNKNOWN_NAME`].)
     #[error("unknown record type name {0:?}")]
     BadType(String),
     /// No `audit(` header where it must be.
@@ -48,6 +58,14 @@ pub enum ParseError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RecordType(pub u16);
+
+impl RecordType {
+    /// The type of a record whose type name is neither in audit.h's list
+    /// known here nor numeric (`type=CONTAINER_ID` written by a newer or
+    /// patched auditd): the record is kept and its name is
+    /// [`Record::type_name`].
+    pub const UNKNOWN_NAME: RecordType = RecordType(0);
+}
 
 #[allow(missing_docs)] // The names are those of audit.h without `AUDIT_`.
 impl RecordType {
@@ -117,10 +135,19 @@ impl RecordType {
         if name.first().is_some_and(u8::is_ascii_digit) {
             return parse_u16(name).map(RecordType);
         }
-        types::TYPE_NAMES
-            .iter()
-            .find(|(_, n)| n.as_bytes() == name)
-            .map(|&(v, _)| RecordType(v))
+        // By name: a hash lookup (this runs for every line of a log,
+        // most of which are other types than the fast ones above).
+        static BY_NAME: std::sync::OnceLock<std::collections::HashMap<&'static [u8], u16>> =
+            std::sync::OnceLock::new();
+        BY_NAME
+            .get_or_init(|| {
+                types::TYPE_NAMES
+                    .iter()
+                    .map(|&(n, s)| (s.as_bytes(), n))
+                    .collect()
+            })
+            .get(name)
+            .map(|&v| RecordType(v))
     }
 
     /// True for record types that form an event on their own, never
@@ -210,6 +237,8 @@ pub struct Record {
     text: Vec<u8>,
     /// `node=NAME` prefix of auditd's log (`name_format`), as a range.
     node: Option<(u32, u32)>,
+    /// The type name as written, for [`RecordType::UNKNOWN_NAME`].
+    type_name: Option<(u32, u32)>,
     fields: Vec<Span>,
     /// Index in `fields` where the interpreted (`ENRICHED`, after `\x1d`)
     /// fields start; `fields.len()` when there are none.
@@ -241,12 +270,18 @@ impl Record {
     }
 
     /// [`Record::parse_line`] taking ownership of the buffer (no copy).
-    pub fn parse_line_owned(text: Vec<u8>) -> Result<Record, ParseError> {
-        let end = trimmed_len(&text);
+    pub fn parse_line_owned(mut text: Vec<u8>) -> Result<Record, ParseError> {
+        let mut end = trimmed_len(&text);
         if end == 0 {
             return Err(ParseError::Empty);
         }
         check_len(end)?;
+        if !text.starts_with(b"type=") && !text.starts_with(b"node=") {
+            // A kernel-log or syslog line: the record follows a prefix.
+            let start = find_record_start(&text[..end]).ok_or(ParseError::MissingType)?;
+            text.drain(..start);
+            end -= start;
+        }
         let mut pos = 0;
         let mut node = None;
         if text.starts_with(b"node=") {
@@ -261,13 +296,26 @@ impl Record {
         pos += 5;
         let stop = find_byte(&text[..end], b' ', pos).ok_or(ParseError::MissingHeader)?;
         let name = &text[pos..stop];
-        let rtype = RecordType::from_name(name)
-            .ok_or_else(|| ParseError::BadType(String::from_utf8_lossy(name).into_owned()))?;
+        let mut type_name = None;
+        let rtype = match RecordType::from_name(name) {
+            Some(t) => t,
+            None if is_type_name(name) => {
+                type_name = Some((pos as u32, (stop - pos) as u32));
+                RecordType::UNKNOWN_NAME
+            }
+            None => {
+                return Err(ParseError::BadType(
+                    String::from_utf8_lossy(name).into_owned(),
+                ))
+            }
+        };
         pos = stop + 1;
         if text[pos..end].starts_with(b"msg=") {
             pos += 4;
         }
-        Record::parse_rest(rtype, text, pos, end, node)
+        let mut r = Record::parse_rest(rtype, text, pos, end, node)?;
+        r.type_name = type_name;
+        Ok(r)
     }
 
     /// Build a record from a netlink message: the type from
@@ -365,6 +413,7 @@ impl Record {
             enriched,
             text,
             node,
+            type_name: None,
             fields,
         })
     }
@@ -382,6 +431,17 @@ impl Record {
     /// The text the record was parsed from.
     pub fn text(&self) -> &[u8] {
         &self.text
+    }
+
+    /// The type name as the line wrote it (`SYSCALL`, `CONTAINER_ID`),
+    /// `None` for a known type given by number (`type=1300`, netlink).
+    pub fn type_name(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.type_name {
+            Some((s, l)) => Some(String::from_utf8_lossy(
+                &self.text[s as usize..(s + l) as usize],
+            )),
+            None => self.rtype.name().map(std::borrow::Cow::Borrowed),
+        }
     }
 
     /// The `node=` name auditd put in front of the line, if any.
@@ -464,6 +524,53 @@ impl TryFrom<crate::netlink::NetlinkRecord> for Record {
     fn try_from(r: crate::netlink::NetlinkRecord) -> Result<Record, ParseError> {
         Record::from_netlink_owned(r.msg_type, r.body)
     }
+}
+
+/// A type name auditd could have written: upper-case letters, digits and
+/// `_`, at most 64 bytes.
+fn is_type_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Where the record starts in a line with a foreign prefix (kernel log,
+/// syslog): the first `type=NAME` at a token start whose next token is
+/// `msg=audit(` or `audit(`, or the `node=` token just before it.
+fn find_record_start(t: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = find_sub(t, b"type=", from) {
+        from = at + 5;
+        if at > 0 && !matches!(t[at - 1], b' ' | b'\t' | b';' | b':') {
+            continue;
+        }
+        let sp = find_byte(t, b' ', at + 5)?;
+        let rest = &t[sp + 1..];
+        if !(rest.starts_with(b"msg=audit(") || rest.starts_with(b"audit(")) {
+            continue;
+        }
+        // `node=NAME ` right before?
+        let before = &t[..at];
+        let trimmed = before.strip_suffix(b" ").unwrap_or(before);
+        let tok_start = trimmed
+            .iter()
+            .rposition(|&c| c == b' ' || c == b'\t' || c == b';' || c == b':')
+            .map_or(0, |i| i + 1);
+        if trimmed.len() < before.len() && trimmed[tok_start..].starts_with(b"node=") {
+            return Some(tok_start);
+        }
+        return Some(at);
+    }
+    None
+}
+
+fn find_sub(t: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    t.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 /// Length without trailing `\n`, `\r` and NUL bytes.
@@ -566,6 +673,56 @@ mod tests {
         for t in [1006u16, 1300, 1302, 1318, 1320, 1327, 1305, 1400] {
             assert!(!RecordType(t).is_single_record_event(), "{t}");
         }
+    }
+
+    #[test]
+    fn kernel_log_and_syslog_wrapped_lines() {
+        for (line, node) in [
+            (&b"audit: type=1300 audit(1795667968.504:23): pid=5 comm=\"sh\""[..], None),
+            (b"[  12.345678] audit: type=1300 audit(1795667968.504:23): pid=5 comm=\"sh\"", None),
+            (b"6,1234,5678901,-;audit: type=1300 audit(1795667968.504:23): pid=5 comm=\"sh\"", None),
+            (b"Dec  1 12:00:00 web1 kernel: [ 1.2] audit: type=1300 audit(1795667968.504:23): pid=5 comm=\"sh\"", None),
+            (b"Dec  1 12:00:00 web1 audisp-syslog: type=SYSCALL msg=audit(1795667968.504:23): pid=5 comm=\"sh\"", None),
+            (b"<13>1 2026-12-01T12:00:00Z web1 audisp-syslog - - - node=web1 type=SYSCALL msg=audit(1795667968.504:23): pid=5 comm=\"sh\"", Some(&b"web1"[..])),
+        ] {
+            let r = Record::parse_line(line).unwrap();
+            assert_eq!(r.record_type(), RecordType::SYSCALL);
+            assert_eq!(r.stamp().serial, 23);
+            assert_eq!(r.get("pid").and_then(|v| v.as_dec_u64()), Some(5));
+            assert_eq!(r.node(), node);
+        }
+        // A syslog line that only mentions `type=` is not a record.
+        for bad in [
+            &b"Dec  1 12:00:00 web1 kernel: audit: audit_lost=5 type=x"[..],
+            b"Dec  1 12:00:00 web1 sshd[1]: Accepted publickey for root",
+            b"audit: backlog limit exceeded",
+        ] {
+            assert!(
+                Record::parse_line(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_type_names_are_kept() {
+        let r = Record::parse_line(
+            b"type=CONTAINER_ID msg=audit(1603291876.655:6731): contid=3333941723245477888",
+        )
+        .unwrap();
+        assert_eq!(r.record_type(), RecordType::UNKNOWN_NAME);
+        assert_eq!(r.type_name().as_deref(), Some("CONTAINER_ID"));
+        assert_eq!(
+            r.get("contid").and_then(|v| v.as_dec_u64()),
+            Some(3333941723245477888)
+        );
+        let r = Record::parse_line(b"type=UNKNOWN[1339] msg=audit(1.000:1): x=1").unwrap();
+        assert_eq!(r.record_type(), RecordType(1339));
+        let r = Record::parse_line(b"type=1300 audit(1.000:1): x=1").unwrap();
+        assert_eq!(r.type_name().as_deref(), Some("SYSCALL"));
+        // Not a name auditd writes.
+        assert!(Record::parse_line(b"type=sys\x01call msg=audit(1.000:1): x").is_err());
     }
 
     #[test]

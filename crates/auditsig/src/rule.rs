@@ -485,6 +485,11 @@ impl AuditRule {
     /// bytes still left are kept in [`AuditRule::unattributed`]. When the
     /// attribution is ambiguous, later known strings may be misaligned,
     /// which only a kernel with new string field types could cause.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] or [`Error::Malformed`] for a buffer that is not
+    /// a `struct audit_rule_data`.
     pub fn decode(buf: &[u8]) -> Result<AuditRule> {
         if buf.len() < AUDIT_RULE_DATA_LEN {
             return Err(Error::Truncated {
@@ -581,6 +586,11 @@ impl AuditRule {
 
     /// Encodes the rule as `audit_rule_data` for `AUDIT_ADD_RULE` /
     /// `AUDIT_DEL_RULE`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a rule the kernel's layout cannot
+    /// hold (too many fields, string buffer over its limit).
     pub fn encode(&self) -> Result<Vec<u8>> {
         if self.fields.len() > AUDIT_MAX_FIELDS {
             return Err(Error::InvalidArgument(format!(
@@ -833,6 +843,8 @@ pub fn syscall_name(arch: Arch, nr: u32) -> Option<&'static str> {
         Arch::X86_64 => names::X86_64,
         Arch::I386 => names::I386,
         Arch::Aarch64 => names::AARCH64,
+        // Arches without a full name table here: the kill family at least.
+        other => return crate::syscalls::KillSyscall::from_number(other, nr).map(|s| s.name()),
     };
     let nr = u16::try_from(nr).ok()?;
     table

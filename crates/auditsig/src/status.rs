@@ -34,6 +34,7 @@ pub const AUDIT_STATUS_LEN: usize = 44;
 /// The kernel's audit status (`struct audit_status`, reply to `AUDIT_GET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct AuditStatus {
     /// `mask`: which fields are valid (in a request: which to set).
     pub mask: u32,
@@ -41,8 +42,9 @@ pub struct AuditStatus {
     pub enabled: u32,
     /// `failure`: failure-to-log action (0 silent, 1 printk, 2 panic).
     pub failure: u32,
-    /// `pid`: the registered audit daemon's pid (0 = none).
-    pub pid: u32,
+    /// `pid`: the registered audit daemon's pid (0 = none; a `pid_t`,
+    /// sent as `__u32`).
+    pub pid: i32,
     /// `rate_limit`: messages per second (0 = unlimited).
     pub rate_limit: u32,
     /// `backlog_limit`: queued messages before loss/waiting.
@@ -62,6 +64,11 @@ pub struct AuditStatus {
 impl AuditStatus {
     /// Decodes an `AUDIT_GET` reply payload. Needs the 32-byte original
     /// layout; later fields are optional; extra bytes are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] for a buffer shorter than the original layout
+    /// (32 bytes for `audit_status`, 16 for `audit_features`).
     pub fn decode(buf: &[u8]) -> Result<AuditStatus> {
         if buf.len() < AUDIT_STATUS_MIN_LEN {
             return Err(Error::Truncated {
@@ -75,7 +82,7 @@ impl AuditStatus {
             mask: f(0).unwrap_or(0),
             enabled: f(1).unwrap_or(0),
             failure: f(2).unwrap_or(0),
-            pid: f(3).unwrap_or(0),
+            pid: f(3).unwrap_or(0) as i32,
             rate_limit: f(4).unwrap_or(0),
             backlog_limit: f(5).unwrap_or(0),
             lost: f(6).unwrap_or(0),
@@ -94,7 +101,7 @@ impl AuditStatus {
             self.mask,
             self.enabled,
             self.failure,
-            self.pid,
+            self.pid as u32,
             self.rate_limit,
             self.backlog_limit,
             self.lost,
@@ -141,6 +148,11 @@ pub struct AuditFeatures {
 
 impl AuditFeatures {
     /// Decodes an `AUDIT_GET_FEATURE` reply (16 bytes; extra ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Truncated`] for a buffer shorter than the original layout
+    /// (32 bytes for `audit_status`, 16 for `audit_features`).
     pub fn decode(buf: &[u8]) -> Result<AuditFeatures> {
         let f = |i: usize| read_u32(buf, i * 4);
         match (f(0), f(1), f(2), f(3)) {

@@ -37,7 +37,7 @@ fn status_has_every_field_of_this_kernel() {
         };
         assert_eq!(field("enabled"), s.enabled);
         assert_eq!(field("failure"), s.failure);
-        assert_eq!(field("pid"), s.pid);
+        assert_eq!(field("pid"), s.pid as u32);
         assert_eq!(field("backlog_limit"), s.backlog_limit);
         assert_eq!(Some(field("backlog_wait_time")), s.backlog_wait_time);
     }
@@ -111,7 +111,7 @@ fn audit_pid_set_and_clear_when_free() {
         );
         return;
     }
-    let me = std::process::id();
+    let me = std::process::id() as i32;
     // A wrong pid is refused by the kernel with a typed errno.
     match c.set_pid(me + 1_000_000, None) {
         Err(Error::Netlink { errno, .. }) => assert_eq!(errno, Errno::EINVAL),

@@ -58,15 +58,8 @@ fn b(s: &str) -> Bytes {
     Bytes::from(s)
 }
 
-fn target(pid: u32, uid: u32, comm: &str) -> Target {
-    Target {
-        pid,
-        auid: None,
-        uid,
-        ses: None,
-        comm: b(comm),
-        obj: None,
-    }
+fn target(pid: i32, uid: u32, comm: &str) -> Target {
+    Target::new(pid, uid, b(comm))
 }
 
 const GUARD_ARGV: [&str; 4] = [
@@ -79,15 +72,15 @@ const PY_EXE: &str = "///opt/python-runtime/3.11.7/bin/python3.11";
 
 /// The orphaned `sh` script killing one daemon (ppid 1: its launcher had
 /// exited), as nobody.
-fn check_guard_kill(k: &KillEvent, stamp: Stamp, sender_pid: u32, victim: u32, comm: &str) {
+fn check_guard_kill(k: &KillEvent, stamp: Stamp, sender_pid: i32, victim: i32, comm: &str) {
     assert_eq!(k.stamp, stamp);
     assert_eq!(k.arch, Arch::X86_64);
-    assert_eq!(k.syscall, KillSyscall::Kill);
+    assert_eq!(k.syscall, KillSyscall::Kill.into());
     assert_eq!(k.syscall_nr, 62);
     assert_eq!(k.signal, 9);
-    assert_eq!(k.args[0], u64::from(victim));
+    assert_eq!(k.args[0], victim as u64);
     assert_eq!(k.args[1], 9);
-    assert_eq!(k.target_spec, TargetSpec::Process(victim as i32));
+    assert_eq!(k.target_spec, TargetSpec::Process(victim));
     assert!(k.success);
     assert_eq!(k.exit, 0);
     assert_eq!(k.errno, None);
@@ -147,7 +140,7 @@ fn netlink_capture_every_scenario() {
     assert_eq!(p.stamp, st(1795667969, 876, 25));
     assert_eq!(
         (p.syscall, p.syscall_nr),
-        (KillSyscall::PidfdSendSignal, 424)
+        (KillSyscall::PidfdSendSignal.into(), 424)
     );
     assert_eq!((p.signal, p.args), (9, [3, 9, 0, 0]));
     assert_eq!(p.target_spec, TargetSpec::Pidfd(3));
@@ -159,7 +152,7 @@ fn netlink_capture_every_scenario() {
     assert_eq!(q.stamp, st(1795667970, 76, 26));
     assert_eq!(
         (q.syscall, q.syscall_nr),
-        (KillSyscall::RtSigqueueinfo, 129)
+        (KillSyscall::RtSigqueueinfo.into(), 129)
     );
     assert_eq!((q.signal, q.args), (9, [0x542, 9, 0x7f6997215230, 3]));
     assert_eq!(q.target_spec, TargetSpec::Process(1346));
@@ -169,7 +162,7 @@ fn netlink_capture_every_scenario() {
     // tgkill(1347, 1348, SIGKILL): signal in a2, opid is the process.
     let t = &k[4];
     assert_eq!(t.stamp, st(1795667970, 580, 27));
-    assert_eq!((t.syscall, t.syscall_nr), (KillSyscall::Tgkill, 234));
+    assert_eq!((t.syscall, t.syscall_nr), (KillSyscall::Tgkill.into(), 234));
     assert_eq!((t.signal, t.args), (9, [0x543, 0x544, 9, 3]));
     assert_eq!(
         t.target_spec,
@@ -184,7 +177,7 @@ fn netlink_capture_every_scenario() {
     // kill(-1349, SIGKILL): three targets.
     let g = &k[5];
     assert_eq!(g.stamp, st(1795667970, 884, 28));
-    assert_eq!((g.syscall, g.signal), (KillSyscall::Kill, 9));
+    assert_eq!((g.syscall, g.signal), (KillSyscall::Kill.into(), 9));
     assert_eq!(g.args[0], 0xfffffabb);
     assert_eq!(g.target_spec, TargetSpec::ProcessGroup(1349));
     assert_eq!(
@@ -351,14 +344,14 @@ fn ausearch_agrees_on_events_and_targets() {
             .output()
             .unwrap();
         let raw = String::from_utf8_lossy(&raw.stdout).into_owned();
-        let mut want: Vec<(u64, u32)> = Vec::new();
+        let mut want: Vec<(u64, i32)> = Vec::new();
         for l in raw.lines().filter(|l| l.starts_with("type=OBJ_PID")) {
             let r = Record::parse_line(l.as_bytes()).unwrap();
-            let opid = r.get("opid").unwrap().as_dec_u64().unwrap() as u32;
+            let opid = r.get("opid").unwrap().as_dec_u64().unwrap() as i32;
             want.push((r.stamp().serial, opid));
         }
         want.sort();
-        let mut got: Vec<(u64, u32)> = kills(&events)
+        let mut got: Vec<(u64, i32)> = kills(&events)
             .iter()
             .flat_map(|k| k.targets.iter().map(move |t| (k.stamp.serial, t.pid)))
             .collect();

@@ -19,7 +19,7 @@ fn replay_audit_record_parse_corpus() {
     assert!(n >= 10, "corpus at {} has only {n} files", dir.display());
     // The seeds include the real kill events: they must still decode.
     let log = std::fs::read(dir.join("enriched_whole.log")).unwrap();
-    let (kills, src, stats) = auditsig::kill::kill_events_from_log_text(&log);
+    let (kills, counters) = auditsig::source::kills_from_log_text(&log);
     assert_eq!(kills.len(), 3);
-    assert_eq!((src.parse_errors, stats.malformed), (0, 0));
+    assert_eq!((counters.unparsable, counters.undecodable_kills), (0, 0));
 }

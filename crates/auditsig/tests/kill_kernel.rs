@@ -51,7 +51,7 @@ impl Audit {
         };
         let enabled_before = AuditClient::open().unwrap().status().unwrap().enabled;
         let enabled = AuditClient::open().unwrap().enable().unwrap();
-        let rules = KillRuleSet::new(owner_key(std::process::id()))
+        let rules = KillRuleSet::new(owner_key(std::process::id() as i32))
             .build()
             .unwrap();
         let rules = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();
@@ -106,7 +106,7 @@ impl Audit {
         // Audit is left exactly as found: `enabled` and no rule of ours.
         let mut c = AuditClient::open().unwrap();
         assert_eq!(c.status().unwrap().enabled, self.enabled_before);
-        let key = owner_key(std::process::id());
+        let key = owner_key(std::process::id() as i32);
         let ours = c
             .list_rules()
             .unwrap()
@@ -156,13 +156,13 @@ fn sigkill_from_short_lived_sh() {
         return;
     };
     let mut victim = sleeper();
-    let vpid = victim.id();
+    let vpid = victim.id() as i32;
     let script = format!("kill -9 {vpid}");
     let sh = Command::new("/bin/sh")
         .args(["-c", &script])
         .spawn()
         .unwrap();
-    let sh_pid = sh.id();
+    let sh_pid = sh.id() as i32;
     let st = sh.wait_with_output().unwrap().status;
     let ws = victim.wait().unwrap();
     let k = audit.wait_for(|k| k.sender.pid == sh_pid);
@@ -171,12 +171,12 @@ fn sigkill_from_short_lived_sh() {
     assert!(st.success());
     assert_eq!(ws.signal(), Some(9));
     let k = k.expect("no kill event from the sh");
-    assert_eq!(k.syscall, KillSyscall::Kill);
+    assert_eq!(k.syscall, KillSyscall::Kill.into());
     assert_eq!(k.signal, 9);
-    assert_eq!(k.target_spec, TargetSpec::Process(vpid as i32));
+    assert_eq!(k.target_spec, TargetSpec::Process(vpid));
     assert!(k.success);
     assert_eq!((k.exit, k.errno), (0, None));
-    assert_eq!(k.sender.ppid, std::process::id());
+    assert_eq!(k.sender.ppid, std::process::id() as i32);
     assert_eq!((k.sender.uid, k.sender.euid, k.sender.gid), (0, 0, 0));
     assert_eq!(k.sender.comm, b("sh"));
     assert_eq!(k.sender.exe, Some(sh_exe()));
@@ -185,8 +185,8 @@ fn sigkill_from_short_lived_sh() {
     assert_eq!(k.targets.len(), 1);
     assert_eq!(k.targets[0].pid, vpid);
     assert_eq!(k.targets[0].uid, 0);
-    assert_eq!(k.targets[0].comm, b("sleep"));
-    assert_eq!(k.key, Some(b(&owner_key(std::process::id()))));
+    assert_eq!(k.targets[0].comm, Some(b("sleep")));
+    assert_eq!(k.key, Some(b(&owner_key(std::process::id() as i32))));
 }
 
 /// `kill -9 -PGID` inside a new pid namespace (so only our processes can
@@ -210,14 +210,14 @@ fn process_group_kill_yields_all_targets() {
         eprintln!("SKIPPED process_group_kill_yields_all_targets: no unshare");
         return;
     };
-    let upid = unshare.id();
+    let upid = unshare.id() as i32;
     let st = unshare.wait_with_output().unwrap().status;
     let k = audit.wait_for(|k| k.sender.ppid == upid && k.targets.len() >= 3);
     audit.finish();
 
     assert!(st.success(), "{st:?}");
     let k = k.expect("no process-group kill event");
-    assert_eq!(k.syscall, KillSyscall::Kill);
+    assert_eq!(k.syscall, KillSyscall::Kill.into());
     assert_eq!(k.signal, 9);
     // a0 is the namespace's pgid, negated.
     assert!(
@@ -228,15 +228,19 @@ fn process_group_kill_yields_all_targets() {
     assert_eq!(k.sender.comm, b("sh"));
     let mut comms: Vec<_> = k.targets.iter().map(|t| t.comm.clone()).collect();
     comms.sort();
-    assert_eq!(comms, vec![b("sh"), b("sleep"), b("sleep")], "{k:?}");
-    let mut pids: Vec<u32> = k.targets.iter().map(|t| t.pid).collect();
+    assert_eq!(
+        comms,
+        vec![Some(b("sh")), Some(b("sleep")), Some(b("sleep"))],
+        "{k:?}"
+    );
+    let mut pids: Vec<i32> = k.targets.iter().map(|t| t.pid).collect();
     pids.sort();
     pids.dedup();
     assert_eq!(pids.len(), 3);
 }
 
 /// A victim with a second thread: prints "VICTIM TGID TID" and sleeps.
-fn threaded_victim() -> (Child, u32, u32) {
+fn threaded_victim() -> (Child, i32, i32) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
         .env(HELPER_ENV, "victim")
@@ -261,13 +265,13 @@ fn threaded_victim() -> (Child, u32, u32) {
         child.wait().unwrap();
         panic!("victim helper did not report its thread");
     };
-    let mut it = line.split_whitespace().map(|s| s.parse::<u32>().unwrap());
+    let mut it = line.split_whitespace().map(|s| s.parse::<i32>().unwrap());
     let (tgid, tid) = (it.next().unwrap(), it.next().unwrap());
     (child, tgid, tid)
 }
 
 /// Run this binary as a sender doing `what` (see [`helper`]).
-fn run_sender(what: &str) -> (u32, std::process::ExitStatus) {
+fn run_sender(what: &str) -> (i32, std::process::ExitStatus) {
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
         .env(HELPER_ENV, what)
@@ -275,7 +279,7 @@ fn run_sender(what: &str) -> (u32, std::process::ExitStatus) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id();
+    let pid = child.id() as i32;
     (pid, child.wait_with_output().unwrap().status)
 }
 
@@ -294,16 +298,10 @@ fn tgkill_at_a_non_leader_thread() {
     assert!(st.success(), "{st:?}");
     assert_eq!(ws.signal(), Some(9));
     let k = k.expect("no tgkill event");
-    assert_eq!(k.syscall, KillSyscall::Tgkill);
+    assert_eq!(k.syscall, KillSyscall::Tgkill.into());
     assert_eq!(k.signal, 9);
     assert_eq!(k.args[2], 9);
-    assert_eq!(
-        k.target_spec,
-        TargetSpec::ThreadOf {
-            tgid: tgid as i32,
-            tid: tid as i32
-        }
-    );
+    assert_eq!(k.target_spec, TargetSpec::ThreadOf { tgid, tid });
     assert!(k.success);
     // OBJ_PID names the process (tgid), not the thread.
     assert_eq!(k.targets.len(), 1);
@@ -342,17 +340,17 @@ fn pidfd_send_signal_and_rt_sigqueueinfo() {
     assert!(st1.success() && st2.success(), "{st1:?} {st2:?}");
     assert_eq!((w1.signal(), w2.signal()), (Some(9), Some(9)));
     let k1 = k1.expect("no pidfd_send_signal event");
-    assert_eq!(k1.syscall, KillSyscall::PidfdSendSignal);
+    assert_eq!(k1.syscall, KillSyscall::PidfdSendSignal.into());
     assert!(matches!(k1.target_spec, TargetSpec::Pidfd(fd) if fd >= 0));
     assert_eq!((k1.signal, k1.success), (9, true));
     assert_eq!(k1.targets.len(), 1);
-    assert_eq!(k1.targets[0].pid, v1.id());
+    assert_eq!(k1.targets[0].pid, v1.id() as i32);
     let k2 = k2.expect("no rt_sigqueueinfo event");
-    assert_eq!(k2.syscall, KillSyscall::RtSigqueueinfo);
+    assert_eq!(k2.syscall, KillSyscall::RtSigqueueinfo.into());
     assert_eq!(k2.target_spec, TargetSpec::Process(v2.id() as i32));
     assert_eq!((k2.signal, k2.success), (9, true));
     assert_eq!(k2.targets.len(), 1);
-    assert_eq!(k2.targets[0].pid, v2.id());
+    assert_eq!(k2.targets[0].pid, v2.id() as i32);
 }
 
 /// nobody tries to SIGKILL a root process: EPERM, success false. The
@@ -364,7 +362,7 @@ fn denied_kill_is_recorded_as_failed() {
         return;
     };
     let mut victim = sleeper();
-    let vpid = victim.id();
+    let vpid = victim.id() as i32;
     let sh = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .args(["/bin/sh", "-c", &format!("kill -9 {vpid}")])
@@ -378,7 +376,7 @@ fn denied_kill_is_recorded_as_failed() {
         eprintln!("SKIPPED denied_kill_is_recorded_as_failed: no setpriv");
         return;
     };
-    let sh_pid = sh.id();
+    let sh_pid = sh.id() as i32;
     let st = sh.wait_with_output().unwrap().status;
     let k = audit.wait_for(|k| k.sender.pid == sh_pid);
     audit.finish();
@@ -389,7 +387,7 @@ fn denied_kill_is_recorded_as_failed() {
     assert!(!st.success(), "kill as nobody must fail");
     assert!(still_alive);
     let k = k.expect("no event for the denied kill");
-    assert_eq!(k.syscall, KillSyscall::Kill);
+    assert_eq!(k.syscall, KillSyscall::Kill.into());
     assert!(!k.success);
     assert_eq!((k.exit, k.errno), (-1, Some(libc::EPERM)));
     assert_eq!(

@@ -85,7 +85,7 @@ fn wait_for_kill(
                 assert!(!sys.body.ends_with(b"\0"));
                 // The whole text, not cut 16 bytes short by the unicast
                 // nlmsg_len quirk: the key is the SYSCALL record's last field.
-                let key = format!("key=\"{}\"", owner_key(std::process::id()));
+                let key = format!("key=\"{}\"", owner_key(std::process::id() as i32));
                 assert!(sys.body.ends_with(key.as_bytes()), "{sys:?}");
                 return (sys.clone(), obj.clone());
             }
@@ -114,7 +114,7 @@ fn multicast_reader_sees_a_kill() {
         r => r.unwrap(),
     };
     let enabled = AuditClient::open().unwrap().enable().unwrap();
-    let rules = KillRuleSet::new(owner_key(std::process::id()))
+    let rules = KillRuleSet::new(owner_key(std::process::id() as i32))
         .build()
         .unwrap();
     let installed = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();
@@ -130,7 +130,7 @@ fn multicast_reader_sees_a_kill() {
     assert!(
         contains(
             &sys.body,
-            &format!("key=\"{}\"", owner_key(std::process::id()))
+            &format!("key=\"{}\"", owner_key(std::process::id() as i32))
         ),
         "{sys:?}"
     );
@@ -167,7 +167,7 @@ fn unicast_reader_registers_only_when_free_and_releases() {
         return;
     }
     let enabled = AuditClient::open().unwrap().enable().unwrap();
-    let rules = KillRuleSet::new(owner_key(std::process::id()))
+    let rules = KillRuleSet::new(owner_key(std::process::id() as i32))
         .build()
         .unwrap();
     let installed = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();
@@ -186,7 +186,7 @@ fn unicast_reader_registers_only_when_free_and_releases() {
     installed.remove().unwrap();
     enabled.restore().unwrap();
 
-    assert_eq!(registered_pid, std::process::id());
+    assert_eq!(registered_pid, std::process::id() as i32);
     assert!(
         matches!(second, Err(Error::AuditPidHeld { .. })),
         "{second:?}"
@@ -219,7 +219,7 @@ fn multicast_burst_loses_nothing_silently() {
         r => r.unwrap(),
     };
     let enabled = AuditClient::open().unwrap().enable().unwrap();
-    let key = owner_key(std::process::id());
+    let key = owner_key(std::process::id() as i32);
     let rules = KillRuleSet::new(key.clone()).build().unwrap();
     let installed = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();
 
@@ -300,7 +300,7 @@ fn multicast_overflow_is_counted_as_enobufs() {
     };
     reader.set_nonblocking(true).unwrap();
     let enabled = AuditClient::open().unwrap().enable().unwrap();
-    let rules = KillRuleSet::new(owner_key(std::process::id()))
+    let rules = KillRuleSet::new(owner_key(std::process::id() as i32))
         .build()
         .unwrap();
     let installed = InstalledRules::install(AuditClient::open().unwrap(), rules).unwrap();

@@ -92,8 +92,8 @@ fn malformed_lines_give_typed_errors() {
         (b"type=SYSCALL", ParseError::MissingHeader),
         (b"type=SYSCALL msg=foo", ParseError::MissingHeader),
         (
-            b"type=NOSUCHTYPE msg=audit(1.1:1): x=1",
-            ParseError::BadType("NOSUCHTYPE".into()),
+            b"type=no-such msg=audit(1.1:1): x=1",
+            ParseError::BadType("no-such".into()),
         ),
         (b"type=SYSCALL msg=audit(1.1:1) x=1", ParseError::BadStamp),
         (b"type=SYSCALL msg=audit(1:1): x=1", ParseError::BadStamp),
@@ -160,7 +160,7 @@ fn older_kernel_records() {
     .unwrap()
     .unwrap();
     assert_eq!(k.arch, auditsig::Arch::I386);
-    assert_eq!(k.syscall, auditsig::KillSyscall::Kill);
+    assert_eq!(k.syscall, auditsig::KillSyscall::Kill.into());
     assert_eq!(k.target_spec, TargetSpec::OwnProcessGroup);
     assert_eq!((k.success, k.exit, k.errno), (false, -1, Some(1)));
     assert_eq!((k.sender.auid, k.sender.ses), (None, Some(7)));
@@ -204,14 +204,35 @@ fn older_kernel_records() {
 }
 
 #[test]
+fn unknown_values_are_none_not_empty() {
+    let k = kill_from(&[
+        "type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=62 success=yes exit=0 \
+         a0=10 a1=9 a2=0 a3=0 ppid=2 pid=3 uid=0 gid=0 euid=0 comm=\"a\" exe=\"\"",
+        "type=OBJ_PID msg=audit(1.5:9): opid=10 oauid=-1 ouid=0 oses=-1",
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!(k.sender.exe, None);
+    assert_eq!(k.targets[0].comm, None);
+    assert_eq!(k.targets[0].pid, 10);
+}
+
+#[test]
 fn non_kill_and_malformed_kill_events() {
     // Not a kill syscall, unknown arch, no SYSCALL record.
     let openat = "type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=257 success=yes exit=3 \
                   a0=1 a1=2 a2=3 a3=4 pid=1 ppid=1 uid=0 euid=0 gid=0 comm=\"x\"";
     assert_eq!(kill_from(&[openat]).unwrap(), None);
-    let s390 = "type=SYSCALL msg=audit(1.5:9): arch=80000016 syscall=37 success=yes exit=0 \
-                a0=1 a1=9 a2=3 a3=4 pid=1 ppid=1 uid=0 euid=0 gid=0 comm=\"x\"";
-    assert_eq!(kill_from(&[s390]).unwrap(), None);
+    let unknown_arch = "type=SYSCALL msg=audit(1.5:9): arch=deadbeef syscall=37 success=yes \
+                exit=0 a0=1 a1=9 a2=3 a3=4 pid=1 ppid=1 uid=0 euid=0 gid=0 comm=\"x\"";
+    assert_eq!(kill_from(&[unknown_arch]).unwrap(), None);
+    // s390x: kill is 37 there.
+    let s390 = unknown_arch.replace("deadbeef", "80000016");
+    let k = kill_from(&[s390.as_str()]).unwrap().unwrap();
+    assert_eq!(
+        (k.arch, k.syscall, k.signal),
+        (auditsig::Arch::S390x, auditsig::KillSyscall::Kill.into(), 9)
+    );
     assert_eq!(
         kill_from(&["type=CWD msg=audit(1.5:9): cwd=\"/\""]).unwrap(),
         None
@@ -353,10 +374,7 @@ fn oversized_lines_and_huge_events_are_bounded_and_counted() {
     assert_eq!(r.stats().oversized, 1);
 
     // kill(-1) with more targets than an event may hold.
-    let cfg = auditsig::AssemblerConfig {
-        max_records_per_event: 3,
-        ..Default::default()
-    };
+    let cfg = auditsig::AssemblerConfig::default().max_records_per_event(3);
     let mut a = Assembler::new(cfg);
     let now = Instant::now();
     a.push(

@@ -43,7 +43,7 @@ fn kill_rules_added_listed_rendered_restored_removed() {
     let mut c = AuditClient::open().unwrap();
     let host_before = c.list_rules().unwrap();
 
-    let key = owner_key(std::process::id());
+    let key = owner_key(std::process::id() as i32);
     let set = KillRuleSet::new(key.clone()).signals(&[9, 15]);
     let rules = set.build().unwrap();
     assert_eq!(rules.len(), Arch::host_arches().len() * 2 * 2);
@@ -323,14 +323,14 @@ fn stale_rules_of_a_dead_owner_are_removed_others_kept() {
     let before = auditctl_rules();
     // A pid that just died.
     let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
+    let dead = child.id() as i32;
     child.wait().unwrap();
     let mut c = AuditClient::open().unwrap();
     let stale = KillRuleSet::new(owner_key(dead))
         .arches(&[Arch::host_arches()[0]])
         .build()
         .unwrap();
-    let alive = KillRuleSet::new(owner_key(std::process::id()))
+    let alive = KillRuleSet::new(owner_key(std::process::id() as i32))
         .arches(&[Arch::host_arches()[0]])
         .build()
         .unwrap();

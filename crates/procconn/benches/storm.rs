@@ -272,10 +272,7 @@ fn listener_run(dur: Duration, tree: Option<bool>) {
     let listener = std::thread::spawn(move || {
         let mut conn = ProcConnector::open(&Config::default().recv_buffer(Some(64 << 20))).unwrap();
         let mut tree = tree.map(|read_after_fork| {
-            let mut t = ProcessTree::new(TreeConfig {
-                read_after_fork,
-                ..TreeConfig::default()
-            });
+            let mut t = ProcessTree::new(TreeConfig::default().read_after_fork(read_after_fork));
             t.seed_from_proc().unwrap();
             t
         });

@@ -21,24 +21,23 @@ struct Bench {
 }
 
 fn snap(pid: Pid, ppid: Pid, start: u64, argv: &[&str]) -> Snapshot {
-    Snapshot {
-        pid,
-        comm: b"bash".to_vec(),
-        ppid,
-        state: b'S',
-        start_ticks: start / (10 * MS),
-        start_time_ns: start,
-        uid: Some(1000),
-        euid: Some(1000),
-        gid: Some(1000),
-        exe: Some(PathBuf::from(argv[0])),
-        argv: Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect()),
-        argv_truncated: false,
-        cwd: Some(PathBuf::from("/home/user/src/project")),
-        cgroup: Some("/user.slice/user-1000.slice/session-3.scope".into()),
-        loginuid: Some(1000),
-        sessionid: Some(3),
-    }
+    let mut s = Snapshot::default();
+    s.pid = pid;
+    s.comm = b"bash".to_vec();
+    s.ppid = ppid;
+    s.state = b'S';
+    s.start_ticks = start / (10 * MS);
+    s.start_time_ns = start;
+    s.uid = Some(1000);
+    s.euid = Some(1000);
+    s.gid = Some(1000);
+    s.exe = Some(PathBuf::from(argv[0]));
+    s.argv = Some(argv.iter().map(|a| a.as_bytes().to_vec()).collect());
+    s.cwd = Some(PathBuf::from("/home/user/src/project"));
+    s.cgroup = Some("/user.slice/user-1000.slice/session-3.scope".into());
+    s.loginuid = Some(1000);
+    s.sessionid = Some(3);
+    s
 }
 
 impl Bench {

@@ -275,6 +275,7 @@ impl Printer {
                 ("core", *process_pid, String::new(), cmdline(*process_pid))
             }
             EventKind::Unknown { what, .. } => ("?", 0, format!("what {what:#x}"), String::new()),
+            _ => ("?", 0, String::new(), String::new()),
         };
         let wall = hms(ev.timestamp_ns as i128 + self.offset);
         if self.json {

@@ -90,6 +90,7 @@ impl ExitStatus {
 /// `*_pid` fields are thread ids, `*_tgid` fields are process ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum EventKind {
     /// `PROC_EVENT_NONE`: acknowledgement of a subscription request;
     /// `err` is `ack.err` (0 on success).

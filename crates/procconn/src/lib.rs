@@ -25,9 +25,26 @@
 //! unprivileged listeners (measured). Raising the receive buffer past
 //! `net.core.rmem_max` needs `CAP_NET_ADMIN` either way.
 //!
-//! # Example
+//! # Examples
 //!
-//! Print who gets killed by a signal, then how many events were missed:
+//! Parsing needs no kernel, e.g. for bytes read elsewhere:
+//!
+//! ```
+//! use procconn::{parse_datagram, parse::build, EventKind, ProcEvent};
+//!
+//! let ev = ProcEvent {
+//!     seq: 7,
+//!     cpu: 0,
+//!     timestamp_ns: 1,
+//!     kind: EventKind::Exec { process_pid: 42, process_tgid: 42 },
+//! };
+//! let bytes = build::datagram(&[ev.clone()]);
+//! let parsed: Vec<_> = parse_datagram(&bytes).collect();
+//! assert_eq!(parsed, vec![Ok(ev)]);
+//! ```
+//!
+//! Subscribing (see above for the privileges): print who gets killed by
+//! a signal, then how many events were missed:
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -51,22 +68,6 @@
 //! println!("missed {} events ({loss})", loss.missed_events());
 //! # Ok(())
 //! # }
-//! ```
-//!
-//! Parsing alone, e.g. of bytes read elsewhere:
-//!
-//! ```
-//! use procconn::{parse_datagram, parse::build, EventKind, ProcEvent};
-//!
-//! let ev = ProcEvent {
-//!     seq: 7,
-//!     cpu: 0,
-//!     timestamp_ns: 1,
-//!     kind: EventKind::Exec { process_pid: 42, process_tgid: 42 },
-//! };
-//! let bytes = build::datagram(&[ev.clone()]);
-//! let parsed: Vec<_> = parse_datagram(&bytes).collect();
-//! assert_eq!(parsed, vec![Ok(ev)]);
 //! ```
 #![warn(missing_docs)]
 

@@ -108,6 +108,7 @@ impl std::fmt::Display for Loss {
 
 /// The outcome of observing one sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SeqCheck {
     /// First event seen from this CPU (nothing to compare with), or
     /// sequence tracking is off.

@@ -239,6 +239,9 @@ impl<'a> Iterator for Messages<'a> {
 
 /// Parses one `struct cn_msg` (with its data) carrying a `proc_event`:
 /// the payload of one netlink message.
+///
+/// # Errors
+/// A [`ParseError`] naming the header or field that is short or wrong.
 pub fn parse_cn_msg(buf: &[u8]) -> Result<ProcEvent, ParseError> {
     let (Some(idx), Some(val), Some(seq), Some(cn_len)) = (
         u32_at(buf, 0),
@@ -270,6 +273,10 @@ pub fn parse_cn_msg(buf: &[u8]) -> Result<ProcEvent, ParseError> {
 ///
 /// Layouts are accepted by length: each `what` needs only the fields that
 /// every kernel sends, and optional trailing fields are read when present.
+///
+/// # Errors
+/// A [`ParseError`] when `buf` is shorter than the fields its `what`
+/// needs.
 pub fn parse_proc_event(seq: u32, buf: &[u8]) -> Result<ProcEvent, ParseError> {
     let (Some(w), Some(cpu), Some(timestamp_ns)) = (u32_at(buf, 0), u32_at(buf, 4), u64_at(buf, 8))
     else {

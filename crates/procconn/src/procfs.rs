@@ -96,6 +96,7 @@ impl fmt::Debug for Fields {
 /// Fields that were not requested, or could not be read (permissions, the
 /// process exited half-way, a zombie has no `exe`), are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// `stat` field 1: the pid (the process id, i.e. tgid).
     pub pid: Pid,
@@ -155,6 +156,9 @@ pub trait ProcSource: fmt::Debug + Send {
     /// process does not exist (or `stat` is unreadable).
     fn snapshot(&mut self, pid: Pid, fields: Fields) -> Option<Snapshot>;
     /// All process ids (numeric entries of `/proc`).
+    ///
+    /// # Errors
+    /// When the process list cannot be read.
     fn pids(&mut self) -> io::Result<Vec<Pid>>;
     /// The thread ids of process `pid` (entries of `/proc/<pid>/task`),
     /// including `pid` itself. Empty when unreadable.
@@ -163,6 +167,7 @@ pub trait ProcSource: fmt::Debug + Send {
 
 /// Parsed fields of `/proc/<pid>/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatFields {
     /// Field 1: pid.
     pub pid: Pid,
@@ -492,6 +497,7 @@ fn numeric_entries(dir: &std::path::Path) -> io::Result<Vec<Pid>> {
 
 /// One process of a [`FakeProc`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[doc(hidden)]
 pub struct FakeProcess {
     /// The full snapshot returned (fields not requested are blanked).
     pub snapshot: Snapshot,
@@ -510,6 +516,7 @@ struct FakeState {
 /// Clones share the same state: keep one clone to add and remove processes
 /// while the [`crate::ProcessTree`] owns the other.
 #[derive(Debug, Clone, Default)]
+#[doc(hidden)]
 pub struct FakeProc {
     state: Arc<Mutex<FakeState>>,
 }

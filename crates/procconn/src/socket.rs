@@ -108,6 +108,7 @@ impl Config {
 /// Which subscription was sent to the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum Subscription {
     /// The 4-byte form (`enum proc_cn_mcast_op` only): every event, exact
     /// per-CPU loss counting.
@@ -196,6 +197,10 @@ impl ProcConnector {
     /// requests from elsewhere); older kernels also want `CAP_NET_ADMIN`
     /// and answer others with an [`EventKind::Ack`] whose `err` is `EPERM`.
     /// Sending succeeds either way: watch for that ack, or for events.
+    ///
+    /// # Errors
+    /// [`Error::Socket`] when the socket cannot be created, bound or
+    /// configured; [`Error::Subscribe`] when the request cannot be sent.
     pub fn open(config: &Config) -> Result<Self> {
         let mut conn = Self::open_unsubscribed(config)?;
         conn.subscribe()?;
@@ -205,6 +210,10 @@ impl ProcConnector {
     /// Like [`ProcConnector::open`] but does not subscribe: call
     /// [`ProcConnector::subscribe`] later. Events still arrive if another
     /// listener on the host is subscribed.
+    ///
+    /// # Errors
+    /// [`Error::Socket`] when the socket cannot be created, bound or
+    /// configured.
     pub fn open_unsubscribed(config: &Config) -> Result<Self> {
         let mut sock = Socket::new(NETLINK_CONNECTOR).map_err(|source| Error::Socket {
             context: "socket(NETLINK_CONNECTOR)",
@@ -271,6 +280,9 @@ impl ProcConnector {
     /// Sends `PROC_CN_MCAST_LISTEN` (no-op if already subscribed) and
     /// returns the form used. The kernel handles the request synchronously,
     /// so events are generated from the moment this returns.
+    ///
+    /// # Errors
+    /// [`Error::Subscribe`] when the request cannot be sent.
     pub fn subscribe(&mut self) -> Result<Subscription> {
         if let Some(s) = self.subscription {
             return Ok(s);
@@ -309,6 +321,9 @@ impl ProcConnector {
 
     /// Sends `PROC_CN_MCAST_IGNORE` in the same form as the LISTEN (no-op if
     /// not subscribed). Also done on drop.
+    ///
+    /// # Errors
+    /// [`Error::Subscribe`] when the request cannot be sent.
     pub fn unsubscribe(&mut self) -> Result<()> {
         let Some(sub) = self.subscription.take() else {
             return Ok(());
@@ -379,6 +394,9 @@ impl ProcConnector {
     }
 
     /// Switches non-blocking mode.
+    ///
+    /// # Errors
+    /// [`Error::Socket`] when `fcntl` fails.
     pub fn set_nonblocking(&mut self, nonblocking: bool) -> Result<()> {
         self.sock
             .set_non_blocking(nonblocking)
@@ -519,6 +537,10 @@ impl ProcConnector {
     /// event queue. Only ENOBUFS and truncation are accounted; sequence
     /// numbers are not looked at, so mixing this with the parsed API makes
     /// gaps appear.
+    ///
+    /// # Errors
+    /// [`Error::Recv`] when receiving fails (other than `ENOBUFS`, which
+    /// is counted as loss).
     pub fn recv_raw(&mut self, timeout: Option<Duration>) -> Result<Option<&[u8]>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
@@ -569,6 +591,10 @@ impl ProcConnector {
     ///
     /// Datagrams are read in batches of up to [`BATCH`] per system call;
     /// the events of a batch are queued and handed out one by one.
+    ///
+    /// # Errors
+    /// [`Error::Recv`] when receiving fails (other than `ENOBUFS`, which
+    /// is counted as loss).
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<Option<ProcEvent>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
@@ -585,6 +611,10 @@ impl ProcConnector {
     /// Appends to `out` all queued events plus those of one more batch of
     /// datagrams (waiting at most `timeout` for it if nothing was queued).
     /// Returns the number appended; 0 on timeout.
+    ///
+    /// # Errors
+    /// [`Error::Recv`] when receiving fails (other than `ENOBUFS`, which
+    /// is counted as loss).
     pub fn recv_events(
         &mut self,
         out: &mut Vec<ProcEvent>,

@@ -250,11 +250,9 @@ fn pid_reuse_gives_two_processes() {
 
 #[test]
 fn retention_bounds_hold_on_the_real_stream() {
-    let config = TreeConfig {
-        retain_exited_for: Duration::from_millis(300),
-        max_exited: 20,
-        ..TreeConfig::default()
-    };
+    let config = TreeConfig::default()
+        .retain_exited_for(Duration::from_millis(300))
+        .max_exited(20);
     let Some((mut conn, mut tree)) = setup("retention_bounds_hold_on_the_real_stream", config)
     else {
         return;

@@ -3,13 +3,12 @@
 //! JSON rendering).
 #![allow(clippy::unwrap_used)]
 
+use auditsig::kill::Bytes;
+use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use procconn::{EventKind, ExitStatus, ProcEvent};
 use sigwatch::render::write_json;
-use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessSnapshot,
-    ProcessView,
-};
+use sigwatch::{Attributor, Clock, Config, MemTree, ProcessSnapshot, ProcessView};
 
 fn ev(t: u64, kind: EventKind) -> ProcEvent {
     ProcEvent {
@@ -88,27 +87,26 @@ fn bench(c: &mut Criterion) {
                 )
             },
             |(mut a, mut buf)| {
-                let k = AuditKill {
+                let mut sender = Sender::new(200, 1, 0, 0, 0, "sh");
+                sender.argv = Some(vec![
+                    Bytes::from("sh"),
+                    Bytes::from("-c"),
+                    Bytes::from("kill -9 300"),
+                ]);
+                let stamp = Stamp {
+                    sec: now.wall_ns / 1_000_000_000,
+                    msec: 0,
                     serial: 1,
-                    time_ns: now.wall_ns,
-                    syscall: Some("kill".into()),
-                    signal: 9,
-                    success: Some(true),
-                    sender: AuditSender {
-                        pid: 200,
-                        argv: Some(vec![
-                            b"sh".to_vec(),
-                            b"-c".to_vec(),
-                            b"kill -9 300".to_vec(),
-                        ]),
-                        ..Default::default()
-                    },
-                    targets: vec![AuditTarget {
-                        pid: 300,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
                 };
+                let mut k = KillEvent::new(
+                    stamp,
+                    Arch::X86_64,
+                    KillSyscall::Kill,
+                    TargetSpec::Process(300),
+                    9,
+                    sender,
+                );
+                k.targets.push(Target::new(300, 0, "daemon"));
                 a.on_audit_kill(&k, now);
                 for r in a.on_proc_event(&exit(3, 300, 9), now) {
                     write_json(&mut buf, &r).unwrap();

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use procconn::{EventKind, Pid, ProcEvent};
 
-use crate::input::{parse_kmsg_line, AuditKill};
+use auditsig::KillEvent;
+
+use crate::input::parse_kmsg_line;
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
     Ancestor, AuditRef, KillExtra, KillReport, Origin, Reason, Report, Sender, Text, Timestamp,
@@ -22,7 +24,14 @@ use tracesig::classify::si;
 use tracesig::{classify, Classification, MarkVictim, OomEvidence, SignalGenerate, UserSend};
 
 /// What to report and how long to wait.
+///
+/// ```
+/// use sigwatch::{Config, SignalSet};
+/// let cfg = Config::default().signals(SignalSet::all()).window_ns(500_000_000);
+/// assert!(cfg.signals.contains(15));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// How long an audit kill waits for its victim's exit, and an exit by
     /// a watched signal waits for its audit record or kernel-log evidence.
@@ -59,6 +68,49 @@ impl Default for Config {
             mark_victim_traced: true,
             oom_hold_ns: 200_000_000,
         }
+    }
+}
+
+impl Config {
+    /// The join window ([`Config::window_ns`]).
+    pub fn window_ns(mut self, ns: u64) -> Self {
+        self.window_ns = ns;
+        self
+    }
+    /// The signals to report.
+    pub fn signals(mut self, s: SignalSet) -> Self {
+        self.signals = s;
+        self
+    }
+    /// Report only these victim pids.
+    pub fn victim_pids(mut self, pids: Vec<Pid>) -> Self {
+        self.victim_pids = pids;
+        self
+    }
+    /// Report only victims with these comms.
+    pub fn victim_comms(mut self, comms: Vec<Vec<u8>>) -> Self {
+        self.victim_comms = comms;
+        self
+    }
+    /// Whether an audit source is live ([`Config::audit_expected`]).
+    pub fn audit_expected(mut self, yes: bool) -> Self {
+        self.audit_expected = yes;
+        self
+    }
+    /// How long a tracefs-seen user kill waits for its audit record.
+    pub fn audit_grace_ns(mut self, ns: u64) -> Self {
+        self.audit_grace_ns = ns;
+        self
+    }
+    /// Whether `oom:mark_victim` is traced.
+    pub fn mark_victim_traced(mut self, yes: bool) -> Self {
+        self.mark_victim_traced = yes;
+        self
+    }
+    /// How long a possible OOM kill waits for `mark_victim`.
+    pub fn oom_hold_ns(mut self, ns: u64) -> Self {
+        self.oom_hold_ns = ns;
+        self
     }
 }
 
@@ -99,6 +151,7 @@ impl Clock {
 
 /// Counters of what the engine saw and did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Process events applied.
     pub proc_events: u64,
@@ -147,7 +200,7 @@ struct PendingKill {
 #[derive(Debug)]
 struct PendingExit {
     victim: Victim,
-    signal: u32,
+    signal: i32,
     exit_wall: u64,
     ran_ns: Option<u64>,
     deadline: u64,
@@ -289,7 +342,7 @@ impl<P: ProcessView> Attributor<P> {
             self.procs.apply(ev);
             return out;
         };
-        let signal = status.signal().map(u32::from);
+        let signal = status.signal().map(i32::from);
         let kills_wait = self.cases.get(&tgid).is_some_and(|c| !c.kills.is_empty());
         if !kills_wait && !signal.is_some_and(|s| self.cfg.signals.contains(s)) {
             // The common case (a normal exit): no copy of the process.
@@ -346,7 +399,7 @@ impl<P: ProcessView> Attributor<P> {
     fn confirm_kills(
         &mut self,
         tgid: Pid,
-        signal: Option<u32>,
+        signal: Option<i32>,
         snap: Option<&ProcessSnapshot>,
         ran_ns: Option<u64>,
         now: Clock,
@@ -362,7 +415,7 @@ impl<P: ProcessView> Attributor<P> {
             let mut r = pk.report;
             if let Some(t) = late.as_ref().filter(|t| {
                 r.trace.is_none()
-                    && t.ev.sig as u32 == r.signal
+                    && t.ev.sig == r.signal
                     && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
             }) {
                 r.trace = Some(facts_of(t, &self.cfg));
@@ -399,15 +452,13 @@ impl<P: ProcessView> Attributor<P> {
                 }
                 self.tidy(pid);
             }
-            tracesig::Record::Other(_) | tracesig::Record::Lost { .. } => {}
+            _ => {}
         }
         out
     }
 
     fn on_signal_generate(&mut self, ev: &SignalGenerate, now: Clock, out: &mut Vec<Report>) {
-        let Ok(sig) = u32::try_from(ev.sig) else {
-            return;
-        };
+        let sig = ev.sig;
         if !self.cfg.signals.contains(sig) {
             return;
         }
@@ -465,10 +516,10 @@ impl<P: ProcessView> Attributor<P> {
             && c.kernel.is_some_and(|(r, _)| r == Reason::Oom)
             && t.ev.sig == libc::SIGKILL
         {
-            return Classification {
-                origin: tracesig::Origin::Oom,
-                evidence: "SIGKILL and the kernel log named the victim (Killed process)",
-            };
+            return Classification::new(
+                tracesig::Origin::Oom,
+                "SIGKILL and the kernel log named the victim (Killed process)",
+            );
         }
         classify(&t.ev, oom_evidence(t, &self.cfg))
     }
@@ -575,7 +626,7 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Origin::CgroupKill => (Origin::Kernel, Some(Reason::CgroupKill), true),
             tracesig::Origin::Rlimit => (Origin::Kernel, Some(Reason::Rlimit), false),
             tracesig::Origin::Seccomp => (Origin::Kernel, Some(Reason::Seccomp), false),
-            tracesig::Origin::Kernel => (Origin::Kernel, Some(Reason::Kernel), false),
+            _ => (Origin::Kernel, Some(Reason::Kernel), false),
         };
         let (sender, ancestors) = if names_sender {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
@@ -613,8 +664,8 @@ impl<P: ProcessView> Attributor<P> {
         facts.evidence = cl.evidence;
         KillReport {
             time: Timestamp(t.wall),
-            signal: t.ev.sig as u32,
-            signal_name: signal_name(t.ev.sig as u32),
+            signal: t.ev.sig,
+            signal_name: signal_name(t.ev.sig),
             origin,
             reason,
             syscall: None,
@@ -625,6 +676,7 @@ impl<P: ProcessView> Attributor<P> {
             audit: None,
             witnesses: Vec::new(),
             trace: Some(facts),
+            node: None,
             extra: KillExtra {
                 victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
                 kmsg,
@@ -665,6 +717,7 @@ impl<P: ProcessView> Attributor<P> {
                 .as_ref()
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
+            proctitle_rejected: None,
         };
         let ancestors = if tree.is_some() {
             self.procs
@@ -681,7 +734,7 @@ impl<P: ProcessView> Attributor<P> {
     /// Feeds an audit kill event: one report per target process, emitted
     /// at once for a failed attempt or a victim already dead, otherwise
     /// when the victim exits or the window passes.
-    pub fn on_audit_kill(&mut self, k: &AuditKill, now: Clock) -> Vec<Report> {
+    pub fn on_audit_kill(&mut self, k: &KillEvent, now: Clock) -> Vec<Report> {
         self.stats.audit_kills += 1;
         let mut out = Vec::new();
         if !self.cfg.signals.contains(k.signal) {
@@ -705,11 +758,11 @@ impl<P: ProcessView> Attributor<P> {
                 pid: tgid,
                 tid,
                 ppid: None,
-                comm: t.comm.clone().map(Text),
+                comm: t.comm.as_ref().and_then(|c| known_bytes(&c.0)),
                 exe: None,
                 argv: None,
                 cwd: None,
-                uid: t.uid,
+                uid: unset(t.uid),
                 start_time: None,
                 exit_confirmed: false,
             };
@@ -720,7 +773,7 @@ impl<P: ProcessView> Attributor<P> {
             let cfg = self.cfg.clone();
             let c = self.case(tgid);
             let trace = match &c.sighting {
-                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig as u32 == k.signal => {
+                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig == k.signal => {
                     c.sighting.take().map(|t| facts_of(&t, &cfg))
                 }
                 _ => None,
@@ -729,31 +782,33 @@ impl<P: ProcessView> Attributor<P> {
                 self.stats.trace_joined += 1;
             }
             let report = KillReport {
-                time: Timestamp(k.time_ns),
+                time: Timestamp(k.time_ns()),
                 signal: k.signal,
                 signal_name: signal_name(k.signal),
                 origin: Origin::User,
                 reason: None,
-                syscall: k.syscall.clone(),
-                success: k.success,
+                syscall: k.syscall.name().map(str::to_string),
+                success: Some(k.success),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),
                 audit: Some(AuditRef {
-                    serial: k.serial,
-                    key: k.key.clone().map(Text),
+                    serial: k.stamp.serial,
+                    key: k.key.as_ref().map(|b| Text(b.0.clone())),
+                    container_id: None,
                 }),
                 witnesses: Vec::new(),
                 trace,
+                node: None,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     kmsg: false,
                     errno: k.errno,
                     targets: k.targets.len(),
-                    target_arg: k.target_arg(),
+                    target_arg: k.target_spec.pid_arg().map(i64::from),
                 },
             };
-            if k.success == Some(false) {
+            if !k.success {
                 // Nothing was delivered: no exit to wait for.
                 self.emit_raw(Report::Kill(report), &mut out);
             } else {
@@ -804,7 +859,7 @@ impl<P: ProcessView> Attributor<P> {
         if let Some(s) = snap.as_ref().filter(|s| s.exited) {
             // Dead before this record arrived and not by a watched signal
             // (or its exit would be pending): the kill did not kill it.
-            report.victim.exit_confirmed = s.exit_signal.map(u32::from) == Some(report.signal);
+            report.victim.exit_confirmed = s.exit_signal.map(i32::from) == Some(report.signal);
             self.emit(Report::Kill(report), now, out);
             return;
         }
@@ -910,45 +965,38 @@ impl<P: ProcessView> Attributor<P> {
     }
 
     /// The sender and its ancestry, from the audit record and the view.
-    fn sender_of(&self, k: &AuditKill, now: Clock) -> (Sender, Vec<Ancestor>) {
+    fn sender_of(&self, k: &KillEvent, now: Clock) -> (Sender, Vec<Ancestor>) {
         let s = &k.sender;
         let tree = self.procs.process(s.pid);
         let fresh = tree.as_ref().filter(|t| !t.details_stale);
-        let (argv, argv_truncated) = merge_argv(
-            s.argv.as_deref(),
-            s.argv_truncated,
-            fresh.and_then(|t| t.argv.as_deref()),
-        );
+        let argv = crate::argv::sender_argv_of(s, fresh);
         let sender = Sender {
             pid: s.pid,
             tid: None,
-            ppid: s.ppid.or(tree.as_ref().and_then(|t| t.ppid)),
-            comm: s
-                .comm
-                .clone()
-                .or_else(|| fresh.and_then(|t| t.comm.clone()))
-                .map(Text),
+            ppid: Some(s.ppid),
+            comm: known_bytes(&s.comm.0).or_else(|| fresh.and_then(|t| t.comm.clone()).map(Text)),
             exe: s
                 .exe
-                .clone()
-                .map(Text)
+                .as_ref()
+                .and_then(|b| known_bytes(&b.0))
                 .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
-            argv: argv.map(|a| a.into_iter().map(Text).collect()),
-            argv_truncated,
+            argv: argv.argv.map(|a| a.into_iter().map(Text).collect()),
+            argv_truncated: argv.truncated,
             cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
-            uid: s.uid,
-            euid: s.euid,
+            uid: unset(s.uid),
+            euid: unset(s.euid),
             auid: s.auid,
             ses: s.ses,
-            tty: s.tty.clone().map(Text),
+            tty: s.tty.as_ref().map(|b| Text(b.0.clone())),
             exited: tree
                 .as_ref()
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
+            proctitle_rejected: argv.proctitle_rejected,
         };
         let chain = if tree.is_some() {
             self.procs.ancestry(s.pid)
-        } else if let Some(pp) = s.ppid.filter(|&p| p > 0) {
+        } else if let Some(pp) = Some(s.ppid).filter(|&p| p > 0) {
             // The view never saw the sender: start from its parent.
             let mut v: Vec<_> = self.procs.process(pp).into_iter().collect();
             if !v.is_empty() {
@@ -1035,6 +1083,16 @@ impl<P: ProcessView> Attributor<P> {
     }
 }
 
+/// `None` for the audit's "unset" id (4294967295).
+fn unset(v: u32) -> Option<u32> {
+    (v != auditsig::kill::AUDIT_UNSET).then_some(v)
+}
+
+/// Bytes from a record, `None` when empty (unknown is null, never "").
+fn known_bytes(b: &[u8]) -> Option<Text> {
+    (!b.is_empty()).then(|| Text(b.to_vec()))
+}
+
 /// A report for an exit no kill record explains.
 fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> KillReport {
     KillReport {
@@ -1051,6 +1109,7 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> Kil
         audit: None,
         witnesses: Vec::new(),
         trace: None,
+        node: None,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()
@@ -1130,29 +1189,5 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
         } else {
             Some(p.exited)
         },
-    }
-}
-
-/// Chooses the sender's argv: `PROCTITLE` is authoritative, but the kernel
-/// cuts it at 128 bytes, so a longer argv from the process tree that
-/// starts with the same bytes replaces a truncated one.
-pub fn merge_argv(
-    audit: Option<&[Vec<u8>]>,
-    truncated: bool,
-    tree: Option<&[Vec<u8>]>,
-) -> (Option<Vec<Vec<u8>>>, Option<bool>) {
-    match (audit, tree) {
-        (Some(a), Some(t)) if truncated => {
-            let ja = a.join(&0u8);
-            let jt = t.join(&0u8);
-            if jt.len() >= ja.len() && jt.starts_with(&ja) && !t.is_empty() {
-                (Some(t.to_vec()), Some(false))
-            } else {
-                (Some(a.to_vec()), Some(true))
-            }
-        }
-        (Some(a), _) => (Some(a.to_vec()), Some(truncated)),
-        (None, Some(t)) if !t.is_empty() => (Some(t.to_vec()), Some(false)),
-        _ => (None, None),
     }
 }

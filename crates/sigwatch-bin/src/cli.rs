@@ -42,18 +42,11 @@ pub enum Command {
     /// gap. Exit status: 0 no gap, 3 one or more gaps (sigwatch runs with
     /// fewer witnesses or not at all; each gap line says which).
     Status,
-    /// Attribute the kills recorded in an audit log (auditd's
-    /// /var/log/audit/audit.log format) after the fact.
-    Replay {
-        /// The log file (`-` for standard input).
-        file: PathBuf,
-        /// JSON lines instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Signals to report.
-        #[arg(long, default_value = "KILL", value_parser = parse_signals)]
-        signal: SignalSet,
-    },
+    /// Attribute the kills recorded in audit logs after the fact: auditd
+    /// logs (raw or enriched, rotated sets, gzip), ausearch output, the
+    /// kernel log or syslog, journalctl -o export/json output, or the
+    /// journal itself (--journal). The format is recognised by content.
+    Replay(ReplayArgs),
     /// Print the man page (roff) or a shell completion script, generated
     /// from this command line definition, to standard output.
     Generate {
@@ -86,6 +79,60 @@ pub enum Generated {
     Zsh,
     /// fish completion script.
     Fish,
+}
+
+/// Options of `sigwatch replay`.
+#[derive(Debug, Args, Clone)]
+pub struct ReplayArgs {
+    /// Files to read (`-` for standard input); a directory stands for its
+    /// rotated set (audit.log.N ... audit.log), read oldest first.
+    #[arg(value_name = "FILE", required_unless_present = "journal")]
+    pub files: Vec<PathBuf>,
+    /// Read the journal's audit records (`journalctl -o export _TRANSPORT=audit`).
+    #[arg(long)]
+    pub journal: bool,
+    /// JSON lines instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Signals to report.
+    #[arg(long, default_value = "KILL", value_parser = parse_signals)]
+    pub signal: SignalSet,
+    /// Only kills at or after this time: seconds since the epoch, or UTC
+    /// `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]`.
+    #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
+    pub since: Option<u64>,
+    /// Only kills before this time (same forms as --since).
+    #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
+    pub until: Option<u64>,
+    /// Only report victims with this pid (repeatable).
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<i32>,
+    /// Only report victims with this comm (repeatable).
+    #[arg(long, value_name = "COMM")]
+    pub comm: Vec<String>,
+    /// Most processes remembered from the log (bounds memory).
+    #[arg(long, value_name = "N", default_value_t = 32_768)]
+    pub max_processes: usize,
+}
+
+impl ReplayArgs {
+    /// The library's options for these arguments.
+    pub fn options(&self) -> sigwatch::replay::run::ReplayOptions {
+        sigwatch::replay::run::ReplayOptions {
+            files: self.files.clone(),
+            journal: self.journal,
+            json: self.json,
+            config: sigwatch::replay::ReplayConfig {
+                signals: self.signal,
+                pids: self.pid.clone(),
+                comms: self.comm.iter().map(|c| c.as_bytes().to_vec()).collect(),
+                since_ms: self.since,
+                until_ms: self.until,
+                max_processes: self.max_processes,
+                ..sigwatch::replay::ReplayConfig::default()
+            },
+        }
+    }
 }
 
 /// Options of the watch mode.
@@ -240,8 +287,6 @@ mod tests {
                 ..
             })
         ));
-        let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Replay { .. })));
         let c = Cli::try_parse_from(["sigwatch", "generate", "zsh"]).unwrap();
         assert!(matches!(
             c.command,
@@ -249,6 +294,22 @@ mod tests {
                 what: Generated::Zsh
             })
         ));
+        let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
+        assert!(matches!(c.command, Some(Command::Replay(_))));
+        let c = Cli::try_parse_from([
+            "sigwatch",
+            "replay",
+            "--journal",
+            "--since",
+            "2026-11-26T04:39:28.504Z",
+        ])
+        .unwrap();
+        let Some(Command::Replay(a)) = c.command else {
+            panic!()
+        };
+        assert!(a.journal && a.files.is_empty());
+        assert_eq!(a.since, Some(1_795_667_968_504));
+        assert!(Cli::try_parse_from(["sigwatch", "replay"]).is_err());
     }
 
     /// Every option with a fixed set of values names them in `--help`.

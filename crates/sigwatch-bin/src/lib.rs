@@ -1,28 +1,24 @@
 //! The sigwatch attribution engine: who killed my process?
 //!
 //! [`Attributor`] is a pure state machine: feed it process events
-//! ([`procconn::ProcEvent`]), audit kill events ([`AuditKill`]), tracefs
+//! ([`procconn::ProcEvent`]), audit kill events ([`auditsig::KillEvent`]), tracefs
 //! records ([`tracesig::Record`]: `signal_generate`, `mark_victim`; see
 //! [`Attributor::on_trace`]), kernel-log lines and the time, and it emits
 //! [`Report`]s, which [`render`] prints as text or JSON lines. A kill seen
 //! by several witnesses is one report listing them (`witnesses`).
 //!
 //! ```
+//! use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 //! use procconn::{EventKind, ExitStatus, ProcEvent};
-//! use sigwatch::{Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, Report};
+//! use sigwatch::{Attributor, Clock, Config, MemTree, Report};
 //!
 //! let mut a = Attributor::new(Config::default(), MemTree::new());
 //! let now = Clock { mono_ns: 1_000, wall_ns: 1_795_667_968_504_000_000 };
-//! let kill = AuditKill {
-//!     serial: 23,
-//!     time_ns: now.wall_ns,
-//!     syscall: Some("kill".into()),
-//!     signal: 9,
-//!     success: Some(true),
-//!     sender: AuditSender { pid: 1298, comm: Some(b"sh".to_vec()), ..Default::default() },
-//!     targets: vec![AuditTarget { pid: 1294, comm: Some(b"pa-daemon".to_vec()), ..Default::default() }],
-//!     ..Default::default()
-//! };
+//! // `kill(1294, SIGKILL)` by an `sh`, as auditsig decodes it.
+//! let stamp = Stamp { sec: 1_795_667_968, msec: 504, serial: 23 };
+//! let sender = Sender::new(1298, 1, 0, 0, 0, &b"sh"[..]);
+//! let mut kill = KillEvent::new(stamp, Arch::X86_64, KillSyscall::Kill, TargetSpec::Process(1294), 9, sender);
+//! kill.targets.push(Target::new(1294, 0, &b"pa-daemon"[..]));
 //! assert!(a.on_audit_kill(&kill, now).is_empty()); // waits for the exit
 //! let exit = ProcEvent {
 //!     seq: 1, cpu: 0, timestamp_ns: 1_000,
@@ -36,9 +32,11 @@
 //! let Report::Kill(r) = &reports[0] else { panic!() };
 //! assert!(r.victim.exit_confirmed);
 //! assert_eq!(r.sender.as_ref().map(|s| s.pid), Some(1298));
+//! assert_eq!(r.syscall.as_deref(), Some("kill"));
 //! ```
 #![warn(missing_docs)]
 
+pub mod argv;
 pub mod attributor;
 pub mod config;
 pub mod input;
@@ -56,7 +54,7 @@ pub mod watcher;
 
 pub use attributor::{Attributor, Clock, Config, Stats};
 pub use config::{AuditInput, WatchConfig, Witnesses};
-pub use input::{parse_kmsg_line, AuditKill, AuditSender, AuditTarget, KernelKill};
+pub use input::{parse_kmsg_line, KernelKill};
 pub use notice::{Notice, Severity};
 pub use procview::{MemTree, ProcessSnapshot, ProcessView};
 pub use report::{KillReport, Origin, Report, Summary};

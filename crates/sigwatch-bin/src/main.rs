@@ -1,16 +1,17 @@
 //! `sigwatch`: who killed my process? The thin binary: parse the command
 //! line, set up logging, dispatch to the library.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 mod cli;
+mod diag;
 mod generate;
 mod run;
 
 use clap::Parser;
 use cli::{Cli, Command, RulesArch};
-use sigwatch::render::{write_json, write_text, TextOptions};
+use sigwatch::render::TextOptions;
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
 
@@ -24,6 +25,10 @@ fn main() -> ExitCode {
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
+        // Never block on stderr (see `diag`).
+        .target(env_logger::Target::Pipe(Box::new(
+            diag::LogWriter::default(),
+        )))
         .init();
     let res = match &cli.command {
         None => run_watch(&cli),
@@ -41,29 +46,36 @@ fn main() -> ExitCode {
                 what: "writing".into(),
                 source: e,
             }),
-        Some(Command::Replay { file, json, signal }) => replay(file, *json, *signal),
+        Some(Command::Replay(args)) => replay(args),
     };
-    match res {
+    let code = match res {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sigwatch: error: {e}");
+            diag::say(&format!("sigwatch: error: {e}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    diag::finish(std::time::Duration::from_secs(2));
+    code
 }
 
 fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     // Unbuffered: the watch loop writes each report only when poll says
     // the reader has room (see `run::run`).
     use std::os::fd::AsFd;
-    let stdout = io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(std::fs::File::from)
-        .map_err(|e| sigwatch::Error::Io {
-            what: "standard output".into(),
-            source: e,
-        })?;
+    // A pipe gets a private non-blocking file description, so that a
+    // report is written whole or not at all (see `OutQueue`).
+    let stdout = match sigwatch::output::reopen_pipe_nonblocking(io::stdout().as_fd()) {
+        Some(f) => f,
+        None => io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .map_err(|e| sigwatch::Error::Io {
+                what: "standard output".into(),
+                source: e,
+            })?,
+    };
     let args = &cli.watch;
     let render = if args.json {
         sigwatch::render::Renderer::json()
@@ -76,7 +88,7 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     let opts = run::RunOptions { count: args.count };
     let summary = run::run(&cfg, opts, &render, |w| banner(args, w), stdout)?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
-    eprint!("{text}");
+    diag::say(&text);
     Ok(())
 }
 
@@ -142,58 +154,9 @@ fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
     Ok(())
 }
 
-fn replay(file: &std::path::Path, json: bool, signals: SignalSet) -> Result<(), sigwatch::Error> {
-    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        let f = std::fs::File::open(file).map_err(|e| sigwatch::Error::Io {
-            what: format!("cannot open {}", file.display()),
-            source: e,
-        })?;
-        Box::new(io::BufReader::new(f))
-    };
-    let mut reader = auditsig::LineReader::new(input);
-    let mut r = sigwatch::replay::Replay::new(signals);
-    let mut out = io::stdout().lock();
-    let opts = TextOptions::default();
-    let mut emit = |reports: Vec<Report>| -> Result<(), sigwatch::Error> {
-        for rep in reports {
-            let res = if json {
-                write_json(&mut out, &rep)
-            } else {
-                write_text(&mut out, &rep, &opts)
-            };
-            match res {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => {
-                    return Err(sigwatch::Error::Io {
-                        what: "writing".into(),
-                        source: e,
-                    })
-                }
-            }
-        }
-        Ok(())
-    };
-    loop {
-        match reader.next_record() {
-            Ok(Some(rec)) => emit(r.push(rec))?,
-            Ok(None) => break,
-            Err(e) => {
-                return Err(sigwatch::Error::Fatal(format!(
-                    "reading {}: {e}",
-                    file.display()
-                )))
-            }
-        }
-    }
-    emit(r.finish())?;
-    let st = r.stats();
-    let ls = reader.stats();
-    eprintln!(
-        "sigwatch: replayed {} record(s), {} event(s), {} kill event(s); {} unparsable line(s), {} malformed kill event(s)",
-        st.records, st.events, st.kill_events, ls.parse_errors, st.malformed
-    );
+fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
+    let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let summary = sigwatch::replay::run::run(&args.options(), out)?;
+    eprintln!("{}", summary.render());
     Ok(())
 }

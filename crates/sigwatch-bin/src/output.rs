@@ -3,6 +3,7 @@
 //! bounded queue written only when `poll` says there is room, and a
 //! guarded write for shutdown that a termination signal interrupts.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Instant;
@@ -108,81 +109,235 @@ pub fn reader_can_vanish(fd: BorrowedFd<'_>) -> bool {
 /// (as the audit pid it must, or audited syscalls stall host-wide).
 pub const OUT_QUEUE_MAX: usize = 8 << 20;
 
-/// Rendered reports waiting for the output to have room.
+/// Whether writes to `fd` return `EAGAIN` instead of blocking.
+fn nonblocking(fd: BorrowedFd<'_>) -> bool {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).is_ok_and(|f| {
+        nix::fcntl::OFlag::from_bits_truncate(f).contains(nix::fcntl::OFlag::O_NONBLOCK)
+    })
+}
+
+/// A private, non-blocking file description for a pipe on `fd` (its own
+/// `O_NONBLOCK` does not change the file description the parent shell
+/// shares), so that a report of at most `PIPE_BUF` bytes is written whole
+/// or not at all. `None` for anything but a pipe (a regular file reopened
+/// would lose its offset and `O_APPEND`).
+pub fn reopen_pipe_nonblocking(fd: BorrowedFd<'_>) -> Option<std::fs::File> {
+    use nix::sys::stat::{fstat, SFlag};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let st = fstat(fd).ok()?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFIFO {
+        return None;
+    }
+    std::fs::File::options()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+}
+
+/// Rendered reports waiting for the output to have room. On a
+/// non-blocking output (see [`reopen_pipe_nonblocking`]) each report is
+/// offered whole: a pipe takes a report of at most `PIPE_BUF` (4 KiB)
+/// bytes whole or not at all, so a reader never sees half a line, even
+/// when sigwatch gives up on a blocked output at exit (larger reports may
+/// be split). A blocking output is written in small chunks only when
+/// `poll` says there is room.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already written.
-    pos: usize,
+    reports: VecDeque<Vec<u8>>,
+    /// Bytes of the front report already written.
+    front_pos: usize,
+    /// Bytes queued in all.
+    queued: usize,
     /// Reports dropped because the queue was full.
     pub dropped: u64,
 }
 
+/// What one non-blocking attempt achieved.
+enum Progress {
+    Wrote,
+    NoRoom,
+}
+
 impl OutQueue {
-    /// Whether bytes wait to be written.
+    /// Whether reports wait to be written.
     pub fn pending(&self) -> bool {
-        self.pos < self.buf.len()
+        !self.reports.is_empty()
+    }
+
+    /// Reports not (completely) written yet.
+    pub fn undelivered(&self) -> u64 {
+        self.reports.len() as u64
+    }
+
+    /// Whether the front report is partly written (the output would end
+    /// in a cut line if nothing more were written).
+    pub fn mid_report(&self) -> bool {
+        self.front_pos > 0
     }
 
     /// Queues one rendered report; `false` (and counted) if it does not fit.
     pub fn push(&mut self, bytes: &[u8]) -> bool {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
-        if self.buf.len() - self.pos + bytes.len() > OUT_QUEUE_MAX {
+        if self.queued + bytes.len() > OUT_QUEUE_MAX {
             self.dropped += 1;
             return false;
         }
-        self.buf.extend_from_slice(bytes);
+        self.queued += bytes.len();
+        self.reports.push_back(bytes.to_vec());
         true
     }
 
-    /// Writes as much as the output takes now without blocking: one
-    /// chunk (512 bytes) per `POLLOUT`.
-    pub fn write_ready<W: Write + AsFd>(&mut self, w: &mut W) -> io::Result<()> {
-        while self.pending() {
-            let writable = {
-                let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];
-                match poll(&mut fds, PollTimeout::ZERO) {
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                fds[0].revents().is_some_and(|r| {
-                    r.intersects(PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP)
-                })
-            };
+    /// One write of the front report, if the output has room now.
+    fn write_some<W: Write + AsFd>(&mut self, w: &mut W) -> io::Result<Progress> {
+        let Some(front) = self.reports.front() else {
+            return Ok(Progress::NoRoom);
+        };
+        let rest = &front[self.front_pos..];
+        let n = if nonblocking(w.as_fd()) {
+            rest.len()
+        } else {
+            let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];
+            match poll(&mut fds, PollTimeout::ZERO) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let writable = fds[0].revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP)
+            });
             if !writable {
-                break;
+                return Ok(Progress::NoRoom);
             }
-            let end = self.buf.len().min(self.pos + OUT_CHUNK);
-            match w.write(&self.buf[self.pos..end]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(k) => self.pos += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
+            rest.len().min(OUT_CHUNK)
+        };
+        match w.write(&rest[..n]) {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => {
+                self.front_pos += k;
+                if self.front_pos == front.len() {
+                    self.queued -= front.len();
+                    self.reports.pop_front();
+                    self.front_pos = 0;
+                }
+                Ok(Progress::Wrote)
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Progress::Wrote),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Progress::NoRoom),
+            Err(e) => Err(e),
         }
-        // Keep the buffer from growing with what was already written.
-        if self.pos > OUT_QUEUE_MAX / 2 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        Ok(())
     }
 
-    /// Writes everything still queued, waiting for room (see
-    /// [`guarded_write`]) until `deadline`.
+    /// Writes as much as the output takes now without blocking.
+    pub fn write_ready<W: Write + AsFd>(&mut self, w: &mut W) -> io::Result<()> {
+        while self.pending() {
+            if let Progress::NoRoom = self.write_some(w)? {
+                break;
+            }
+        }
+        w.flush()
+    }
+
+    /// Writes everything still queued, waiting for room until `deadline`
+    /// (or until a termination signal arrives on `sigfd`). What could not
+    /// be written stays queued ([`OutQueue::undelivered`]).
     pub fn drain<W: Write + AsFd>(
         &mut self,
         w: &mut W,
         sigfd: BorrowedFd<'_>,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
-        let r = guarded_write(w, sigfd, &self.buf[self.pos..], deadline);
-        self.buf.clear();
-        self.pos = 0;
-        r
+        while self.pending() {
+            if let Progress::Wrote = self.write_some(w)? {
+                continue;
+            }
+            let timeout = match deadline {
+                None => PollTimeout::from(50u16),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(io::Error::other(WriteAbort::Timeout));
+                    }
+                    PollTimeout::from(left.as_millis().min(50) as u16)
+                }
+            };
+            // A pipe may be writable (a page free) without room for the
+            // whole report: the 50 ms cap keeps this from spinning.
+            let mut fds = [PollFd::new(sigfd, PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
+                return Err(io::Error::other(WriteAbort::Signal));
+            }
+        }
+        w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::fs::File;
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+
+    fn pipe() -> (File, File) {
+        let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+        let w = reopen_pipe_nonblocking(w.as_fd()).unwrap();
+        (File::from(r), w)
+    }
+
+    /// A full pipe takes no part of a report: after the reader drains it,
+    /// the output holds whole lines only, and what never fit is counted.
+    #[test]
+    fn a_blocked_pipe_never_gets_half_a_report() {
+        let (mut r, mut w) = pipe();
+        let size = 65536;
+        let line = |c: u8| {
+            let mut v = vec![c; 1000];
+            v.push(b'\n');
+            v
+        };
+        let mut q = OutQueue::default();
+        let n = size / 1001 + 3;
+        for i in 0..n {
+            assert!(q.push(&line(b'a' + (i % 26) as u8)));
+        }
+        q.write_ready(&mut w).unwrap();
+        assert!(q.pending(), "more than a pipeful was queued");
+        assert!(
+            !q.mid_report(),
+            "the report that did not fit was not started"
+        );
+        let (_, sigw) = pipe();
+        let left = q.undelivered();
+        let e = q
+            .drain(
+                &mut w,
+                sigw.as_fd(),
+                Some(Instant::now() + std::time::Duration::from_millis(100)),
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("blocked"), "{e}");
+        assert_eq!(q.undelivered(), left, "nothing more fit");
+        drop(w);
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len() % 1001, 0, "whole lines only");
+        assert!(got.ends_with(b"\n"));
+        assert_eq!(got.len() / 1001 + left as usize, n);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let mut q = OutQueue::default();
+        assert!(q.push(&vec![b'x'; OUT_QUEUE_MAX]));
+        assert!(!q.push(b"y\n"));
+        assert_eq!((q.dropped, q.undelivered()), (1, 1));
     }
 }

@@ -23,6 +23,10 @@ pub struct ProcessSnapshot {
     pub exe: Option<PathBuf>,
     /// `/proc/<pid>/cmdline` split at NULs; `None` when never read.
     pub argv: Option<Vec<Vec<u8>>>,
+    /// `argv` was read from the process itself after its latest exec (or
+    /// by the start-up scan, or from the log's `EXECVE` record): it is the
+    /// command line of the program it runs now, not one inherited at fork.
+    pub argv_after_exec: bool,
     /// `/proc/<pid>/cwd`.
     pub cwd: Option<PathBuf>,
     /// Real uid.
@@ -117,6 +121,7 @@ impl ProcessView for MemTree {
                 p.ppid = Some(*parent_tgid);
                 p.spawned_by = Some(*parent_tgid);
                 p.start_time_ns = Some(ev.timestamp_ns);
+                p.argv_after_exec = false;
                 p.exited = false;
                 p.exit_signal = None;
                 p.exit_time_ns = None;
@@ -203,6 +208,11 @@ fn snapshot_of(p: &procconn::ProcessInfo) -> ProcessSnapshot {
         exe: p.exe.clone(),
         // An empty cmdline: a kernel thread, a zombie, or never read.
         argv: (!p.argv.is_empty()).then(|| p.argv.clone()),
+        argv_after_exec: match p.source {
+            procconn::InfoSource::Procfs => p.exec_count > 0,
+            procconn::InfoSource::Seeded => true,
+            _ => false,
+        },
         cwd: p.cwd.clone(),
         uid: p.uid,
         start_time_ns: p.start_time_ns,

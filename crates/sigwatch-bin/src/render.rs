@@ -270,6 +270,10 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             if snd.argv_truncated == Some(true) {
                 argv.push_str(" […truncated]");
             }
+            if snd.argv.is_none() && snd.proctitle_rejected == Some(true) {
+                // The record's PROCTITLE names an earlier program.
+                argv.push_str(" (audit PROCTITLE is not this program's)");
+            }
             let _ = writeln!(s, "           argv {argv}");
             let _ = writeln!(
                 s,
@@ -532,6 +536,7 @@ mod tests {
                 ses: None,
                 tty: None,
                 exited: Some(true),
+                proctitle_rejected: Some(false),
             }),
             ancestors: vec![Ancestor {
                 pid: 1297,
@@ -546,9 +551,11 @@ mod tests {
             audit: Some(AuditRef {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
+                container_id: None,
             }),
             witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
+            node: None,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
                 errno: None,
@@ -684,10 +691,13 @@ mod tests {
             "audit",
             "witnesses",
             "trace",
+            "node",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 14);
+        assert_eq!(keys.len(), 15);
+        assert!(v["node"].is_null());
+        assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));
         assert!(v["trace"].is_null());
     }

@@ -1,116 +1,261 @@
-//! `sigwatch replay`: attribute the kills recorded in an audit log after
+//! `sigwatch replay`: attribute the kills recorded in audit logs after
 //! the fact.
 //!
-//! There are no process events in a log, so the process tree is rebuilt
-//! from the log's own records: every `SYSCALL` record names a process (pid,
-//! ppid, comm, exe, uid), `EXECVE`/`PROCTITLE` give its argv and `CWD` its
-//! working directory. How far an ancestry reaches depends on what the
-//! host's rules recorded (an `execve` rule makes it complete). Whether a
-//! victim died is unknown (`exit_confirmed` false) and so is whether a
-//! process had exited (null).
+//! There are no process events in a log, so the processes are rebuilt from
+//! the log's own records ([`procs::ProcTable`]): every `SYSCALL` record
+//! names its caller (pid, ppid, comm, exe, uid), `EXECVE` gives the argv of
+//! a new image, `CWD` the working directory. Processes are known by
+//! identity, not by pid: a pid reused later in the log is another process,
+//! a kill's own `OBJ_PID` beats older records of the pid, and an ancestor
+//! is the process that had the parent pid when the child was seen. How far
+//! an ancestry reaches depends on what the host's rules recorded (an
+//! `execve` rule makes it complete). Whether a victim died is unknown
+//! (`exit_confirmed` false), and so is whether a process had exited (null).
+//!
+//! Events are assembled from the records alone ([`Assembler::push_record`]):
+//! the same input gives the same reports at any reading speed. Inputs of
+//! every kind ([`input`], [`files`]) are recognised by content. Nothing is
+//! dropped silently: [`ReplayStats`] and [`input::InputStats`] count every
+//! kind of skip, and memory is bounded (processes, open events, targets per
+//! event).
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
-use std::time::Instant;
+pub mod files;
+pub mod input;
+pub mod procs;
+pub mod run;
+mod time;
 
-use auditsig::{Assembler, AssemblerConfig, Event, KillEvent, Record, RecordType};
+pub use time::parse_time_ms;
 
-use crate::attributor::{Attributor, Clock, Config};
-use crate::input::AuditKill;
-use crate::procview::{MemTree, ProcessSnapshot};
-use crate::report::Report;
-use crate::signals::SignalSet;
+use auditsig::kill::TargetSpec;
+use auditsig::value::Value;
+use auditsig::{
+    Arch, Assembler, AssemblerConfig, Event, KillEvent, KillSyscall, Record, RecordType,
+};
 
-/// Counters of a replay.
+use crate::report::{
+    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, Victim,
+    Witness,
+};
+use crate::signals::{signal_name, SignalSet};
+
+use input::Item;
+use procs::{argv_in_log, trusted_argv, Proc, ProcTable, Sighting};
+
+/// What a replay reports.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Signals to report (default: SIGKILL).
+    pub signals: SignalSet,
+    /// Only victims with one of these pids (empty: all).
+    pub pids: Vec<i32>,
+    /// Only victims with one of these comms (empty: all).
+    pub comms: Vec<Vec<u8>>,
+    /// Only kills at or after this record time (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// Only kills before this record time (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// Most process generations remembered (memory bound).
+    pub max_processes: usize,
+    /// Most records kept per event: a `kill(-1)` has one `OBJ_PID` per
+    /// process signalled; beyond this they are counted, not kept.
+    pub max_records_per_event: usize,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        let mut signals = SignalSet::empty();
+        signals.insert(9);
+        ReplayConfig {
+            signals,
+            pids: Vec::new(),
+            comms: Vec::new(),
+            since_ms: None,
+            until_ms: None,
+            max_processes: 32_768,
+            max_records_per_event: 65_536,
+        }
+    }
+}
+
+/// Counters of a replay: what was read, reported and skipped, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayStats {
-    /// Records read.
+    /// Records fed to the assembler.
     pub records: u64,
     /// Events assembled.
     pub events: u64,
     /// Kill-family events found (any signal).
     pub kill_events: u64,
-    /// Kill-family events that could not be decoded.
+    /// Kill reports produced.
+    pub reports: u64,
+    /// Kill-family events that could not be decoded (a required field
+    /// missing or malformed).
     pub malformed: u64,
+    /// `SYSCALL` events of an arch no table here knows (their syscall
+    /// cannot be named).
+    pub unknown_arch: u64,
+    /// Kill events without an `OBJ_PID` record whose arguments name no
+    /// single process either (a process group, `kill(-1)`, a pidfd).
+    pub no_target: u64,
+    /// `OBJ_PID` records beyond [`ReplayConfig::max_records_per_event`].
+    pub targets_dropped: u64,
+    /// Kill events of signals not asked for (signal 0 probes included).
+    pub other_signal: u64,
+    /// Kills outside `--since`/`--until` or not matching `--pid`/`--comm`.
+    pub filtered: u64,
+    /// Process generations forgotten to bound memory.
+    pub processes_evicted: u64,
+    /// Times a pid was seen to belong to a new process.
+    pub pid_reuse: u64,
 }
 
-/// Replays records (in file order) and returns the reports.
+/// Replays records in input order and produces reports.
 #[derive(Debug)]
 pub struct Replay {
     asm: Assembler,
-    engine: Attributor<MemTree>,
+    procs: ProcTable,
+    cfg: ReplayConfig,
     stats: ReplayStats,
     out: Vec<Report>,
 }
 
+/// `SYSCALL` fields the process history needs, in one pass.
+const LEARN_FIELDS: [&str; 7] = ["arch", "syscall", "pid", "ppid", "uid", "comm", "exe"];
+
 impl Replay {
-    /// A replay reporting `signals`.
+    /// A replay reporting `signals`, other settings default.
     pub fn new(signals: SignalSet) -> Self {
-        let cfg = Config {
-            // Nothing to wait for: a kill is reported as soon as it is read.
-            window_ns: 0,
+        Replay::with_config(ReplayConfig {
             signals,
-            ..Config::default()
-        };
+            ..ReplayConfig::default()
+        })
+    }
+
+    /// A replay with `cfg`.
+    pub fn with_config(cfg: ReplayConfig) -> Self {
         Replay {
-            asm: Assembler::new(AssemblerConfig::default()),
-            engine: Attributor::new(cfg, MemTree::new()),
+            asm: Assembler::new(
+                AssemblerConfig::default()
+                    .max_open(4096)
+                    .max_records_per_event(cfg.max_records_per_event),
+            ),
+            procs: ProcTable::new(cfg.max_processes),
+            cfg,
             stats: ReplayStats::default(),
             out: Vec::new(),
         }
     }
 
-    /// Feeds one record; returns reports completed so far.
+    /// Feeds one record; returns the reports completed so far.
     pub fn push(&mut self, rec: Record) -> Vec<Report> {
         self.stats.records += 1;
-        // The assembler's timeout is wall-clock based; a file is read much
-        // faster than it was written, and record-time supersession closes
-        // events of EOE-less logs.
-        self.asm.push(rec, Instant::now());
-        while let Some(ev) = self.asm.pop() {
-            self.event(&ev);
-        }
+        self.asm.push_record(rec);
+        self.drain();
         std::mem::take(&mut self.out)
     }
 
-    /// Ends the input: flushes open events and returns the last reports.
+    /// Feeds one input item (record or event boundary).
+    pub fn push_item(&mut self, item: Item) -> Vec<Report> {
+        match item {
+            Item::Record(r) => self.push(r),
+            Item::Boundary => {
+                self.asm.boundary();
+                self.drain();
+                std::mem::take(&mut self.out)
+            }
+            Item::Skip => Vec::new(),
+        }
+    }
+
+    /// Ends the input: completes open events and returns the last reports.
     pub fn finish(&mut self) -> Vec<Report> {
         self.asm.flush();
-        while let Some(ev) = self.asm.pop() {
-            self.event(&ev);
-        }
-        let now = Clock {
-            mono_ns: u64::MAX,
-            wall_ns: 0,
-        };
-        self.out.extend(self.engine.flush(now));
+        self.drain();
         std::mem::take(&mut self.out)
     }
 
     /// Counters so far.
     pub fn stats(&self) -> ReplayStats {
-        self.stats
+        let mut s = self.stats;
+        s.processes_evicted = self.procs.evicted();
+        s.pid_reuse = self.procs.reused();
+        s
     }
 
-    /// The tree rebuilt from the log.
-    pub fn tree(&self) -> &MemTree {
-        self.engine.procs()
+    /// The processes rebuilt from the log.
+    pub fn procs(&self) -> &ProcTable {
+        &self.procs
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.asm.pop() {
+            self.event(&ev);
+        }
     }
 
     fn event(&mut self, ev: &Event) {
         self.stats.events += 1;
-        self.learn(ev);
+        let Some(sc) = ev.first(RecordType::SYSCALL) else {
+            return;
+        };
+        let node = self.procs.node_id(ev.node());
+        let ms = ev.stamp.millis();
+        let [arch, nr, pid, ppid, uid, comm, exe] = pick(sc, &LEARN_FIELDS);
+        let arch = arch
+            .and_then(|v| v.as_hex_u64())
+            .and_then(|v| u32::try_from(v).ok())
+            .and_then(Arch::from_audit_arch);
+        let arch_known = arch.is_some();
+        // Only kill-family events go through the full decoding.
+        let is_kill = match (arch, nr.and_then(|v| v.as_dec_u64())) {
+            (Some(a), Some(n)) => u32::try_from(n)
+                .ok()
+                .and_then(|n| KillSyscall::from_number(a, n))
+                .is_some(),
+            _ => false,
+        };
+        if !arch_known {
+            self.stats.unknown_arch += 1;
+        }
+        // Borrowed from the record unless hex-encoded: no copy per event.
+        let comm = comm.and_then(|v| v.bytes());
+        let exe = exe
+            .and_then(|v| v.bytes())
+            .filter(|e| !e.is_empty() && e.as_ref() != b"(null)");
+        let proctitle = proctitle_of(ev);
+        if let Some(pid) = pid
+            .and_then(|v| v.as_dec_i64())
+            .and_then(|p| i32::try_from(p).ok())
+        {
+            let exec_argv = ev.execve_argv().filter(|a| a.complete).map(|a| a.args);
+            let cwd = ev
+                .first(RecordType::CWD)
+                .and_then(|r| r.get("cwd"))
+                .and_then(|v| v.bytes())
+                .map(|c| c.into_owned());
+            self.procs.observe(Sighting {
+                node,
+                pid,
+                ppid: ppid
+                    .and_then(|v| v.as_dec_i64())
+                    .and_then(|p| i32::try_from(p).ok()),
+                comm: comm.as_deref(),
+                exe: exe.as_deref(),
+                uid: uid.and_then(|v| v.as_dec_u64()).and_then(unset_u32),
+                exec_argv,
+                proctitle: proctitle.clone(),
+                cwd,
+                ms,
+            });
+        }
+        if !is_kill {
+            return;
+        }
         match KillEvent::from_event(ev) {
             Ok(Some(k)) => {
                 self.stats.kill_events += 1;
-                let k = AuditKill::from(&k);
-                let now = Clock {
-                    mono_ns: k.time_ns,
-                    wall_ns: k.time_ns,
-                };
-                self.out.extend(self.engine.on_audit_kill(&k, now));
-                self.out.extend(self.engine.tick(now));
+                self.kill(&k, ev, node, proctitle.as_deref(), exe.as_deref());
             }
             Ok(None) => {}
             Err(e) => {
@@ -120,66 +265,281 @@ impl Replay {
         }
     }
 
-    /// Updates the tree with the process an event's SYSCALL record names.
-    fn learn(&mut self, ev: &Event) {
-        let Some(sc) = ev.first(RecordType::SYSCALL) else {
+    fn kill(
+        &mut self,
+        k: &KillEvent,
+        ev: &Event,
+        node: u32,
+        proctitle: Option<&[u8]>,
+        exe: Option<&[u8]>,
+    ) {
+        if k.signal < 0 || !self.cfg.signals.contains(k.signal) {
+            self.stats.other_signal += 1;
             return;
-        };
-        let num = |r: &Record, f: &str| r.get(f).and_then(|v| v.as_dec_u64());
-        let Some(pid) = num(sc, "pid").and_then(|p| i32::try_from(p).ok()) else {
+        }
+        let ms = k.stamp.millis();
+        if self.cfg.since_ms.is_some_and(|s| ms < s) || self.cfg.until_ms.is_some_and(|u| ms >= u) {
+            self.stats.filtered += 1;
             return;
+        }
+        if k.targets_dropped > 0 {
+            self.stats.targets_dropped += k.targets_dropped as u64;
+            log::warn!(
+                "audit event {}: {} OBJ_PID record(s) over the limit of {} per event were not kept (their victims are not reported)",
+                k.stamp,
+                k.targets_dropped,
+                self.cfg.max_records_per_event
+            );
+        }
+        let mut victims: Vec<VictimRef> = Vec::new();
+        let single_tid = match k.target_spec {
+            TargetSpec::Thread(t) => Some(t),
+            TargetSpec::ThreadOf { tid, .. } => Some(tid),
+            _ => None,
         };
-        let bytes = |r: &Record, f: &str| {
-            r.get(f)
-                .and_then(|v| v.bytes())
-                .map(|b| b.into_owned())
-                .filter(|b| b.as_slice() != b"(null)")
-        };
-        let ppid = num(sc, "ppid").and_then(|p| i32::try_from(p).ok());
-        let argv = ev.execve_argv().map(|a| a.args).or_else(|| {
-            ev.first(RecordType::PROCTITLE)
-                .and_then(|r| r.get("proctitle"))
-                .and_then(|v| v.bytes())
-                .map(|b| auditsig::value::split_proctitle(&b))
-                // A cut PROCTITLE must not replace a complete EXECVE argv.
-                .filter(|a| a.join(&0u8).len() < auditsig::kill::MAX_PROCTITLE_AUDIT_LEN)
-        });
-        let cwd = ev
-            .first(RecordType::CWD)
-            .and_then(|r| bytes(r, "cwd"))
-            .map(path_of);
-        let exe = bytes(sc, "exe").map(path_of);
-        let tree = self.engine.procs_mut();
-        let entry = match tree.get_mut(pid) {
-            Some(p) => p,
-            None => {
-                tree.insert(ProcessSnapshot {
+        if k.targets.is_empty() {
+            // No OBJ_PID (kernels or rule sets that do not log one, or a
+            // failed call): the arguments name the target.
+            let v = match k.target_spec {
+                TargetSpec::Process(p) if p > 0 => Some((p, None)),
+                TargetSpec::ThreadOf { tgid, tid } if tgid > 0 => Some((tgid, Some(tid))),
+                TargetSpec::Thread(t) if t > 0 => Some((t, Some(t))),
+                _ => None,
+            };
+            match v {
+                Some((pid, tid)) => victims.push(VictimRef {
                     pid,
-                    liveness_unknown: true,
-                    ..Default::default()
-                });
-                match tree.get_mut(pid) {
-                    Some(p) => p,
-                    None => return,
+                    tid,
+                    comm: None,
+                    uid: None,
+                }),
+                None => {
+                    self.stats.no_target += 1;
+                    log::warn!(
+                        "audit event {}: {} without OBJ_PID records and no single target ({:?}): not reported",
+                        k.stamp,
+                        k.syscall.name().unwrap_or("?"),
+                        k.target_spec
+                    );
+                    return;
                 }
             }
-        };
-        entry.ppid = ppid.or(entry.ppid);
-        entry.spawned_by = entry.spawned_by.or(ppid);
-        entry.comm = bytes(sc, "comm").or(entry.comm.take());
-        entry.exe = exe.or(entry.exe.take());
-        entry.uid = num(sc, "uid")
-            .and_then(|u| u32::try_from(u).ok())
-            .or(entry.uid);
-        if argv.is_some() {
-            entry.argv = argv;
+        } else {
+            let tid = if k.targets.len() == 1 {
+                single_tid
+            } else {
+                None
+            };
+            for t in &k.targets {
+                let pid = t.pid;
+                if victims.iter().any(|v| v.pid == pid) {
+                    continue;
+                }
+                victims.push(VictimRef {
+                    pid,
+                    tid,
+                    comm: t.comm.as_ref().map(|c| c.0.clone()),
+                    uid: unset_u32(u64::from(t.uid)),
+                });
+            }
         }
-        entry.cwd = cwd.or(entry.cwd.take());
+        for v in &victims {
+            self.procs
+                .observe_target(node, v.pid, v.comm.as_deref(), v.uid, ms);
+        }
+
+        let s = &k.sender;
+        let sender_pid = s.pid;
+        let me = self.procs.current(node, sender_pid).cloned();
+        let comm = Some(s.comm.0.clone());
+        let chosen = argv_in_log(me.as_ref(), proctitle, exe, comm.as_deref());
+        let sender = Sender {
+            pid: sender_pid,
+            tid: None,
+            ppid: Some(s.ppid),
+            comm: comm.map(Text),
+            exe: exe.map(Text::from),
+            argv: chosen.argv.map(|a| a.into_iter().map(Text).collect()),
+            argv_truncated: chosen.truncated,
+            cwd: me.as_ref().and_then(|p| p.cwd.clone()).map(Text),
+            uid: unset_u32(u64::from(s.uid)),
+            euid: unset_u32(u64::from(s.euid)),
+            auid: s.auid,
+            ses: s.ses,
+            tty: s.tty.as_ref().map(|t| Text(t.0.clone())),
+            exited: None,
+            proctitle_rejected: chosen.proctitle_rejected,
+        };
+        let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
+        let contid = container_id(ev);
+        let node_name = ev.node().map(Text::from);
+        let n_targets = k.targets.len().max(1);
+        let target_arg = match k.target_spec {
+            TargetSpec::Pidfd(_) => None,
+            _ => Some(i64::from(k.args[0] as u32 as i32)),
+        };
+        for VictimRef {
+            pid,
+            tid,
+            comm: ocomm,
+            uid: ouid,
+        } in victims
+        {
+            let p = self.procs.at(node, pid, ms);
+            // The kill's own record names the process: older details of
+            // the pid count only when they are of a process of that name.
+            let p = p.filter(|p| ocomm.is_none() || p.comm == ocomm);
+            let vcomm = ocomm.or_else(|| p.and_then(|p| p.comm.clone()));
+            if !self.cfg.pids.is_empty() && !self.cfg.pids.contains(&pid) {
+                self.stats.filtered += 1;
+                continue;
+            }
+            if !self.cfg.comms.is_empty()
+                && !vcomm.as_ref().is_some_and(|c| self.cfg.comms.contains(c))
+            {
+                self.stats.filtered += 1;
+                continue;
+            }
+            let (vargv, _) = match p {
+                Some(p) => trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref()),
+                None => (None, None),
+            };
+            let victim = Victim {
+                pid,
+                tid,
+                ppid: p.and_then(|p| p.ppid),
+                comm: vcomm.map(Text),
+                exe: p.and_then(|p| p.exe.clone()).map(Text),
+                argv: vargv.map(|a| a.into_iter().map(Text).collect()),
+                cwd: p.and_then(|p| p.cwd.clone()).map(Text),
+                uid: ouid.or_else(|| p.and_then(|p| p.uid)),
+                start_time: None,
+                exit_confirmed: false,
+            };
+            self.stats.reports += 1;
+            self.out.push(Report::Kill(KillReport {
+                time: Timestamp(ms.saturating_mul(1_000_000)),
+                signal: k.signal,
+                signal_name: signal_name(k.signal),
+                origin: Origin::User,
+                reason: None,
+                syscall: k.syscall.name().map(str::to_string),
+                success: Some(k.success),
+                victim,
+                sender: Some(sender.clone()),
+                ancestors: ancestors.clone(),
+                audit: Some(AuditRef {
+                    serial: k.stamp.serial,
+                    key: k.key.as_ref().map(|b| Text(b.0.clone())),
+                    container_id: contid.clone(),
+                }),
+                witnesses: vec![Witness::Audit],
+                trace: None,
+                node: node_name.clone(),
+                extra: KillExtra {
+                    victim_ran_ns: None,
+                    errno: k.errno,
+                    kmsg: false,
+                    targets: n_targets,
+                    target_arg,
+                },
+            }));
+        }
+    }
+
+    /// The spawn chain above the sender: each parent is the process that
+    /// had the parent pid when its child was first seen.
+    fn ancestors(&self, node: u32, me: Option<&Proc>, ppid: Option<i32>, ms: u64) -> Vec<Ancestor> {
+        let mut out: Vec<Ancestor> = Vec::new();
+        let mut pid = me.and_then(|p| p.ppid).or(ppid).unwrap_or(0);
+        let mut when = me.map_or(ms, |p| p.first_ms);
+        for _ in 0..64 {
+            if pid <= 0 || out.iter().any(|a| a.pid == pid) {
+                break;
+            }
+            let Some(p) = self.procs.at(node, pid, when) else {
+                // Known only as a parent pid: a bare entry, all else null.
+                out.push(Ancestor {
+                    pid,
+                    comm: None,
+                    exe: None,
+                    argv: None,
+                    cwd: None,
+                    uid: None,
+                    start_time: None,
+                    exited: None,
+                });
+                break;
+            };
+            let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
+            out.push(Ancestor {
+                pid,
+                comm: p.comm.clone().map(Text),
+                exe: p.exe.clone().map(Text),
+                argv: argv.map(|a| a.into_iter().map(Text).collect()),
+                cwd: p.cwd.clone().map(Text),
+                uid: p.uid,
+                start_time: None,
+                exited: None,
+            });
+            if pid == 1 {
+                break;
+            }
+            when = p.first_ms.min(when);
+            pid = p.ppid.unwrap_or(0);
+        }
+        out
     }
 }
 
-fn path_of(b: Vec<u8>) -> PathBuf {
-    PathBuf::from(OsString::from_vec(b))
+/// A process a kill was sent to: from its `OBJ_PID` record, or from the
+/// syscall's arguments when there is none.
+#[derive(Debug)]
+struct VictimRef {
+    pid: i32,
+    /// The thread a thread-directed syscall aimed at.
+    tid: Option<i32>,
+    /// `ocomm`.
+    comm: Option<Vec<u8>>,
+    /// `ouid`.
+    uid: Option<u32>,
+}
+
+/// Values of `names` in `r` (first occurrence of each), in one pass.
+fn pick<'r, const N: usize>(r: &'r Record, names: &[&str; N]) -> [Option<Value<'r>>; N] {
+    let mut out = [None; N];
+    for (name, raw) in r.raw_fields() {
+        if let Some(i) = names.iter().position(|n| n.as_bytes() == name) {
+            if out[i].is_none() {
+                out[i] = Some(Value::classify(r.record_type(), name, raw));
+            }
+        }
+    }
+    out
+}
+
+/// The event's `PROCTITLE`, decoded (NUL-separated argv).
+fn proctitle_of(ev: &Event) -> Option<Vec<u8>> {
+    ev.first(RecordType::PROCTITLE)
+        .and_then(|r| r.get("proctitle"))
+        .and_then(|v| v.bytes())
+        .map(|b| b.into_owned())
+}
+
+/// The audit container id of an event: `contid=` of its `CONTAINER_ID`
+/// record (a type this crate keeps by name).
+fn container_id(ev: &Event) -> Option<Text> {
+    ev.records
+        .iter()
+        .filter(|r| r.record_type() == RecordType::UNKNOWN_NAME)
+        .find_map(|r| r.get("contid"))
+        .and_then(|v| v.bytes())
+        .map(|b| Text(b.into_owned()))
+}
+
+/// `4294967295` (and `-1`) mean unset.
+fn unset_u32(v: u64) -> Option<u32> {
+    u32::try_from(v).ok().filter(|&v| v != u32::MAX)
 }
 
 /// Replays every record of `records` and returns all reports.
@@ -194,4 +554,56 @@ pub fn replay_records(
     }
     out.extend(r.finish());
     (out, r.stats())
+}
+
+/// Replays `data` as the lines of one input (any line format, see
+/// [`input::classify_line`]) and returns the reports with the counters.
+pub fn replay_text(
+    data: &[u8],
+    cfg: ReplayConfig,
+) -> (Vec<Report>, ReplayStats, input::InputStats) {
+    let mut st = input::InputStats::default();
+    let mut r = Replay::with_config(cfg);
+    let mut out = Vec::new();
+    if input::looks_like_export(data) {
+        for item in input::export_items(data, &mut st) {
+            out.extend(r.push_item(item));
+        }
+    } else {
+        for line in data.split(|&c| c == b'\n') {
+            out.extend(r.push_item(input::classify_line(line, &mut st)));
+        }
+    }
+    out.extend(r.finish());
+    (out, r.stats(), st)
+}
+
+/// The body of the `replay_inputs` fuzz target (also replayed by the test
+/// suite): `data` through every input parser of a replay — as lines of any
+/// format, as the journal's export stream — and the whole replay, plus the
+/// `--since`/`--until` time parser. Panics only when an invariant breaks.
+#[doc(hidden)]
+pub fn fuzz_replay_inputs(data: &[u8]) {
+    let cfg = || ReplayConfig {
+        signals: SignalSet::all(),
+        max_processes: 64,
+        max_records_per_event: 64,
+        ..ReplayConfig::default()
+    };
+    let (reports, stats, input) = replay_text(data, cfg());
+    assert_eq!(stats.reports as usize, reports.len());
+    assert!(input.records <= input.lines);
+    // The same bytes as an export stream, whatever they start with.
+    let mut st = input::InputStats::default();
+    let mut r = Replay::with_config(cfg());
+    for item in input::export_items(data, &mut st) {
+        let _ = r.push_item(item);
+    }
+    let _ = r.finish();
+    for rep in &reports {
+        let _ = serde_json::to_string(rep);
+    }
+    if let Ok(s) = std::str::from_utf8(data) {
+        let _ = parse_time_ms(s);
+    }
 }

@@ -96,6 +96,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Who sent the signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Origin {
     /// A process called a kill-family syscall (an audit record says so).
     User,
@@ -112,6 +113,7 @@ pub enum Origin {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Report {
     /// A signal attributed (or not) to a sender.
     Kill(KillReport),
@@ -123,12 +125,13 @@ pub enum Report {
 
 /// `"type": "kill"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct KillReport {
     /// When the signal was sent (the audit record's time), or when the
     /// victim exited if no record names a sender.
     pub time: Timestamp,
     /// The signal number.
-    pub signal: u32,
+    pub signal: i32,
     /// `SIGKILL` etc.
     pub signal_name: String,
     /// `user`, `kernel` or `unknown`.
@@ -157,6 +160,10 @@ pub struct KillReport {
     /// The `signal:signal_generate` tracepoint's raw facts, null when
     /// tracefs did not see this kill.
     pub trace: Option<TraceFacts>,
+    /// The host that wrote the audit records (auditd's `node=`, or the
+    /// journal's `_HOSTNAME` in a replay of a journal); null when the
+    /// records do not say.
+    pub node: Option<Text>,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
     pub extra: KillExtra,
@@ -166,6 +173,7 @@ pub struct KillReport {
 /// (fields of `include/trace/events/signal.h` plus the current task of
 /// `struct trace_entry`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TraceFacts {
     /// `trace_entry.pid`: the thread that was current when the signal was
     /// generated (the sender for user kills and `cgroup.kill`; the
@@ -194,6 +202,7 @@ pub struct TraceFacts {
 
 /// Details of a kill report outside the JSON contract.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct KillExtra {
     /// How long the victim ran (exit time − start time), when both are known.
     pub victim_ran_ns: Option<u64>,
@@ -211,6 +220,7 @@ pub struct KillExtra {
 
 /// The victim of a kill report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Victim {
     /// Process id (tgid).
     pub pid: i32,
@@ -237,6 +247,7 @@ pub struct Victim {
 
 /// The sender of a kill report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Sender {
     /// Process id (audit `pid=`, a tgid).
     pub pid: i32,
@@ -267,10 +278,16 @@ pub struct Sender {
     /// Whether the sender has exited by now; null when no process
     /// information says either way.
     pub exited: Option<bool>,
+    /// The audit `PROCTITLE` was not used because it does not belong to
+    /// the program the sender runs (the kernel caches it at the task's
+    /// first audited syscall, so after a later exec it is an earlier
+    /// program's); null without a `PROCTITLE`.
+    pub proctitle_rejected: Option<bool>,
 }
 
 /// One element of the sender's spawn chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Ancestor {
     /// Process id.
     pub pid: i32,
@@ -292,11 +309,15 @@ pub struct Ancestor {
 
 /// The audit event behind a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AuditRef {
     /// The event serial (`audit(...:SERIAL)`).
     pub serial: u64,
     /// The rule key (`key=`), null for `(null)`.
     pub key: Option<Text>,
+    /// The audit container id (`contid=` of a `CONTAINER_ID` record in
+    /// the event), null when the event has none.
+    pub container_id: Option<Text>,
 }
 
 /// Names an enum's values as their JSON strings: `as_str`, `Display`, and
@@ -403,6 +424,7 @@ json_names!(LossSource {
 
 /// `"type": "loss"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LossReport {
     /// The witness that lost events.
     pub source: LossSource,
@@ -412,6 +434,7 @@ pub struct LossReport {
 
 /// `"type": "summary"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Process events received.
     pub proc_events: u64,
@@ -428,6 +451,10 @@ pub struct Summary {
     pub trace_events: u64,
     /// tracefs events lost (ring-buffer overruns and unparsable lines).
     pub trace_lost: u64,
+    /// Kill and loss reports never written because the output was blocked
+    /// (more than the output queue holds waited, or the output was still
+    /// blocked when sigwatch stopped).
+    pub reports_dropped: u64,
 }
 
 #[cfg(test)]
@@ -468,10 +495,11 @@ mod tests {
             reports: 5,
             trace_events: 6,
             trace_lost: 7,
+            reports_dropped: 8,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");

@@ -34,15 +34,82 @@ pub struct RunOptions {
 }
 
 fn say(n: &Notice) {
-    // Diagnostics go to stderr, which may block like stdout: they are
-    // few, and none is written while a report is half-written.
-    eprintln!("sigwatch: {n}");
+    crate::diag::say(&format!("sigwatch: {n}"));
+}
+
+/// Rendered reports on their way out, and how many kill reports went.
+struct Emitter<'a> {
+    render: &'a Renderer,
+    queue: OutQueue,
+    /// Kill reports queued.
+    printed: u64,
+    count: Option<u64>,
+}
+
+impl Emitter<'_> {
+    /// Queues one report; `true` once `--count` kill reports are out.
+    fn push(&mut self, r: &Report) -> Result<bool, Error> {
+        let bytes = self.render.render(r).map_err(|e| Error::Io {
+            what: "rendering a report".into(),
+            source: e,
+        })?;
+        if !self.queue.push(&bytes) || !matches!(r, Report::Kill(_)) {
+            return Ok(false);
+        }
+        self.printed += 1;
+        Ok(self.count_reached())
+    }
+
+    fn count_reached(&self) -> bool {
+        self.count.is_some_and(|c| self.printed >= c)
+    }
+}
+
+/// Waits for the next thing to do: `(a termination signal arrived, the
+/// output's reader went away)`.
+fn wait<W: AsFd>(
+    stop_signals: &StopSignals,
+    watcher: &Watcher,
+    w: &W,
+    watch_output: bool,
+    pending: bool,
+) -> Result<(bool, bool), Error> {
+    let mut fds = vec![
+        PollFd::new(stop_signals.as_fd(), PollFlags::POLLIN),
+        PollFd::new(watcher.as_fd(), PollFlags::POLLIN),
+    ];
+    // Room for queued reports; with no events requested, POLLERR/POLLHUP
+    // (the reader went away) are still reported.
+    let out_idx = (watch_output || pending).then(|| {
+        let ev = if pending {
+            PollFlags::POLLOUT
+        } else {
+            PollFlags::empty()
+        };
+        fds.push(PollFd::new(w.as_fd(), ev));
+        fds.len() - 1
+    });
+    let timeout = watcher.timeout().as_millis().min(60_000) as u16;
+    match poll(&mut fds, PollTimeout::from(timeout)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(Error::Fatal(format!("poll: {e}"))),
+    }
+    let signalled = fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLIN));
+    let gone = watch_output
+        && out_idx.is_some_and(|i| {
+            fds[i]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+        });
+    Ok((signalled, gone))
 }
 
 /// Runs the watch mode; `out` should be unbuffered (a `File` on a
-/// duplicate of fd 1): reports are written in small `write(2)`s only when
-/// `poll` says there is room, so that a blocked reader never keeps a
-/// termination signal from cleaning up.
+/// duplicate of fd 1, or a private non-blocking one on a pipe): reports
+/// are written only when `poll` says there is room, so that a blocked
+/// reader never keeps a termination signal from cleaning up.
 pub fn run<W: Write + AsFd>(
     cfg: &WatchConfig,
     opts: RunOptions,
@@ -59,7 +126,7 @@ pub fn run<W: Write + AsFd>(
     for n in watcher.take_notices() {
         say(&n);
     }
-    eprintln!("{}", banner(&watcher));
+    crate::diag::say(&banner(&watcher));
     // After the banner, so that whoever waits for READY can read it.
     if let Err(e) = sigwatch::sources::sd_notify("READY=1") {
         log::warn!("NOTIFY_SOCKET: {e}");
@@ -69,42 +136,20 @@ pub fn run<W: Write + AsFd>(
     // its line): polled so that sigwatch stops and cleans up at once
     // rather than at the next report's EPIPE.
     let watch_output = reader_can_vanish(w.as_fd());
-    let mut outq = OutQueue::default();
-    let mut printed: u64 = 0;
+    let mut out = Emitter {
+        render,
+        queue: OutQueue::default(),
+        printed: 0,
+        count: opts.count,
+    };
     let stop = 'main: loop {
-        let (signalled, out_gone) = {
-            let mut fds = vec![
-                PollFd::new(stop_signals.as_fd(), PollFlags::POLLIN),
-                PollFd::new(watcher.as_fd(), PollFlags::POLLIN),
-            ];
-            // Room for queued reports; with no events requested,
-            // POLLERR/POLLHUP (the reader went away) are still reported.
-            let out_idx = (watch_output || outq.pending()).then(|| {
-                let ev = if outq.pending() {
-                    PollFlags::POLLOUT
-                } else {
-                    PollFlags::empty()
-                };
-                fds.push(PollFd::new(w.as_fd(), ev));
-                fds.len() - 1
-            });
-            let timeout = watcher.timeout().as_millis().min(60_000) as u16;
-            match poll(&mut fds, PollTimeout::from(timeout)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Error::Fatal(format!("poll: {e}"))),
-            }
-            (
-                fds[0]
-                    .revents()
-                    .is_some_and(|r| r.contains(PollFlags::POLLIN)),
-                watch_output
-                    && out_idx.is_some_and(|i| {
-                        fds[i]
-                            .revents()
-                            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
-                    }),
-            )
-        };
+        let (signalled, out_gone) = wait(
+            &stop_signals,
+            &watcher,
+            &w,
+            watch_output,
+            out.queue.pending(),
+        )?;
         if signalled {
             if let Some(s) = stop_signals.take() {
                 log::info!("received signal {s}");
@@ -114,26 +159,17 @@ pub fn run<W: Write + AsFd>(
         if out_gone {
             break Stop::OutputClosed;
         }
+        crate::diag::flush();
         let reports = watcher.step()?;
         for n in watcher.take_notices() {
             say(&n);
         }
         for r in &reports {
-            let bytes = render.render(r).map_err(|e| Error::Io {
-                what: "rendering a report".into(),
-                source: e,
-            })?;
-            if !outq.push(&bytes) {
-                continue;
-            }
-            if matches!(r, Report::Kill(_)) {
-                printed += 1;
-                if opts.count.is_some_and(|c| printed >= c) {
-                    break 'main Stop::CountReached;
-                }
+            if out.push(r)? {
+                break 'main Stop::CountReached;
             }
         }
-        if let Err(e) = outq.write_ready(&mut w) {
+        if let Err(e) = out.queue.write_ready(&mut w) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break Stop::OutputClosed;
             }
@@ -147,6 +183,18 @@ pub fn run<W: Write + AsFd>(
         }
     };
     log::info!("stopping: {stop:?}");
+    Ok(shut_down(watcher, stop, out, &mut w, &stop_signals))
+}
+
+/// Puts the host back first, then prints what was still pending and the
+/// summary, waiting for a blocked output only briefly.
+fn shut_down<W: Write + AsFd>(
+    watcher: Watcher,
+    stop: Stop,
+    mut out: Emitter<'_>,
+    w: &mut W,
+    stop_signals: &StopSignals,
+) -> Summary {
     // After a signal, never wait long for a blocked reader: the clean-up
     // matters more. (A second signal cuts any wait short.)
     let out_deadline = (stop == Stop::Signal).then(|| Instant::now() + SHUTDOWN_WRITE_GRACE);
@@ -160,49 +208,39 @@ pub fn run<W: Write + AsFd>(
     let mut summary = finished.summary;
     // Print what was still pending (unless --count is already satisfied
     // or the reader is gone).
-    let mut out_ok = out_ok;
-    if out_ok && opts.count.is_none_or(|c| printed < c) {
+    if out_ok && !out.count_reached() {
         for r in &finished.reports {
-            let Ok(bytes) = render.render(r) else {
-                continue;
-            };
-            if !outq.push(&bytes) {
-                continue;
-            }
-            if matches!(r, Report::Kill(_)) {
-                printed += 1;
-                if opts.count.is_some_and(|c| printed >= c) {
-                    break;
-                }
+            if out.push(r).unwrap_or(false) {
+                break;
             }
         }
     }
+    summary.reports = out.printed;
+    // The summary goes last, through the same queue: whole lines only.
+    let summary_queued = out.render.is_json()
+        && out_ok
+        && out
+            .render
+            .render(&Report::Summary(summary))
+            .is_ok_and(|b| out.queue.push(&b));
     if out_ok {
-        if let Err(e) = outq.drain(&mut w, stop_signals.as_fd(), out_deadline) {
+        let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
+            d.max(Instant::now() + Duration::from_millis(200))
+        });
+        if let Err(e) = out.queue.drain(w, stop_signals.as_fd(), Some(deadline)) {
             log::info!("not printing the pending reports: {e}");
-            out_ok = false;
         }
     }
-    if outq.dropped > 0 {
-        eprintln!(
-            "sigwatch: {} report(s) dropped: the output was blocked while more than {} MiB of reports waited",
-            outq.dropped,
+    // Reports that never reached the reader are counted, never silent
+    // (the summary line itself, if it is among them, is not a report).
+    let undelivered = out.queue.undelivered() - u64::from(summary_queued && out.queue.pending());
+    summary.reports_dropped = out.queue.dropped + undelivered;
+    if summary.reports_dropped > 0 {
+        crate::diag::say(&format!(
+            "sigwatch: {} report(s) dropped: the output was blocked (at most {} MiB of reports wait for it)",
+            summary.reports_dropped,
             OUT_QUEUE_MAX >> 20
-        );
+        ));
     }
-    summary.reports = printed;
-    if render.is_json() && out_ok {
-        if let Ok(bytes) = render.render(&Report::Summary(summary)) {
-            let deadline = out_deadline.map_or(Instant::now() + SHUTDOWN_WRITE_GRACE, |d| {
-                d.max(Instant::now() + Duration::from_millis(200))
-            });
-            let _ = sigwatch::output::guarded_write(
-                &mut w,
-                stop_signals.as_fd(),
-                &bytes,
-                Some(deadline),
-            );
-        }
-    }
-    Ok(summary)
+    summary
 }

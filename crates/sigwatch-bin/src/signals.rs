@@ -5,7 +5,7 @@
 use crate::Error;
 
 /// `_NSIG` on Linux: signals are numbered 1..=64.
-pub const MAX_SIGNAL: u32 = 64;
+pub const MAX_SIGNAL: i32 = 64;
 
 /// Standard signal names without the `SIG` prefix, indexed by number.
 const NAMES: [&str; 32] = [
@@ -16,11 +16,11 @@ const NAMES: [&str; 32] = [
 
 /// glibc's `SIGRTMIN` (the kernel's 32 and 33 are reserved by the C library),
 /// as `kill -l` numbers real-time signals.
-const RTMIN: u32 = 34;
+const RTMIN: i32 = 34;
 
 /// The conventional name of signal `n` (`SIGKILL`, `SIGRTMIN+3`), or
 /// `SIG<n>` for numbers without a name.
-pub fn signal_name(n: u32) -> String {
+pub fn signal_name(n: i32) -> String {
     match n {
         1..=31 => format!("SIG{}", NAMES[n as usize]),
         RTMIN => "SIGRTMIN".to_string(),
@@ -33,10 +33,10 @@ pub fn signal_name(n: u32) -> String {
 
 /// Parses one signal: a number (`9`), a name with or without the `SIG`
 /// prefix in any case (`KILL`, `sigterm`), or `RTMIN+n` / `RTMAX-n`.
-pub fn parse_signal(s: &str) -> Result<u32, Error> {
+pub fn parse_signal(s: &str) -> Result<i32, Error> {
     let t = s.trim();
     let bad = || Error::BadSignal(s.to_string());
-    if let Ok(n) = t.parse::<u32>() {
+    if let Ok(n) = t.parse::<i32>() {
         return if (1..=MAX_SIGNAL).contains(&n) {
             Ok(n)
         } else {
@@ -50,7 +50,7 @@ pub fn parse_signal(s: &str) -> Result<u32, Error> {
     }
     if let Some(i) = NAMES.iter().position(|&x| x == name) {
         if i > 0 {
-            return Ok(i as u32);
+            return Ok(i as i32);
         }
     }
     // Aliases `kill -l` and signal(7) accept.
@@ -62,7 +62,7 @@ pub fn parse_signal(s: &str) -> Result<u32, Error> {
         "RTMAX" => return Ok(64),
         _ => {}
     }
-    let rel = |rest: &str| rest.parse::<u32>().map_err(|_| bad());
+    let rel = |rest: &str| rest.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(bad);
     if let Some(rest) = name.strip_prefix("RTMIN+") {
         let n = RTMIN + rel(rest)?;
         return if n <= 64 { Ok(n) } else { Err(bad()) };
@@ -99,14 +99,14 @@ impl SignalSet {
     }
 
     /// Adds signal `n` (ignored when out of 1..=64).
-    pub fn insert(&mut self, n: u32) {
+    pub fn insert(&mut self, n: i32) {
         if (1..=MAX_SIGNAL).contains(&n) {
             self.0 |= 1 << (n - 1);
         }
     }
 
     /// Whether `n` is in the set (signal 0, the existence probe, never is).
-    pub fn contains(&self, n: u32) -> bool {
+    pub fn contains(&self, n: i32) -> bool {
         (1..=MAX_SIGNAL).contains(&n) && self.0 & (1 << (n - 1)) != 0
     }
 
@@ -116,7 +116,7 @@ impl SignalSet {
     }
 
     /// The signal numbers in ascending order.
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = i32> + '_ {
         (1..=MAX_SIGNAL).filter(move |&n| self.contains(n))
     }
 

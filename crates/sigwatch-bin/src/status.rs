@@ -263,6 +263,8 @@ fn describe_subscription(sub: Option<procconn::socket::Subscription>) -> String 
         Some(procconn::socket::Subscription::UserFilter(m)) => {
             format!("every event, filtered here (kernel < 6.6), mask {m:#x}")
         }
+        // a kind this version does not know by name
+        Some(_) => "subscribed".to_string(),
         None => "no subscription message sent".to_string(),
     }
 }
@@ -352,7 +354,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
         "trace instances",
         instances.is_dir(),
         if instances.is_dir() {
-            "supported: sigwatch traces in its own instances/sigwatch-<pid>, removed at exit".to_string()
+            "supported: sigwatch traces in its own instances/sigwatch-<pid>-s<start time>, removed at exit".to_string()
         } else {
             format!("{} missing", instances.display())
         },
@@ -386,8 +388,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| {
-                        tracesig::instance::instance_owner(n)
-                            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+                        tracesig::instance::instance_identity(n).is_some_and(|o| !o.is_alive())
                     })
                     .collect()
             })
@@ -400,7 +401,7 @@ pub fn tracefs_checks(root: Result<(&std::path::Path, String), String>) -> Vec<C
             } else {
                 format!("left by a sigwatch that died: {}", stale.join(", "))
             },
-            "sigwatch removes them when it next starts (or rmdir them under instances/)",
+            "a running sigwatch removes them within a few seconds, or the next one at start (or rmdir them under instances/)",
         ));
     }
     out

@@ -2,11 +2,11 @@
 //! origin the issue names.
 #![allow(clippy::unwrap_used)]
 
+use auditsig::kill::Bytes;
+use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 use procconn::{EventKind, Pid, ProcEvent};
 use sigwatch::report::{KillReport, Origin, Report};
-use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, ProcessView, SignalSet,
-};
+use sigwatch::{Attributor, Clock, Config, MemTree, ProcessView, SignalSet};
 
 mod common;
 use common::{clock_ms, ev, exit_event, proc_, SEC};
@@ -51,58 +51,58 @@ fn world() -> MemTree {
     init.spawned_by = None;
     t.insert(init);
     t.insert(proc_(100, 1, "launcher", &["launcher", "--go"]));
-    t.insert(proc_(
+    let mut killer = proc_(
         200,
         100,
         "sh",
         &["/bin/sh", "/srv/guard.sh", "--mode", "restart"],
-    ));
+    );
+    // `sh` is a symlink: exe is the file it names (as in the kill records).
+    killer.exe = Some("/usr/bin/dash".into());
+    t.insert(killer);
     t.insert(proc_(300, 1, "daemon", &["daemon", "-f"]));
     t.insert(proc_(301, 1, "daemon", &["daemon", "-f"]));
     t.insert(proc_(302, 1, "daemon", &["daemon", "-f"]));
     t
 }
 
-fn kill(serial: u64, now: Clock, syscall: &str, signal: u32, targets: &[Pid]) -> AuditKill {
-    AuditKill {
+fn argv(v: &[&str]) -> Option<Vec<Bytes>> {
+    Some(v.iter().map(|a| Bytes::from(*a)).collect())
+}
+
+/// An audit kill event of `syscall` by pid 200 (`sh /srv/guard.sh`, uid
+/// 65534) at `now`, aimed at `targets` (each an `OBJ_PID` with comm
+/// `daemon`).
+fn kill(serial: u64, now: Clock, syscall: &str, signal: i32, targets: &[Pid]) -> KillEvent {
+    let first = targets.first().copied().unwrap_or(0);
+    let (sys, spec) = match syscall {
+        "kill" => (KillSyscall::Kill, TargetSpec::Process(first)),
+        "tkill" => (KillSyscall::Tkill, TargetSpec::Thread(first)),
+        "tgkill" => (
+            KillSyscall::Tgkill,
+            TargetSpec::ThreadOf {
+                tgid: first,
+                tid: first,
+            },
+        ),
+        "pidfd_send_signal" => (KillSyscall::PidfdSendSignal, TargetSpec::Pidfd(3)),
+        other => panic!("no such kill syscall in these tests: {other}"),
+    };
+    let mut sender = Sender::new(200, 1, 65534, 65534, 65534, "sh");
+    sender.exe = Some("/usr/bin/dash".into());
+    sender.argv = argv(&["/bin/sh", "/srv/guard.sh"]);
+    let stamp = Stamp {
+        sec: now.wall_ns / SEC,
+        msec: ((now.wall_ns / 1_000_000) % 1000) as u32,
         serial,
-        time_ns: now.wall_ns,
-        key: Some(b"sigwatch".to_vec()),
-        syscall: Some(syscall.into()),
-        signal,
-        success: Some(true),
-        errno: None,
-        args: [
-            targets.first().copied().unwrap_or(0) as u64,
-            signal as u64,
-            0,
-            0,
-        ],
-        sender: AuditSender {
-            pid: 200,
-            ppid: Some(1),
-            uid: Some(65534),
-            euid: Some(65534),
-            gid: Some(65534),
-            auid: None,
-            ses: None,
-            tty: None,
-            comm: Some(b"sh".to_vec()),
-            exe: Some(b"/usr/bin/dash".to_vec()),
-            argv: Some(vec![b"/bin/sh".to_vec(), b"/srv/guard.sh".to_vec()]),
-            argv_truncated: false,
-        },
-        targets: targets
-            .iter()
-            .map(|&p| AuditTarget {
-                pid: p,
-                auid: None,
-                uid: Some(65534),
-                ses: None,
-                comm: Some(b"daemon".to_vec()),
-            })
-            .collect(),
-    }
+    };
+    let mut k = KillEvent::new(stamp, Arch::X86_64, sys, spec, signal, sender);
+    k.key = Some("sigwatch".into());
+    k.targets = targets
+        .iter()
+        .map(|&p| Target::new(p, 65534, "daemon"))
+        .collect();
+    k
 }
 
 fn kills(v: Vec<Report>) -> Vec<KillReport> {
@@ -178,7 +178,7 @@ fn exit_then_kill_joins_too() {
 fn truncated_proctitle_is_replaced_by_the_trees_agreeing_argv() {
     let mut a = engine();
     let mut k = kill(1, at(1), "kill", 9, &[300]);
-    k.sender.argv = Some(vec![b"/bin/sh".to_vec(), b"/srv/gua".to_vec()]);
+    k.sender.argv = argv(&["/bin/sh", "/srv/gua"]);
     k.sender.argv_truncated = true;
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
@@ -186,13 +186,14 @@ fn truncated_proctitle_is_replaced_by_the_trees_agreeing_argv() {
     assert_eq!(s.argv.as_ref().unwrap().len(), 4);
     assert_eq!(s.argv_truncated, Some(false));
 
-    // A tree argv that disagrees (pid reuse, setproctitle) is not used.
+    // A tree argv inherited at fork that disagrees with a PROCTITLE that
+    // fits comm/exe (the process rewrote its argv) is not used.
     let mut a = engine();
-    k.sender.argv = Some(vec![b"/bin/bash".to_vec(), b"/x".to_vec()]);
+    k.sender.argv = argv(&["sh", "-c", "x"]);
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
     let s = r[0].sender.as_ref().unwrap();
-    assert_eq!(s.argv.as_ref().unwrap()[0].0, b"/bin/bash");
+    assert_eq!(s.argv.as_ref().unwrap()[0].0, b"sh");
     assert_eq!(s.argv_truncated, Some(true));
 }
 
@@ -201,7 +202,10 @@ fn threads_fold_into_their_process() {
     let mut a = engine();
     a.on_proc_event(&thread(at(1), 300, 305), at(1));
     let mut k = kill(5, at(2), "tgkill", 9, &[300]);
-    k.args = [300, 305, 9, 0];
+    k.target_spec = TargetSpec::ThreadOf {
+        tgid: 300,
+        tid: 305,
+    };
     assert!(a.on_audit_kill(&k, at(2)).is_empty());
     // The other thread dies first: not the process.
     assert!(a.on_proc_event(&exit(at(3), 305, 300, 9), at(3)).is_empty());
@@ -215,7 +219,7 @@ fn threads_fold_into_their_process() {
     let mut a = engine();
     a.on_proc_event(&thread(at(1), 301, 306), at(1));
     let mut k = kill(6, at(2), "tkill", 9, &[306]);
-    k.args = [306, 9, 0, 0];
+    k.target_spec = TargetSpec::Thread(306);
     a.on_audit_kill(&k, at(2));
     let r = kills(a.on_proc_event(&exit(at(3), 301, 301, 9), at(3)));
     assert_eq!((r[0].victim.pid, r[0].victim.tid), (301, Some(306)));
@@ -225,7 +229,7 @@ fn threads_fold_into_their_process() {
 fn process_group_kill_gives_one_report_per_victim() {
     let mut a = engine();
     let mut k = kill(28, at(1), "kill", 9, &[300, 301, 302]);
-    k.args[0] = (-300i32) as u32 as u64;
+    k.target_spec = TargetSpec::ProcessGroup(300);
     // One victim died before the record arrived.
     a.on_proc_event(&exit(at(1), 302, 302, 9), at(1));
     let first = kills(a.on_audit_kill(&k, at(2)));
@@ -294,7 +298,7 @@ fn sigkill_without_evidence_is_unknown_after_the_window() {
 fn failed_attempt_is_reported_at_once() {
     let mut a = engine();
     let mut k = kill(40, at(1), "kill", 9, &[1]);
-    k.success = Some(false);
+    k.success = false;
     k.errno = Some(1);
     let r = kills(a.on_audit_kill(&k, at(1)));
     assert_eq!(r.len(), 1);
@@ -355,10 +359,7 @@ fn signal_filter_applies_to_records_and_exits() {
     assert!(a.tick(at(100)).is_empty());
     assert_eq!(a.pending(), 0);
 
-    let cfg = Config {
-        signals: SignalSet::all(),
-        ..Config::default()
-    };
+    let cfg = Config::default().signals(SignalSet::all());
     let mut a = Attributor::new(cfg, world());
     a.on_audit_kill(&kill(51, at(1), "kill", 15, &[300]), at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 15), at(2)));
@@ -391,10 +392,7 @@ fn duplicate_kills_report_the_first_sender_once() {
 
 #[test]
 fn victim_filters() {
-    let cfg = Config {
-        victim_pids: vec![301],
-        ..Config::default()
-    };
+    let cfg = Config::default().victim_pids(vec![301]);
     let mut a = Attributor::new(cfg, world());
     a.on_audit_kill(&kill(70, at(1), "kill", 9, &[300, 301]), at(1));
     let mut r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
@@ -403,10 +401,7 @@ fn victim_filters() {
     assert_eq!(r[0].victim.pid, 301);
     assert_eq!(a.stats().filtered, 1);
 
-    let cfg = Config {
-        victim_comms: vec![b"launcher".to_vec()],
-        ..Config::default()
-    };
+    let cfg = Config::default().victim_comms(vec![b"launcher".to_vec()]);
     let mut a = Attributor::new(cfg, world());
     a.on_proc_event(&exit(at(1), 300, 300, 9), at(1));
     a.on_proc_event(&exit(at(1), 100, 100, 9), at(1));
@@ -420,7 +415,7 @@ fn sender_unknown_to_the_tree_starts_its_chain_at_ppid() {
     let mut a = engine();
     let mut k = kill(80, at(1), "kill", 9, &[300]);
     k.sender.pid = 555;
-    k.sender.ppid = Some(100);
+    k.sender.ppid = 100;
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
     let s = r[0].sender.as_ref().unwrap();
@@ -441,7 +436,7 @@ fn a_forked_killer_is_followed_through_the_tree() {
     a.on_proc_event(&exit(at(2), 400, 400, 0), at(2));
     let mut k = kill(90, at(2), "kill", 9, &[300]);
     k.sender.pid = 401;
-    k.sender.ppid = Some(1);
+    k.sender.ppid = 1;
     a.on_audit_kill(&k, at(3));
     let r = kills(a.on_proc_event(&exit(at(3), 300, 300, 9), at(3)));
     let s = r[0].sender.as_ref().unwrap();
@@ -474,7 +469,7 @@ fn details_from_before_an_unread_exec_are_not_shown() {
     t.get_mut(100).unwrap().details_stale = true;
     let mut a = Attributor::new(Config::default(), t);
     let mut k = kill(96, at(1), "kill", 9, &[300]);
-    k.targets[0].comm = Some(b"sleep".to_vec());
+    k.targets[0].comm = Some("sleep".into());
     a.on_audit_kill(&k, at(1));
     let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
     let v = &r[0].victim;

@@ -33,7 +33,7 @@ use auditsig::{Assembler, AssemblerConfig, KillEvent, Record};
 use procconn::{EventKind, ExitStatus, ProcEvent};
 use sigwatch::render::{render_text, write_json, TextOptions};
 use sigwatch::report::Report;
-use sigwatch::{Attributor, AuditKill, Clock, Config, MemTree, ProcessSnapshot, SignalSet};
+use sigwatch::{Attributor, Clock, Config, MemTree, ProcessSnapshot, SignalSet};
 
 const WALL0_MS: u64 = 1_795_667_968_000;
 
@@ -189,7 +189,7 @@ fn run(input: &str) -> (String, String) {
                 asm.push(rec, t0);
                 while let Some(ev) = asm.pop() {
                     if let Some(k) = KillEvent::from_event(&ev).unwrap() {
-                        reports.extend(engine.on_audit_kill(&AuditKill::from(&k), now));
+                        reports.extend(engine.on_audit_kill(&k, now));
                     }
                 }
             }

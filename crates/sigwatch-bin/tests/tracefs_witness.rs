@@ -3,11 +3,11 @@
 //! and audit records, and the kernel origins they prove.
 #![allow(clippy::unwrap_used)]
 
+use auditsig::kill::Bytes;
+use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 use procconn::{Pid, ProcEvent};
 use sigwatch::report::{KillReport, Origin, Report};
-use sigwatch::{
-    Attributor, AuditKill, AuditSender, AuditTarget, Clock, Config, MemTree, SignalSet,
-};
+use sigwatch::{Attributor, Clock, Config, MemTree, SignalSet};
 
 mod common;
 use common::{clock_ms, exit_event, proc_};
@@ -61,38 +61,30 @@ fn mark(ms: u64, cur: Pid, victim: Pid) -> tracesig::Record {
     tracesig::parse_line(line.as_bytes()).unwrap()
 }
 
-fn audit_kill(now: Clock) -> AuditKill {
-    AuditKill {
+/// `kill(300, SIGKILL)` by pid 200 (`sh /srv/guard.sh`, uid 0, login uid
+/// 1000, session 3) at `now`.
+fn audit_kill(now: Clock) -> KillEvent {
+    let mut sender = Sender::new(200, 100, 0, 0, 0, "sh");
+    sender.auid = Some(1000);
+    sender.ses = Some(3);
+    sender.exe = Some("/usr/bin/dash".into());
+    sender.argv = Some(vec![Bytes::from("/bin/sh"), Bytes::from("/srv/guard.sh")]);
+    let stamp = Stamp {
+        sec: now.wall_ns / 1_000_000_000,
+        msec: ((now.wall_ns / 1_000_000) % 1000) as u32,
         serial: 42,
-        time_ns: now.wall_ns,
-        key: Some(b"sigwatch".to_vec()),
-        syscall: Some("kill".into()),
-        signal: 9,
-        success: Some(true),
-        errno: None,
-        args: [300, 9, 0, 0],
-        sender: AuditSender {
-            pid: 200,
-            ppid: Some(100),
-            uid: Some(0),
-            euid: Some(0),
-            gid: Some(0),
-            auid: Some(1000),
-            ses: Some(3),
-            tty: None,
-            comm: Some(b"sh".to_vec()),
-            exe: Some(b"/usr/bin/dash".to_vec()),
-            argv: Some(vec![b"/bin/sh".to_vec(), b"/srv/guard.sh".to_vec()]),
-            argv_truncated: false,
-        },
-        targets: vec![AuditTarget {
-            pid: 300,
-            auid: None,
-            uid: Some(0),
-            ses: None,
-            comm: Some(b"daemon".to_vec()),
-        }],
-    }
+    };
+    let mut k = KillEvent::new(
+        stamp,
+        Arch::X86_64,
+        KillSyscall::Kill,
+        TargetSpec::Process(300),
+        9,
+        sender,
+    );
+    k.key = Some("sigwatch".into());
+    k.targets.push(Target::new(300, 0, "daemon"));
+    k
 }
 
 fn kills(rs: Vec<Report>) -> Vec<KillReport> {
@@ -105,13 +97,7 @@ fn kills(rs: Vec<Report>) -> Vec<KillReport> {
 }
 
 fn engine(audit: bool) -> Attributor<MemTree> {
-    Attributor::new(
-        Config {
-            audit_expected: audit,
-            ..Config::default()
-        },
-        world(),
-    )
+    Attributor::new(Config::default().audit_expected(audit), world())
 }
 
 #[test]
@@ -295,24 +281,12 @@ fn rlimit_cpu_is_reported_after_the_mark_victim_hold() {
 
 #[test]
 fn without_mark_victim_a_self_sigkill_is_plain_kernel() {
-    let mut a = Attributor::new(
-        Config {
-            mark_victim_traced: false,
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().mark_victim_traced(false), world());
     a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
     let r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
     assert_eq!(r[0].reason.as_deref(), Some("kernel"));
     // ...unless the kernel log names it.
-    let mut a = Attributor::new(
-        Config {
-            mark_victim_traced: false,
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().mark_victim_traced(false), world());
     a.on_trace(&sg(100, 300, "daemon", 9, 128, 300, 1), at(100));
     a.on_kmsg_line(
         b"3,1234,5678,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:9kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
@@ -326,10 +300,7 @@ fn without_mark_victim_a_self_sigkill_is_plain_kernel() {
 #[test]
 fn seccomp_sigsys_is_reported_when_sys_is_watched() {
     let mut a = Attributor::new(
-        Config {
-            signals: SignalSet::parse("KILL,SYS").unwrap(),
-            ..Config::default()
-        },
+        Config::default().signals(SignalSet::parse("KILL,SYS").unwrap()),
         world(),
     );
     a.on_trace(&sg(100, 300, "daemon", 31, 1, 300, 0), at(100));
@@ -390,13 +361,7 @@ fn exit_without_any_witness_stays_unknown() {
 fn kernel_generated_signals_nobody_died_of_are_not_reports() {
     // `--signal all`: SIGCHLD (code CLD_EXITED) to a parent, SIGXCPU at the
     // soft limit; neither kills.
-    let mut a = Attributor::new(
-        Config {
-            signals: SignalSet::all(),
-            ..Config::default()
-        },
-        world(),
-    );
+    let mut a = Attributor::new(Config::default().signals(SignalSet::all()), world());
     a.on_trace(&sg(100, 300, "daemon", 17, 1, 100, 1), at(100));
     a.on_trace(&sg(100, 300, "daemon", 24, 128, 300, 1), at(100));
     assert!(kills(a.tick(at(3000))).is_empty());

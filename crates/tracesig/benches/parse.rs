@@ -3,12 +3,14 @@
 //! Inputs are the real lines captured on the 6.18 test host
 //! (tests/data/kernel-6.18-*.txt): a SIGKILL line as `sigwatch` sees it
 //! with its default filter, a `mark_victim` line (the longest event),
-//! the whole mixed capture, and the same lines through the reader's
-//! split-at-newline loop as one `read()` buffer.
+//! the whole mixed capture, and one `read()` buffer of SIGKILL lines,
+//! split at newlines and parsed line by line, and through `TextParser`
+//! (what `TraceSource` runs: the cost of joining lines split by a
+//! newline in a comm), and the hostile-comm capture through it.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
-use tracesig::parse_line;
+use tracesig::{parse_line, TextParser};
 
 const KILL: &[u8] = b"              sh-23690   (  23690) [001] d..1.   711.241598: signal_generate: sig=9 errno=0 code=0 comm=sleep pid=23689 grp=1 res=0";
 const VICTIM: &[u8] = b"         python3-23793   (  23793) [000] ...1.   712.766832: mark_victim: pid=23740 comm=python3 total-vm=57528kB anon-rss=47744kB file-rss:6612kB shmem-rss:0kB uid=0 pgtables=148kB oom_score_adj=0";
@@ -23,7 +25,8 @@ fn real_lines() -> Vec<Vec<u8>> {
     names.sort();
     for p in names {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.starts_with("kernel-") || name.contains("stats") {
+        // hostile-comm spans lines: measured through TextParser below.
+        if !name.starts_with("kernel-") || name.contains("stats") || name.contains("hostile") {
             continue;
         }
         let text = std::fs::read(&p).unwrap_or_default();
@@ -73,6 +76,37 @@ fn bench(c: &mut Criterion) {
                 .filter(|l| !l.is_empty())
                 .filter(|l| parse_line(l).is_ok())
                 .count()
+        })
+    });
+    g.bench_function("text_parser_sigkill", |b| {
+        let mut out = Vec::with_capacity(n);
+        b.iter(|| {
+            let mut p = TextParser::new();
+            out.clear();
+            p.push(black_box(&buf), &mut out);
+            p.flush(&mut out);
+            out.len()
+        })
+    });
+    let hostile = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/kernel-6.18-hostile-comm.txt"
+    ))
+    .unwrap_or_default();
+    let hostile = hostile
+        .splitn(3, |&b| b == b'\n')
+        .nth(2)
+        .unwrap_or(&[])
+        .to_vec();
+    g.throughput(Throughput::Elements(8));
+    g.bench_function("text_parser_hostile_8_events", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            let mut p = TextParser::new();
+            out.clear();
+            p.push(black_box(&hostile), &mut out);
+            p.flush(&mut out);
+            out.len()
         })
     });
     g.finish();

@@ -17,11 +17,13 @@ use tracesig::{
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let mut cfg = Config::default();
-    if args.iter().any(|a| a == "all") {
-        cfg.signals = SignalFilter::All;
-        cfg.buffer_size_kb = 1024;
-    }
+    let cfg = if args.iter().any(|a| a == "all") {
+        Config::default()
+            .with_signals(SignalFilter::All)
+            .with_buffer_size_kb(1024)
+    } else {
+        Config::default()
+    };
     let mut src = TraceSource::open(&cfg)?;
     eprintln!(
         "instance {} (mark_victim traced: {})",
@@ -51,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Record::SignalGenerate(ev) => fresh.push(ev),
                 Record::Lost { cpu, events } => eprintln!("cpu {cpu}: lost {events:?} events"),
-                Record::Other(_) => {}
+                _ => {}
             }
         }
         // Events held last round are printed now, whatever joined.

@@ -60,6 +60,7 @@ const SIGSYS: i32 = 31;
 
 /// Where a generated signal came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Origin {
     /// The OOM killer (global or memory-cgroup).
     Oom,
@@ -94,6 +95,7 @@ impl Origin {
 
 /// Which family of syscalls a user-sent signal came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum UserSend {
     /// kill(2), kill of a process group or of -1, pidfd_send_signal
     /// (`SI_USER`, `grp=1`).
@@ -123,11 +125,20 @@ pub enum OomEvidence<'a> {
 
 /// The classifier's verdict and the evidence behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Classification {
     /// The origin.
     pub origin: Origin,
     /// A one-line, human-readable statement of the evidence used.
     pub evidence: &'static str,
+}
+
+impl Classification {
+    /// A verdict from other evidence than the tracepoint's (e.g. the
+    /// kernel log naming an OOM victim).
+    pub const fn new(origin: Origin, evidence: &'static str) -> Self {
+        Classification { origin, evidence }
+    }
 }
 
 /// Classifies one `signal_generate` event.

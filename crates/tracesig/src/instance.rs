@@ -1,5 +1,5 @@
-//! A private trace instance (`instances/sigwatch-<pid>`) and the
-//! non-blocking `trace_pipe` reader on it.
+//! A private trace instance (`instances/sigwatch-<pid>-s<start time>`)
+//! and the non-blocking `trace_pipe` reader on it.
 //!
 //! `mkdir instances/<name>` gives a ring buffer, event switches and
 //! options of our own, so the global buffer and other tracing users are
@@ -14,14 +14,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
-use crate::parse::{parse_cpu_stats, parse_line, Record};
-use crate::tracefs::{Locations, Tracefs};
+use crate::identity::ProcessIdentity;
+use crate::parse::{parse_cpu_stats, Record};
+use crate::text::TextParser;
+use crate::tracefs::{host_lock, Cleanup, HostLock, Locations, Tracefs};
 
 /// Prefix of the instance directories this crate creates.
 pub const INSTANCE_PREFIX: &str = "sigwatch-";
 
 /// Which signals the kernel-side filter lets through.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignalFilter {
     /// Every signal (no filter: expect SIGCHLD for every exit).
     All,
@@ -46,8 +49,18 @@ impl SignalFilter {
     }
 }
 
-/// How to set up the instance.
+/// How to set up the instance. Start from [`Config::default`] and change
+/// what you need with the `with_*` methods:
+///
+/// ```
+/// use tracesig::{Config, SignalFilter};
+/// let cfg = Config::default()
+///     .with_signals(SignalFilter::Only(vec![9, 15]))
+///     .with_buffer_size_kb(1024);
+/// assert_eq!(cfg.signals.expression().as_deref(), Some("sig == 9 || sig == 15"));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Kernel-side signal filter. Default: SIGKILL only.
     pub signals: SignalFilter,
@@ -65,8 +78,8 @@ pub struct Config {
     /// Where to locate (or mount) tracefs / debugfs when `tracefs_root`
     /// is `None`. Default: the standard places.
     pub locations: Locations,
-    /// Remove stale `sigwatch-<pid>` instances whose process is gone.
-    /// Default on.
+    /// Remove the instances of owners that are dead when opening (see
+    /// [`TraceSource::cleaned_at_open`]) and when finishing. Default on.
     pub clean_stale: bool,
 }
 
@@ -84,49 +97,118 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Sets [`Config::signals`].
+    #[must_use]
+    pub fn with_signals(mut self, signals: SignalFilter) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    /// Sets [`Config::mark_victim`].
+    #[must_use]
+    pub fn with_mark_victim(mut self, on: bool) -> Self {
+        self.mark_victim = on;
+        self
+    }
+
+    /// Sets [`Config::buffer_size_kb`].
+    #[must_use]
+    pub fn with_buffer_size_kb(mut self, kb: u32) -> Self {
+        self.buffer_size_kb = kb;
+        self
+    }
+
+    /// Sets [`Config::record_tgid`].
+    #[must_use]
+    pub fn with_record_tgid(mut self, on: bool) -> Self {
+        self.record_tgid = on;
+        self
+    }
+
+    /// Sets [`Config::tracefs_root`].
+    #[must_use]
+    pub fn with_tracefs_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.tracefs_root = Some(root.into());
+        self
+    }
+
+    /// Sets [`Config::locations`].
+    #[must_use]
+    pub fn with_locations(mut self, locations: Locations) -> Self {
+        self.locations = locations;
+        self
+    }
+
+    /// Sets [`Config::clean_stale`].
+    #[must_use]
+    pub fn with_clean_stale(mut self, on: bool) -> Self {
+        self.clean_stale = on;
+        self
+    }
+}
+
 static INSTANCE_SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// Longest line kept while waiting for its newline (the kernel's
-/// trace_seq page is 4 KiB; leave a wide margin).
-const MAX_LINE: usize = 64 * 1024;
-
-/// The pid encoded in an instance name `sigwatch-<pid>` or
-/// `sigwatch-<pid>-<n>`, if it is one of ours.
-pub fn instance_owner(name: &str) -> Option<i32> {
+/// The owner encoded in an instance name of this crate:
+/// `sigwatch-<pid>-s<start time>` or `sigwatch-<pid>-s<start time>-<n>`,
+/// and the names of older versions without the start time,
+/// `sigwatch-<pid>` and `sigwatch-<pid>-<n>` (`start_time` `None`).
+/// `None` for any other name.
+pub fn instance_identity(name: &str) -> Option<ProcessIdentity> {
     let rest = name.strip_prefix(INSTANCE_PREFIX)?;
-    let (pid, seq) = match rest.split_once('-') {
-        Some((p, s)) => (p, Some(s)),
-        None => (rest, None),
+    let mut parts = rest.split('-');
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(pid) || seq.is_some_and(|s| !all_digits(s)) {
+    let pid = i32::try_from(num(parts.next()?)?).ok().filter(|&p| p > 0)?;
+    let mut start_time = None;
+    let mut next = parts.next();
+    if let Some(t) = next.and_then(|p| p.strip_prefix('s')) {
+        start_time = Some(num(t)?);
+        next = parts.next();
+    }
+    if let Some(seq) = next {
+        num(seq)?;
+    }
+    if parts.next().is_some() {
         return None;
     }
-    pid.parse().ok().filter(|&p| p > 0)
+    Some(ProcessIdentity::new(pid, start_time))
 }
 
-fn pid_alive(pid: i32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+/// The pid in an instance name of this crate (see [`instance_identity`]).
+pub fn instance_owner(name: &str) -> Option<i32> {
+    instance_identity(name).map(|o| o.pid)
 }
 
-/// Removes `sigwatch-<pid>` instances whose process no longer exists.
-/// Returns the names removed. Other instances are never touched.
-pub fn clean_stale_instances(tracefs: &Tracefs) -> Result<Vec<String>> {
-    let dir = tracefs.instances_dir()?;
-    let me = std::process::id() as i32;
+/// Removes the instances under `root/instances` of owners that are dead
+/// (see [`ProcessIdentity::is_alive`]), except `keep`. Returns the names
+/// removed; other instances are never touched.
+pub(crate) fn clean_stale_locked(
+    root: &Path,
+    keep: Option<&str>,
+    _lock: &HostLock,
+) -> Result<Vec<String>> {
+    let dir = root.join("instances");
     let mut removed = Vec::new();
     let entries = fs::read_dir(&dir).map_err(|e| Error::io("read_dir", &dir, e))?;
     for ent in entries.flatten() {
         let name = ent.file_name().to_string_lossy().into_owned();
-        let Some(pid) = instance_owner(&name) else {
+        let Some(owner) = instance_identity(&name) else {
             continue;
         };
-        if pid == me || pid_alive(pid) {
+        if Some(name.as_str()) == keep || owner.is_alive() {
             continue;
         }
+        // Switch its events off first: a busy rmdir should not leave
+        // them on.
+        let _ = fs::write(ent.path().join("events/enable"), "0");
         match fs::remove_dir(ent.path()) {
             Ok(()) => {
-                log::info!("removed stale trace instance {name} (pid {pid} is gone)");
+                log::info!("removed stale trace instance {name} ({owner} is gone)");
                 removed.push(name);
             }
             Err(e) => log::warn!("cannot remove stale trace instance {name}: {e}"),
@@ -135,13 +217,17 @@ pub fn clean_stale_instances(tracefs: &Tracefs) -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// A trace instance of this process; removed on drop.
+/// A trace instance of this process; removed on drop (see
+/// [`Instance::finish`]).
 #[derive(Debug)]
 pub struct Instance {
     dir: PathBuf,
     name: String,
     mark_victim: bool,
     record_tgid: bool,
+    clean_stale: bool,
+    cleaned_at_open: Cleanup,
+    finished: bool,
     // Dropped last: keeps tracefs mounted while the instance exists.
     tracefs: Tracefs,
 }
@@ -151,12 +237,47 @@ fn write_file(path: &Path, value: &str) -> Result<()> {
 }
 
 impl Instance {
-    /// Creates and configures the instance (see [`Config`]).
+    /// Locates or mounts tracefs, removes the instances of dead owners
+    /// (with [`Config::clean_stale`]), then creates and configures the
+    /// instance, all under the host-wide lock ([`crate::tracefs::LOCK_PATH`]).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] without a usable tracing directory,
+    /// [`Error::NoInstances`] on kernels without instances,
+    /// [`Error::MissingEvent`] without `signal:signal_generate`, and
+    /// [`Error::Io`] when a tracefs file cannot be created or written.
     pub fn create(cfg: &Config) -> Result<Self> {
+        let lock = host_lock();
         let tracefs = match &cfg.tracefs_root {
             Some(r) => Tracefs::at(r)?,
-            None => Tracefs::locate_or_mount_in(&cfg.locations)?,
+            None => Tracefs::locate_locked(&cfg.locations, &lock)?,
         };
+        let made = Self::make_dir(&tracefs, cfg, &lock);
+        // Unlock before `tracefs` may drop (its drop takes the lock).
+        drop(lock);
+        let (name, dir, cleaned_at_open) = made?;
+        let mut inst = Instance {
+            dir,
+            name,
+            mark_victim: false,
+            record_tgid: false,
+            clean_stale: cfg.clean_stale,
+            cleaned_at_open,
+            finished: false,
+            tracefs,
+        };
+        // From here on, Drop removes the directory if configuring fails.
+        inst.configure(cfg)?;
+        Ok(inst)
+    }
+
+    /// Checks the tracing directory, cleans stale instances and makes
+    /// the instance directory; returns its name, path and the clean-up.
+    fn make_dir(
+        tracefs: &Tracefs,
+        cfg: &Config,
+        lock: &HostLock,
+    ) -> Result<(String, PathBuf, Cleanup)> {
         let inst_dir = tracefs.instances_dir()?;
         if !tracefs
             .root()
@@ -165,36 +286,31 @@ impl Instance {
         {
             return Err(Error::MissingEvent("signal:signal_generate"));
         }
+        let mut cleaned = Cleanup::default();
         if cfg.clean_stale {
-            clean_stale_instances(&tracefs)?;
+            cleaned.stale_instances = clean_stale_locked(tracefs.root(), None, lock)?;
         }
-        let pid = std::process::id();
-        // The first instance of the process is `sigwatch-<pid>`; more
-        // (tests run in threads) get a sequence number.
-        let (name, dir) = loop {
+        let me = ProcessIdentity::current();
+        let id = match me.start_time {
+            Some(t) => format!("{}-s{t}", me.pid),
+            None => me.pid.to_string(),
+        };
+        // The first instance of the process has no sequence number; more
+        // (tests run in threads) get one.
+        loop {
             let seq = INSTANCE_SEQ.fetch_add(1, Ordering::Relaxed);
             let name = if seq == 0 {
-                format!("{INSTANCE_PREFIX}{pid}")
+                format!("{INSTANCE_PREFIX}{id}")
             } else {
-                format!("{INSTANCE_PREFIX}{pid}-{seq}")
+                format!("{INSTANCE_PREFIX}{id}-{seq}")
             };
             let dir = inst_dir.join(&name);
             match fs::create_dir(&dir) {
-                Ok(()) => break (name, dir),
+                Ok(()) => return Ok((name, dir, cleaned)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::io("mkdir", &dir, e)),
             }
-        };
-        let mut inst = Instance {
-            dir,
-            name,
-            mark_victim: false,
-            record_tgid: false,
-            tracefs,
-        };
-        // From here on, Drop removes the directory if configuring fails.
-        inst.configure(cfg)?;
-        Ok(inst)
+        }
     }
 
     fn configure(&mut self, cfg: &Config) -> Result<()> {
@@ -238,7 +354,8 @@ impl Instance {
         &self.dir
     }
 
-    /// The instance name (`sigwatch-<pid>` or `sigwatch-<pid>-<n>`).
+    /// The instance name (`sigwatch-<pid>-s<start time>`, with `-<n>`
+    /// for a second instance of the process; see [`instance_identity`]).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -258,7 +375,52 @@ impl Instance {
         self.record_tgid
     }
 
+    /// What was removed while opening: instances of dead owners.
+    pub fn cleaned_at_open(&self) -> &Cleanup {
+        &self.cleaned_at_open
+    }
+
+    /// Removes the instances of dead owners now (another instance's owner
+    /// may have died since this one was opened); call it periodically.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the instances directory cannot be read.
+    pub fn clean_stale(&self) -> Result<Cleanup> {
+        let lock = host_lock();
+        Ok(Cleanup {
+            stale_instances: clean_stale_locked(self.tracefs.root(), Some(&self.name), &lock)?,
+            unmounted: None,
+        })
+    }
+
+    /// Removes the instance, then (with [`Config::clean_stale`]) the
+    /// instances of dead owners, and undoes the tracefs mount when this
+    /// process or a dead owner made it and no instance remains. Dropping
+    /// the instance does the same, logging what `finish` returns.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the instance cannot be removed (the rest is
+    /// still done) or the instances directory cannot be read.
+    pub fn finish(mut self) -> Result<Cleanup> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<Cleanup> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(Cleanup::default());
+        }
+        let removed = self.remove();
+        let lock = host_lock();
+        let cleaned = self.tracefs.release(self.clean_stale, &lock);
+        removed?;
+        cleaned
+    }
+
     /// Loss so far, from every `per_cpu/cpuN/stats` of the instance.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Parse`] when a stats file cannot be
+    /// read or parsed.
     pub fn buffer_loss(&self) -> Result<u64> {
         let per_cpu = self.dir.join("per_cpu");
         let mut total = 0u64;
@@ -294,8 +456,13 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        match self.remove() {
-            Ok(()) => log::debug!("removed trace instance {}", self.name),
+        match self.shutdown() {
+            Ok(c) => {
+                log::debug!("removed trace instance {}", self.name);
+                if !c.stale_instances.is_empty() {
+                    log::info!("removed stale trace instances {:?}", c.stale_instances);
+                }
+            }
             Err(e) => log::warn!("{e}"),
         }
     }
@@ -303,6 +470,7 @@ impl Drop for Instance {
 
 /// Loss counters of a [`TraceSource`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Loss {
     /// Events the ring buffers lost (sum of `overrun`, `commit overrun`
     /// and `dropped events` over all CPUs). The `CPU:n [LOST m EVENTS]`
@@ -314,21 +482,27 @@ pub struct Loss {
 
 /// The reader: a configured [`Instance`] and its `trace_pipe`, opened
 /// non-blocking. Poll its fd ([`AsFd`]) for readability, then call
-/// [`TraceSource::read_available`].
+/// [`TraceSource::read_available`]; call [`TraceSource::clean_stale`]
+/// now and then, and [`TraceSource::finish`] (or drop it) at the end.
 #[derive(Debug)]
 pub struct TraceSource {
     // Field order matters: the pipe must be closed before the instance's
     // rmdir (which fails with EBUSY while it is open).
     pipe: File,
     buf: Vec<u8>,
-    /// Bytes of an incomplete last line kept for the next read.
-    partial: Vec<u8>,
-    unparsed: u64,
+    text: TextParser,
     instance: Instance,
 }
 
 impl TraceSource {
-    /// Creates the instance and opens its `trace_pipe`.
+    /// Everything the witness needs, in one call: locates or mounts
+    /// tracefs (marking a mount it makes), removes the instances of dead
+    /// owners (see [`TraceSource::cleaned_at_open`]), creates and
+    /// configures this process's instance, and opens its `trace_pipe`.
+    ///
+    /// # Errors
+    /// As [`Instance::create`], and [`Error::Io`] when `trace_pipe`
+    /// cannot be opened.
     pub fn open(cfg: &Config) -> Result<Self> {
         let instance = Instance::create(cfg)?;
         let p = instance.path().join("trace_pipe");
@@ -340,8 +514,7 @@ impl TraceSource {
         Ok(TraceSource {
             pipe,
             buf: vec![0; 64 * 1024],
-            partial: Vec::new(),
-            unparsed: 0,
+            text: TextParser::new(),
             instance,
         })
     }
@@ -351,19 +524,56 @@ impl TraceSource {
         &self.instance
     }
 
+    /// What [`TraceSource::open`] removed: instances of dead owners.
+    pub fn cleaned_at_open(&self) -> &Cleanup {
+        self.instance.cleaned_at_open()
+    }
+
+    /// Removes the instances of owners that died since (see
+    /// [`Instance::clean_stale`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the instances directory cannot be read.
+    pub fn clean_stale(&self) -> Result<Cleanup> {
+        self.instance.clean_stale()
+    }
+
+    /// Closes `trace_pipe`, removes the instance and cleans up after
+    /// dead owners and the mount (see [`Instance::finish`]); returns what
+    /// was removed besides this source's own instance.
+    ///
+    /// # Errors
+    /// As [`Instance::finish`].
+    pub fn finish(self) -> Result<Cleanup> {
+        let TraceSource { pipe, instance, .. } = self;
+        drop(pipe);
+        instance.finish()
+    }
+
     /// Reads whatever `trace_pipe` holds now without blocking, parses
     /// it, and appends the records to `out`. Returns how many were
-    /// appended. Lines that fail to parse are skipped and counted in
-    /// [`Loss::unparsed`]. Reads at most ~1 MiB per call so a flood
-    /// cannot starve the caller's other sources.
+    /// appended. Events whose comm holds a newline are joined back
+    /// ([`TextParser`]); lines that fail to parse are skipped and
+    /// counted in [`Loss::unparsed`]. Reads at most ~1 MiB per call so a
+    /// flood cannot starve the caller's other sources.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when reading `trace_pipe` fails.
     pub fn read_available(&mut self, out: &mut Vec<Record>) -> Result<usize> {
         let before = out.len();
         let mut budget: usize = 1 << 20;
-        while budget > 0 {
+        loop {
+            if budget == 0 {
+                // More may be waiting: keep an event that may continue,
+                // unless the text ended at a line boundary.
+                if !self.text.has_partial_line() {
+                    self.text.flush(out);
+                }
+                break;
+            }
             let n = match self.pipe.read(&mut self.buf) {
-                Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Err(Error::io(
@@ -373,46 +583,26 @@ impl TraceSource {
                     ))
                 }
             };
+            if n == 0 {
+                // The kernel prints an event's lines in one go: what is
+                // pending now is complete.
+                self.text.flush(out);
+                break;
+            }
             budget = budget.saturating_sub(n);
-            let chunk = &self.buf[..n];
-            // Lines are usually whole per read; handle a split anyway.
-            let mut start = 0;
-            for (i, &b) in chunk.iter().enumerate() {
-                if b != b'\n' {
-                    continue;
-                }
-                let line: &[u8] = if self.partial.is_empty() {
-                    &chunk[start..i]
-                } else {
-                    self.partial.extend_from_slice(&chunk[start..i]);
-                    &self.partial
-                };
-                match parse_line(line) {
-                    Ok(r) => out.push(r),
-                    Err(e) => {
-                        self.unparsed += 1;
-                        log::debug!("{e}: {:?}", String::from_utf8_lossy(line));
-                    }
-                }
-                self.partial.clear();
-                start = i + 1;
-            }
-            self.partial.extend_from_slice(&chunk[start..]);
-            // The kernel never prints a line this long; do not let a
-            // malformed stream grow the buffer without bound.
-            if self.partial.len() > MAX_LINE {
-                self.partial.clear();
-                self.unparsed += 1;
-            }
+            self.text.push(&self.buf[..n], out);
         }
         Ok(out.len() - before)
     }
 
     /// Current loss counters (reads the per-CPU stats files).
+    ///
+    /// # Errors
+    /// As [`Instance::buffer_loss`].
     pub fn loss(&self) -> Result<Loss> {
         Ok(Loss {
             buffer: self.instance.buffer_loss()?,
-            unparsed: self.unparsed,
+            unparsed: self.text.unparsed(),
         })
     }
 }

@@ -17,8 +17,9 @@
 //! before 5.15 (`d..1`) and 5 after (`d..1.`, migrate-disable); the
 //! timestamp is `secs.usecs` for time clocks and a bare counter for
 //! `counter`/`x86-tsc`. `comm` is chosen by the process and may contain
-//! spaces, dashes, brackets or anything else: the parser never splits it
-//! on whitespace. The comm is right-aligned in 16 columns and is at most
+//! spaces, dashes, brackets, newlines or anything else: the parser never
+//! splits it on whitespace, and [`crate::TextParser`] joins the lines a
+//! newline in a comm splits an event into. The comm is right-aligned in 16 columns and is at most
 //! 15 bytes (`TASK_COMM_LEN` - 1), so the dash that separates it from the
 //! pid is at byte 16; other positions are only tried when that fails.
 //!
@@ -31,6 +32,7 @@ use crate::error::{Error, Result};
 
 /// One parsed `trace_pipe` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Record {
     /// `signal:signal_generate`.
     SignalGenerate(SignalGenerate),
@@ -53,6 +55,7 @@ pub enum Record {
 /// The context prefix of every event line (`struct trace_entry` plus
 /// the iterator's cpu and timestamp).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Context {
     /// `comm` of the current task, looked up by the kernel in its
     /// `saved_cmdlines` cache *at read time*; `<...>` when the cache has
@@ -61,6 +64,9 @@ pub struct Context {
     /// the event can see `<...>` for a new sender (seen here with
     /// RLIMIT_CPU: a 20 ms pause after poll fixed it), and a busy host
     /// can evict entries (128 by default). Non-UTF-8 bytes are replaced.
+    /// Leading spaces of the comm are lost: the kernel pads it with
+    /// spaces to 16 columns. A newline in it splits the printed line
+    /// ([`crate::TextParser`] joins it back).
     /// [`Context::pid`] is always exact: prefer it.
     pub comm: String,
     /// `trace_entry.pid`: the thread id of the task that was current
@@ -136,6 +142,7 @@ pub enum Timestamp {
 /// `__send_signal_locked()` for every signal generated, with the sender
 /// as the current task.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SignalGenerate {
     /// The context: `ctx.pid`/`ctx.tgid`/`ctx.comm` are the *sender*
     /// (the current task; for kernel-originated signals, whichever task
@@ -167,6 +174,7 @@ pub struct SignalGenerate {
 
 /// `enum trace_signal_result` (`include/trace/events/signal.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SendResult {
     /// `TRACE_SIGNAL_DELIVERED` (0): queued / made pending.
     Delivered,
@@ -202,6 +210,7 @@ impl SendResult {
 /// `mark_oom_victim()` right after the OOM killer sent SIGKILL.
 /// Older kernels print only `pid=`; 6.x kernels (6.18 here) add the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MarkVictim {
     /// The context (current task: the task that ran the OOM killer,
     /// usually the allocating task).
@@ -228,6 +237,7 @@ pub struct MarkVictim {
 
 /// An event this crate does not decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OtherEvent {
     /// The context prefix.
     pub ctx: Context,
@@ -239,8 +249,11 @@ pub struct OtherEvent {
 
 /// Parses one `trace_pipe` line (with or without its trailing newline).
 ///
-/// Returns [`Error::Parse`] for anything that is not a well-formed event
-/// or lost-events line; never panics.
+/// Never panics.
+///
+/// # Errors
+/// [`Error::Parse`] for anything that is not a well-formed event or
+/// lost-events line.
 pub fn parse_line(line: &[u8]) -> Result<Record> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     if let Some(rest) = line.strip_prefix(b"CPU:") {
@@ -530,6 +543,10 @@ fn parse_mark_victim(ctx: Context, body: &[u8]) -> Result<MarkVictim> {
 
 /// Sums `overrun`, `commit overrun` and `dropped events` of one
 /// `per_cpu/cpuN/stats` file (`tracing_stats_read()`).
+///
+/// # Errors
+/// [`Error::Parse`] when a counter's value is not a number, or the text
+/// holds none of the counters.
 pub fn parse_cpu_stats(text: &[u8]) -> Result<CpuStats> {
     let mut st = CpuStats::default();
     let mut seen = false;
@@ -559,6 +576,7 @@ pub fn parse_cpu_stats(text: &[u8]) -> Result<CpuStats> {
 
 /// Counters of one CPU's ring buffer (`per_cpu/cpuN/stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CpuStats {
     /// `entries`: events currently in the buffer.
     pub entries: u64,

@@ -18,10 +18,7 @@ fn fake(with_instances: bool, with_signal: bool) -> tempfile::TempDir {
 }
 
 fn cfg(d: &tempfile::TempDir) -> Config {
-    Config {
-        tracefs_root: Some(d.path().to_path_buf()),
-        ..Config::default()
-    }
+    Config::default().with_tracefs_root(d.path())
 }
 
 #[test]
@@ -82,4 +79,29 @@ fn instance_names() {
     assert_eq!(instance_owner("sigwatch-test-keep-1"), None);
     assert_eq!(instance_owner("other-123"), None);
     assert_eq!(instance_owner("sigwatch-99999999999"), None);
+}
+
+#[test]
+fn instance_names_carry_the_owner_start_time() {
+    use tracesig::instance::instance_identity;
+    use tracesig::ProcessIdentity;
+    let id = |pid, t| Some(ProcessIdentity::new(pid, t));
+    assert_eq!(instance_identity("sigwatch-123-s4567"), id(123, Some(4567)));
+    assert_eq!(
+        instance_identity("sigwatch-123-s4567-2"),
+        id(123, Some(4567))
+    );
+    // Names of older versions: pid only.
+    assert_eq!(instance_identity("sigwatch-123"), id(123, None));
+    assert_eq!(instance_identity("sigwatch-123-2"), id(123, None));
+    for bad in [
+        "sigwatch-123-s",
+        "sigwatch-123-sx",
+        "sigwatch-123-s1-",
+        "sigwatch-123-s1-2-3",
+        "sigwatch-123-2-s1",
+        "sigwatch-s1",
+    ] {
+        assert_eq!(instance_identity(bad), None, "{bad}");
+    }
 }

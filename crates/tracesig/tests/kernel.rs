@@ -128,10 +128,7 @@ fn poll_wakes_on_the_first_event() {
 
 #[test]
 fn all_signals_without_filter() {
-    let cfg = Config {
-        signals: SignalFilter::All,
-        ..Config::default()
-    };
+    let cfg = Config::default().with_signals(SignalFilter::All);
     let Some(mut src) = open_or_skip("all_signals", &cfg) else {
         return;
     };
@@ -220,10 +217,7 @@ fn mount_point(fstype: &str, opt: Option<&str>) -> Option<PathBuf> {
 }
 
 fn killer_config() -> Config {
-    Config {
-        signals: SignalFilter::Only(vec![9, 24, 31]),
-        ..Config::default()
-    }
+    Config::default().with_signals(SignalFilter::Only(vec![9, 24, 31]))
 }
 
 #[test]

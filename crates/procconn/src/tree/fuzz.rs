@@ -37,6 +37,10 @@ fn fake_snapshot(pid: Pid, ppid: Pid, start: u64, arg: u8) -> Snapshot {
 /// a [`FakeProc`], and checks [`ProcessTree::check_consistency`] and the
 /// retention bounds after every step. For fuzzing: any input must end in
 /// `Ok`, never a panic.
+///
+/// # Errors
+/// The first inconsistency found (a bug in the tree). Not part of the
+/// API.
 pub fn fuzz_events(data: &[u8]) -> Result<(), String> {
     let fake = FakeProc::new();
     fake.insert(FakeProcess {

@@ -62,6 +62,7 @@ use crate::procfs::{Fields, ProcFs, ProcSource, Snapshot};
 use crate::Result;
 
 mod fuzz;
+#[doc(hidden)]
 pub use fuzz::fuzz_events;
 
 /// How far apart (ns) a `/proc` start time and a fork event timestamp may be
@@ -93,6 +94,7 @@ pub struct ProcessKey {
 /// Where a [`ProcessInfo`]'s details came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub enum InfoSource {
     /// Read from `/proc` right after the process's latest fork or exec (or
     /// when it was first met).
@@ -110,6 +112,7 @@ pub enum InfoSource {
 /// How and when a process ended (from its leader's `exit_proc_event`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct ExitInfo {
     /// `exit_code` decoded.
     pub status: ExitStatus,
@@ -121,6 +124,7 @@ pub struct ExitInfo {
 
 /// Everything the tree knows about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProcessInfo {
     /// The identity.
     pub key: ProcessKey,
@@ -266,6 +270,7 @@ impl ProcessInfo {
 
 /// Tuning of a [`ProcessTree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TreeConfig {
     /// How long an exited process is kept after its exit (unless pinned).
     /// Default: 10 minutes.
@@ -294,6 +299,57 @@ pub struct TreeConfig {
     pub max_argv_bytes: usize,
 }
 
+impl TreeConfig {
+    /// Sets [`TreeConfig::retain_exited_for`].
+    #[must_use]
+    pub fn retain_exited_for(mut self, d: Duration) -> Self {
+        self.retain_exited_for = d;
+        self
+    }
+
+    /// Sets [`TreeConfig::max_exited`].
+    #[must_use]
+    pub fn max_exited(mut self, n: usize) -> Self {
+        self.max_exited = n;
+        self
+    }
+
+    /// Sets [`TreeConfig::max_pinned`].
+    #[must_use]
+    pub fn max_pinned(mut self, n: usize) -> Self {
+        self.max_pinned = n;
+        self
+    }
+
+    /// Sets [`TreeConfig::read_after_fork`].
+    #[must_use]
+    pub fn read_after_fork(mut self, on: bool) -> Self {
+        self.read_after_fork = on;
+        self
+    }
+
+    /// Sets [`TreeConfig::fork_fields`].
+    #[must_use]
+    pub fn fork_fields(mut self, fields: Fields) -> Self {
+        self.fork_fields = fields;
+        self
+    }
+
+    /// Sets [`TreeConfig::exec_fields`].
+    #[must_use]
+    pub fn exec_fields(mut self, fields: Fields) -> Self {
+        self.exec_fields = fields;
+        self
+    }
+
+    /// Sets [`TreeConfig::max_argv_bytes`].
+    #[must_use]
+    pub fn max_argv_bytes(mut self, bytes: usize) -> Self {
+        self.max_argv_bytes = bytes;
+        self
+    }
+}
+
 impl Default for TreeConfig {
     fn default() -> Self {
         TreeConfig {
@@ -310,6 +366,7 @@ impl Default for TreeConfig {
 
 /// Counters of noteworthy things the tree did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TreeStats {
     /// Events applied.
     pub events: u64,
@@ -482,6 +539,9 @@ impl ProcessTree {
     /// Subscribe to events *before* scanning and apply them after: a fork
     /// seen by both is recognised (same pid, start time within
     /// [`START_TOLERANCE_NS`]) and only gains its fork parent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when the process list cannot be read.
     pub fn seed_from_proc(&mut self) -> Result<usize> {
         let pids = self.source.pids()?;
         let mut added = Vec::new();
@@ -744,6 +804,9 @@ impl ProcessTree {
     /// Verifies the tree's internal bookkeeping (counters, pid index,
     /// child counts, retention queues) and returns the first inconsistency
     /// found. O(n): a debugging and fuzzing aid, not for the event loop.
+    ///
+    /// # Errors
+    /// A description of the first inconsistency.
     pub fn check_consistency(&self) -> std::result::Result<(), String> {
         let (mut live, mut exited, mut pinned) = (0, 0, 0);
         let mut children: HashMap<ProcessKey, u32, Fx> = HashMap::default();

@@ -10,15 +10,13 @@
 //! back as it was found (rules, `enabled`, audit pid, trace instance,
 //! tracefs mount); dropping a watcher does the same, without the reports.
 
-mod audit_control;
-mod audit_feed;
+mod audit_witness;
 mod losses;
 mod trace_witness;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use auditsig::client::AuditClient;
 use auditsig::KillEvent;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::signal::{SigHandler, Signal};
@@ -26,16 +24,14 @@ use procconn::{ProcConnector, ProcEvent, ProcessTree, TreeConfig};
 
 use crate::attributor::{Attributor, Clock, Config};
 use crate::config::{AuditInput, WatchConfig};
-use crate::input::AuditKill;
 use crate::notice::Notice;
 use crate::report::{LossSource, Report, Summary};
 use crate::sources::Kmsg;
 use crate::Error;
 
-use audit_control::{setup_rules, AuditControl};
-use audit_feed::{AuditIntake, Feed};
+use audit_witness::AuditWitness;
 use losses::{Counter, Losses};
-use trace_witness::{open_trace, TraceMount};
+use trace_witness::open_trace;
 
 /// How often the rules are checked (and re-added if flushed) and the
 /// kernel's `lost` counter read: well inside the promised 10 s.
@@ -76,10 +72,8 @@ const TOKEN_KMSG: u64 = 4;
 pub struct Watcher {
     engine: Attributor<ProcessTree>,
     conn: ProcConnector,
-    audit: AuditIntake,
-    control: AuditControl,
+    audit: Option<AuditWitness>,
     trace: Option<tracesig::TraceSource>,
-    trace_mount: TraceMount,
     kmsg: Option<Kmsg>,
     epoll: Epoll,
     losses: Losses,
@@ -139,11 +133,11 @@ impl Watcher {
                 ""
             }
         );
-        let mut tree = ProcessTree::new(TreeConfig {
-            retain_exited_for: cfg.retention,
-            max_exited: cfg.max_exited,
-            ..TreeConfig::default()
-        });
+        let mut tree = ProcessTree::new(
+            TreeConfig::default()
+                .retain_exited_for(cfg.retention)
+                .max_exited(cfg.max_exited),
+        );
         match tree.seed_from_proc() {
             Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
             Err(e) => log::warn!("could not scan /proc: {e}"),
@@ -156,49 +150,27 @@ impl Watcher {
                 "--audit-source conflicts with a --source list without audit; fix: add audit to --source",
             ));
         }
-        let mut control = AuditControl::default();
         // Why `auto` found no audit feed (said once the tracefs witness is
         // known: with neither, the watcher refuses to start).
         let mut audit_gap = None;
-        let feed = if wanted.audit {
-            open_audit(cfg, &mut control, &mut audit_gap, &mut notices)?
-        } else {
-            Feed::None
-        };
-        if !feed.is_none() {
-            control.keep_enabled = true;
-            setup_rules(cfg.signals, cfg.install_rules, &mut control, &mut notices);
-        }
-        log::info!("audit source: {}", feed.name());
-        if matches!(feed, Feed::Unicast(_)) {
-            ignore_job_control(cfg.handle_signals, &mut notices);
-        }
-        let mut trace_mount = TraceMount::default();
-        let mut trace_gap = None;
-        let trace = if wanted.tracefs {
-            match open_trace(cfg.signals, &mut trace_mount, &mut notices) {
-                Ok(t) => {
-                    log::info!(
-                        "tracefs: instance {} (mark_victim traced: {})",
-                        t.instance().path().display(),
-                        t.instance().mark_victim_traced()
-                    );
-                    Some(t)
-                }
-                Err(e) if explicit => {
-                    return Err(fatal(format!(
-                        "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
-                    )))
-                }
-                Err(e) => {
-                    trace_gap = Some(e.to_string());
-                    None
-                }
-            }
+        let audit = if wanted.audit {
+            AuditWitness::open(cfg, &mut audit_gap, &mut notices)?
         } else {
             None
         };
-        if let (true, None, Some(a), Some(t)) = (feed.is_none(), &trace, &audit_gap, &trace_gap) {
+        log::info!(
+            "audit source: {}",
+            audit.as_ref().map_or("none", AuditWitness::describe)
+        );
+        if audit.as_ref().is_some_and(AuditWitness::is_unicast) {
+            ignore_job_control(cfg.handle_signals, &mut notices);
+        }
+        let (trace, trace_gap) = if wanted.tracefs {
+            open_trace_witness(cfg, explicit, &mut notices)?
+        } else {
+            (None, None)
+        };
+        if let (true, None, Some(a), Some(t)) = (audit.is_none(), &trace, &audit_gap, &trace_gap) {
             // Not one witness that can name a sender, and nobody asked for
             // that (`--source proc` or `--audit-source none` would have):
             // running would print "sender unknown" for every kill.
@@ -218,23 +190,13 @@ impl Watcher {
         if let Some(t) = &trace_gap {
             notices.push(Notice::warning(format!("no tracefs witness ({t}): kernel-originated kills other than OOM and senders unknown to audit stay unattributed; see `sigwatch status`")));
         }
-        let kmsg = if !wanted.kmsg || !cfg.kernel_log {
-            None
-        } else {
-            match Kmsg::open() {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
-                    None
-                }
-            }
-        };
+        let kmsg = (wanted.kmsg && cfg.kernel_log).then(open_kmsg).flatten();
         let engine_cfg = Config {
             window_ns: u64::try_from(cfg.window.as_nanos()).unwrap_or(u64::MAX),
             signals: cfg.signals,
             victim_pids: cfg.victim_pids.clone(),
             victim_comms: cfg.victim_comms.clone(),
-            audit_expected: !feed.is_none(),
+            audit_expected: audit.is_some(),
             mark_victim_traced: trace
                 .as_ref()
                 .is_some_and(|t| t.instance().mark_victim_traced()),
@@ -248,9 +210,8 @@ impl Watcher {
                 .map_err(|e| fatal(format!("epoll_ctl: {e}")))
         };
         add(conn.as_fd(), TOKEN_PROC)?;
-        let audit = AuditIntake::new(feed);
-        if let Some(fd) = audit.feed.fd() {
-            add(fd, TOKEN_AUDIT)?;
+        if let Some(a) = &audit {
+            add(a.fd(), TOKEN_AUDIT)?;
         }
         if let Some(t) = &trace {
             add(t.as_fd(), TOKEN_TRACE)?;
@@ -262,9 +223,7 @@ impl Watcher {
             engine: Attributor::new(engine_cfg, tree),
             conn,
             audit,
-            control,
             trace,
-            trace_mount,
             kmsg,
             epoll,
             losses: Losses::default(),
@@ -284,7 +243,7 @@ impl Watcher {
     /// What this watcher sees with.
     pub fn witnesses(&self) -> WitnessState {
         WitnessState {
-            audit: self.audit.feed.name(),
+            audit: self.audit.as_ref().map_or("none", AuditWitness::describe),
             tracefs: self.trace.is_some(),
             kmsg: self.kmsg.is_some(),
         }
@@ -305,10 +264,14 @@ impl Watcher {
     /// How long the caller may wait for this watcher's descriptor before
     /// calling [`Watcher::step`] anyway.
     pub fn timeout(&self) -> Duration {
-        if self.engine.pending() > 0 || matches!(self.audit.feed, Feed::Log(_)) {
+        let t = if self.engine.pending() > 0 {
             Duration::from_millis(250)
         } else {
             Duration::from_secs(1)
+        };
+        match self.audit.as_ref().and_then(AuditWitness::tick_interval) {
+            Some(a) => t.min(a),
+            None => t,
         }
     }
 
@@ -356,7 +319,7 @@ impl Watcher {
             self.check_host(&mut out);
         }
         self.summary.reports += out.iter().filter(|r| matches!(r, Report::Kill(_))).count() as u64;
-        if self.audit.ended {
+        if self.audit.as_ref().is_some_and(|a| a.ended) {
             self.stopped = Some(StopReason::EndOfInput);
         }
         Ok(out)
@@ -420,16 +383,20 @@ impl Watcher {
     }
 
     fn read_audit(&mut self, ready: bool, now: Clock, out: &mut Vec<Report>) {
+        let Some(a) = self.audit.as_mut() else {
+            return;
+        };
+        // A followed log or a half-assembled event needs polls without
+        // readiness too; a poll of an idle socket is one syscall.
+        let _ = ready;
         self.kills.clear();
-        self.audit.poll(ready, &mut self.kills);
-        if let Some(r) = self
-            .losses
-            .observe(Counter::AuditOverflow, self.audit.counts.enobufs)
-        {
+        a.poll(&mut self.kills);
+        let overflows = a.counters().overflows;
+        if let Some(r) = self.losses.observe(Counter::AuditOverflow, overflows) {
             out.push(r);
         }
         for k in &self.kills {
-            out.extend(self.engine.on_audit_kill(&AuditKill::from(k), now));
+            out.extend(self.engine.on_audit_kill(k, now));
         }
     }
 
@@ -454,24 +421,18 @@ impl Watcher {
     /// The periodic check of host state the watcher depends on: rules
     /// still there, audit still enabled, the kernel's losses.
     fn check_host(&mut self, out: &mut Vec<Report>) {
-        for r in self.control.rules.iter_mut() {
-            match r.check_and_restore() {
-                Ok(o) if !o.is_noop() => self.notices.push(Notice::warning(format!(
-                    "audit rules were removed (auditctl -D?); re-added {} rule(s)",
-                    o.readded.len()
-                ))),
-                Ok(_) => {}
-                Err(e) => log::warn!("checking audit rules: {e}"),
+        if let Some(a) = self.audit.as_mut() {
+            if let Some(lost) = a.check(&mut self.notices) {
+                if let Some(r) = self.losses.observe(Counter::AuditKernelLost, lost) {
+                    out.push(r);
+                }
             }
         }
-        match self.control.cover_gaps() {
-            Ok(0) => {}
-            Ok(n) => self.notices.push(Notice::warning(format!(
-                "the audit rules that recorded kill-family syscalls are gone (their owner, e.g. another sigwatch, removed them); added {n} rule(s), removed at exit"
-            ))),
-            Err(e) => log::warn!("covering audit rule gaps: {e}"),
-        }
         if let Some(t) = self.trace.as_ref() {
+            match t.clean_stale() {
+                Ok(c) => self.notices.extend(trace_witness::stale_notice(&c)),
+                Err(e) => log::warn!("cleaning stale trace instances: {e}"),
+            }
             if let Ok(l) = t.loss() {
                 if let Some(r) = self
                     .losses
@@ -479,23 +440,6 @@ impl Watcher {
                 {
                     out.push(r);
                 }
-            }
-        }
-        let status = self.control.client().map(|c| c.status());
-        if let Some(Ok(st)) = status {
-            match self.control.ensure_enabled(st.enabled) {
-                Ok(true) => self.notices.push(Notice::warning(
-                    "audit was switched off while sigwatch ran (another sigwatch restored it at exit, or auditctl -e 0); enabled it again (restored at exit)",
-                )),
-                Ok(false) => {}
-                Err(e) => log::warn!("re-enabling audit: {e}"),
-            }
-            let base = *self.control.lost_base.get_or_insert(st.lost);
-            if let Some(r) = self.losses.observe(
-                Counter::AuditKernelLost,
-                u64::from(st.lost.wrapping_sub(base)),
-            ) {
-                out.push(r);
             }
         }
     }
@@ -508,7 +452,16 @@ impl Watcher {
     /// Problems while restoring are in [`Watcher::take_notices`] before
     /// the watcher is dropped... so they are returned here too.
     pub fn finish(mut self) -> Finished {
-        let reports = self.engine.flush(Clock::now());
+        let now = Clock::now();
+        let mut reports = Vec::new();
+        if let Some(a) = self.audit.as_mut() {
+            let mut last = Vec::new();
+            a.finish_source(&mut last, &mut self.notices);
+            for k in &last {
+                reports.extend(self.engine.on_audit_kill(k, now));
+            }
+        }
+        reports.extend(self.engine.flush(now));
         self.summary.reports += reports
             .iter()
             .filter(|r| matches!(r, Report::Kill(_)))
@@ -526,33 +479,35 @@ impl Watcher {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        if let Err(e) = self.audit.feed.release() {
-            self.notices.push(Notice::warning(format!(
-                "could not release the audit pid: {e}"
-            )));
+        let mut audit_counters = None;
+        if let Some(mut a) = self.audit.take() {
+            if let Some(lost) = a.finish_keeper(&mut self.notices) {
+                // The kernel's losses up to the very end.
+                self.losses.observe(Counter::AuditKernelLost, lost);
+            }
+            audit_counters = Some(a.counters());
         }
-        let n = self.control.cleanup();
-        self.notices.extend(n);
         if let Some(t) = self.trace.take() {
             if let Ok(l) = t.loss() {
                 self.losses
                     .observe(Counter::TraceLost, l.buffer + l.unparsed);
             }
-            // Drop removes the instance (and unmounts tracefs if this
-            // process mounted it).
-            drop(t);
+            // Removes the instance, those of dead sigwatches, and the
+            // mount of the last sigwatch out.
+            match t.finish() {
+                Ok(c) => self.notices.extend(trace_witness::stale_notice(&c)),
+                Err(e) => log::warn!("tracefs clean-up: {e}"),
+            }
         }
-        self.trace_mount.finish();
         self.summary.trace_lost = self.losses.total(LossSource::Tracefs);
         self.summary.proc_events = self.engine.stats().proc_events;
         self.summary.proc_lost = self.losses.total(LossSource::Proc);
-        self.summary.audit_records = self.audit.counts.records;
+        let c = audit_counters.unwrap_or_default();
+        self.summary.audit_records = c.records;
         // Records that did not parse and kill events that did not decode
         // are kills nobody will see reported: counted as lost, never
         // silent.
-        self.summary.audit_lost = self.losses.total(LossSource::Audit)
-            + self.audit.counts.malformed
-            + self.audit.undecodable();
+        self.summary.audit_lost = self.losses.total(LossSource::Audit) + c.lost();
     }
 }
 
@@ -585,45 +540,38 @@ pub struct Finished {
     pub notices: Vec<Notice>,
 }
 
-/// Opens the audit feed `cfg` asks for and, when there is one, enables
-/// audit if it is off (restored at the end).
-fn open_audit(
+/// The tracefs witness, or why there is none (an error when it was
+/// asked for by name).
+fn open_trace_witness(
     cfg: &WatchConfig,
-    control: &mut AuditControl,
-    gap: &mut Option<String>,
+    explicit: bool,
     notices: &mut Vec<Notice>,
-) -> Result<Feed, Error> {
-    let status = AuditClient::open().and_then(|mut c| {
-        let st = c.status()?;
-        Ok((c, st))
-    });
-    let holder = match &status {
-        Ok((_, st)) => st.pid,
-        Err(e) => {
-            log::debug!("audit status: {e}");
-            0
+) -> Result<(Option<tracesig::TraceSource>, Option<String>), Error> {
+    match open_trace(cfg.signals, notices) {
+        Ok(t) => {
+            log::info!(
+                "tracefs: instance {} (mark_victim traced: {})",
+                t.instance().path().display(),
+                t.instance().mark_victim_traced()
+            );
+            Ok((Some(t), None))
         }
-    };
-    let feed = Feed::open(&cfg.audit_input, cfg.rcvbuf, holder, gap)?;
-    if feed.is_none() {
-        return Ok(feed);
-    }
-    // Records only flow while audit is enabled.
-    match status {
-        Ok((c, st)) if st.enabled == 0 => match c.enable() {
-            Ok(g) => {
-                log::info!("audit was disabled; enabled it (restored at exit)");
-                notices.push(Notice::note("audit was off; processes started before it was first enabled on this boot are not audited (boot with audit=1 for full coverage)"));
-                control.enabled = Some(g);
-            }
-            Err(e) => notices.push(Notice::warning(format!("cannot enable audit ({e}): no kill records will arrive; fix: run as root (CAP_AUDIT_CONTROL)"))),
-        },
-        Ok((_, st)) => log::info!("audit enabled={}", st.enabled),
-        Err(e) => notices.push(Notice::warning(format!(
-            "cannot read the audit status ({e}); fix: run as root (CAP_AUDIT_CONTROL)"
+        Err(e) if explicit => Err(fatal(format!(
+            "cannot trace signal:signal_generate ({e}); fix: run as root on a kernel with CONFIG_FTRACE (see `sigwatch status`), or leave tracefs out of --source"
         ))),
+        Err(e) => Ok((None, Some(e.to_string()))),
     }
-    Ok(feed)
+}
+
+/// `/dev/kmsg`, if it can be read.
+fn open_kmsg() -> Option<Kmsg> {
+    match Kmsg::open() {
+        Ok(k) => Some(k),
+        Err(e) => {
+            log::warn!("cannot read /dev/kmsg ({e}): OOM kills will be reported as origin unknown; fix: run as root (CAP_SYSLOG)");
+            None
+        }
+    }
 }
 
 /// As the audit pid, a stopped process (Ctrl-Z, or a background write to

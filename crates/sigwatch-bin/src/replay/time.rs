@@ -1,0 +1,122 @@
+//! Times on the command line of `sigwatch replay` (`--since`, `--until`).
+
+/// A time as milliseconds since the epoch: `1795667968` / `1795667968.504`
+/// (seconds), or UTC `2026-11-26`, `2026-11-26T04:39`, `2026-11-26 04:39:28`,
+/// `2026-11-26T04:39:28.504Z`.
+pub fn parse_time_ms(s: &str) -> Result<u64, String> {
+    parse(s)
+}
+
+/// Milliseconds of a decimal fraction (`5` → 500, `504` → 504, `5049` →
+/// 504); `None` unless 1 to 9 ASCII digits.
+fn millis(frac: &str) -> Option<u64> {
+    if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut digits = frac.bytes().chain(std::iter::repeat(b'0')).take(3);
+    let mut ms = 0u64;
+    for _ in 0..3 {
+        ms = ms * 10 + u64::from(digits.next()? - b'0');
+    }
+    Some(ms)
+}
+
+fn parse(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("bad time {s:?} (seconds since the epoch or YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z], UTC)")
+    };
+    let t = s.trim().trim_end_matches('Z');
+    if let Some((sec, frac)) = t.split_once('.').filter(|_| !t.contains('-')) {
+        let sec: u64 = sec.parse().map_err(|_| bad())?;
+        let ms = millis(frac).ok_or_else(bad)?;
+        return sec
+            .checked_mul(1000)
+            .and_then(|v| v.checked_add(ms))
+            .ok_or_else(bad);
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
+        return t
+            .parse::<u64>()
+            .map(|v| v.saturating_mul(1000))
+            .map_err(|_| bad());
+    }
+    let (date, time) = match t.split_once(['T', ' ']) {
+        Some((d, tm)) => (d, tm),
+        None => (t, "00:00:00"),
+    };
+    let d: Vec<&str> = date.split('-').collect();
+    let [y, m, dd] = d.as_slice() else {
+        return Err(bad());
+    };
+    let (y, m, dd): (i64, u32, u32) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        dd.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || !(1970..=9999).contains(&y) {
+        return Err(bad());
+    }
+    let (hms, ms) = match time.split_once('.') {
+        Some((a, b)) => (a, millis(b).ok_or_else(bad)?),
+        None => (time, 0),
+    };
+    let parts: Vec<u64> = hms
+        .split(':')
+        .map(|p| p.parse::<u64>().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let (h, mi, se) = match parts.as_slice() {
+        [h, mi] => (*h, *mi, 0),
+        [h, mi, se] => (*h, *mi, *se),
+        _ => return Err(bad()),
+    };
+    if h > 23 || mi > 59 || se > 60 {
+        return Err(bad());
+    }
+    // Howard Hinnant's days_from_civil.
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(dd) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).map_err(|_| bad())?;
+    Ok(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::parse_time_ms;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time_ms("0").unwrap(), 0);
+        assert_eq!(parse_time_ms("1795667968").unwrap(), 1_795_667_968_000);
+        assert_eq!(parse_time_ms("1795667968.5").unwrap(), 1_795_667_968_500);
+        assert_eq!(
+            parse_time_ms("2026-11-26T04:39:28.504Z").unwrap(),
+            1_795_667_968_504
+        );
+        assert_eq!(
+            parse_time_ms("2026-11-26 04:39:28").unwrap(),
+            1_795_667_968_000
+        );
+        assert_eq!(parse_time_ms("2000-02-29").unwrap(), 951_782_400_000);
+        assert_eq!(parse_time_ms("1970-01-01T00:01").unwrap(), 60_000);
+        for bad in [
+            "",
+            "x",
+            "2026-13-01",
+            "2026-11-26T25:00",
+            "2026-11",
+            "-5",
+            "18446744073709552.5",
+            "1.é",
+            "1.",
+            "99999999-01-01",
+            "2026-01-01T00:00.x",
+        ] {
+            assert!(parse_time_ms(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The audit witness: auditsig's [`KillSource`] (records → kill events)
+//! and [`RuleKeeper`] (the kill-family rules and `enabled`, kept while
+//! running and restored at the end), with their outcomes turned into
+//! notices and loss counts.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use auditsig::keeper::{CheckReport, KeeperConfig, RuleKeeper};
+use auditsig::killrules::{owner_key, KillRuleSet, KEY_PREFIX};
+use auditsig::source::{KillCounters, KillSource, PollState, SourceConfig};
+use auditsig::{AuditRule, KillEvent};
+
+use crate::config::{AuditInput, WatchConfig};
+use crate::notice::Notice;
+use crate::Error;
+
+fn fatal(msg: impl Into<String>) -> Error {
+    Error::Fatal(msg.into())
+}
+
+/// The audit records' source and the keeper of the rules they need.
+pub(crate) struct AuditWitness {
+    source: KillSource,
+    keeper: Option<RuleKeeper>,
+    /// The source's input ended (standard input closed).
+    pub ended: bool,
+}
+
+fn rules_text(rules: &[AuditRule]) -> String {
+    rules
+        .iter()
+        .map(|r| format!("  auditctl {}", r.to_auditctl()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl AuditWitness {
+    /// Opens the source `cfg` asks for; `Ok(None)` when `auto` found none
+    /// (the reason in `gap`). With a source, the keeper enables audit
+    /// and installs the missing rules.
+    pub(crate) fn open(
+        cfg: &WatchConfig,
+        gap: &mut Option<String>,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Option<AuditWitness>, Error> {
+        let scfg = SourceConfig::default().rcvbuf(cfg.rcvbuf);
+        let source = match &cfg.audit_input {
+            AuditInput::None => return Ok(None),
+            AuditInput::Stdin => {
+                KillSource::stdin(&scfg).map_err(|e| fatal(format!("stdin: {e}")))?
+            }
+            AuditInput::Log(p) => KillSource::follow_log(p, &scfg)
+                .map_err(|e| fatal(format!("cannot follow {} ({e})", p.display())))?,
+            AuditInput::Multicast => KillSource::multicast(&scfg).map_err(|e| {
+                fatal(format!("cannot join the audit multicast group ({e}); fix: run as root (CAP_AUDIT_READ) on a kernel ≥ 3.16, or use --audit-source unicast|log"))
+            })?,
+            AuditInput::Unicast => KillSource::unicast(&scfg).map_err(|e| {
+                fatal(format!("cannot become the audit pid ({e}); fix: run as root (CAP_AUDIT_CONTROL) with no audit daemon, or use --audit-source multicast|log"))
+            })?,
+            AuditInput::Auto => match KillSource::open_auto(&scfg) {
+                Ok(s) => s,
+                Err(auditsig::Error::NoSource(f)) => {
+                    *gap = Some(format!("multicast: {}; unicast: {}", f.multicast, f.unicast));
+                    return Ok(None);
+                }
+                Err(e) => {
+                    *gap = Some(e.to_string());
+                    return Ok(None);
+                }
+            },
+        };
+        let keeper = start_keeper(cfg, notices);
+        Ok(Some(AuditWitness {
+            source,
+            keeper,
+            ended: false,
+        }))
+    }
+
+    /// What the records come from (for the banner).
+    pub(crate) fn describe(&self) -> &'static str {
+        self.source.kind().describe()
+    }
+
+    /// This process is the audit pid.
+    pub(crate) fn is_unicast(&self) -> bool {
+        matches!(self.source.kind(), auditsig::SourceKind::Unicast)
+    }
+
+    /// The descriptor to wait on.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.source.as_fd()
+    }
+
+    /// How soon the source wants to be polled even without input.
+    pub(crate) fn tick_interval(&self) -> Option<Duration> {
+        self.source.tick_interval()
+    }
+
+    /// The kill events finished now.
+    pub(crate) fn poll(&mut self, out: &mut Vec<KillEvent>) {
+        match self.source.poll_kills(Instant::now(), out) {
+            Ok(PollState::Ended) => self.ended = true,
+            Ok(_) => {}
+            Err(e) => log::warn!("audit records: {e}"),
+        }
+    }
+
+    /// What the source read and lost so far.
+    pub(crate) fn counters(&self) -> KillCounters {
+        self.source.counters()
+    }
+
+    /// The periodic check of the rules and `enabled`; returns the records
+    /// the kernel lost host-wide since the start.
+    pub(crate) fn check(&mut self, notices: &mut Vec<Notice>) -> Option<u64> {
+        let keeper = self.keeper.as_mut()?;
+        match keeper.check() {
+            Ok(r) => say_check(&r, notices),
+            Err(e) => log::warn!("checking audit rules: {e}"),
+        }
+        Some(keeper.lost_since_start())
+    }
+
+    /// At the end, first: the last kill events (records still being
+    /// assembled), and the audit pid released if this process held it.
+    pub(crate) fn finish_source(&mut self, out: &mut Vec<KillEvent>, notices: &mut Vec<Notice>) {
+        if let Err(e) = self.source.finish(out) {
+            notices.push(Notice::warning(format!(
+                "could not release the audit pid: {e}"
+            )));
+        }
+    }
+
+    /// At the end, last: the rules removed and `enabled` restored.
+    /// Returns the records the kernel lost since the start, read now.
+    pub(crate) fn finish_keeper(&mut self, notices: &mut Vec<Notice>) -> Option<u64> {
+        let keeper = self.keeper.take()?;
+        match keeper.finish() {
+            Ok(done) => {
+                if done.removed > 0 {
+                    log::info!("removed {} audit rule(s) sigwatch had added", done.removed);
+                }
+                if let Some(v) = done.enabled_restored {
+                    log::info!("audit `enabled` restored to {v}");
+                }
+                Some(done.lost_total)
+            }
+            Err(e) => {
+                notices.push(Notice::warning(format!(
+                    "could not restore audit as found (rules or enabled): {e}"
+                )));
+                None
+            }
+        }
+    }
+}
+
+/// Starts the rule keeper and says what it found and did.
+fn start_keeper(cfg: &WatchConfig, notices: &mut Vec<Notice>) -> Option<RuleKeeper> {
+    // Rules we install carry our pid (so a successor can tell stale ones);
+    // rules we only suggest (--no-rules) carry the plain key.
+    let key = if cfg.install_rules {
+        owner_key(std::process::id() as i32)
+    } else {
+        KEY_PREFIX.to_string()
+    };
+    let set = KillRuleSet::new(key);
+    let set = if cfg.signals.is_all() {
+        set.all_signals()
+    } else {
+        set.signals(&cfg.signals.iter().collect::<Vec<_>>())
+    };
+    let kcfg = KeeperConfig::default()
+        .rules(set)
+        .install_rules(cfg.install_rules);
+    let keeper = match RuleKeeper::start(kcfg) {
+        Ok(k) => k,
+        Err(e) => {
+            notices.push(Notice::warning(format!(
+                "cannot control audit ({e}): no rules installed and audit left as it is; fix: run as root (CAP_AUDIT_CONTROL)"
+            )));
+            return None;
+        }
+    };
+    let s = keeper.start_report();
+    if s.stale_removed > 0 {
+        notices.push(Notice::note(format!(
+            "removed {} stale audit rule(s) left by a previous sigwatch that died",
+            s.stale_removed
+        )));
+    }
+    if s.enabled_audit {
+        log::info!("audit was disabled; enabled it (restored at exit)");
+        notices.push(Notice::note("audit was off; processes started before it was first enabled on this boot are not audited (boot with audit=1 for full coverage)"));
+    }
+    if s.locked {
+        notices.push(Notice::warning(format!(
+            "audit is locked (enabled 2): its rules cannot change until reboot{}",
+            if s.missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; kill-family syscalls not recorded (add to the boot rules):\n{}",
+                    rules_text(&s.missing)
+                )
+            }
+        )));
+    } else if !s.missing.is_empty() {
+        notices.push(Notice::warning(format!(
+            "--no-rules and the host's rules do not record every kill-family syscall; missing:\n{}",
+            rules_text(&s.missing)
+        )));
+    }
+    if s.installed > 0 {
+        log::info!(
+            "installed {} audit rule(s): {}",
+            s.installed,
+            keeper
+                .owned_rules()
+                .iter()
+                .map(|x| x.to_auditctl())
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        );
+    } else if s.missing.is_empty() {
+        log::info!("the host's audit rules already record the kill-family syscalls; none added");
+    }
+    Some(keeper)
+}
+
+/// Turns what a check did into notices.
+fn say_check(r: &CheckReport, notices: &mut Vec<Notice>) {
+    if r.readded > 0 {
+        notices.push(Notice::warning(format!(
+            "audit rules were removed (auditctl -D?); re-added {} rule(s)",
+            r.readded
+        )));
+    }
+    if r.gaps_filled > 0 {
+        notices.push(Notice::warning(format!(
+            "the audit rules that recorded kill-family syscalls are gone (their owner, e.g. another sigwatch, removed them); added {} rule(s), removed at exit",
+            r.gaps_filled
+        )));
+    }
+    if r.reenabled {
+        notices.push(Notice::warning(
+            "audit was switched off while sigwatch ran (another sigwatch restored it at exit, or auditctl -e 0); enabled it again (restored at exit)",
+        ));
+    }
+}

@@ -1,0 +1,259 @@
+//! A blocked output at exit: sigwatch's stdout is a pipe nobody reads
+//! while more reports are due than the pipe holds; on SIGTERM it stops
+//! at once, the output holds whole JSON lines only (never a cut line),
+//! and the reports that never reached the reader are counted.
+//!
+//! Uses only process events (`--source proc`): no audit state is touched.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sigwatch");
+
+/// Bytes waiting in a pipe (FIONREAD).
+fn queued(fd: &File) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    assert_eq!(
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) },
+        0
+    );
+    n as usize
+}
+
+#[test]
+fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP blocked_stdout_at_exit: needs root (process events as root)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sigwatch-blocked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let notify_path = dir.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    let read_end = File::from(r);
+    let stderr_path = dir.join("stderr");
+    // A distinct victim name: only this test's children are reported.
+    let comm = format!("swblk{}", std::process::id() % 100_000);
+    let mut sw = Command::new(BIN)
+        .args([
+            "--json",
+            "--source",
+            "proc",
+            "--window-ms",
+            "20",
+            "--comm",
+            &comm,
+        ])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::from(w))
+        .stderr(File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = notify.recv(&mut buf).expect("sigwatch never said READY=1");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    // 150 SIGKILLed children named `comm`: about 1 KB of JSON each, more
+    // than a 64 KiB pipe holds.
+    // (The kernel names a process after the file it executes: a link
+    // named `comm` to sleep.)
+    let link = dir.join(&comm);
+    std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+    let script = format!(
+        "i=0; while [ $i -lt 150 ]; do {link} 300 & p=$!; \
+         while [ \"$(cat /proc/$p/comm 2>/dev/null)\" != {comm} ]; do :; done; kill -9 $p; i=$((i+1)); done; wait",
+        link = link.display()
+    );
+    let st = Command::new("bash").args(["-c", &script]).status().unwrap();
+    assert!(st.success());
+    // Wait (with a deadline) until the pipe is full.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queued(&read_end) < 60_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the pipe never filled: {}",
+            queued(&read_end)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sw.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = sw.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = sw.kill();
+            panic!("sigwatch did not stop on SIGTERM with its output blocked");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    eprintln!("stopped {} ms after SIGTERM", t.elapsed().as_millis());
+    let mut out = Vec::new();
+    let mut read_end = read_end;
+    read_end.read_to_end(&mut out).unwrap();
+    assert!(out.ends_with(b"\n"), "the output ends in a cut line");
+    let mut kills = 0u64;
+    for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {}", String::from_utf8_lossy(line)));
+        if v["type"] == "kill" {
+            assert_eq!(v["victim"]["comm"], comm.as_str());
+            kills += 1;
+        }
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    let dropped: u64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("sigwatch: ")?
+                .split_once(" report(s) dropped")?
+                .0
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no dropped count on stderr:\n{stderr}"));
+    let reported: u64 = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("sigwatch: ")?
+                .split_once(" report(s); proc events")?
+                .0
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no summary on stderr:\n{stderr}"));
+    assert!(dropped > 0);
+    // (A few of the 150 deaths may still have been unread at SIGTERM.)
+    assert!(reported > 100, "{reported} of 150 deaths reported");
+    assert_eq!(
+        kills + dropped,
+        reported,
+        "every report is either delivered whole or counted as dropped (stderr:\n{stderr})"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn auditctl(arg: &str) -> Option<String> {
+    let o = Command::new("auditctl").arg(arg).output().ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// `enabled` and `pid` lines of `auditctl -s`, and `auditctl -l`.
+fn audit_state() -> Option<(String, String)> {
+    let s = auditctl("-s")?;
+    let s = s
+        .lines()
+        .filter(|l| l.starts_with("enabled ") || l.starts_with("pid "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((s, auditctl("-l")?))
+}
+
+/// stderr is a pipe that is already full (a terminal stopped with Ctrl-S
+/// behaves the same): sigwatch still starts, and SIGTERM still puts audit
+/// back as it was found, at once.
+#[test]
+fn blocked_stderr_never_delays_the_clean_up() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP blocked_stderr: needs root");
+        return;
+    }
+    let Some(_) = audit_state() else {
+        panic!("auditctl (the oracle) cannot run: install Debian's auditd package (apt-get install auditd)");
+    };
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/lock/sigwatch-audit-tests.lock")
+        .unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let before = audit_state().unwrap();
+    let dir = std::env::temp_dir().join(format!("sigwatch-blocked-err-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let notify_path = dir.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    // Fill the pipe: every later write to it would block.
+    nix::fcntl::fcntl(
+        &w,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut filled = 0;
+    while let Ok(n) = nix::unistd::write(&w, &[b'.'; 4096]) {
+        filled += n;
+    }
+    assert!(filled >= 4096);
+    nix::fcntl::fcntl(
+        &w,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .unwrap();
+    let mut sw = Command::new(BIN)
+        .args(["--json", "-vv"])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(w))
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let ready = notify.recv(&mut buf);
+    let t = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sw.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = sw.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let after = audit_state().unwrap();
+    if status.is_none() {
+        let _ = sw.kill();
+        let _ = sw.wait();
+    }
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        ready.is_ok(),
+        "sigwatch never became ready with stderr blocked"
+    );
+    let status = status.expect("sigwatch did not stop on SIGTERM with stderr blocked");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "clean-up waited for stderr ({} ms)",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(after, before, "audit not left as found");
+}
