@@ -250,13 +250,6 @@ for p in "${binpaths[@]}"; do
   copy_exe "$p" "$p"
   ln -sf "$p" "$root/usr/local/bin/$(basename "$p")"
 done
-# The workspace's example programs (cargo test builds them; e2e tests run
-# some, e.g. examples/embed), at their host paths.
-if [ $e2e -eq 1 ]; then
-  jq -r 'select(.reason == "compiler-artifact" and .target.kind[0] == "example"
-             and .executable != null) | .executable' "$work/cargo.json" | sort -u \
-    | while read -r ex; do copy_exe "$ex" "$ex"; done
-fi
 for tname in $tools; do
   # Debian's own programs, not a user's shims (pyenv) earlier on PATH.
   p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P "$tname") \
