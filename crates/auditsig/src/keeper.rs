@@ -63,15 +63,16 @@
 //! # Ok::<(), auditsig::Error>(())
 //! ```
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::errno::Errno;
 
 use crate::client::AuditClient;
 use crate::error::{Error, Result};
-use crate::killrules::{
-    key_owner, own_pid, owner_key, pid_alive, same_rule, KillRuleSet, KEY_PREFIX,
-};
+use crate::killrules::{key_owner, own_pid, owner_key, same_rule, KillRuleSet, KEY_PREFIX};
+use crate::ledger::{Identity, Ledger, DEFAULT_LEDGER_DIR};
 use crate::rule::AuditRule;
 use crate::status::AuditStatus;
 
@@ -90,8 +91,14 @@ pub struct KeeperConfig {
     pub install_rules: bool,
     /// Enable audit when it is off, and keep it on. Default on.
     pub enable_audit: bool,
-    /// Remove rules of dead predecessors at start. Default on.
+    /// Remove rules of dead predecessors (at start and at every check).
+    /// Default on.
     pub remove_stale: bool,
+    /// Where the keeper records, before each change, what it must undo
+    /// ([`crate::ledger`]); a successor undoes a dead keeper's changes
+    /// from it. Default [`DEFAULT_LEDGER_DIR`]; `None`: no ledger (a
+    /// keeper killed by SIGKILL then leaves `enabled` as it set it).
+    pub ledger_dir: Option<PathBuf>,
 }
 
 impl Default for KeeperConfig {
@@ -101,6 +108,7 @@ impl Default for KeeperConfig {
             install_rules: true,
             enable_audit: true,
             remove_stale: true,
+            ledger_dir: Some(PathBuf::from(DEFAULT_LEDGER_DIR)),
         }
     }
 }
@@ -145,6 +153,12 @@ impl KeeperConfig {
     /// Sets [`KeeperConfig::remove_stale`].
     pub fn remove_stale(mut self, on: bool) -> Self {
         self.remove_stale = on;
+        self
+    }
+
+    /// Sets [`KeeperConfig::ledger_dir`].
+    pub fn ledger_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.ledger_dir = dir;
         self
     }
 }
@@ -196,6 +210,9 @@ pub struct KeeperStart {
     pub enabled_before: u32,
     /// The kernel's `lost` counter as found (the baseline).
     pub lost_at_start: u32,
+    /// A keeper that died (SIGKILL) had switched audit on from this
+    /// value: this keeper restores it at the end.
+    pub adopted_enabled: Option<u32>,
 }
 
 /// What one [`RuleKeeper::check`] found and did.
@@ -299,7 +316,7 @@ fn plan(
         ..Plan::default()
     };
     let mut present: Vec<&AuditRule> = obs.rules.iter().collect();
-    if policy.remove_stale && policy.at_start && !p.locked {
+    if policy.remove_stale && !p.locked {
         present.retain(|r| match stale_owner_with(r, me, alive) {
             Some(owner) => {
                 p.stale.push(((*r).clone(), owner));
@@ -361,6 +378,11 @@ pub struct RuleKeeper {
     lost_total: u64,
     start: KeeperStart,
     finished: bool,
+    /// The durable record of what to undo (see [`crate::ledger`]).
+    ledger: Option<Ledger>,
+    /// Dead keepers whose entries were adopted (pid → start time): their
+    /// rules are stale even when the pid now belongs to someone else.
+    adopted: HashMap<i32, u64>,
 }
 
 impl RuleKeeper {
@@ -396,7 +418,19 @@ impl RuleKeeper {
                 ..KeeperStart::default()
             },
             finished: false,
+            ledger: None,
+            adopted: HashMap::new(),
         };
+        if let Some(dir) = keeper.config.ledger_dir.clone() {
+            match Ledger::open(&dir) {
+                Ok(l) => keeper.ledger = Some(l),
+                Err(e) => log::warn!(
+                    "no audit ledger in {} ({e}): a keeper killed by SIGKILL leaves audit enabled",
+                    dir.display()
+                ),
+            }
+        }
+        keeper.adopt_dead();
         let obs = Observed {
             enabled: status.enabled,
             rules: keeper.client.list_rules()?,
@@ -408,7 +442,7 @@ impl RuleKeeper {
             &[],
             &obs,
             own_pid(),
-            &pid_alive,
+            &keeper.liveness(),
         )?;
         let mut changes = Vec::new();
         let r = keeper.carry_out(&p, obs.enabled, &mut changes);
@@ -467,6 +501,7 @@ impl RuleKeeper {
     /// Audit cannot be queried or a change is refused; changes made
     /// before the failure are kept (and undone at the end).
     pub fn check(&mut self) -> Result<CheckReport> {
+        self.adopt_dead();
         let status = self.client.status()?;
         let lost = self.take_lost(status.lost);
         let obs = Observed {
@@ -479,7 +514,7 @@ impl RuleKeeper {
             &self.owned,
             &obs,
             own_pid(),
-            &pid_alive,
+            &self.liveness(),
         )?;
         let mut report = CheckReport {
             lost,
@@ -554,7 +589,68 @@ impl RuleKeeper {
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(report),
+            None => {
+                // Everything recorded was undone.
+                if let Some(l) = self.ledger.as_mut() {
+                    l.remove();
+                }
+                Ok(report)
+            }
+        }
+    }
+
+    /// Liveness of a rule key's owner pid: a process with that pid runs,
+    /// and, when a ledger recorded the owner's start time, it is that
+    /// process (a reused pid is not the owner).
+    fn liveness(&self) -> impl Fn(i32) -> bool {
+        let recorded: HashMap<i32, u64> = self
+            .ledger
+            .as_ref()
+            .map(|l| {
+                l.others()
+                    .into_iter()
+                    .map(|(_, e)| (e.owner.pid, e.owner.start))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let adopted = self.adopted.clone();
+        move |pid| match Identity::of_pid(pid) {
+            None => false,
+            Some(now) => match recorded.get(&pid) {
+                Some(&start) => start == now.start,
+                None => !adopted.contains_key(&pid),
+            },
+        }
+    }
+
+    /// Takes over what dead keepers recorded: the duty to restore
+    /// `enabled` passes to this keeper (it keeps audit on meanwhile);
+    /// their rules go as stale in the next plan; their entries are
+    /// deleted once adopted.
+    fn adopt_dead(&mut self) {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        for (path, e) in ledger.others() {
+            if e.owner.is_alive() {
+                continue;
+            }
+            if let Some(v) = e.restore_enabled {
+                if self.restore_enabled.is_none() {
+                    if let Err(err) = ledger.record(Some(v)) {
+                        log::warn!("audit ledger: {err}; not adopting pid {}", e.owner.pid);
+                        continue;
+                    }
+                    self.restore_enabled = Some(v);
+                    self.start.adopted_enabled = Some(v);
+                    log::info!(
+                        "adopted from dead keeper pid {}: audit enabled is restored to {v} at the end",
+                        e.owner.pid
+                    );
+                }
+            }
+            self.adopted.insert(e.owner.pid, e.owner.start);
+            let _ = std::fs::remove_file(&path);
         }
     }
 
@@ -608,6 +704,13 @@ impl RuleKeeper {
         let me = own_pid();
         match change {
             Change::AddRule(rule) => {
+                // Write-ahead: the rule's key names this pid; the ledger
+                // tells a successor this pid's start time.
+                if let Some(l) = self.ledger.as_mut() {
+                    if let Err(e) = l.ensure() {
+                        log::warn!("audit ledger: {e}");
+                    }
+                }
                 let applied = match self.client.add_rule(&rule) {
                     Ok(()) => Applied::Done,
                     // An identical rule: ours only if it has our key (a
@@ -658,6 +761,15 @@ impl RuleKeeper {
                 Err(e) => Err(e),
             },
             Change::SetEnabled { from, to } => {
+                // Write-ahead: a successor must know what to restore even
+                // if this process dies right after the change.
+                if to != from && self.restore_enabled.is_none() {
+                    if let Some(l) = self.ledger.as_mut() {
+                        if let Err(e) = l.record(Some(from)) {
+                            log::warn!("audit ledger: {e}");
+                        }
+                    }
+                }
                 self.client.set_enabled(to)?;
                 // Restore what was there before the first change; a later
                 // re-enable after someone switched audit off restores
@@ -665,7 +777,12 @@ impl RuleKeeper {
                 if to != from {
                     match self.restore_enabled {
                         None => self.restore_enabled = Some(from),
-                        Some(orig) if orig == to => self.restore_enabled = None,
+                        Some(orig) if orig == to => {
+                            self.restore_enabled = None;
+                            if let Some(l) = self.ledger.as_mut() {
+                                let _ = l.record(None);
+                            }
+                        }
                         Some(_) => {}
                     }
                 }
@@ -765,9 +882,11 @@ mod tests {
         assert_eq!(p.stale.len(), 2);
         assert!(p.stale.iter().all(|(_, o)| *o == 300));
         assert_eq!(p.add.len(), 2, "what the stale rules covered is added");
-        // Stale removal only at start; later they still cover.
+        // Also while running (a co-running keeper killed by SIGKILL):
+        // its rules go, what they covered is added as a gap.
         let p = plan(&s, policy(false), &[], &obs(1, dead), ME, &alive).unwrap();
-        assert_eq!(p, Plan::default());
+        assert_eq!(p.stale.len(), 2);
+        assert!(p.add.iter().all(|(_, r)| *r == AddReason::Gap));
     }
 
     #[test]

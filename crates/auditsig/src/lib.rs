@@ -107,6 +107,7 @@ pub mod error;
 pub mod keeper;
 pub mod kill;
 pub mod killrules;
+pub mod ledger;
 pub mod logfile;
 pub mod netlink;
 pub mod reader;

@@ -63,6 +63,8 @@ pub struct TreeView<'a> {
     /// `argv` was read from the process's own `/proc` after its latest
     /// exec (or by the start-up scan), not inherited at fork.
     pub read_after_exec: bool,
+    /// `argv` is cut (the tree keeps a bounded prefix).
+    pub truncated: bool,
 }
 
 /// The sender's argv and what the JSON contract says about it.
@@ -99,7 +101,7 @@ pub fn sender_argv(
     let proctitle = audit.proctitle.filter(|p| !p.is_empty());
     let from_tree = |t: &TreeView<'_>, rejected| SenderArgv {
         argv: Some(t.argv.to_vec()),
-        truncated: Some(false),
+        truncated: Some(t.truncated),
         proctitle_rejected: rejected,
     };
     let from_proctitle = |p: &[Vec<u8>]| SenderArgv {
@@ -257,6 +259,7 @@ pub fn sender_argv_of(audit: &auditsig::Sender, tree: Option<&ProcessSnapshot>) 
             exe,
             argv: t.argv.as_deref()?,
             read_after_exec: t.argv_after_exec,
+            truncated: t.argv_truncated,
         })
     });
     let proctitle: Option<Vec<Vec<u8>>> = audit
@@ -553,6 +556,7 @@ mod tests {
             exe: Some(exe.as_bytes()),
             argv,
             read_after_exec: after,
+            truncated: false,
         }
     }
 

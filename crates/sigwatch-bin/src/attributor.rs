@@ -367,6 +367,7 @@ impl<P: ProcessView> Attributor<P> {
                 comm: None,
                 exe: None,
                 argv: None,
+                argv_truncated: None,
                 cwd: None,
                 uid: None,
                 start_time: None,
@@ -644,6 +645,7 @@ impl<P: ProcessView> Attributor<P> {
                     comm: Some(Text::from(t.ev.comm.as_str())),
                     exe: None,
                     argv: None,
+                    argv_truncated: None,
                     cwd: None,
                     uid: None,
                     start_time: None,
@@ -707,7 +709,7 @@ impl<P: ProcessView> Attributor<P> {
             exe: fresh.and_then(|t| t.exe.as_deref().map(Text::from)),
             argv_truncated: argv.as_ref().map(|_| false),
             argv: argv.map(|a| a.into_iter().map(Text).collect()),
-            cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
+            cwd: fresh.and_then(|t| t.cwd.as_deref().map(Text::from)),
             uid: tree.as_ref().and_then(|t| t.uid),
             euid: None,
             auid: None,
@@ -761,6 +763,7 @@ impl<P: ProcessView> Attributor<P> {
                 comm: t.comm.as_ref().and_then(|c| known_bytes(&c.0)),
                 exe: None,
                 argv: None,
+                argv_truncated: None,
                 cwd: None,
                 uid: unset(t.uid),
                 start_time: None,
@@ -982,7 +985,7 @@ impl<P: ProcessView> Attributor<P> {
                 .or_else(|| fresh.and_then(|t| t.exe.as_deref().map(Text::from))),
             argv: argv.argv.map(|a| a.into_iter().map(Text).collect()),
             argv_truncated: argv.truncated,
-            cwd: tree.as_ref().and_then(|t| t.cwd.as_deref().map(Text::from)),
+            cwd: fresh.and_then(|t| t.cwd.as_deref().map(Text::from)),
             uid: unset(s.uid),
             euid: unset(s.euid),
             auid: s.auid,
@@ -1145,6 +1148,7 @@ fn facts_of(t: &Sighting, cfg: &Config) -> TraceFacts {
 /// target's comm/uid stay when the view has none).
 fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     v.ppid = s.ppid.or(v.ppid);
+    // exec keeps the working directory.
     v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
     v.uid = s.uid.or(v.uid);
     v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
@@ -1160,11 +1164,10 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
         v.comm = Some(Text(c.clone()));
     }
     v.exe = s.exe.as_deref().map(Text::from).or(v.exe.take());
-    v.argv = s
-        .argv
-        .as_ref()
-        .map(|a| a.iter().cloned().map(Text).collect())
-        .or(v.argv.take());
+    if let Some(a) = &s.argv {
+        v.argv = Some(a.iter().cloned().map(Text).collect());
+        v.argv_truncated = Some(s.argv_truncated);
+    }
 }
 
 fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
@@ -1181,7 +1184,7 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
             .as_ref()
             .filter(|_| fresh)
             .map(|a| a.iter().cloned().map(Text).collect()),
-        cwd: p.cwd.as_deref().map(Text::from),
+        cwd: p.cwd.as_deref().filter(|_| fresh).map(Text::from),
         uid: p.uid,
         start_time: p.start_time_ns.map(|t| Timestamp(now.wall_of(t))),
         exited: if bare || p.liveness_unknown {

@@ -27,6 +27,9 @@ pub struct ProcessSnapshot {
     /// by the start-up scan, or from the log's `EXECVE` record): it is the
     /// command line of the program it runs now, not one inherited at fork.
     pub argv_after_exec: bool,
+    /// `argv` is cut (the tree keeps a bounded prefix of a huge command
+    /// line).
+    pub argv_truncated: bool,
     /// `/proc/<pid>/cwd`.
     pub cwd: Option<PathBuf>,
     /// Real uid.
@@ -208,6 +211,7 @@ fn snapshot_of(p: &procconn::ProcessInfo) -> ProcessSnapshot {
         exe: p.exe.clone(),
         // An empty cmdline: a kernel thread, a zombie, or never read.
         argv: (!p.argv.is_empty()).then(|| p.argv.clone()),
+        argv_truncated: p.argv_truncated && !p.argv.is_empty(),
         argv_after_exec: match p.source {
             procconn::InfoSource::Procfs => p.exec_count > 0,
             procconn::InfoSource::Seeded => true,

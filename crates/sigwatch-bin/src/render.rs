@@ -516,6 +516,7 @@ mod tests {
                 comm: Some(Text::from("pa-daemon")),
                 exe: None,
                 argv: Some(vec![Text::from("pa-daemon"), Text::from("--x")]),
+                argv_truncated: Some(false),
                 cwd: None,
                 uid: Some(65534),
                 start_time: None,

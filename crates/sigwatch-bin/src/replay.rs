@@ -400,7 +400,7 @@ impl Replay {
                 self.stats.filtered += 1;
                 continue;
             }
-            let (vargv, _) = match p {
+            let (vargv, vcut) = match p {
                 Some(p) => trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref()),
                 None => (None, None),
             };
@@ -411,6 +411,7 @@ impl Replay {
                 comm: vcomm.map(Text),
                 exe: p.and_then(|p| p.exe.clone()).map(Text),
                 argv: vargv.map(|a| a.into_iter().map(Text).collect()),
+                argv_truncated: vcut,
                 cwd: p.and_then(|p| p.cwd.clone()).map(Text),
                 uid: ouid.or_else(|| p.and_then(|p| p.uid)),
                 start_time: None,

@@ -243,6 +243,9 @@ pub struct Victim {
     pub start_time: Option<Timestamp>,
     /// Whether an exit by this signal was seen.
     pub exit_confirmed: bool,
+    /// `argv` is cut: the process tree keeps a bounded prefix of a huge
+    /// command line. Null when `argv` is null.
+    pub argv_truncated: Option<bool>,
 }
 
 /// The sender of a kill report.

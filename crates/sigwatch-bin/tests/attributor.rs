@@ -537,3 +537,43 @@ fn pid_reused_exit_first_joins_its_own_record() {
     assert!(r[0].victim.exit_confirmed);
     assert_eq!(r[0].audit.as_ref().map(|x| x.serial), Some(24));
 }
+
+/// A command line the tree kept only a prefix of is flagged as cut, for
+/// the sender (when the tree's argv is used) and for the victim.
+#[test]
+fn argv_cut_by_the_tree_is_flagged_for_sender_and_victim() {
+    let mut t = world();
+    let mut sender = proc_(200, 100, "sh", &["/bin/sh", "/srv/guard.sh", "--env", "{…"]);
+    sender.argv_truncated = true;
+    sender.argv_after_exec = true;
+    sender.exe = Some("/usr/bin/dash".into());
+    t.insert(sender);
+    t.get_mut(300).unwrap().argv_truncated = true;
+    let mut a = Attributor::new(Config::default(), t);
+    let mut k = kill(98, at(1), "kill", 9, &[300]);
+    k.sender.argv = None; // no PROCTITLE: the tree's argv is the one
+    a.on_audit_kill(&k, at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.argv.as_ref().map(Vec::len), Some(4));
+    assert_eq!(s.argv_truncated, Some(true));
+    assert_eq!(r[0].victim.argv_truncated, Some(true));
+}
+
+/// A sender whose exec was never read from `/proc` (it exited first) has
+/// only its parent's details in the tree: its cwd is unknown (null), not
+/// the parent's.
+#[test]
+fn stale_tree_details_never_fill_the_senders_cwd() {
+    let mut t = world();
+    let mut sender = proc_(200, 100, "launcher", &["launcher", "--go"]);
+    sender.cwd = Some("/home/parent".into());
+    sender.details_stale = true;
+    t.insert(sender);
+    let mut a = Attributor::new(Config::default(), t);
+    a.on_audit_kill(&kill(99, at(1), "kill", 9, &[300]), at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    let s = r[0].sender.as_ref().unwrap();
+    assert_eq!(s.cwd, None);
+    assert_eq!(s.comm.as_ref().unwrap().0, b"sh", "the record's comm");
+}

@@ -406,6 +406,7 @@ pub fn argv_in_log(
         exe,
         argv,
         read_after_exec: true,
+        truncated: false,
     });
     crate::argv::sender_argv(&view, tree.as_ref(), &crate::argv::resolve_on_host)
 }

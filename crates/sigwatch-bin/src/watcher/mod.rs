@@ -41,6 +41,10 @@ const CHECK_EVERY: Duration = Duration::from_secs(3);
 /// socket never runs dry, and the other witnesses must still be served.
 const PROC_BATCH: usize = 4096;
 
+/// Steps in a row that may leave audit records unread while process
+/// events are behind (about 30 000 events).
+const MAX_AUDIT_DEFERRALS: u32 = 8;
+
 /// Why a watcher stopped by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,6 +91,8 @@ pub struct Watcher {
     kills: Vec<KillEvent>,
     stopped: Option<StopReason>,
     finished: bool,
+    /// Steps in a row that left audit records for later.
+    audit_deferred: u32,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -237,6 +243,7 @@ impl Watcher {
             kills: Vec::new(),
             stopped: None,
             finished: false,
+            audit_deferred: 0,
         })
     }
 
@@ -306,10 +313,18 @@ impl Watcher {
         if trace_ready || proc_ready {
             self.read_trace(now, &mut out);
         }
-        if proc_ready {
-            self.read_proc(now, &mut out);
+        let proc_backlog = proc_ready && self.read_proc(now, &mut out);
+        // Audit records wait while process events are behind: a kill's
+        // record must not overtake the fork and exec of its sender (the
+        // tree would not know the sender yet). The socket keeps them.
+        // Under a storm that never drains, they wait a few rounds at most
+        // (the audit socket must not overflow either).
+        if proc_backlog && self.audit_deferred < MAX_AUDIT_DEFERRALS {
+            self.audit_deferred += 1;
+        } else {
+            self.audit_deferred = 0;
+            self.read_audit(audit_ready, now, &mut out);
         }
-        self.read_audit(audit_ready, now, &mut out);
         if kmsg_ready {
             self.read_kmsg(now, &mut out);
         }
@@ -339,7 +354,9 @@ impl Watcher {
         }
     }
 
-    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>) {
+    /// Reads a bounded batch of process events; `true` when more wait
+    /// (a backlog after a pause or under a storm).
+    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>) -> bool {
         let mut batch = 0usize;
         while batch < PROC_BATCH {
             self.events.clear();
@@ -380,6 +397,7 @@ impl Watcher {
             let closed = self.engine.procs_mut().verify_live();
             log::info!("{closed} process(es) whose exit was lost closed");
         }
+        batch >= PROC_BATCH
     }
 
     fn read_audit(&mut self, ready: bool, now: Clock, out: &mut Vec<Report>) {
@@ -466,7 +484,8 @@ impl Watcher {
             .iter()
             .filter(|r| matches!(r, Report::Kill(_)))
             .count() as u64;
-        self.restore_host();
+        // The losses read last (the kernel's counter at the very end).
+        reports.extend(self.restore_host());
         Finished {
             reports,
             summary: self.summary,
@@ -474,23 +493,29 @@ impl Watcher {
         }
     }
 
-    /// Undoes this watcher's host changes (once).
-    fn restore_host(&mut self) {
+    /// Undoes this watcher's host changes (once); returns the loss
+    /// reports of what the witnesses say they lost up to the end.
+    fn restore_host(&mut self) -> Vec<Report> {
+        let mut out = Vec::new();
         if std::mem::replace(&mut self.finished, true) {
-            return;
+            return out;
         }
         let mut audit_counters = None;
         if let Some(mut a) = self.audit.take() {
             if let Some(lost) = a.finish_keeper(&mut self.notices) {
                 // The kernel's losses up to the very end.
-                self.losses.observe(Counter::AuditKernelLost, lost);
+                out.extend(self.losses.observe(Counter::AuditKernelLost, lost));
             }
-            audit_counters = Some(a.counters());
+            let c = a.counters();
+            out.extend(self.losses.observe(Counter::AuditOverflow, c.overflows));
+            audit_counters = Some(c);
         }
         if let Some(t) = self.trace.take() {
             if let Ok(l) = t.loss() {
-                self.losses
-                    .observe(Counter::TraceLost, l.buffer + l.unparsed);
+                out.extend(
+                    self.losses
+                        .observe(Counter::TraceLost, l.buffer + l.unparsed),
+                );
             }
             // Removes the instance, those of dead sigwatches, and the
             // mount of the last sigwatch out.
@@ -508,12 +533,18 @@ impl Watcher {
         // are kills nobody will see reported: counted as lost, never
         // silent.
         self.summary.audit_lost = self.losses.total(LossSource::Audit) + c.lost();
+        out
     }
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.restore_host();
+        // Without `finish` nobody takes reports any more: losses are logged.
+        for r in self.restore_host() {
+            if let Report::Loss(l) = r {
+                log::warn!("{} {} event(s) lost", l.count, l.source);
+            }
+        }
         for n in self.notices.drain(..) {
             log::warn!("{n}");
         }
