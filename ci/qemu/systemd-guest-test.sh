@@ -39,6 +39,18 @@ while [ $i -lt 30 ]; do
 done
 check_report
 journalctl -u sigwatch.service -o cat --no-pager | grep -v '^{"type":"kill"' | sed 's/^/  journal: /' | tail -n 20
+# A SIGKILLed sigwatch cannot clean up; systemd restarts it (Restart=
+# on-failure) and the new one adopts its audit ledger in /run/sigwatch.
+check "the audit ledger is written under the unit's sandbox" sh -c 'ls /run/sigwatch/*.ledger >/dev/null 2>&1'
+old_pid=$(systemctl show -p MainPID --value sigwatch.service)
+systemctl kill --signal=SIGKILL sigwatch.service
+i=0
+while [ $i -lt 30 ]; do
+  new_pid=$(systemctl show -p MainPID --value sigwatch.service)
+  [ "$(systemctl is-active sigwatch.service)" = active ] && [ "$new_pid" != "$old_pid" ] && [ "$new_pid" != 0 ] && break
+  sleep 1; i=$((i + 1))
+done
+check "restarted after a SIGKILL (pid $old_pid -> $new_pid)" sh -c '[ "$(systemctl is-active sigwatch.service)" = active ] && [ "$1" != "$2" ]' x "$old_pid" "$new_pid"
 check "systemctl stop sigwatch" systemctl stop sigwatch.service
 res=$(systemctl show -p Result --value sigwatch.service)
 check "the service stopped cleanly (Result=$res)" test "$res" = success
