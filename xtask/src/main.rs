@@ -158,7 +158,13 @@ fn source_date_epoch(ws: &Path) -> Result<u64, Error> {
         .map_err(|_| Error::Failed("no commit time from git log: set SOURCE_DATE_EPOCH".into()))
 }
 
-/// Builds the static binary for `arch` with the `dist` profile; returns its path.
+/// The cargo profile of the shipped binaries. Not `dist`: cargo keeps a
+/// profile's host artefacts (build scripts, proc macros) in
+/// `target/<profile>/`, and `target/dist/` is where the artefacts go (and
+/// is emptied on every run).
+const PROFILE: &str = "release-dist";
+
+/// Builds the static binary for `arch` with [`PROFILE`]; returns its path.
 fn build(ws: &Path, arch: &Arch) -> Result<PathBuf, Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The build machine's paths stay out of the binary (panic locations).
@@ -178,7 +184,7 @@ fn build(ws: &Path, arch: &Arch) -> Result<PathBuf, Error> {
             "build",
             "--locked",
             "--profile",
-            "dist",
+            PROFILE,
             "-p",
             "sigwatch",
             "--bin",
@@ -199,7 +205,7 @@ fn build(ws: &Path, arch: &Arch) -> Result<PathBuf, Error> {
     Ok(ws
         .join("target")
         .join(arch.triple)
-        .join("dist")
+        .join(PROFILE)
         .join("sigwatch"))
 }
 
