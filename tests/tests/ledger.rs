@@ -157,3 +157,38 @@ fn a_dead_instance_whose_pid_was_reused_is_still_undone() {
     drop(guard);
     before.assert_restored();
 }
+
+/// The policy for audit switched off under a running sigwatch (an admin's
+/// `auditctl -e 0`, an auditd restart): switched on again within a few
+/// seconds, said on stderr, kills attributed again; at exit `enabled` is
+/// put back to the value sigwatch replaced (the admin's "off": the host's
+/// last wish, and right too when the one who switched it off was another
+/// sigwatch restoring what it had found).
+#[test]
+fn audit_switched_off_under_it_is_switched_on_again_and_said() {
+    let Some((_lock, before, guard)) = setup("ledger_switched_off") else {
+        return;
+    };
+    auditctl(&["-e", "1"]);
+    let mut sw = Sigwatch::start(&[]);
+    auditctl(&["-e", "0"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while enabled() != "1" {
+        assert!(Instant::now() < deadline, "audit stayed off");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sw.stderr().contains("switched off"), "{}", sw.stderr());
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    assert!(run_sh("kill -9 \"$1\"", &[&vpid.to_string()])
+        .status
+        .success());
+    victim.wait().unwrap();
+    let r = sw.wait_kill_of(vpid);
+    assert_eq!(r["syscall"], "kill", "audit records arrive again: {r:#}");
+    let (status, _) = sw.stop();
+    assert_eq!(status, Some(0));
+    assert_eq!(enabled(), "0", "put back to the value it replaced");
+    drop(guard);
+    before.assert_restored();
+}

@@ -45,17 +45,28 @@ pub struct Files<'a> {
 const UNIT_EXEC_TARBALL: &str = "ExecStart=/usr/local/bin/sigwatch";
 const UNIT_EXEC_PACKAGE: &str = "ExecStart=/usr/bin/sigwatch";
 
-/// The unit with the packages' binary path (`/usr/bin`).
+/// The unit with the packages' binary path (`/usr/bin`) in its
+/// `ExecStart=` line (comments are left as they are).
 fn package_unit(unit: &[u8]) -> Result<Vec<u8>, Error> {
     let text = String::from_utf8_lossy(unit);
-    if text.matches(UNIT_EXEC_TARBALL).count() != 1 {
+    let mut found = 0;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix(UNIT_EXEC_TARBALL) {
+            Some(rest) => {
+                found += 1;
+                out.push_str(UNIT_EXEC_PACKAGE);
+                out.push_str(rest);
+            }
+            None => out.push_str(line),
+        }
+    }
+    if found != 1 {
         return Err(Error::Failed(format!(
-            "contrib/sigwatch.service must hold exactly one {UNIT_EXEC_TARBALL}"
+            "contrib/sigwatch.service must have exactly one line starting with {UNIT_EXEC_TARBALL}"
         )));
     }
-    Ok(text
-        .replace(UNIT_EXEC_TARBALL, UNIT_EXEC_PACKAGE)
-        .into_bytes())
+    Ok(out.into_bytes())
 }
 
 /// The tarball's entries below the directory `top`.
@@ -131,5 +142,13 @@ mod tests {
         let u = package_unit(b"[Service]\nExecStart=/usr/local/bin/sigwatch --json\n").unwrap();
         assert_eq!(u, b"[Service]\nExecStart=/usr/bin/sigwatch --json\n");
         assert!(package_unit(b"[Service]\nExecStart=/opt/x\n").is_err());
+        let commented = package_unit(
+            b"# e.g. ExecStart=/usr/local/bin/sigwatch --json\nExecStart=/usr/local/bin/sigwatch\n",
+        )
+        .unwrap();
+        assert_eq!(
+            commented,
+            b"# e.g. ExecStart=/usr/local/bin/sigwatch --json\nExecStart=/usr/bin/sigwatch\n"
+        );
     }
 }

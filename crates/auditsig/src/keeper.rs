@@ -631,6 +631,7 @@ impl RuleKeeper {
         let Some(ledger) = self.ledger.as_mut() else {
             return;
         };
+        ledger.remove_dead_temporaries();
         for (path, e) in ledger.others() {
             if e.owner.is_alive() {
                 continue;

@@ -208,6 +208,31 @@ impl Ledger {
         }
     }
 
+    /// Removes the half-written files (`audit-<pid>-<start>.tmp`) of
+    /// keepers that died between writing and renaming.
+    pub fn remove_dead_temporaries(&self) {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for p in rd.flatten().map(|e| e.path()) {
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(id) = name
+                .strip_prefix("audit-")
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(|n| n.split_once('-'))
+                .and_then(|(pid, start)| Some((pid.parse().ok()?, start.parse().ok()?)))
+                .map(|(pid, start)| Identity { pid, start })
+            else {
+                continue;
+            };
+            if !id.is_alive() {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+
     /// The entries of other keepers in the directory (unreadable or
     /// foreign files are skipped).
     pub fn others(&self) -> Vec<(PathBuf, Entry)> {
@@ -306,6 +331,13 @@ mod tests {
         };
         fs::write(dir.join("audit-2147483646-1.ledger"), dead.render()).unwrap();
         fs::write(dir.join("junk.ledger"), "not a ledger").unwrap();
+        let dead_tmp = dir.join("audit-2147483646-1.tmp");
+        fs::write(&dead_tmp, "owner 2147483646 1\n").unwrap();
+        l.remove_dead_temporaries();
+        assert!(
+            !dead_tmp.exists(),
+            "a dead keeper's half-written file is removed"
+        );
         let others = l.others();
         assert_eq!(others.len(), 1);
         assert_eq!(others[0].1, dead);

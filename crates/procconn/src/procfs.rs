@@ -44,8 +44,11 @@ impl Fields {
     pub const LOGINUID: Fields = Fields(1 << 5);
     /// `/proc/<pid>/sessionid` (the audit session id, `task->sessionid`).
     pub const SESSIONID: Fields = Fields(1 << 6);
+    /// The pid namespace: `/proc/<pid>/status` `NSpid:` and, for a process
+    /// in a nested namespace, the `/proc/<pid>/ns/pid` link.
+    pub const PIDNS: Fields = Fields(1 << 7);
     /// Everything above.
-    pub const ALL: Fields = Fields(0x7f);
+    pub const ALL: Fields = Fields(0xff);
 
     /// Whether every bit of `other` is set in `self`.
     pub const fn contains(self, other: Fields) -> bool {
@@ -72,7 +75,7 @@ impl std::ops::BitOr for Fields {
 
 impl fmt::Debug for Fields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Fields, &str); 7] = [
+        const NAMES: [(Fields, &str); 8] = [
             (Fields::IDS, "IDS"),
             (Fields::EXE, "EXE"),
             (Fields::CMDLINE, "CMDLINE"),
@@ -80,6 +83,7 @@ impl fmt::Debug for Fields {
             (Fields::CGROUP, "CGROUP"),
             (Fields::LOGINUID, "LOGINUID"),
             (Fields::SESSIONID, "SESSIONID"),
+            (Fields::PIDNS, "PIDNS"),
         ];
         write!(f, "STAT")?;
         for (bit, name) in NAMES {
@@ -130,8 +134,18 @@ pub struct Snapshot {
     pub argv_truncated: bool,
     /// `cwd` symlink target.
     pub cwd: Option<PathBuf>,
-    /// The cgroup path: the cgroup v2 (`0::`) line, else the first line's path.
+    /// The cgroup path chosen by [`CgroupPaths::primary`]: the cgroup v2
+    /// path, or on v1 hosts the `name=systemd` (else `memory`) hierarchy's.
     pub cgroup: Option<String>,
+    /// The memory controller's cgroup path (the v2 path on v2 hosts, the
+    /// `memory` hierarchy's on v1): where OOM limits are set.
+    pub memory_cgroup: Option<String>,
+    /// `status` `NSpid:` last value: the pid inside the process's own
+    /// (innermost) pid namespace.
+    pub ns_pid: Option<Pid>,
+    /// The inode of the pid namespace (`/proc/<pid>/ns/pid` →
+    /// `pid:[INODE]`), read only when `NSpid:` shows a nested namespace.
+    pub pid_ns: Option<u64>,
     /// `loginuid` raw (`u32::MAX` = unset).
     pub loginuid: Option<u32>,
     /// `sessionid` raw (`u32::MAX` = unset).
@@ -248,23 +262,100 @@ pub fn parse_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
     buf.split(|&b| b == 0).map(<[u8]>::to_vec).collect()
 }
 
-/// Extracts the cgroup path from `/proc/<pid>/cgroup`: the cgroup v2 line
-/// (`0::/path`) when present, else the path of the first line (v1 hierarchy).
-pub fn parse_cgroup(buf: &[u8]) -> Option<String> {
-    let mut first = None;
+/// The paths of one process in the cgroup hierarchies that name it
+/// (`/proc/<pid>/cgroup`, lines `hierarchy-id:controllers:path`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CgroupPaths {
+    /// The cgroup v2 line (`0::/path`).
+    pub unified: Option<String>,
+    /// The v1 `name=systemd` hierarchy (systemd's own on v1 and hybrid hosts).
+    pub systemd: Option<String>,
+    /// The v1 hierarchy holding the `memory` controller.
+    pub memory: Option<String>,
+    /// The first line's path, whatever its hierarchy.
+    pub first: Option<String>,
+}
+
+impl CgroupPaths {
+    /// The path that says most about where the process runs: the v2 path
+    /// unless it is the root while a v1 `name=systemd` or `memory`
+    /// hierarchy places the process deeper (hybrid hosts where the v2
+    /// tree is mounted but unused), then `name=systemd`, then `memory`,
+    /// then the first line.
+    pub fn primary(&self) -> Option<&str> {
+        fn deeper(p: &Option<String>) -> Option<&str> {
+            p.as_deref().filter(|p| *p != "/")
+        }
+        deeper(&self.unified)
+            .or_else(|| deeper(&self.systemd))
+            .or_else(|| deeper(&self.memory))
+            .or(self.unified.as_deref())
+            .or(self.systemd.as_deref())
+            .or(self.memory.as_deref())
+            .or(self.first.as_deref())
+    }
+
+    /// The memory controller's path: the v1 `memory` hierarchy's when
+    /// there is one, else the v2 path.
+    pub fn memory_controller(&self) -> Option<&str> {
+        self.memory.as_deref().or(self.unified.as_deref())
+    }
+}
+
+/// Parses every line of `/proc/<pid>/cgroup` into [`CgroupPaths`]. A
+/// path is taken verbatim (it may contain `:`); malformed lines are
+/// skipped. Invalid UTF-8 is replaced (U+FFFD): cgroup names are chosen
+/// by whoever may create cgroups, i.e. root or a delegated user.
+pub fn parse_cgroups(buf: &[u8]) -> CgroupPaths {
+    let mut out = CgroupPaths::default();
     for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         // hierarchy-id:controllers:path — the path may itself contain ':'.
         let mut parts = line.splitn(3, |&b| b == b':');
         let (Some(id), Some(ctl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        if !path.starts_with(b"/") {
+            continue;
+        }
         let path = String::from_utf8_lossy(path).into_owned();
         if id == b"0" && ctl.is_empty() {
-            return Some(path);
+            out.unified = Some(path.clone());
+        } else if ctl == b"name=systemd" {
+            out.systemd = Some(path.clone());
+        } else if ctl.split(|&b| b == b',').any(|c| c == b"memory") {
+            out.memory = Some(path.clone());
         }
-        first.get_or_insert(path);
+        out.first.get_or_insert(path);
     }
-    first
+    out
+}
+
+/// The cgroup path of `/proc/<pid>/cgroup` that says most about where the
+/// process runs ([`CgroupPaths::primary`]).
+pub fn parse_cgroup(buf: &[u8]) -> Option<String> {
+    parse_cgroups(buf).primary().map(str::to_owned)
+}
+
+/// Parses the `NSpid:` line of `/proc/<pid>/status`: the pid in each pid
+/// namespace the process belongs to, outermost (the reader's) first.
+/// `None` when the line is missing (kernels before 4.1) or malformed.
+pub fn parse_nspid(buf: &[u8]) -> Option<Vec<Pid>> {
+    let line = buf
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"NSpid:"))?;
+    let pids: Option<Vec<Pid>> = line
+        .split(|&b| b == b'\t' || b == b' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_dec(s).and_then(|n| Pid::try_from(n).ok()))
+        .collect();
+    pids.filter(|p| !p.is_empty() && p.len() <= 64)
+}
+
+/// Parses a namespace link target (`pid:[4026531836]`) into its inode.
+pub fn parse_ns_link(target: &[u8]) -> Option<u64> {
+    let open = target.iter().position(|&b| b == b'[')?;
+    let inner = target.get(open + 1..)?.strip_suffix(b"]")?;
+    parse_dec(inner)
 }
 
 /// Parses a file holding one decimal `u32` (e.g. `loginuid`, `sessionid`).
@@ -441,13 +532,29 @@ impl ProcSource for ProcFs {
             start_time_ns,
             ..Snapshot::default()
         };
-        if fields.contains(Fields::IDS) && self.read(pid, "status") {
-            let (u, g) = parse_status_ids(&self.buf);
-            if let Some((r, e)) = u {
-                snap.uid = Some(r);
-                snap.euid = Some(e);
+        let want_ns = fields.contains(Fields::PIDNS);
+        if (fields.contains(Fields::IDS) || want_ns) && self.read(pid, "status") {
+            if fields.contains(Fields::IDS) {
+                let (u, g) = parse_status_ids(&self.buf);
+                if let Some((r, e)) = u {
+                    snap.uid = Some(r);
+                    snap.euid = Some(e);
+                }
+                snap.gid = g.map(|(r, _)| r);
             }
-            snap.gid = g.map(|(r, _)| r);
+            if want_ns {
+                if let Some(ns) = parse_nspid(&self.buf) {
+                    snap.ns_pid = ns.last().copied();
+                    // One readlink more only for processes in a nested
+                    // namespace (containers), where it tells which one.
+                    if ns.len() > 1 {
+                        use std::os::unix::ffi::OsStrExt;
+                        snap.pid_ns = self
+                            .link(pid, "ns/pid")
+                            .and_then(|t| parse_ns_link(t.as_os_str().as_bytes()));
+                    }
+                }
+            }
         }
         if fields.contains(Fields::EXE) {
             snap.exe = self.link(pid, "exe");
@@ -463,7 +570,9 @@ impl ProcSource for ProcFs {
             snap.cwd = self.link(pid, "cwd");
         }
         if fields.contains(Fields::CGROUP) && self.read(pid, "cgroup") {
-            snap.cgroup = parse_cgroup(&self.buf);
+            let paths = parse_cgroups(&self.buf);
+            snap.cgroup = paths.primary().map(str::to_owned);
+            snap.memory_cgroup = paths.memory_controller().map(str::to_owned);
         }
         if fields.contains(Fields::LOGINUID) && self.read(pid, "loginuid") {
             snap.loginuid = parse_u32_file(&self.buf);
@@ -585,6 +694,9 @@ impl ProcSource for FakeProc {
             argv_truncated: full.argv_truncated && pick(Fields::CMDLINE),
             cwd: full.cwd.clone().filter(|_| pick(Fields::CWD)),
             cgroup: full.cgroup.clone().filter(|_| pick(Fields::CGROUP)),
+            memory_cgroup: full.memory_cgroup.clone().filter(|_| pick(Fields::CGROUP)),
+            ns_pid: full.ns_pid.filter(|_| pick(Fields::PIDNS)),
+            pid_ns: full.pid_ns.filter(|_| pick(Fields::PIDNS)),
             loginuid: full.loginuid.filter(|_| pick(Fields::LOGINUID)),
             sessionid: full.sessionid.filter(|_| pick(Fields::SESSIONID)),
         })
@@ -673,6 +785,42 @@ mod tests {
     }
 
     #[test]
+    fn cgroup_on_v1_and_hybrid_hosts() {
+        // Hybrid host (this one's layout): v2 mounted but unused, the
+        // process placed by the v1 name=systemd hierarchy.
+        let hybrid = b"9:name=systemd:/system.slice/foo.service\n4:memory:/system.slice/foo.service\n1:cpu:/\n0::/\n";
+        let p = parse_cgroups(hybrid);
+        assert_eq!(p.primary(), Some("/system.slice/foo.service"));
+        assert_eq!(p.memory_controller(), Some("/system.slice/foo.service"));
+        // v1 without name=systemd: the memory hierarchy.
+        let v1 = b"4:cpu,memory:/docker/abc\n1:pids:/\n";
+        let p = parse_cgroups(v1);
+        assert_eq!(p.primary(), Some("/docker/abc"));
+        assert_eq!(p.memory.as_deref(), Some("/docker/abc"));
+        // Everything at the root: the v2 root.
+        let p = parse_cgroups(b"9:name=systemd:/\n4:memory:/\n0::/\n");
+        assert_eq!(p.primary(), Some("/"));
+        // Pure v2: memory limits live in the v2 tree.
+        let p = parse_cgroups(b"0::/kubepods.slice/x.scope\n");
+        assert_eq!(p.memory_controller(), Some("/kubepods.slice/x.scope"));
+        // Lines that are not paths are skipped.
+        assert_eq!(parse_cgroups(b"1:cpu:relative\n").primary(), None);
+    }
+
+    #[test]
+    fn nspid_and_ns_links() {
+        let s = b"Name:\tsh\nNSpid:\t4242\t7\t1\nUid:\t0\t0\t0\t0\n";
+        assert_eq!(parse_nspid(s), Some(vec![4242, 7, 1]));
+        assert_eq!(parse_nspid(b"NSpid:\t12\n"), Some(vec![12]));
+        assert_eq!(parse_nspid(b"NSpid:\tx\n"), None);
+        assert_eq!(parse_nspid(b"NSpid:\n"), None);
+        assert_eq!(parse_nspid(b"Name:\ta\n"), None);
+        assert_eq!(parse_ns_link(b"pid:[4026531836]"), Some(4_026_531_836));
+        assert_eq!(parse_ns_link(b"pid:[x]"), None);
+        assert_eq!(parse_ns_link(b"pid:4026531836"), None);
+    }
+
+    #[test]
     fn u32_files() {
         assert_eq!(parse_u32_file(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_u32_file(b"1000\n"), Some(1000));
@@ -695,6 +843,8 @@ mod tests {
             let argv = parse_cmdline(&data);
             assert!(argv.iter().map(Vec::len).sum::<usize>() <= data.len());
             let _ = parse_cgroup(&data);
+            let _ = parse_nspid(&data);
+            let _ = parse_ns_link(&data);
             let _ = parse_u32_file(&data);
             n += 1;
         }

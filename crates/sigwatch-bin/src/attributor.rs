@@ -13,11 +13,11 @@ use procconn::{EventKind, Pid, ProcEvent};
 
 use auditsig::KillEvent;
 
-use crate::input::parse_kmsg_line;
+use crate::input::{parse_kmsg_line, parse_oom_kill_line};
 use crate::procview::{ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, Reason, Report, Sender, Text, Timestamp,
-    TraceFacts, Victim, Witness,
+    Ancestor, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin, ProcContext, Reason,
+    Report, Sender, Text, Timestamp, TraceFacts, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 use tracesig::classify::si;
@@ -226,6 +226,8 @@ struct Case {
     mark: Option<(MarkVictim, u64)>,
     /// Kernel-log evidence (reason), until its deadline.
     kernel: Option<(Reason, u64)>,
+    /// The OOM killer's account from the kernel log, until its deadline.
+    oom: Option<(OomContext, u64)>,
     /// The victim died and was reported: late pieces of the same kill are
     /// duplicates until then (pid reuse within seconds needs a full
     /// pid-space wrap, and a known different start time ends it early).
@@ -240,6 +242,7 @@ impl Case {
             && self.sighting.is_none()
             && self.mark.is_none()
             && self.kernel.is_none()
+            && self.oom.is_none()
             && self.done_until.is_none()
     }
 
@@ -372,6 +375,7 @@ impl<P: ProcessView> Attributor<P> {
                 uid: None,
                 start_time: None,
                 exit_confirmed: true,
+                context: ProcContext::default(),
             };
             if let Some(s) = &snap {
                 fill_victim(&mut victim, s, now);
@@ -650,6 +654,7 @@ impl<P: ProcessView> Attributor<P> {
                     uid: None,
                     start_time: None,
                     exit_confirmed: false,
+                    context: ProcContext::default(),
                 };
                 if let Some(s) = self.procs.process(tgid) {
                     fill_victim(&mut v, &s, now);
@@ -679,6 +684,8 @@ impl<P: ProcessView> Attributor<P> {
             witnesses: Vec::new(),
             trace: Some(facts),
             node: None,
+            oom: None,
+            cgroup_kill: None,
             extra: KillExtra {
                 victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
                 kmsg,
@@ -720,6 +727,9 @@ impl<P: ProcessView> Attributor<P> {
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
             proctitle_rejected: None,
+            context: tree.as_ref().map(context_of).unwrap_or_default(),
+            euser: None,
+            login_user: None,
         };
         let ancestors = if tree.is_some() {
             self.procs
@@ -768,6 +778,7 @@ impl<P: ProcessView> Attributor<P> {
                 uid: unset(t.uid),
                 start_time: None,
                 exit_confirmed: false,
+                context: ProcContext::default(),
             };
             if let Some(s) = &snap {
                 fill_victim(&mut victim, s, now);
@@ -803,6 +814,8 @@ impl<P: ProcessView> Attributor<P> {
                 witnesses: Vec::new(),
                 trace,
                 node: None,
+                oom: None,
+                cgroup_kill: None,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     kmsg: false,
@@ -877,12 +890,47 @@ impl<P: ProcessView> Attributor<P> {
 
     /// Feeds one kernel-log line; recognizes OOM kills.
     pub fn on_kmsg_line(&mut self, line: &[u8], now: Clock) -> Vec<Report> {
+        self.on_kmsg_line_with_limit(line, None, now)
+    }
+
+    /// [`Attributor::on_kmsg_line`], with the limit of the memory cgroup
+    /// an `oom-kill:` line names, read by the caller when the line was
+    /// read (`memory.max`; the engine reads nothing itself).
+    pub fn on_kmsg_line_with_limit(
+        &mut self,
+        line: &[u8],
+        limit_bytes: Option<u64>,
+        now: Clock,
+    ) -> Vec<Report> {
         let mut out = Vec::new();
+        let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
+        if let Some(l) = parse_oom_kill_line(line) {
+            let tgid = self.procs.tgid_of(l.pid).unwrap_or(l.pid);
+            let c = self.case(tgid);
+            let (ctx, _) = c
+                .oom
+                .get_or_insert_with(|| (OomContext::default(), deadline));
+            ctx.constraint = l.constraint;
+            ctx.cgroup = l.oom_memcg.as_deref().map(Text::from);
+            ctx.limit_bytes = limit_bytes.filter(|_| l.oom_memcg.is_some());
+            ctx.victim_cgroup = l.task_memcg.as_deref().map(Text::from);
+            self.tidy(tgid);
+            return out;
+        }
         let Some(kk) = parse_kmsg_line(line) else {
             return out;
         };
         self.stats.kernel_kills += 1;
-        let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
+        let c = self.case(kk.pid);
+        let (ctx, _) = c
+            .oom
+            .get_or_insert_with(|| (OomContext::default(), deadline));
+        let kb = |v: Option<u64>| v.map(|v| v.saturating_mul(1024));
+        ctx.total_vm_bytes = kb(kk.total_vm_kb);
+        ctx.anon_rss_bytes = kb(kk.anon_rss_kb);
+        ctx.file_rss_bytes = kb(kk.file_rss_kb);
+        ctx.shmem_rss_bytes = kb(kk.shmem_rss_kb);
+        ctx.oom_score_adj = kk.oom_score_adj;
         self.case(kk.pid).kernel = Some((kk.reason, deadline));
         self.decide(kk.pid, now, false, &mut out);
         self.tidy(kk.pid);
@@ -931,6 +979,9 @@ impl<P: ProcessView> Attributor<P> {
         for c in self.cases.values_mut() {
             if c.kernel.is_some_and(|(_, d)| d <= t) {
                 c.kernel = None;
+            }
+            if c.oom.as_ref().is_some_and(|(_, d)| *d <= t) {
+                c.oom = None;
             }
             if c.mark.as_ref().is_some_and(|(_, d)| *d <= t) {
                 c.mark = None;
@@ -996,6 +1047,9 @@ impl<P: ProcessView> Attributor<P> {
                 .filter(|t| !t.liveness_unknown)
                 .map(|t| t.exited),
             proctitle_rejected: argv.proctitle_rejected,
+            context: tree.as_ref().map(context_of).unwrap_or_default(),
+            euser: None,
+            login_user: None,
         };
         let chain = if tree.is_some() {
             self.procs.ancestry(s.pid)
@@ -1043,6 +1097,21 @@ impl<P: ProcessView> Attributor<P> {
             }
             if k.victim.exit_confirmed {
                 k.witnesses.push(Witness::Proc);
+            }
+            match k.reason {
+                Some(Reason::Oom) if k.oom.is_none() => {
+                    k.oom = self
+                        .cases
+                        .get_mut(&k.victim.pid)
+                        .and_then(|c| c.oom.take())
+                        .map(|(o, _)| o);
+                }
+                Some(Reason::CgroupKill) if k.cgroup_kill.is_none() => {
+                    k.cgroup_kill = Some(CgroupKill {
+                        cgroup: k.victim.context.cgroup.clone(),
+                    });
+                }
+                _ => {}
             }
             self.refresh_liveness(k);
             if !self.wanted(&k.victim) {
@@ -1113,6 +1182,8 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> Kil
         witnesses: Vec::new(),
         trace: None,
         node: None,
+        oom: None,
+        cgroup_kill: None,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()
@@ -1152,6 +1223,9 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     v.cwd = s.cwd.as_deref().map(Text::from).or(v.cwd.take());
     v.uid = s.uid.or(v.uid);
     v.start_time = s.start_time_ns.map(|t| Timestamp(now.wall_of(t)));
+    if !s.details_stale && (s.cgroup.is_some() || s.ns_pid.is_some()) {
+        v.context = context_of(s);
+    }
     if s.details_stale {
         // The exec'd image was never read: the audit target's comm (if
         // any) is right, the tree's pre-exec comm/exe/argv are not.
@@ -1192,5 +1266,21 @@ fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
         } else {
             Some(p.exited)
         },
+        context: context_of(p),
+    }
+}
+
+/// Where a process ran, from what the view captured at its fork or exec.
+/// Nothing when its exec was never read: launchers (runc, systemd) move
+/// a child into its cgroup and namespaces between fork and exec, so the
+/// copy taken at the fork may be another place.
+fn context_of(p: &ProcessSnapshot) -> ProcContext {
+    if p.details_stale {
+        return ProcContext::default();
+    }
+    ProcContext {
+        ns_pid: p.ns_pid,
+        pid_ns: p.pid_ns,
+        ..ProcContext::from_cgroup(p.cgroup.as_deref())
     }
 }

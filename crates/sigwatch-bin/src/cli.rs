@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use sigwatch::config::{AuditInput, Witnesses};
 use sigwatch::{SignalSet, WatchConfig};
@@ -135,12 +135,36 @@ impl ReplayArgs {
     }
 }
 
+/// Where and how reports go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A text block per report on standard output.
+    Text,
+    /// One JSON object per line on standard output (the contract).
+    Json,
+    /// One native journal entry per report (journald's socket): MESSAGE
+    /// is the one-line answer, SIGWATCH_* fields filter, MESSAGE_ID finds
+    /// them all.
+    Journal,
+}
+
 /// Options of the watch mode.
 #[derive(Debug, Args, Clone)]
 pub struct WatchArgs {
-    /// Print JSON lines (one object per line) instead of text.
+    /// Print JSON lines (one object per line) instead of text (same as
+    /// `--output json`).
     #[arg(long)]
     pub json: bool,
+    /// Where reports go: text, json (standard output) or journal.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub output: Option<Output>,
+    /// Text times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
+    /// Text: print everything (each ancestor's whole command line, cwd
+    /// and cgroup) instead of one line per ancestor cut to the terminal.
+    #[arg(long)]
+    pub full: bool,
     /// Exit after N kill reports (N ≥ 1).
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -177,6 +201,11 @@ pub struct WatchArgs {
     /// At most this many exited processes are retained.
     #[arg(long, value_name = "N", default_value_t = 65_536)]
     pub max_exited: usize,
+    /// At most about this many MiB are held by retained exited processes
+    /// (the oldest go first, ancestors of live processes last), whatever
+    /// their command lines.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_retained_mib: u64,
     /// How long a kill and its victim's exit wait for each other (ms).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub window_ms: u64,
@@ -193,6 +222,15 @@ fn parse_sources(s: &str) -> Result<Witnesses, String> {
 }
 
 impl WatchArgs {
+    /// The output chosen (`--json` is `--output json`).
+    pub fn output(&self) -> Output {
+        match (self.output, self.json) {
+            (Some(o), _) => o,
+            (None, true) => Output::Json,
+            (None, false) => Output::Text,
+        }
+    }
+
     /// The watcher's configuration these options ask for.
     pub fn to_config(&self) -> WatchConfig {
         let mut cfg = WatchConfig::default()
@@ -202,6 +240,7 @@ impl WatchArgs {
             .kernel_log(!self.no_kmsg)
             .retention(std::time::Duration::from_secs(self.retention))
             .max_exited(self.max_exited)
+            .max_retained_bytes(usize::try_from(self.max_retained_mib << 20).unwrap_or(usize::MAX))
             .window(std::time::Duration::from_millis(self.window_ms))
             .rcvbuf(self.rcvbuf)
             .handle_signals(true);
@@ -275,6 +314,14 @@ mod tests {
         assert!(w.proc && !w.audit && w.tracefs && !w.kmsg);
         assert!(Cli::try_parse_from(["sigwatch", "--source", "audit,tracefs"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--source", "proc,ebpf"]).is_err());
+        let c = Cli::try_parse_from(["sigwatch", "--output", "journal", "--utc"]).unwrap();
+        assert_eq!(c.watch.output(), Output::Journal);
+        assert!(c.watch.utc && !c.watch.full);
+        assert_eq!(
+            Cli::try_parse_from(["sigwatch"]).unwrap().watch.output(),
+            Output::Text
+        );
+        assert!(Cli::try_parse_from(["sigwatch", "--json", "--output", "text"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
         assert!(
             matches!(c.command, Some(Command::Rules { signal, arch: RulesArch::Native }) if signal.is_all())

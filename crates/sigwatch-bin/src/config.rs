@@ -163,6 +163,9 @@ pub struct WatchConfig {
     pub retention: Duration,
     /// At most this many exited processes are retained.
     pub max_exited: usize,
+    /// At most about this many bytes are held by retained exited
+    /// processes (oldest first, ancestors last). Default 64 MiB.
+    pub max_retained_bytes: usize,
     /// How long a kill and its victim's exit wait for each other.
     pub window: Duration,
     /// Socket receive buffers (bytes) for process events and audit.
@@ -189,6 +192,7 @@ impl Default for WatchConfig {
             install_rules: true,
             retention: Duration::from_secs(600),
             max_exited: 65_536,
+            max_retained_bytes: 64 << 20,
             window: Duration::from_secs(2),
             rcvbuf: 16 << 20,
             kernel_log: true,
@@ -236,6 +240,11 @@ impl WatchConfig {
     /// Retention of exited processes (count).
     pub fn max_exited(mut self, n: usize) -> Self {
         self.max_exited = n;
+        self
+    }
+    /// Retention of exited processes (bytes).
+    pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
+        self.max_retained_bytes = bytes;
         self
     }
     /// The join window.

@@ -38,8 +38,11 @@
 
 pub mod argv;
 pub mod attributor;
+pub mod cgroupfs;
 pub mod config;
+pub mod context;
 pub mod input;
+pub mod journal;
 pub mod notice;
 pub mod output;
 pub mod procview;

@@ -77,19 +77,65 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
             })?,
     };
     let args = &cli.watch;
-    let render = if args.json {
-        sigwatch::render::Renderer::json()
-    } else {
-        sigwatch::render::Renderer::text(
+    let render = match args.output() {
+        cli::Output::Json | cli::Output::Journal => sigwatch::render::Renderer::json(),
+        cli::Output::Text => sigwatch::render::Renderer::text(
             std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
         )
+        .utc(args.utc)
+        .full(args.full)
+        .width(Some(text_width())),
+    };
+    let journal = match args.output() {
+        cli::Output::Journal => {
+            // NOTIFY_SOCKET-style override, for tests against a private journald.
+            let path = std::env::var_os("SIGWATCH_JOURNAL_SOCKET").map_or_else(
+                || sigwatch::journal::SOCKET.into(),
+                std::path::PathBuf::from,
+            );
+            Some(
+                sigwatch::journal::Journal::connect(&path).map_err(|e| sigwatch::Error::Io {
+                    what: format!("connecting to the journal at {}", path.display()),
+                    source: e,
+                })?,
+            )
+        }
+        _ => None,
     };
     let cfg = args.to_config();
     let opts = run::RunOptions { count: args.count };
-    let summary = run::run(&cfg, opts, &render, |w| banner(args, w), stdout)?;
+    let summary = run::run(
+        &cfg,
+        opts,
+        &render,
+        journal.as_ref(),
+        |w| banner(args, w),
+        stdout,
+    )?;
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
     diag::say(&text);
     Ok(())
+}
+
+/// The width ancestor lines are cut to: the terminal's, else `COLUMNS`,
+/// else 160.
+fn text_width() -> usize {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize into the valid pointer.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    if rc == 0 && ws.ws_col >= 40 {
+        return usize::from(ws.ws_col);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&c| c >= 40)
+        .unwrap_or(160)
 }
 
 /// The line that says what sigwatch watches with.

@@ -51,6 +51,12 @@ pub struct ProcessSnapshot {
     pub exit_signal: Option<u8>,
     /// Exit time in nanoseconds since boot (the exit event's `timestamp_ns`).
     pub exit_time_ns: Option<u64>,
+    /// The cgroup path (`procconn::ProcessInfo::cgroup`).
+    pub cgroup: Option<String>,
+    /// The pid inside its innermost pid namespace (`NSpid:`).
+    pub ns_pid: Option<Pid>,
+    /// The inode of its pid namespace when nested.
+    pub pid_ns: Option<u64>,
 }
 
 /// A source of process information the attributor reads and keeps current.
@@ -225,6 +231,9 @@ fn snapshot_of(p: &procconn::ProcessInfo) -> ProcessSnapshot {
         details_stale: p.source == procconn::InfoSource::Inherited && p.exec_count > 0,
         exit_signal: p.exit.and_then(|e| e.status.signal()),
         exit_time_ns: p.exit.map(|e| e.time_ns),
+        cgroup: p.cgroup.clone(),
+        ns_pid: p.ns_pid,
+        pid_ns: p.pid_ns,
     }
 }
 

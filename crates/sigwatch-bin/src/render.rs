@@ -9,7 +9,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::report::{KillReport, Origin, Report, Text};
+use crate::report::{
+    KillReport, OomConstraint, Origin, ProcContext, Reason, Report, Text, Timestamp,
+};
 
 /// Options of the text renderer.
 pub struct TextOptions<'a> {
@@ -17,12 +19,24 @@ pub struct TextOptions<'a> {
     pub color: bool,
     /// Resolves a uid to a user name (e.g. from the passwd database).
     pub user_name: &'a dyn Fn(u32) -> Option<String>,
+    /// The local time zone: seconds east of UTC and the zone's
+    /// abbreviation at a given instant (seconds since the epoch). `None`
+    /// prints UTC (RFC 3339, `Z`).
+    pub local_zone: Option<&'a dyn Fn(i64) -> Option<(i64, String)>>,
+    /// Ancestor lines are cut to this many characters (the terminal's
+    /// width); `None` prints them whole.
+    pub width: Option<usize>,
+    /// Print everything: each ancestor's cwd, whole lines.
+    pub full: bool,
 }
 
 impl std::fmt::Debug for TextOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TextOptions")
             .field("color", &self.color)
+            .field("local_zone", &self.local_zone.is_some())
+            .field("width", &self.width)
+            .field("full", &self.full)
             .finish_non_exhaustive()
     }
 }
@@ -32,7 +46,152 @@ impl Default for TextOptions<'_> {
         TextOptions {
             color: false,
             user_name: &|_| None,
+            local_zone: None,
+            width: None,
+            full: false,
         }
+    }
+}
+
+/// A time for the text output: RFC 3339 UTC, or local time with its
+/// offset and zone (`2026-11-26 05:39:28.504 +01:00 CET`).
+pub fn text_time(t: Timestamp, o: &TextOptions<'_>) -> String {
+    let Some(zone) = o.local_zone else {
+        return t.rfc3339();
+    };
+    let secs = (t.0 / 1_000_000_000) as i64;
+    let Some((off, abbrev)) = zone(secs) else {
+        return t.rfc3339();
+    };
+    // Shift the instant by the offset and format it as if it were UTC.
+    let shifted = (secs + off).max(0) as u64 * 1_000_000_000 + t.0 % 1_000_000_000;
+    let utc = Timestamp(shifted).rfc3339();
+    let (date, time) = utc.split_once('T').unwrap_or((&utc, ""));
+    let time = time.trim_end_matches('Z');
+    let sign = if off < 0 { '-' } else { '+' };
+    let a = off.unsigned_abs();
+    let abbrev = escape(abbrev.as_bytes());
+    format!(
+        "{date} {time} {sign}{:02}:{:02}{}{abbrev}",
+        a / 3600,
+        (a % 3600) / 60,
+        if abbrev.is_empty() { "" } else { " " }
+    )
+}
+
+/// Where a process ran, in a few words: the container (runtime, short
+/// id, pod), else the systemd unit (and the user manager's unit).
+pub fn where_short(c: &ProcContext) -> Option<String> {
+    if let Some(ct) = &c.container {
+        let mut s = String::new();
+        if let Some(r) = ct.runtime {
+            s.push_str(r);
+        } else {
+            s.push_str("container");
+        }
+        if let Some(id) = &ct.id {
+            let short: String = id.chars().take(12).collect();
+            let _ = write!(s, " {}", escape(short.as_bytes()));
+        }
+        if let Some(p) = &ct.pod_uid {
+            let _ = write!(s, " pod {}", escape(p.as_bytes()));
+        }
+        return Some(s);
+    }
+    match (&c.unit, &c.user_unit) {
+        (Some(u), Some(uu)) => Some(format!(
+            "{} › {}",
+            escape(u.as_bytes()),
+            escape(uu.as_bytes())
+        )),
+        (Some(u), None) => Some(escape(u.as_bytes())),
+        _ => None,
+    }
+}
+
+/// `pid N (comm, where)`.
+fn who(pid: i32, comm: &Option<Text>, c: &ProcContext) -> String {
+    match where_short(c) {
+        Some(w) => format!("pid {pid} ({}, {w})", opt_text(comm)),
+        None => format!("pid {pid} ({})", opt_text(comm)),
+    }
+}
+
+/// Bytes for humans: `512 B`, `64.0 KiB`, `1.5 GiB`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+/// The one-line answer: who was killed, by whom, how — without the time
+/// (the text output puts it first; the journal has its own).
+pub fn answer(k: &KillReport) -> String {
+    let v = &k.victim;
+    let victim = who(v.pid, &v.comm, &v.context);
+    let sig = escape(k.signal_name.as_bytes());
+    let failed = k.success == Some(false);
+    let how = match (&k.sender, k.origin, k.reason) {
+        (_, Origin::Kernel, Some(Reason::Oom)) => {
+            let mut s = "the kernel's OOM killer".to_string();
+            match k.oom.as_ref().and_then(|o| o.constraint.map(|c| (o, c))) {
+                Some((o, OomConstraint::Memcg)) => {
+                    let _ = write!(s, ": memory cgroup {}", opt_text(&o.cgroup));
+                    match o.limit_bytes {
+                        Some(l) => {
+                            let _ = write!(s, " hit its limit of {}", human_bytes(l));
+                        }
+                        None => s.push_str(" hit its limit"),
+                    }
+                }
+                Some((_, OomConstraint::Machine)) => {
+                    s.push_str(": the whole machine ran out of memory")
+                }
+                Some((_, OomConstraint::Cpuset)) => s.push_str(": a cpuset's memory nodes ran out"),
+                Some((_, OomConstraint::MemoryPolicy)) => {
+                    s.push_str(": a memory policy's nodes ran out")
+                }
+                None => {}
+            }
+            s
+        }
+        (Some(snd), Origin::Kernel, Some(Reason::CgroupKill)) => format!(
+            "{} writing cgroup.kill{}",
+            who(snd.pid, &snd.comm, &snd.context),
+            k.cgroup_kill
+                .as_ref()
+                .and_then(|c| c.cgroup.as_ref())
+                .map_or_else(String::new, |c| format!(" (its cgroup {})", escape(&c.0)))
+        ),
+        (_, Origin::Kernel, Some(r)) => format!("the kernel ({})", r.as_str()),
+        (_, Origin::Kernel, None) => "the kernel".to_string(),
+        (Some(snd), _, _) => {
+            let mut s = who(snd.pid, &snd.comm, &snd.context);
+            if let Some(sc) = &k.syscall {
+                let _ = write!(s, " via {}()", escape(sc.as_bytes()));
+            }
+            if k.origin == Origin::Unknown {
+                s.push_str(" (unconfirmed: kill() or the kernel)");
+            }
+            s
+        }
+        (None, _, _) => "an unknown sender".to_string(),
+    };
+    if failed {
+        let e = k.extra.errno.map_or_else(|| "failed".into(), errno_name);
+        format!("{sig} to {victim} from {how}: not delivered ({e})")
+    } else if v.exit_confirmed {
+        format!("{victim} killed by {sig} from {how}")
+    } else {
+        format!("{sig} to {victim} from {how} (no exit by it seen)")
     }
 }
 
@@ -171,20 +330,11 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
 fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     let mut s = String::new();
     let v = &k.victim;
-    let origin = match (k.origin, &k.reason) {
-        (Origin::User, _) => "sent by a process".to_string(),
-        (Origin::Kernel, Some(r)) => format!("sent by the kernel ({})", escape(r.as_bytes())),
-        (Origin::Kernel, None) => "sent by the kernel".to_string(),
-        (Origin::Unknown, _) => "sender unknown".to_string(),
-    };
     let _ = writeln!(
         s,
-        "{} {} → pid {} ({}), {}",
-        st.bold(&k.time.rfc3339()),
-        st.red(&k.signal_name),
-        v.pid,
-        opt_text(&v.comm),
-        origin
+        "{} {}",
+        st.bold(&text_time(k.time, o)),
+        st.red(&answer(k))
     );
     // Victim.
     let mut line = format!("  victim   pid {}", v.pid);
@@ -200,7 +350,7 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         let _ = write!(line, "  ran {}", human_duration(ns));
     }
     if let Some(t) = v.start_time {
-        let _ = write!(line, " (started {})", t.rfc3339());
+        let _ = write!(line, " (started {})", text_time(t, o));
     }
     let died = if v.exit_confirmed {
         "died of it".to_string()
@@ -220,6 +370,9 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             opt_text(&v.exe),
             opt_text(&v.cwd)
         );
+    }
+    if let Some(l) = context_line(&v.context) {
+        let _ = writeln!(s, "           {l}");
     }
     // Sender.
     match &k.sender {
@@ -303,6 +456,9 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
                 );
             }
             let _ = writeln!(s, "{ids}");
+            if let Some(l) = context_line(&snd.context) {
+                let _ = writeln!(s, "           {l}");
+            }
         }
         None => {
             let why = match k.origin {
@@ -312,28 +468,50 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             let _ = writeln!(s, "  sender   {why}");
         }
     }
-    // Ancestry.
+    // Ancestry: one line each, cut to the width unless `full`.
     if !k.ancestors.is_empty() {
         let _ = writeln!(s, "  spawned by (nearest first)");
-        for (i, a) in k.ancestors.iter().enumerate() {
-            let indent = "  ".repeat(i + 2);
-            let mut line = format!("{indent}└─ {} {}", a.pid, opt_text(&a.comm));
+        for a in &k.ancestors {
+            let mut head = format!("    {} {}", a.pid, opt_text(&a.comm));
             if a.exited == Some(true) {
-                line.push_str(&format!(" {}", st.dim("[exited]")));
+                head.push_str(" [exited]");
             }
+            if let Some(w) = where_short(&a.context) {
+                let _ = write!(head, "  [{w}]");
+            }
+            if a.uid.is_some() {
+                let _ = write!(head, "  uid {}", user(a.uid, o));
+            }
+            let mut line = head;
             if let Some(argv) = &a.argv {
                 let _ = write!(line, "  {}", argv_line(argv));
             } else if let Some(e) = &a.exe {
                 let _ = write!(line, "  {}", escape(&e.0));
             }
-            if let Some(c) = &a.cwd {
-                let _ = write!(line, "  (cwd {})", escape(&c.0));
+            if o.full {
+                if let Some(c) = &a.cwd {
+                    let _ = write!(line, "  (cwd {})", escape(&c.0));
+                }
+                if let Some(cg) = &a.context.cgroup {
+                    let _ = write!(line, "  (cgroup {})", escape(&cg.0));
+                }
             }
-            if a.uid.is_some() {
-                let _ = write!(line, "  uid {}", user(a.uid, o));
-            }
+            let line = match o.width.filter(|_| !o.full) {
+                Some(w) => cut(&line, w),
+                None => line,
+            };
             let _ = writeln!(s, "{line}");
         }
+    }
+    if let Some(oom) = &k.oom {
+        let _ = writeln!(s, "  oom      {}", oom_line(oom));
+    }
+    if let Some(c) = &k.cgroup_kill {
+        let _ = writeln!(
+            s,
+            "  cgroup.kill  {} (the victim's cgroup: the one killed or below it)",
+            opt_text(&c.cgroup)
+        );
     }
     if let Some(t) = &k.trace {
         let _ = writeln!(
@@ -375,6 +553,82 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     s
 }
 
+/// The cgroup, unit, container and pid namespace of a process, on one
+/// line; `None` when nothing is known.
+fn context_line(c: &ProcContext) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(cg) = &c.cgroup {
+        parts.push(format!("cgroup {}", escape(&cg.0)));
+    }
+    if let Some(u) = &c.unit {
+        parts.push(format!("unit {}", escape(u.as_bytes())));
+    }
+    if let Some(u) = &c.user_unit {
+        parts.push(format!("user unit {}", escape(u.as_bytes())));
+    }
+    if let Some(ct) = &c.container {
+        let mut t = format!("container {}", ct.runtime.unwrap_or("(runtime unknown)"));
+        if let Some(id) = &ct.id {
+            let _ = write!(t, " {}", escape(id.as_bytes()));
+        }
+        if let Some(p) = &ct.pod_uid {
+            let _ = write!(t, "  pod {}", escape(p.as_bytes()));
+        }
+        parts.push(t);
+    }
+    if let Some(ns) = c.pid_ns {
+        let mut t = format!("pid namespace {ns}");
+        if let Some(p) = c.ns_pid {
+            let _ = write!(t, " (pid {p} there)");
+        }
+        parts.push(t);
+    }
+    (!parts.is_empty()).then(|| parts.join("  "))
+}
+
+fn oom_line(o: &crate::report::OomContext) -> String {
+    let mut s = match o.constraint {
+        Some(OomConstraint::Memcg) => format!(
+            "memory cgroup {} hit its limit{}",
+            opt_text(&o.cgroup),
+            o.limit_bytes
+                .map_or_else(String::new, |l| format!(" ({})", human_bytes(l)))
+        ),
+        Some(OomConstraint::Machine) => "the whole machine ran out of memory".to_string(),
+        Some(c) => format!("constraint {c}"),
+        None => "constraint unknown (no oom-kill: line read)".to_string(),
+    };
+    if let Some(vc) = &o.victim_cgroup {
+        let _ = write!(s, "; victim's memory cgroup {}", escape(&vc.0));
+    }
+    let figures: Vec<String> = [
+        ("anon-rss", o.anon_rss_bytes),
+        ("file-rss", o.file_rss_bytes),
+        ("shmem-rss", o.shmem_rss_bytes),
+        ("total-vm", o.total_vm_bytes),
+    ]
+    .iter()
+    .filter_map(|(n, v)| v.map(|v| format!("{n} {}", human_bytes(v))))
+    .collect();
+    if !figures.is_empty() {
+        let _ = write!(s, "; victim used {}", figures.join(", "));
+    }
+    if let Some(a) = o.oom_score_adj {
+        let _ = write!(s, "; oom_score_adj {a}");
+    }
+    s
+}
+
+/// Cuts a line to `width` characters, ending in `…` when cut.
+fn cut(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Writes one report as a JSON line and flushes (so a consumer sees each
 /// report as soon as it exists).
 ///
@@ -398,12 +652,56 @@ pub fn write_text<W: Write>(w: &mut W, r: &Report, o: &TextOptions<'_>) -> io::R
     w.flush()
 }
 
+/// Fills the user names (`user`, `euser`, `login_user`) of a kill
+/// report's processes from `lookup`.
+pub fn name_users(r: &mut Report, lookup: &dyn Fn(u32) -> Option<String>) {
+    let Report::Kill(k) = r else {
+        return;
+    };
+    k.victim.context.user = k.victim.uid.and_then(lookup);
+    if let Some(snd) = k.sender.as_mut() {
+        snd.context.user = snd.uid.and_then(lookup);
+        snd.euser = snd.euid.and_then(lookup);
+        snd.login_user = snd.auid.and_then(lookup);
+    }
+    for a in &mut k.ancestors {
+        a.context.user = a.uid.and_then(lookup);
+    }
+}
+
+/// The local time zone at an instant (seconds since the epoch): offset
+/// east of UTC in seconds and the zone's abbreviation (`localtime_r`,
+/// i.e. `TZ` or `/etc/localtime`).
+pub fn local_zone(secs: i64) -> Option<(i64, String)> {
+    let t: libc::time_t = secs;
+    // SAFETY: an all-zero `tm` is valid (integers and a null pointer).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to a time_t and a tm owned by this frame.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    let abbrev = if tm.tm_zone.is_null() {
+        String::new()
+    } else {
+        // SAFETY: tm_zone points to a NUL-terminated string kept by libc
+        // for the life of the process (the tz database's abbreviations).
+        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Some((tm.tm_gmtoff, abbrev))
+}
+
 /// The output format of a program: JSON lines, or text with user names
 /// looked up once per uid (and colour when the output is a terminal).
 #[derive(Debug)]
 pub struct Renderer {
     json: bool,
     color: bool,
+    utc: bool,
+    width: Option<usize>,
+    full: bool,
     names: std::cell::RefCell<std::collections::HashMap<u32, Option<String>>>,
 }
 
@@ -413,22 +711,80 @@ impl Renderer {
         Renderer {
             json: true,
             color: false,
+            utc: true,
+            width: None,
+            full: true,
             names: Default::default(),
         }
     }
 
-    /// Text blocks, with ANSI colours if `color`.
+    /// Text blocks, with ANSI colours if `color`, times in local time.
     pub fn text(color: bool) -> Renderer {
         Renderer {
             json: false,
             color,
+            utc: false,
+            width: None,
+            full: false,
             names: Default::default(),
         }
+    }
+
+    /// Text times in UTC (RFC 3339) instead of local time.
+    pub fn utc(mut self, utc: bool) -> Renderer {
+        self.utc = utc;
+        self
+    }
+
+    /// Cut ancestor lines to this many characters.
+    pub fn width(mut self, width: Option<usize>) -> Renderer {
+        self.width = width;
+        self
+    }
+
+    /// Print everything (whole ancestor lines, their cwd and cgroup).
+    pub fn full(mut self, full: bool) -> Renderer {
+        self.full = full;
+        self
     }
 
     /// Whether this renders JSON lines.
     pub fn is_json(&self) -> bool {
         self.json
+    }
+
+    /// The user name of `uid` (the passwd database, looked up once).
+    pub fn user_name(&self, uid: u32) -> Option<String> {
+        self.names
+            .borrow_mut()
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .clone()
+    }
+
+    /// A copy of `r` with the user names filled in.
+    pub fn named(&self, r: &Report) -> Report {
+        let mut r = r.clone();
+        if matches!(r, Report::Kill(_)) {
+            name_users(&mut r, &|u| self.user_name(u));
+        }
+        r
+    }
+
+    /// The text options this renderer uses.
+    pub fn text_options<'a>(&self, lookup: &'a dyn Fn(u32) -> Option<String>) -> TextOptions<'a> {
+        TextOptions {
+            color: self.color,
+            user_name: lookup,
+            local_zone: (!self.utc).then_some(&local_zone as &dyn Fn(i64) -> Option<(i64, String)>),
+            width: self.width,
+            full: self.full,
+        }
     }
 
     /// One report, rendered.
@@ -439,25 +795,10 @@ impl Renderer {
     pub fn render(&self, r: &Report) -> io::Result<Vec<u8>> {
         let mut w = Vec::with_capacity(2048);
         if self.json {
-            write_json(&mut w, r)?;
+            write_json(&mut w, &self.named(r))?;
         } else {
-            let lookup = |uid: u32| -> Option<String> {
-                self.names
-                    .borrow_mut()
-                    .entry(uid)
-                    .or_insert_with(|| {
-                        nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-                            .ok()
-                            .flatten()
-                            .map(|u| u.name)
-                    })
-                    .clone()
-            };
-            let o = TextOptions {
-                color: self.color,
-                user_name: &lookup,
-            };
-            write_text(&mut w, r, &o)?;
+            let lookup = |uid: u32| self.user_name(uid);
+            write_text(&mut w, r, &self.text_options(&lookup))?;
         }
         Ok(w)
     }
@@ -521,6 +862,7 @@ mod tests {
                 uid: Some(65534),
                 start_time: None,
                 exit_confirmed: true,
+                context: ProcContext::from_cgroup(Some("/system.slice/pa-daemon.service")),
             },
             sender: Some(Sender {
                 pid: 1298,
@@ -538,6 +880,11 @@ mod tests {
                 tty: None,
                 exited: Some(true),
                 proctitle_rejected: Some(false),
+                context: ProcContext::from_cgroup(Some(
+                    "/docker/4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e",
+                )),
+                euser: None,
+                login_user: None,
             }),
             ancestors: vec![Ancestor {
                 pid: 1297,
@@ -548,6 +895,7 @@ mod tests {
                 uid: Some(0),
                 start_time: None,
                 exited: Some(true),
+                context: ProcContext::default(),
             }],
             audit: Some(AuditRef {
                 serial: 23,
@@ -557,6 +905,8 @@ mod tests {
             witnesses: vec![Witness::Audit, Witness::Proc],
             trace: None,
             node: None,
+            oom: None,
+            cgroup_kill: None,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
                 errno: None,
@@ -573,10 +923,25 @@ mod tests {
         let o = TextOptions {
             color: false,
             user_name: &names,
+            ..TextOptions::default()
         };
         let t = render_text(&Report::Kill(sample()), &o);
         assert!(!t.contains('\x1b'), "{t}");
-        assert!(t.contains("SIGKILL → pid 1294 (pa-daemon)"), "{t}");
+        let first = t.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "2026-11-26T04:39:28.504Z pid 1294 (pa-daemon, pa-daemon.service) killed by SIGKILL from pid 1298 (s\\x1b]0;pwn\\x07h, docker 4f3c9a1e2b7d) via kill()"
+        );
+        assert!(
+            t.contains("cgroup /system.slice/pa-daemon.service  unit pa-daemon.service"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "container docker 4f3c9a1e2b7d8c6f5a4e3d2c1b0a9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e"
+            ),
+            "{t}"
+        );
         assert!(t.contains("ran 3.0s"), "{t}");
         assert!(t.contains("s\\x1b]0;pwn\\x07h"), "{t}");
         assert!(t.contains("uid 65534 (nobody)"), "{t}");
@@ -585,7 +950,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("└─ 1297 launcher [exited]  launcher --now"),
+            t.contains("\n    1297 launcher [exited]  uid 0  launcher --now\n"),
             "{t}"
         );
         assert!(t.contains("syscall kill(1294, 9)"), "{t}");
@@ -594,9 +959,10 @@ mod tests {
             &TextOptions {
                 color: true,
                 user_name: &names,
+                ..TextOptions::default()
             },
         );
-        assert!(c.contains("\x1b[1;31mSIGKILL\x1b[0m"));
+        assert!(c.contains("\x1b[1;31mpid 1294"), "{c}");
     }
 
     #[test]
@@ -622,14 +988,114 @@ mod tests {
         let o = TextOptions {
             color: false,
             user_name: &names,
+            ..TextOptions::default()
         };
         let t = render_text(&Report::Kill(k), &o);
-        assert!(t.contains("sent by the kernel (cgroup_kill)"), "{t}");
+        assert!(
+            t.contains("killed by SIGKILL from pid 1298 (s\\x1b]0;pwn\\x07h, docker 4f3c9a1e2b7d) writing cgroup.kill"),
+            "{t}"
+        );
         assert!(t.contains("syscall none (it wrote to cgroup.kill"), "{t}");
         assert!(t.contains("login uid, session, tty unknown"), "{t}");
         assert!(!t.contains("login uid unset"), "{t}");
         assert!(t.contains("tracefs  current 1298 sh  code 0  grp 0"), "{t}");
         assert!(t.contains("seen by  tracefs, proc"), "{t}");
+    }
+
+    #[test]
+    fn local_time_with_zone_and_utc() {
+        let t = Timestamp(1_795_667_968_504_000_000);
+        let cet = |_: i64| Some((3600, "CET".to_string()));
+        let o = TextOptions {
+            local_zone: Some(&cet),
+            ..TextOptions::default()
+        };
+        assert_eq!(text_time(t, &o), "2026-11-26 05:39:28.504 +01:00 CET");
+        let west = |_: i64| Some((-(3 * 3600 + 1800), String::new()));
+        let o = TextOptions {
+            local_zone: Some(&west),
+            ..TextOptions::default()
+        };
+        assert_eq!(text_time(t, &o), "2026-11-26 01:09:28.504 -03:30");
+        assert_eq!(
+            text_time(t, &TextOptions::default()),
+            "2026-11-26T04:39:28.504Z"
+        );
+        // The real zone database: UTC is UTC.
+        std::env::set_var("TZ", "UTC");
+        assert_eq!(local_zone(1_795_667_968), Some((0, "UTC".to_string())));
+    }
+
+    #[test]
+    fn ancestors_are_cut_to_the_width_unless_full() {
+        let mut k = sample();
+        k.ancestors[0].argv = Some(vec![
+            Text::from("launcher"),
+            Text::from("--env"),
+            Text::from("x".repeat(1500).as_str()),
+        ]);
+        k.ancestors[0].cwd = Some(Text::from("/srv/app"));
+        let o = TextOptions {
+            width: Some(60),
+            ..TextOptions::default()
+        };
+        let t = render_text(&Report::Kill(k.clone()), &o);
+        let line = t.lines().find(|l| l.contains("1297 launcher")).unwrap();
+        assert_eq!(line.chars().count(), 60, "{line}");
+        assert!(line.ends_with('…'), "{line}");
+        assert!(!t.contains("cwd /srv/app"), "{t}");
+        let o = TextOptions {
+            width: Some(60),
+            full: true,
+            ..TextOptions::default()
+        };
+        let t = render_text(&Report::Kill(k), &o);
+        let line = t.lines().find(|l| l.contains("1297 launcher")).unwrap();
+        assert!(line.contains(&"x".repeat(1500)), "{line}");
+        assert!(line.contains("(cwd /srv/app)"), "{line}");
+    }
+
+    #[test]
+    fn oom_answers_name_the_limit() {
+        let mut k = sample();
+        k.origin = Origin::Kernel;
+        k.reason = Some(Reason::Oom);
+        k.sender = None;
+        k.syscall = None;
+        k.oom = Some(crate::report::OomContext {
+            constraint: Some(OomConstraint::Memcg),
+            cgroup: Some(Text::from("/jobs/batch")),
+            limit_bytes: Some(64 << 20),
+            victim_cgroup: Some(Text::from("/jobs/batch/w1")),
+            anon_rss_bytes: Some(63 << 20),
+            ..Default::default()
+        });
+        let a = answer(&k);
+        assert_eq!(
+            a,
+            "pid 1294 (pa-daemon, pa-daemon.service) killed by SIGKILL from the kernel's OOM killer: memory cgroup /jobs/batch hit its limit of 64.0 MiB"
+        );
+        let t = render_text(&Report::Kill(k.clone()), &TextOptions::default());
+        assert!(
+            t.contains("oom      memory cgroup /jobs/batch hit its limit (64.0 MiB); victim's memory cgroup /jobs/batch/w1; victim used anon-rss 63.0 MiB"),
+            "{t}"
+        );
+        k.oom.as_mut().unwrap().constraint = Some(OomConstraint::Machine);
+        assert!(answer(&k).ends_with("OOM killer: the whole machine ran out of memory"));
+    }
+
+    #[test]
+    fn user_names_fill_json_fields() {
+        let mut r = Report::Kill(sample());
+        name_users(&mut r, &|u| (u == 65534).then(|| "nobody".to_string()));
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["victim"]["user"], "nobody");
+        assert_eq!(v["sender"]["user"], "nobody");
+        assert_eq!(v["sender"]["euser"], "nobody");
+        assert!(v["sender"]["login_user"].is_null());
+        assert!(v["ancestors"][0]["user"].is_null());
+        assert_eq!(v["sender"]["container"]["runtime"], "docker");
+        assert_eq!(v["victim"]["unit"], "pa-daemon.service");
     }
 
     /// A writer whose reader went away.
@@ -693,10 +1159,12 @@ mod tests {
             "witnesses",
             "trace",
             "node",
+            "oom",
+            "cgroup_kill",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 15);
+        assert_eq!(keys.len(), 17);
         assert!(v["node"].is_null());
         assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));

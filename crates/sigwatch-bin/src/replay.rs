@@ -34,8 +34,8 @@ use auditsig::{
 };
 
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, Report, Sender, Text, Timestamp, Victim,
-    Witness,
+    Ancestor, AuditRef, KillExtra, KillReport, Origin, ProcContext, Report, Sender, Text,
+    Timestamp, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 
@@ -369,6 +369,10 @@ impl Replay {
             tty: s.tty.as_ref().map(|t| Text(t.0.clone())),
             exited: None,
             proctitle_rejected: chosen.proctitle_rejected,
+            // An audit log does not record cgroups or namespaces.
+            context: ProcContext::default(),
+            euser: None,
+            login_user: None,
         };
         let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
         let contid = container_id(ev);
@@ -416,6 +420,7 @@ impl Replay {
                 uid: ouid.or_else(|| p.and_then(|p| p.uid)),
                 start_time: None,
                 exit_confirmed: false,
+                context: ProcContext::default(),
             };
             self.stats.reports += 1;
             self.out.push(Report::Kill(KillReport {
@@ -437,6 +442,8 @@ impl Replay {
                 witnesses: vec![Witness::Audit],
                 trace: None,
                 node: node_name.clone(),
+                oom: None,
+                cgroup_kill: None,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     errno: k.errno,
@@ -469,6 +476,7 @@ impl Replay {
                     uid: None,
                     start_time: None,
                     exited: None,
+                    context: ProcContext::default(),
                 });
                 break;
             };
@@ -482,6 +490,7 @@ impl Replay {
                 uid: p.uid,
                 start_time: None,
                 exited: None,
+                context: ProcContext::default(),
             });
             if pid == 1 {
                 break;

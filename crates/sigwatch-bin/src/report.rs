@@ -7,6 +7,8 @@
 
 use serde::{Serialize, Serializer};
 
+pub use crate::context::Container;
+
 /// Bytes chosen by a watched process (comm, argv, paths): kept raw so the
 /// text renderer can escape them exactly; serialized to JSON as a string
 /// (invalid UTF-8 replaced by U+FFFD; serde_json escapes control characters).
@@ -164,6 +166,13 @@ pub struct KillReport {
     /// journal's `_HOSTNAME` in a replay of a journal); null when the
     /// records do not say.
     pub node: Option<Text>,
+    /// What the kernel's OOM report said (`oom-kill:` and `Killed process`
+    /// lines) and the limit read at the time; null unless `reason` is
+    /// `oom` and the kernel log was read.
+    pub oom: Option<OomContext>,
+    /// The cgroup whose `cgroup.kill` killed the victim; null unless
+    /// `reason` is `cgroup_kill`.
+    pub cgroup_kill: Option<CgroupKill>,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
     pub extra: KillExtra,
@@ -246,6 +255,9 @@ pub struct Victim {
     /// `argv` is cut: the process tree keeps a bounded prefix of a huge
     /// command line. Null when `argv` is null.
     pub argv_truncated: Option<bool>,
+    /// Where it ran: cgroup, unit, container, pid namespace, user name.
+    #[serde(flatten)]
+    pub context: ProcContext,
 }
 
 /// The sender of a kill report.
@@ -286,6 +298,13 @@ pub struct Sender {
     /// first audited syscall, so after a later exec it is an earlier
     /// program's); null without a `PROCTITLE`.
     pub proctitle_rejected: Option<bool>,
+    /// Where it ran: cgroup, unit, container, pid namespace, user name.
+    #[serde(flatten)]
+    pub context: ProcContext,
+    /// The user name of `euid`.
+    pub euser: Option<String>,
+    /// The user name of `auid` (the login user).
+    pub login_user: Option<String>,
 }
 
 /// One element of the sender's spawn chain.
@@ -308,6 +327,101 @@ pub struct Ancestor {
     pub start_time: Option<Timestamp>,
     /// Whether it has exited; null when unknown.
     pub exited: Option<bool>,
+    /// Where it ran: cgroup, unit, container, pid namespace, user name.
+    #[serde(flatten)]
+    pub context: ProcContext,
+}
+
+/// Where a process ran, captured when it forked or exec'd (so an exited
+/// process keeps it). Serialized flat into `victim`, `sender` and each
+/// ancestor.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ProcContext {
+    /// The cgroup path: the cgroup v2 path, or on v1 hosts the
+    /// `name=systemd` (else `memory`) hierarchy's (`/proc/<pid>/cgroup`).
+    pub cgroup: Option<Text>,
+    /// The systemd unit (service, scope, or the innermost slice) the
+    /// cgroup path names; null outside systemd's conventions.
+    pub unit: Option<String>,
+    /// The unit of a user's systemd (`user@UID.service`) the process ran in.
+    pub user_unit: Option<String>,
+    /// The container the cgroup path names (docker, containerd, cri-o,
+    /// podman, lxc, systemd-nspawn; Kubernetes pod uid).
+    pub container: Option<Container>,
+    /// The pid inside its own pid namespace (`/proc/<pid>/status` `NSpid:`
+    /// last value; equal to the pid outside containers).
+    pub ns_pid: Option<i32>,
+    /// The inode of its pid namespace (`/proc/<pid>/ns/pid`), null when
+    /// it is the host's (not nested) or unknown.
+    pub pid_ns: Option<u64>,
+    /// The user name of `uid` (the passwd database when the report was
+    /// written).
+    pub user: Option<String>,
+}
+
+impl ProcContext {
+    /// The context of a process in `cgroup` (unit and container derived
+    /// from the path).
+    pub fn from_cgroup(cgroup: Option<&str>) -> ProcContext {
+        let placed = cgroup.map(crate::context::placement).unwrap_or_default();
+        ProcContext {
+            cgroup: cgroup.map(Text::from),
+            unit: placed.unit,
+            user_unit: placed.user_unit,
+            container: placed.container,
+            ..ProcContext::default()
+        }
+    }
+}
+
+/// What limited memory when the OOM killer chose the victim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OomConstraint {
+    /// The whole machine ran out (`CONSTRAINT_NONE`).
+    Machine,
+    /// A memory cgroup's limit (`CONSTRAINT_MEMCG`).
+    Memcg,
+    /// A cpuset's memory nodes (`CONSTRAINT_CPUSET`).
+    Cpuset,
+    /// A NUMA memory policy (`CONSTRAINT_MEMORY_POLICY`).
+    MemoryPolicy,
+}
+
+/// The OOM killer's own account of a kill (`mm/oom_kill.c`:
+/// `dump_oom_victim`'s `oom-kill:` line, `__oom_kill_process`'s `Killed
+/// process` line), plus the limit read when the line was read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct OomContext {
+    /// `constraint=`: what ran out.
+    pub constraint: Option<OomConstraint>,
+    /// `oom_memcg=`: the memory cgroup whose limit was hit (memcg OOM only).
+    pub cgroup: Option<Text>,
+    /// That cgroup's limit in bytes (`memory.max`, or v1
+    /// `memory.limit_in_bytes`) read when the kernel's line was read; null
+    /// when unlimited, unreadable or no cgroup.
+    pub limit_bytes: Option<u64>,
+    /// `task_memcg=`: the victim's memory cgroup.
+    pub victim_cgroup: Option<Text>,
+    /// `total-vm:` of the victim, in bytes.
+    pub total_vm_bytes: Option<u64>,
+    /// `anon-rss:` in bytes.
+    pub anon_rss_bytes: Option<u64>,
+    /// `file-rss:` in bytes.
+    pub file_rss_bytes: Option<u64>,
+    /// `shmem-rss:` in bytes.
+    pub shmem_rss_bytes: Option<u64>,
+    /// `oom_score_adj:` of the victim.
+    pub oom_score_adj: Option<i32>,
+}
+
+/// A `cgroup.kill` write behind a kill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupKill {
+    /// The victim's cgroup when it was killed: the killed cgroup or one
+    /// below it (`cgroup.kill` kills a whole subtree).
+    pub cgroup: Option<Text>,
 }
 
 /// The audit event behind a report.
@@ -395,6 +509,13 @@ pub enum Witness {
     /// The victim's exit by this signal (process events).
     Proc,
 }
+
+json_names!(OomConstraint {
+    Machine => "machine",
+    Memcg => "memcg",
+    Cpuset => "cpuset",
+    MemoryPolicy => "memory_policy",
+});
 
 json_names!(Witness {
     Audit => "audit",

@@ -7,6 +7,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use sigwatch::journal::Journal;
 use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
 use sigwatch::report::{Report, Summary};
@@ -40,6 +41,10 @@ fn say(n: &Notice) {
 /// Rendered reports on their way out, and how many kill reports went.
 struct Emitter<'a> {
     render: &'a Renderer,
+    /// `--output journal`: reports go to journald instead of the queue.
+    journal: Option<&'a Journal>,
+    /// Reports journald did not take (counted as dropped).
+    journal_failed: u64,
     queue: OutQueue,
     /// Kill reports queued.
     printed: u64,
@@ -49,6 +54,21 @@ struct Emitter<'a> {
 impl Emitter<'_> {
     /// Queues one report; `true` once `--count` kill reports are out.
     fn push(&mut self, r: &Report) -> Result<bool, Error> {
+        if let Some(j) = self.journal {
+            // User names filled in, as in the JSON lines.
+            if let Err(e) = j.send(&self.render.named(r)) {
+                self.journal_failed += 1;
+                crate::diag::say(&format!(
+                    "sigwatch: a report could not be sent to the journal: {e}"
+                ));
+                return Ok(false);
+            }
+            if !matches!(r, Report::Kill(_)) {
+                return Ok(false);
+            }
+            self.printed += 1;
+            return Ok(self.count_reached());
+        }
         let bytes = self.render.render(r).map_err(|e| Error::Io {
             what: "rendering a report".into(),
             source: e,
@@ -114,6 +134,7 @@ pub fn run<W: Write + AsFd>(
     cfg: &WatchConfig,
     opts: RunOptions,
     render: &Renderer,
+    journal: Option<&Journal>,
     banner: impl Fn(&Watcher) -> String,
     out: W,
 ) -> Result<Summary, Error> {
@@ -138,6 +159,8 @@ pub fn run<W: Write + AsFd>(
     let watch_output = reader_can_vanish(w.as_fd());
     let mut out = Emitter {
         render,
+        journal,
+        journal_failed: 0,
         queue: OutQueue::default(),
         printed: 0,
         count: opts.count,
@@ -216,6 +239,9 @@ fn shut_down<W: Write + AsFd>(
         }
     }
     summary.reports = out.printed;
+    if let Some(j) = out.journal {
+        let _ = j.send(&Report::Summary(summary));
+    }
     // The summary goes last, through the same queue: whole lines only.
     let summary_queued = out.render.is_json()
         && out_ok
@@ -234,7 +260,7 @@ fn shut_down<W: Write + AsFd>(
     // Reports that never reached the reader are counted, never silent
     // (the summary line itself, if it is among them, is not a report).
     let undelivered = out.queue.undelivered() - u64::from(summary_queued && out.queue.pending());
-    summary.reports_dropped = out.queue.dropped + undelivered;
+    summary.reports_dropped = out.queue.dropped + undelivered + out.journal_failed;
     if summary.reports_dropped > 0 {
         crate::diag::say(&format!(
             "sigwatch: {} report(s) dropped: the output was blocked (at most {} MiB of reports wait for it)",

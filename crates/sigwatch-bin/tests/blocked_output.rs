@@ -75,14 +75,21 @@ fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() 
     );
     let st = Command::new("bash").args(["-c", &script]).status().unwrap();
     assert!(st.success());
-    // Wait (with a deadline) until the pipe is full.
+    // Wait (with a deadline) until the pipe is full: more than half of its
+    // 64 KiB queued and no growth for 300 ms. (How many bytes a full pipe
+    // holds depends on the line length: each line is written on its own
+    // and a page takes only whole writes, so a page of ~700-byte lines
+    // holds 5 of them, 3.5 KB.)
     let deadline = Instant::now() + Duration::from_secs(20);
-    while queued(&read_end) < 60_000 {
-        assert!(
-            Instant::now() < deadline,
-            "the pipe never filled: {}",
-            queued(&read_end)
-        );
+    let mut last = (0, Instant::now());
+    loop {
+        let q = queued(&read_end);
+        if q != last.0 {
+            last = (q, Instant::now());
+        } else if q > 32_768 && last.1.elapsed() >= Duration::from_millis(300) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pipe never filled: {q}");
         std::thread::sleep(Duration::from_millis(20));
     }
     let t = Instant::now();

@@ -16,14 +16,16 @@
 //!   `comms=A,B` (before the first input);
 //! - `at MONO_MS`: the clock (monotonic ms since boot; wall clock is a
 //!   fixed epoch plus the same ms);
-//! - `proc pid=.. ppid=.. comm=.. exe=.. cwd=.. uid=.. start_ms=..
+//! - `proc pid=.. ppid=.. comm=.. exe=.. cwd=.. uid=.. start_ms=.. cgroup=..
+//!   ns_pid=.. pid_ns=..
 //!   argv=A|B|C` (`argv=` last: items may hold spaces): a process known to the tree (as a `/proc` read would
 //!   have found it);
 //! - `fork PARENT CHILD_PID CHILD_TGID`, `exit PID TGID WAIT_STATUS`,
 //!   `comm PID TGID NAME`: process events, stamped with the clock;
 //! - `audit TYPE BODY`: one audit record as a netlink message body;
 //! - `trace LINE`: one `trace_pipe` line;
-//! - `kmsg LINE`: one `/dev/kmsg` line;
+//! - `kmsg LINE`: one `/dev/kmsg` line; `kmsg_limit BYTES LINE`: one with
+//!   the memory limit the watcher read for its `oom_memcg=`;
 //! - `tick`: the periodic timer; the stream ends with a flush.
 #![allow(clippy::unwrap_used)]
 
@@ -98,6 +100,9 @@ fn process(rest: &str) -> ProcessSnapshot {
             "uid" => p.uid = Some(v.parse().unwrap()),
             "start_ms" => p.start_time_ns = Some(v.parse::<u64>().unwrap() * 1_000_000),
             "exited" => p.exited = v.parse().unwrap(),
+            "cgroup" => p.cgroup = Some(v),
+            "ns_pid" => p.ns_pid = Some(v.parse().unwrap()),
+            "pid_ns" => p.pid_ns = Some(v.parse().unwrap()),
             other => panic!("unknown process key {other}"),
         }
     }
@@ -198,6 +203,14 @@ fn run(input: &str) -> (String, String) {
                 reports.extend(engine.on_trace(&rec, now));
             }
             "kmsg" => reports.extend(engine.on_kmsg_line(rest.as_bytes(), now)),
+            "kmsg_limit" => {
+                let (limit, line) = rest.split_once(' ').unwrap();
+                reports.extend(engine.on_kmsg_line_with_limit(
+                    line.as_bytes(),
+                    Some(limit.parse().unwrap()),
+                    now,
+                ))
+            }
             "tick" => reports.extend(engine.tick(now)),
             other => panic!("unknown input verb {other:?}"),
         }
@@ -206,9 +219,12 @@ fn run(input: &str) -> (String, String) {
     let mut json = Vec::new();
     let mut text = String::new();
     let no_names = |_: u32| -> Option<String> { None };
+    // UTC, and ancestor lines cut to 100 characters.
     let opts = TextOptions {
         color: false,
         user_name: &no_names,
+        width: Some(100),
+        ..TextOptions::default()
     };
     for r in &reports {
         write_json(&mut json, r).unwrap();
@@ -264,6 +280,21 @@ fn exit_before_audit_record() {
 #[test]
 fn kmsg_oom_without_tracefs() {
     check("kmsg_oom_without_tracefs");
+}
+
+#[test]
+fn kill_across_containers_and_units() {
+    check("kill_across_containers_and_units");
+}
+
+#[test]
+fn oom_machine_from_a_real_log() {
+    check("oom_machine_from_a_real_log");
+}
+
+#[test]
+fn oom_memcg_with_limit() {
+    check("oom_memcg_with_limit");
 }
 
 #[test]

@@ -111,6 +111,7 @@ fn without_the_tree_the_stale_proctitle_gives_null_argv() {
     let opts = TextOptions {
         color: false,
         user_name: &|_| None,
+        ..TextOptions::default()
     };
     let text = render_text(&Report::Kill(k), &opts);
     assert!(

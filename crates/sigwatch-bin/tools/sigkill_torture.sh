@@ -2,7 +2,8 @@
 # Reliability figures for the host-state ledger: SIGKILLs sigwatch at a
 # random moment — during start-up, while running, or during its clean-up
 # after SIGTERM — then runs one sigwatch normally (start, SIGTERM) and
-# checks that the host is exactly as it was before: audit `enabled`, the
+# checks that the host is exactly as it was before (audit off at the
+# start, so that sigwatch switches it on each time): audit `enabled`, the
 # audit pid, the rule list, the trace instances, the tracefs mount and the
 # ledger directory.
 #
@@ -43,6 +44,11 @@ normal_run() {
 # A random duration below $1 ms, as seconds for sleep(1).
 rand_ms() { local x=$((RANDOM % $1)); printf '%d.%03d' $((x / 1000)) $((x % 1000)); }
 
+# The scenario of the ledger: audit off, so that sigwatch switches it on
+# (put back as found at the end).
+orig_enabled=$(auditctl -s | awk '$1 == "enabled" {print $2}')
+trap 'auditctl -e "$orig_enabled" >/dev/null' EXIT
+auditctl -e 0 >/dev/null
 before=$(state)
 declare -A ok bad
 for phase in startup running cleanup; do

@@ -25,6 +25,9 @@ fn fake_snapshot(pid: Pid, ppid: Pid, start: u64, arg: u8) -> Snapshot {
         argv_truncated: arg % 5 == 0,
         cwd: Some(PathBuf::from("/")),
         cgroup: Some("/".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(u32::MAX),
         sessionid: Some(u32::from(arg)),
     }
@@ -59,6 +62,8 @@ pub fn fuzz_events(data: &[u8]) -> Result<(), String> {
         fork_fields: Fields::STAT,
         exec_fields: Fields::ALL,
         max_argv_bytes: 10,
+        // A few entries' worth: the fuzzer also drives eviction by size.
+        max_retained_bytes: 2000,
     };
     let mut tree = ProcessTree::with_source(config, fake.clone());
     tree.seed_from_proc().map_err(|e| e.to_string())?;

@@ -161,8 +161,16 @@ pub struct ProcessInfo {
     pub loginuid: Option<u32>,
     /// Audit session id (`task->sessionid`); `None` when unset or unreadable.
     pub sessionid: Option<u32>,
-    /// The cgroup path (cgroup v2 path when available).
+    /// The cgroup path (see [`crate::procfs::CgroupPaths::primary`]: the
+    /// v2 path, or the v1 `name=systemd`/`memory` path where the process
+    /// sits deeper there).
     pub cgroup: Option<String>,
+    /// The memory controller's cgroup path (where OOM limits apply).
+    pub memory_cgroup: Option<String>,
+    /// The pid inside the process's innermost pid namespace (`NSpid:`).
+    pub ns_pid: Option<Pid>,
+    /// The inode of its pid namespace when nested (`/proc/<pid>/ns/pid`).
+    pub pid_ns: Option<u64>,
     /// Start time in ns on `CLOCK_MONOTONIC`, comparable with
     /// [`ProcEvent::timestamp_ns`]: exact (the fork event's timestamp) for
     /// processes born while listening; from `/proc/<pid>/stat` (tick
@@ -181,6 +189,22 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
+    /// About how many bytes this process's entry holds in a tree: its
+    /// strings and argv plus a fixed allowance for the bookkeeping (the
+    /// entry, its index slots and queue places).
+    pub fn retained_bytes(&self) -> usize {
+        const OVERHEAD: usize = 320;
+        let path = |p: &Option<PathBuf>| p.as_ref().map_or(0, |p| p.as_os_str().len());
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        OVERHEAD
+            + self.comm.capacity()
+            + self.argv.iter().map(|a| a.capacity() + 24).sum::<usize>()
+            + path(&self.exe)
+            + path(&self.cwd)
+            + text(&self.cgroup)
+            + text(&self.memory_cgroup)
+    }
+
     /// Whether the process is still running (as far as the tree knows).
     pub fn is_alive(&self) -> bool {
         self.exit.is_none() && !self.vanished
@@ -203,6 +227,9 @@ impl ProcessInfo {
             loginuid: None,
             sessionid: None,
             cgroup: None,
+            memory_cgroup: None,
+            ns_pid: None,
+            pid_ns: None,
             start_time_ns: None,
             source: InfoSource::EventOnly,
             exec_count: 0,
@@ -236,6 +263,11 @@ impl ProcessInfo {
         }
         if s.cgroup.is_some() {
             self.cgroup.clone_from(&s.cgroup);
+            self.memory_cgroup.clone_from(&s.memory_cgroup);
+        }
+        if s.ns_pid.is_some() {
+            self.ns_pid = s.ns_pid;
+            self.pid_ns = s.pid_ns;
         }
         if s.exe.is_some() || (full && fields.contains(Fields::EXE)) {
             self.exe.clone_from(&s.exe);
@@ -297,6 +329,13 @@ pub struct TreeConfig {
     /// bounds memory even when processes carry megabytes of arguments.
     /// Default: 4096.
     pub max_argv_bytes: usize,
+    /// At most about this many bytes are held by retained exited
+    /// processes (their argv, paths, cgroup names and bookkeeping, as
+    /// [`ProcessInfo::retained_bytes`] estimates them): beyond it the
+    /// oldest exits go first, ancestors of retained processes last, so
+    /// that no local user can grow the tree (and a root daemon's memory)
+    /// without bound with long command lines. Default: 64 MiB.
+    pub max_retained_bytes: usize,
 }
 
 impl TreeConfig {
@@ -348,6 +387,13 @@ impl TreeConfig {
         self.max_argv_bytes = bytes;
         self
     }
+
+    /// Sets [`TreeConfig::max_retained_bytes`].
+    #[must_use]
+    pub fn max_retained_bytes(mut self, bytes: usize) -> Self {
+        self.max_retained_bytes = bytes;
+        self
+    }
 }
 
 impl Default for TreeConfig {
@@ -360,6 +406,7 @@ impl Default for TreeConfig {
             fork_fields: Fields::STAT,
             exec_fields: Fields::ALL,
             max_argv_bytes: 4096,
+            max_retained_bytes: 64 << 20,
         }
     }
 }
@@ -383,6 +430,9 @@ pub struct TreeStats {
     pub dropped_pinned: u64,
     /// Exited processes removed by retention.
     pub expired: u64,
+    /// Of those, removed early because [`TreeConfig::max_retained_bytes`]
+    /// was reached.
+    pub evicted_for_memory: u64,
     /// Leader exit events ignored because they preceded the process's exec
     /// (a non-leader thread exec'd).
     pub stale_leader_exits: u64,
@@ -416,6 +466,8 @@ struct Entry {
     last_exec_ns: u64,
     /// Created by its own fork event (not by the scan or on the fly).
     from_fork: bool,
+    /// Bytes counted in the tree's retained total since the exit.
+    weight: usize,
 }
 
 #[derive(Debug, Default)]
@@ -493,6 +545,8 @@ pub struct ProcessTree {
     live: usize,
     exited: usize,
     pinned: usize,
+    /// Bytes held by retained exited entries ([`Entry::weight`]).
+    retained_bytes: usize,
     now_ns: u64,
     stats: TreeStats,
 }
@@ -513,6 +567,7 @@ impl ProcessTree {
             threads: HashMap::default(),
             exit_queue: VecDeque::new(),
             pinned_queue: VecDeque::new(),
+            retained_bytes: 0,
             orphans: HashMap::default(),
             threads_compact_at: 4096,
             live: 0,
@@ -744,6 +799,12 @@ impl ProcessTree {
         self.exited + self.pinned
     }
 
+    /// Bytes held by retained exited processes (see
+    /// [`TreeConfig::max_retained_bytes`]).
+    pub fn retained_bytes(&self) -> usize {
+        self.retained_bytes
+    }
+
     /// Number of retained exited processes kept only as ancestors.
     pub fn pinned_count(&self) -> usize {
         self.pinned
@@ -760,7 +821,11 @@ impl ProcessTree {
     pub fn expire(&mut self, now_ns: u64) {
         let window = u64::try_from(self.config.retain_exited_for.as_nanos()).unwrap_or(u64::MAX);
         while let Some(&(key, t)) = self.exit_queue.front() {
-            if self.exited <= self.config.max_exited && t.saturating_add(window) > now_ns {
+            let over_memory = self.retained_bytes > self.config.max_retained_bytes;
+            if self.exited <= self.config.max_exited
+                && !over_memory
+                && t.saturating_add(window) > now_ns
+            {
                 break;
             }
             self.exit_queue.pop_front();
@@ -777,10 +842,15 @@ impl ProcessTree {
                 self.pinned_queue.push_back(key);
             } else {
                 self.stats.expired += 1;
+                if over_memory {
+                    self.stats.evicted_for_memory += 1;
+                }
                 self.remove_cascade(key);
             }
         }
-        while self.pinned > self.config.max_pinned {
+        while self.pinned > self.config.max_pinned
+            || (self.retained_bytes > self.config.max_retained_bytes && self.pinned > 0)
+        {
             let Some(key) = self.pinned_queue.pop_front() else {
                 break;
             };
@@ -851,6 +921,13 @@ impl ProcessTree {
             .find(|(k, _)| !self.entries.contains_key(k) && !self.orphans.contains_key(k))
         {
             return Err(format!("untracked children of dropped {k:?}"));
+        }
+        let weights: usize = self.entries.values().map(|e| e.weight).sum();
+        if weights != self.retained_bytes {
+            return Err(format!(
+                "retained bytes {} vs entries' {weights}",
+                self.retained_bytes
+            ));
         }
         if (live, exited, pinned) != (self.live, self.exited, self.pinned) {
             return Err(format!(
@@ -987,6 +1064,15 @@ impl ProcessTree {
         info.exec_count = 0;
         info.exit = None;
         info.vanished = false;
+        // The pid namespace is inherited, the pid in it is not: a child of
+        // a host-namespace process has its pid there too; in a nested
+        // namespace its pid there is unknown until read (its exec).
+        // (A fork into a new pid namespace shows at its exec.)
+        if info.pid_ns.is_none() && info.ns_pid.is_some() {
+            info.ns_pid = Some(child_tgid);
+        } else {
+            info.ns_pid = None;
+        }
 
         let fields = self.config.fork_fields;
         let mut ticks = None;
@@ -1289,6 +1375,7 @@ impl ProcessTree {
                 stat_ticks,
                 last_exec_ns: 0,
                 from_fork,
+                weight: 0,
             },
         );
         self.live += 1;
@@ -1403,6 +1490,8 @@ impl ProcessTree {
             }
             slot.exited.push(key.start_time);
         }
+        e.weight = e.info.retained_bytes();
+        self.retained_bytes += e.weight;
         self.live -= 1;
         self.exited += 1;
         self.exit_queue.push_back((key, ts));
@@ -1421,6 +1510,7 @@ impl ProcessTree {
                 State::Exited => self.exited -= 1,
                 State::Pinned => self.pinned -= 1,
             }
+            self.retained_bytes -= e.weight;
             if let Some(slot) = self.by_pid.get_mut(&k.pid) {
                 if slot.live == Some(k.start_time) {
                     slot.live = None;

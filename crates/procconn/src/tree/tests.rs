@@ -36,6 +36,9 @@ fn snap(pid: Pid, ppid: Pid, start_ns: u64, args: &[&str]) -> Snapshot {
         argv_truncated: false,
         cwd: Some(PathBuf::from("/home/u")),
         cgroup: Some("/user.slice".into()),
+        memory_cgroup: None,
+        ns_pid: None,
+        pid_ns: None,
         loginuid: Some(1000),
         sessionid: Some(3),
     }
@@ -905,4 +908,63 @@ fn long_argv_is_cut_and_flagged() {
     s.fake.update(200, |p| p.snapshot.argv_truncated = true);
     s.exec(200, &["/bin/ls"]);
     assert!(s.tree.get(200).unwrap().argv_truncated);
+}
+
+#[test]
+fn a_fork_keeps_the_pid_namespace_but_not_the_pid_in_it() {
+    let mut s = Sim::new(TreeConfig::default());
+    s.put(snap(1, 0, 0, &["/sbin/init"]));
+    let mut host = snap(100, 1, 500 * MS, &["sh"]);
+    host.ns_pid = Some(100);
+    s.put(host);
+    let mut nested = snap(200, 1, 600 * MS, &["init"]);
+    nested.ns_pid = Some(1);
+    nested.pid_ns = Some(4_026_532_180);
+    s.put(nested);
+    s.tree.seed_from_proc().unwrap();
+    s.fork(100, 101);
+    s.fork(200, 201);
+    let c = s.tree.get(101).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (Some(101), None));
+    let c = s.tree.get(201).unwrap();
+    assert_eq!((c.ns_pid, c.pid_ns), (None, Some(4_026_532_180)));
+}
+
+/// Exited processes with long command lines are bounded in bytes, not
+/// only in number: the oldest go first, and a live process's ancestors
+/// outlast the others.
+#[test]
+fn retained_exited_processes_are_bounded_in_bytes() {
+    let long = "x".repeat(4000);
+    let mut s = Sim::host(
+        TreeConfig::default()
+            .max_argv_bytes(4096)
+            .max_retained_bytes(64 * 1024),
+    );
+    // A launcher (200) whose child (201) stays alive: 200 is an ancestor.
+    s.fork(100, 200);
+    s.exec(200, &["/usr/bin/launcher"]);
+    s.fork(200, 201);
+    s.exec(201, &["/usr/bin/daemon"]);
+    s.exit(200, 0);
+    for pid in 1000..1200 {
+        s.fork(100, pid);
+        s.exec(pid, &["/usr/bin/tool", &long]);
+        s.exit(pid, 0);
+        s.tree.check_consistency().unwrap();
+        assert!(
+            s.tree.retained_bytes() <= 64 * 1024,
+            "{} bytes retained after pid {pid}",
+            s.tree.retained_bytes()
+        );
+    }
+    let st = s.tree.stats();
+    assert!(st.evicted_for_memory > 150, "{st:?}");
+    assert!(s.tree.exited_count() < 20, "{}", s.tree.exited_count());
+    // The newest are kept, the oldest went.
+    assert!(s.tree.get(1199).is_some());
+    assert!(s.tree.get(1000).is_none());
+    // The live daemon's exited launcher is still its ancestor.
+    let chain: Vec<Pid> = s.tree.ancestry(201).iter().map(|p| p.pid).collect();
+    assert_eq!(chain.first(), Some(&200), "{chain:?}");
 }

@@ -142,7 +142,8 @@ impl Watcher {
         let mut tree = ProcessTree::new(
             TreeConfig::default()
                 .retain_exited_for(cfg.retention)
-                .max_exited(cfg.max_exited),
+                .max_exited(cfg.max_exited)
+                .max_retained_bytes(cfg.max_retained_bytes),
         );
         match tree.seed_from_proc() {
             Ok(n) => log::info!("process tree seeded with {n} processes from /proc"),
@@ -305,11 +306,17 @@ impl Watcher {
         );
         let now = Clock::now();
         let mut out = Vec::new();
-        // tracefs sightings first: a sighting only waits for its exit, so
-        // reading it before this round's exits lets an exit that joins an
-        // earlier audit record carry the trace facts too. Read also when
-        // process events are ready (the two are not woken at once; the
-        // non-blocking read is one syscall when empty).
+        // The kernel log before process events: the OOM killer logs a
+        // kill (`oom-kill:`, `Killed process`) before its victim can exit,
+        // so reading it first lets the exit find the kill's context.
+        if kmsg_ready || proc_ready {
+            self.read_kmsg(now, &mut out);
+        }
+        // tracefs sightings before process events too: a sighting only
+        // waits for its exit, so reading it before this round's exits lets
+        // an exit that joins an earlier audit record carry the trace facts
+        // too. Read also when process events are ready (the two are not
+        // woken at once; the non-blocking read is one syscall when empty).
         if trace_ready || proc_ready {
             self.read_trace(now, &mut out);
         }
@@ -324,9 +331,6 @@ impl Watcher {
         } else {
             self.audit_deferred = 0;
             self.read_audit(audit_ready, now, &mut out);
-        }
-        if kmsg_ready {
-            self.read_kmsg(now, &mut out);
         }
         out.extend(self.engine.tick(now));
         if self.last_check.elapsed() >= CHECK_EVERY {
@@ -432,7 +436,14 @@ impl Watcher {
             Err(e) => log::warn!("/dev/kmsg: {e}"),
         }
         for l in lines {
-            out.extend(self.engine.on_kmsg_line(&l, now));
+            // The limit that was hit, read now: it may change or the
+            // cgroup may go away once the victim is gone.
+            let limit = crate::input::parse_oom_kill_line(&l)
+                .and_then(|o| o.oom_memcg)
+                .and_then(|cg| {
+                    crate::cgroupfs::memory_limit(std::path::Path::new("/sys/fs/cgroup"), &cg)
+                });
+            out.extend(self.engine.on_kmsg_line_with_limit(&l, limit, now));
         }
     }
 
