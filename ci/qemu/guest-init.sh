@@ -42,6 +42,10 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 hostname sigwatch-guest
 ip link set lo up 2>/dev/null
 
+# Skipped and partly run tests append a line here (sigwatch-test-support);
+# listed on the console at the end for the host's skip summary.
+export SIGWATCH_SKIP_LOG=/tmp/sigwatch-skips.log
+
 # Binaries copied in by SIGWATCH_QEMU_BINS (the e2e helpers honour SIGWATCH_BIN).
 [ -x /usr/local/bin/sigwatch ] && export SIGWATCH_BIN=/usr/local/bin/sigwatch
 
@@ -121,6 +125,7 @@ while IFS='|' read -r name dir exe; do
 done </etc/sigwatch-tests
 
 echo "SIGWATCH-QEMU: audit-after $(audit_state)"
+[ -s "$SIGWATCH_SKIP_LOG" ] && sed 's/^/SIGWATCH-QEMU: skip-log /' "$SIGWATCH_SKIP_LOG"
 # Leftovers tell of processes a test failed to clean up.
 left=$(ps -o pid,ppid,stat,args | awk 'NR > 1 && $2 != 0 && $2 != 2 && $1 != 1' | grep -v -e ' ps ' -e awk -e grep -e sigwatch-rc)
 [ -n "$left" ] && { echo "SIGWATCH-QEMU: leftover processes:"; echo "$left"; }

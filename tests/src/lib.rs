@@ -16,152 +16,30 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// True when running as root; otherwise prints why the calling test skips.
+use sigwatch_test_support::probe;
+pub use sigwatch_test_support::probe::{audit as probe_audit, AuditProbe};
+pub use sigwatch_test_support::{partial, skip, wait_for as wait_for_some, wait_until, Need};
+
+/// True when running as root; otherwise records why the calling test
+/// skips (`SKIP <test> [root]: ...`, listed by CI's skip summary).
 pub fn require_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        eprintln!("SKIP {test}: needs root (audit rules, proc connector)");
-        false
+    if probe::is_root() {
+        return true;
     }
+    skip(test, Need::Root, "needs root (audit rules, proc connector)");
+    false
 }
 
-/// True when `cmd` is on PATH; otherwise prints why the calling test skips.
+/// True when `cmd` is on PATH; otherwise records why the calling test
+/// skips.
 pub fn require_tool(test: &str, cmd: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found {
-        eprintln!("SKIP {test}: `{cmd}` is not installed");
-    }
-    found
-}
-
-/// What [`probe_audit`] found out about the kernel's audit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditProbe {
-    /// A NETLINK_AUDIT socket opens and AUDIT_GET is answered.
-    Present,
-    /// `socket(AF_NETLINK, .., NETLINK_AUDIT)` fails with EPROTONOSUPPORT:
-    /// the kernel was booted with `audit=0` (audit never initialised, so
-    /// the netlink family is not registered) or built without CONFIG_AUDIT.
-    Absent(String),
-    /// The socket opens but AUDIT_GET is refused or unanswered (not root,
-    /// a security module, ...): audit exists, the test cannot use it.
-    Refused(String),
-}
-
-/// Probes the kernel's audit with a raw netlink socket, independently of
-/// the crate under test (a bug in `AuditClient` must make tests fail, not
-/// skip): opens NETLINK_AUDIT and sends AUDIT_GET (1000), waiting up to
-/// 2 s for the `audit_status` reply or an NLMSG_ERROR.
-pub fn probe_audit() -> AuditProbe {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    // SAFETY: plain socket(2); the fd is owned below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_AUDIT,
-        )
-    };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        let why = format!("socket(NETLINK_AUDIT): {e}");
-        return match e.raw_os_error() {
-            Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => AuditProbe::Absent(why),
-            _ => AuditProbe::Refused(why),
-        };
-    }
-    // SAFETY: fd is a fresh descriptor nobody else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let tv = libc::timeval {
-        tv_sec: 2,
-        tv_usec: 0,
-    };
-    // SAFETY: valid fd, option value of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
-    // nlmsghdr {len, type = AUDIT_GET, flags = NLM_F_REQUEST, seq, pid = 0}
-    let seq: u32 = 0x5157_0001;
-    let mut req = [0u8; 16];
-    req[0..4].copy_from_slice(&16u32.to_ne_bytes());
-    req[4..6].copy_from_slice(&1000u16.to_ne_bytes());
-    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
-    req[8..12].copy_from_slice(&seq.to_ne_bytes());
-    // SAFETY: zeroed sockaddr_nl is valid; family set below.
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: valid fd, buffer and address of the sizes passed.
-    let sent = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
-        return AuditProbe::Refused(format!(
-            "AUDIT_GET send: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    let mut buf = vec![0u8; 8192];
-    // A few datagrams at most: skip anything that is not the answer.
-    for _ in 0..8 {
-        // SAFETY: valid fd and buffer.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return AuditProbe::Refused(format!(
-                "no answer to AUDIT_GET: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let msg = &buf[..n as usize];
-        if msg.len() < 16 {
-            continue;
-        }
-        let ty = u16::from_ne_bytes([msg[4], msg[5]]);
-        let mseq = u32::from_ne_bytes([msg[8], msg[9], msg[10], msg[11]]);
-        if mseq != seq {
-            continue;
-        }
-        match ty {
-            1000 => return AuditProbe::Present,
-            // NLMSG_ERROR: a negative errno follows the header (0 = ack).
-            2 if msg.len() >= 20 => {
-                let errno = -i32::from_ne_bytes([msg[16], msg[17], msg[18], msg[19]]);
-                if errno != 0 {
-                    return AuditProbe::Refused(format!(
-                        "AUDIT_GET: {}",
-                        std::io::Error::from_raw_os_error(errno)
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-    AuditProbe::Refused("no audit_status reply to AUDIT_GET".into())
+    sigwatch_test_support::require_tool(test, cmd)
 }
 
 /// The kernel's audit as probed once per test process (it cannot change
 /// while the kernel runs).
 pub fn audit_probe() -> &'static AuditProbe {
-    static PROBE: std::sync::OnceLock<AuditProbe> = std::sync::OnceLock::new();
-    PROBE.get_or_init(probe_audit)
+    probe::audit_cached()
 }
 
 /// Whether the kernel has audit (NETLINK_AUDIT exists). A probe that is
@@ -172,15 +50,17 @@ pub fn audit_present() -> bool {
     !matches!(audit_probe(), AuditProbe::Absent(_))
 }
 
-/// True when the kernel has audit; otherwise prints
-/// `SKIP <test>: the kernel has no audit ...` and the calling test returns.
-/// For tests whose assertions need audit (a syscall, an audit serial,
-/// rules, the audit pid).
+/// True when the kernel has audit; otherwise records
+/// `SKIP <test> [audit]: the kernel has no audit ...` and the calling test
+/// returns. For tests whose assertions need audit (a syscall, an audit
+/// serial, rules, the audit pid).
 pub fn require_audit(test: &str) -> bool {
     match audit_probe() {
         AuditProbe::Absent(why) => {
-            eprintln!(
-                "SKIP {test}: the kernel has no audit (booted with audit=0 or CONFIG_AUDIT off): {why}"
+            skip(
+                test,
+                Need::Audit,
+                format!("the kernel has no audit (booted with audit=0 or CONFIG_AUDIT off): {why}"),
             );
             false
         }
@@ -192,23 +72,42 @@ pub fn require_audit(test: &str) -> bool {
     }
 }
 
-/// Whether the kernel has tracefs (the `signal:signal_generate` witness
-/// sigwatch uses when audit is absent).
+/// Whether the audit multicast group can be joined (raw bind of a
+/// NETLINK_AUDIT socket to `AUDIT_NLGRP_READLOG`).
+pub fn audit_multicast_present() -> bool {
+    probe::audit_multicast().is_ok()
+}
+
+/// Whether the kernel has tracefs with `signal:signal_generate` (the
+/// witness sigwatch uses when audit is absent), from `/proc/filesystems`
+/// and the event's files.
 pub fn tracefs_present() -> bool {
-    std::fs::read_to_string("/proc/filesystems")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.trim_end().ends_with("tracefs"))
+    probe::tracefs().is_ok()
+}
+
+/// True when the kernel has tracefs; otherwise records the skip.
+pub fn require_tracefs(test: &str) -> bool {
+    match probe::tracefs() {
+        Ok(()) => true,
+        Err(why) => {
+            skip(test, Need::Tracefs, why);
+            false
+        }
+    }
 }
 
 /// True when sigwatch can name a sender at all: audit or tracefs is
-/// there. Otherwise prints why the calling test skips (its report could
+/// there. Otherwise records why the calling test skips (its report could
 /// only say origin `unknown`, which `audit_absent_*` tests check).
 pub fn require_sender_witness(test: &str) -> bool {
     if audit_present() || tracefs_present() {
         return true;
     }
-    eprintln!("SKIP {test}: the kernel has neither audit nor tracefs: no sender can be named");
+    skip(
+        test,
+        Need::Tracefs,
+        "the kernel has neither audit nor tracefs: no sender can be named",
+    );
     false
 }
 
@@ -348,7 +247,10 @@ pub fn sigwatch_bin() -> PathBuf {
 #[derive(Debug)]
 pub struct Sigwatch {
     child: Child,
-    lines: Receiver<Value>,
+    stdin: Option<std::process::ChildStdin>,
+    /// Each stdout line: parsed, or the raw line when it is not a JSON
+    /// object (the test fails on it in its own thread, see [`Sigwatch::recv`]).
+    lines: Receiver<Result<Value, String>>,
     /// Every JSON object received so far, in order.
     pub seen: Vec<Value>,
     stderr_path: PathBuf,
@@ -389,6 +291,13 @@ impl Sigwatch {
     /// Starts `sigwatch --json ARGS` and waits for its `READY=1`
     /// (sd_notify), i.e. until both sources are live.
     pub fn start(args: &[&str]) -> Sigwatch {
+        Sigwatch::start_with(args, &[], false)
+    }
+
+    /// Like [`Sigwatch::start`], with extra environment variables and,
+    /// when `stdin` is true, a pipe on its standard input
+    /// ([`Sigwatch::stdin`]).
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], stdin: bool) -> Sigwatch {
         let dir = TempDir::new("sw");
         let notify_path = dir.0.join("notify.sock");
         let notify = UnixDatagram::bind(&notify_path).unwrap();
@@ -401,22 +310,34 @@ impl Sigwatch {
             .args(args)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(File::create(&stderr_path).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stdin_pipe = child.stdin.take();
         let (tx, rx) = channel();
+        // The reader thread only forwards: a line that is not a JSON
+        // object is handed to the test's thread, which fails on it (a
+        // panic in this thread would go unnoticed).
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
+            for line in BufReader::new(stdout).split(b'\n') {
                 let Ok(line) = line else { break };
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => panic!("sigwatch printed a line that is not JSON ({e}): {line}"),
+                let item = match serde_json::from_slice::<Value>(&line) {
+                    Ok(v) if v.is_object() => Ok(v),
+                    Ok(_) => Err(format!(
+                        "not a JSON object: {}",
+                        String::from_utf8_lossy(&line)
+                    )),
+                    Err(e) => Err(format!(
+                        "not JSON ({e}): {}",
+                        String::from_utf8_lossy(&line)
+                    )),
+                };
+                if tx.send(item).is_err() {
+                    break;
                 }
             }
         });
@@ -434,6 +355,7 @@ impl Sigwatch {
         };
         let mut sw = Sigwatch {
             child,
+            stdin: stdin_pipe,
             lines: rx,
             seen: Vec::new(),
             stderr_path,
@@ -450,6 +372,11 @@ impl Sigwatch {
         sw
     }
 
+    /// Its standard input (started with `stdin` true).
+    pub fn stdin(&mut self) -> &mut std::process::ChildStdin {
+        self.stdin.as_mut().expect("started without a stdin pipe")
+    }
+
     /// What sigwatch wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -458,6 +385,31 @@ impl Sigwatch {
     /// The pid of the sigwatch process.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Like [`Sigwatch::wait_for`], but `None` at the timeout instead of
+    /// a panic.
+    pub fn try_wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return Some(v.clone());
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return Some(v);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
     }
 
     /// Waits up to `timeout` for an object matching `pred` (earlier objects
@@ -469,7 +421,7 @@ impl Sigwatch {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.recv(left) {
                 Ok(v) => {
                     self.seen.push(v.clone());
                     if pred(&v) {
@@ -503,10 +455,55 @@ impl Sigwatch {
         )
         .unwrap();
         let status = wait_timeout(&mut self.child, Duration::from_secs(20));
-        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(v);
+        (status, self.rest())
+    }
+
+    /// Sends `sig`, then waits for exit like [`Sigwatch::stop`].
+    pub fn stop_with(mut self, sig: nix::sys::signal::Signal) -> (Option<i32>, Vec<Value>) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20));
+        (status, self.rest())
+    }
+
+    /// Waits (up to 20 s) for sigwatch to exit by itself (e.g. after
+    /// `-c N`); returns its exit code and every object it printed.
+    pub fn wait_exit(mut self) -> (Option<i32>, Vec<Value>) {
+        let status = wait_timeout(&mut self.child, Duration::from_secs(20));
+        (status, self.rest())
+    }
+
+    /// Every remaining stdout object until stdout closes (sigwatch has
+    /// exited), appended to `seen`; panics on a line that is not a JSON
+    /// object, also one after the summary.
+    fn rest(&mut self) -> Vec<Value> {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(5)) {
+                Ok(Ok(v)) => self.seen.push(v),
+                Ok(Err(line)) => panic!(
+                    "sigwatch printed {line}\nafter: {:#?}\nstderr:\n{}",
+                    self.seen,
+                    self.stderr()
+                ),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("stdout still open 5 s after sigwatch exited")
+                }
+            }
         }
-        (status, std::mem::take(&mut self.seen))
+        std::mem::take(&mut self.seen)
+    }
+
+    /// The next stdout object within `timeout`; panics on a line that is
+    /// not a JSON object.
+    fn recv(&mut self, timeout: Duration) -> Result<Value, RecvTimeoutError> {
+        match self.lines.recv_timeout(timeout)? {
+            Ok(v) => Ok(v),
+            Err(line) => panic!(
+                "sigwatch printed {line}\nafter: {:#?}\nstderr:\n{}",
+                self.seen,
+                self.stderr()
+            ),
+        }
     }
 
     /// SIGKILLs sigwatch (to test recovery after a crash).
@@ -624,12 +621,35 @@ impl TraceSnapshot {
     }
 
     /// Panics unless tracefs is as it was (waits up to 2 s: the instance
-    /// is removed when sigwatch exits).
+    /// is removed when sigwatch exits). Trace instances are host-wide and
+    /// other tracers come and go meanwhile: an instance that appeared is
+    /// tolerated only while its owner (`sigwatch-<pid>...`) still runs, one
+    /// that vanished only when its owner has exited (it removed its own);
+    /// an instance left by a dead process, or removed under a live one,
+    /// fails.
     pub fn assert_restored(&self) {
+        let owner_alive = |name: &str| {
+            name.strip_prefix("sigwatch-")
+                .and_then(|r| r.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+                .is_some_and(|p| {
+                    sigwatch_test_support::proc_state(p).is_some_and(|s| s != 'Z' && s != 'X')
+                })
+        };
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let now = TraceSnapshot::take();
-            if now == *self {
+            let appeared_ok = now
+                .instances
+                .iter()
+                .filter(|i| !self.instances.contains(i))
+                .all(|i| owner_alive(i));
+            let vanished_ok = self
+                .instances
+                .iter()
+                .filter(|i| !now.instances.contains(i))
+                .all(|i| !owner_alive(i));
+            if now.mounted == self.mounted && appeared_ok && vanished_ok {
                 return;
             }
             if Instant::now() > deadline {
@@ -652,9 +672,10 @@ impl MemoryCgroup {
     pub fn create(test: &str, tag: &str) -> Option<MemoryCgroup> {
         let base = Path::new("/sys/fs/cgroup/memory");
         if !base.join("memory.limit_in_bytes").exists() {
-            eprintln!(
-                "SKIP {test}: no cgroup v1 memory controller at {}",
-                base.display()
+            skip(
+                test,
+                Need::Host("cgroup v1 memory".into()),
+                format!("no cgroup v1 memory controller at {}", base.display()),
             );
             return None;
         }

@@ -88,11 +88,19 @@ fn orphaned_killer_script_started_by_exited_launcher() {
     let dir = TempDir::new("orphan");
     let killer = dir.0.join("pc_guard.sh");
     let launcher = dir.0.join("launcher.sh");
-    std::fs::write(&killer, "sleep 1\nkill -9 \"$1\"\nsleep 0.2\n").unwrap();
+    // The killer waits (bounded, 30 s) until the launcher ($2) and the
+    // launcher's parent ($3) have exited, then kills: a condition, not a
+    // sleep that hopes they are gone by then.
+    std::fs::write(
+        &killer,
+        "i=0\nwhile { kill -0 \"$2\" || kill -0 \"$3\"; } 2>/dev/null && [ $i -lt 600 ]; do\n  \
+         sleep 0.05; i=$((i+1))\ndone\nkill -9 \"$1\"\nsleep 0.2\n",
+    )
+    .unwrap();
     std::fs::write(
         &launcher,
         format!(
-            "sh {} \"$1\" >{}/killer.log 2>&1 </dev/null &\nsleep 0.2\nexit 0\n",
+            "sh {} \"$1\" $$ $PPID >{}/killer.log 2>&1 </dev/null &\nsleep 0.2\nexit 0\n",
             killer.display(),
             dir.0.display()
         ),
@@ -104,8 +112,8 @@ fn orphaned_killer_script_started_by_exited_launcher() {
     let victim = daemon.id() as i32;
     // The launcher lives 0.2 s (long enough for its exec to be read from
     // /proc; a process that exits within microseconds of its exec keeps
-    // null argv in the report, never an invented one) and exits 0.8 s
-    // before the kill.
+    // null argv in the report, never an invented one) and has exited,
+    // like its parent, before the kill.
     // outer sh (marker argv) → launcher.sh (exits at once) → pc_guard.sh (orphan)
     let out = run_sh(
         "sh \"$1\" \"$2\"; true",

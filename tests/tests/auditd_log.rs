@@ -23,7 +23,11 @@ fn kill_attributed_from_a_real_auditd_log() {
     let before = AuditSnapshot::take();
     let (Some(enabled_before), Some("0")) = (before.enabled().map(str::to_string), before.pid())
     else {
-        eprintln!("SKIP {test}: an audit daemon already runs on this host ({before:?})");
+        skip(
+            test,
+            Need::AuditIdle,
+            format!("an audit daemon already runs on this host ({before:?})"),
+        );
         return;
     };
     let dir = TempDir::new("auditd");

@@ -90,7 +90,11 @@ fn running_auditd_keeps_its_audit_pid() {
     let before = AuditSnapshot::take();
     let before_pid = before.pid().unwrap();
     if before_pid != "0" {
-        eprintln!("SKIP {test}: an audit daemon (pid {before_pid}) already runs on this host");
+        skip(
+            test,
+            Need::AuditIdle,
+            format!("an audit daemon (pid {before_pid}) already runs on this host"),
+        );
         return;
     }
     let mut auditd = Command::new("auditd")
@@ -148,8 +152,10 @@ fn rules_flushed_mid_run_are_re_added() {
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
     if before.rules().unwrap().trim() != "No rules" {
-        eprintln!(
-            "SKIP {test}: the host has audit rules of its own; `auditctl -D` would delete them"
+        skip(
+            test,
+            Need::AuditIdle,
+            "the host has audit rules of its own; `auditctl -D` would delete them",
         );
         return;
     }
@@ -189,6 +195,7 @@ fn restart_after_sigkill_cleans_the_predecessors_rules() {
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
     let first = Sigwatch::start(&[]);
+    let first_pid = first.pid();
     let first_rules = sigwatch_rule_lines();
     assert!(!first_rules.is_empty());
     first.kill9();
@@ -197,12 +204,33 @@ fn restart_after_sigkill_cleans_the_predecessors_rules() {
         first_rules,
         "a SIGKILLed sigwatch cannot clean up"
     );
+    let first_key = format!("key=sigwatch:{}", first_pid);
+    assert!(
+        first_rules.iter().all(|l| l.ends_with(&first_key)),
+        "the first sigwatch's rules carry its key: {first_rules:#?}"
+    );
     let mut second = Sigwatch::start(&[]);
     let second_rules = sigwatch_rule_lines();
     assert_eq!(
         second_rules.len(),
         first_rules.len(),
         "stale rules were replaced, not duplicated: {second_rules:#?}"
+    );
+    // The predecessor's rules are gone, the new ones carry the new key,
+    // and stderr says what was removed.
+    let second_key = format!("key=sigwatch:{}", second.pid());
+    assert!(
+        second_rules.iter().all(|l| l.ends_with(&second_key)),
+        "only the second sigwatch's rules remain: {second_rules:#?}"
+    );
+    let expected = format!(
+        "removed {} stale audit rule(s) left by a previous sigwatch that died",
+        first_rules.len()
+    );
+    assert!(
+        second.stderr().contains(&expected),
+        "stderr lacks {expected:?}:\n{}",
+        second.stderr()
     );
     let victim = kill_sleep_from_sh();
     let r = second.wait_kill_of(victim);

@@ -15,16 +15,6 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// True when the kernel has tracefs with the signal tracepoint.
-fn require_tracefs(test: &str) -> bool {
-    let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    let ok = fs.lines().any(|l| l.trim_end().ends_with("tracefs"));
-    if !ok {
-        eprintln!("SKIP {test}: the kernel has no tracefs");
-    }
-    ok
-}
-
 fn witnesses(r: &Value) -> Vec<String> {
     r["witnesses"]
         .as_array()
@@ -252,7 +242,11 @@ fn cgroup_kill_names_the_writer() {
         return;
     }
     let Some(cg2) = Cgroup2::find_or_mount() else {
-        eprintln!("SKIP {test}: no cgroup2 hierarchy and none could be mounted");
+        skip(
+            test,
+            Need::Host("cgroup2".into()),
+            "no cgroup2 hierarchy and none could be mounted",
+        );
         return;
     };
     let grp = cg2
@@ -260,7 +254,11 @@ fn cgroup_kill_names_the_writer() {
         .join(format!("sigwatch-e2e-ck-{}", std::process::id()));
     if std::fs::create_dir(&grp).is_err() || !grp.join("cgroup.kill").exists() {
         let _ = std::fs::remove_dir(&grp);
-        eprintln!("SKIP {test}: no cgroup.kill (kernel < 5.14)");
+        skip(
+            test,
+            Need::Kernel("cgroup.kill".into()),
+            "no cgroup.kill (kernel < 5.14)",
+        );
         return;
     }
     let _lock = AuditLock::acquire();
@@ -372,7 +370,11 @@ fn unicast_audit_source_attributes_and_releases_the_audit_pid() {
     let audit_before = AuditSnapshot::take();
     let holder = audit_before.pid().unwrap();
     if holder != "0" {
-        eprintln!("SKIP {test}: an audit daemon holds the audit pid ({holder})");
+        skip(
+            test,
+            Need::AuditIdle,
+            format!("an audit daemon holds the audit pid ({holder})"),
+        );
         return;
     }
     let mut sw = Sigwatch::start(&["--audit-source", "unicast", "--source", "proc,audit"]);
@@ -515,9 +517,7 @@ fn audit_absent_reports_user_via_tracefs_or_unknown() {
     let _lock = AuditLock::acquire();
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
-    let tracefs = std::fs::read_to_string("/proc/filesystems")
-        .unwrap_or_default()
-        .contains("tracefs");
+    let tracefs = tracefs_present();
     let kill_one = |sw: &mut Sigwatch| {
         let mut victim = spawn_sleep();
         let vpid = victim.id() as i32;
@@ -536,7 +536,11 @@ fn audit_absent_reports_user_via_tracefs_or_unknown() {
         assert_eq!(witnesses(&r), vec!["tracefs", "proc"], "{r:#}");
         stop_clean(sw);
     } else {
-        eprintln!("{test}: no tracefs; only the unknown half runs");
+        partial(
+            test,
+            Need::Tracefs,
+            "no tracefs: only the unknown half runs",
+        );
     }
     let mut sw = Sigwatch::start(&["--audit-source", "none", "--source", "proc"]);
     assert!(
@@ -630,7 +634,11 @@ fn kernel_without_audit_degrades_to_tracefs_or_unknown() {
         return;
     }
     if audit_present() {
-        eprintln!("SKIP {test}: this kernel has audit; the qemu job's audit=0 pass runs this test");
+        skip(
+            test,
+            Need::Kernel("audit absent".into()),
+            "this kernel has audit; the qemu job's audit=0 pass runs this test",
+        );
         return;
     }
     let _lock = AuditLock::acquire();
@@ -694,7 +702,11 @@ fn kernel_without_audit_degrades_to_tracefs_or_unknown() {
         assert_eq!(last["audit_records"], 0, "{last:#}");
         assert!(last["trace_events"].as_u64().unwrap() >= 1, "{last:#}");
     } else {
-        eprintln!("{test}: no tracefs; only the unknown half runs");
+        partial(
+            test,
+            Need::Tracefs,
+            "no tracefs: only the unknown half runs",
+        );
     }
 
     // Audit asked for but absent, tracefs off: the kill is reported with

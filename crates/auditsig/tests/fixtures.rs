@@ -291,12 +291,7 @@ fn raw_log_format_equals_netlink() {
 /// Also for a RAW log with interleaved events and no PROCTITLE.
 #[test]
 fn ausearch_agrees_on_events_and_targets() {
-    if std::process::Command::new("ausearch")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED ausearch_agrees_on_events_and_targets: ausearch not installed");
+    if !sigwatch_test_support::require_tool("ausearch_agrees_on_events_and_targets", "ausearch") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

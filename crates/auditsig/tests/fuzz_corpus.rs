@@ -3,6 +3,13 @@
 //! input the fuzzer found interesting panics.
 #![allow(clippy::unwrap_used)]
 
+/// The fuzz target's file compiled as ordinary code (`libfuzzer_sys` is
+/// the `sigwatch-fuzz-shim` crate: `fuzz_target!` defines `run`), so CI
+/// builds the target and the replay runs exactly the fuzzer's code.
+#[allow(unused_attributes)] // the target's crate-level `#![no_main]`
+#[path = "../../../fuzz/fuzz_targets/audit_record_parse.rs"]
+mod audit_record_parse;
+
 use std::path::PathBuf;
 
 #[test]
@@ -13,7 +20,7 @@ fn replay_audit_record_parse_corpus() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
-        auditsig::kill::fuzz_audit_record_parse(&data);
+        audit_record_parse::run(&data);
         n += 1;
     }
     assert!(n >= 10, "corpus at {} has only {n} files", dir.display());

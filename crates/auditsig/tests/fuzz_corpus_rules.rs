@@ -2,7 +2,14 @@
 //! target's body, so stable CI runs the corpus; plus checks on some seeds.
 #![allow(clippy::unwrap_used)]
 
-use auditsig::rule::{fuzz_rule_decode, AuditRule, FieldValue};
+/// The fuzz target's file compiled as ordinary code (`libfuzzer_sys` is
+/// the `sigwatch-fuzz-shim` crate: `fuzz_target!` defines `run`), so CI
+/// builds the target and the replay runs exactly the fuzzer's code.
+#[allow(unused_attributes)] // the target's crate-level `#![no_main]`
+#[path = "../../../fuzz/fuzz_targets/audit_rule_decode.rs"]
+mod audit_rule_decode;
+
+use auditsig::rule::{AuditRule, FieldValue};
 use auditsig::Error;
 use std::path::PathBuf;
 
@@ -20,7 +27,7 @@ fn replay_corpus() {
     for entry in std::fs::read_dir(corpus_dir()).unwrap() {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap();
-        fuzz_rule_decode(&data);
+        audit_rule_decode::run(&data);
         n += 1;
     }
     assert!(n >= 10, "corpus too small: {n} files");

@@ -19,7 +19,7 @@ use auditsig::client::{AuditClient, EnabledGuard};
 use auditsig::kill::{Bytes, TargetSpec};
 use auditsig::killrules::{owner_key, InstalledRules, KillRuleSet};
 use auditsig::reader::MulticastReader;
-use auditsig::{Assembler, Error, KillEvent, KillSyscall, Record};
+use auditsig::{Assembler, KillEvent, KillSyscall, Record};
 use common::{skip, AuditLock};
 
 const HELPER_ENV: &str = "AUDITSIG_KILL_HELPER";
@@ -42,13 +42,7 @@ impl Audit {
             return None;
         }
         let lock = AuditLock::acquire();
-        let reader = match MulticastReader::open() {
-            Err(Error::Unsupported(why)) => {
-                eprintln!("SKIPPED {test}: {why}");
-                return None;
-            }
-            r => r.unwrap(),
-        };
+        let reader = common::multicast(test, MulticastReader::open)?;
         let enabled_before = AuditClient::open().unwrap().status().unwrap().enabled;
         let enabled = AuditClient::open().unwrap().enable().unwrap();
         let rules = KillRuleSet::new(owner_key(std::process::id() as i32))
@@ -207,7 +201,11 @@ fn process_group_kill_yields_all_targets() {
         .spawn();
     let Ok(unshare) = unshare else {
         audit.finish();
-        eprintln!("SKIPPED process_group_kill_yields_all_targets: no unshare");
+        sigwatch_test_support::skip(
+            "process_group_kill_yields_all_targets",
+            sigwatch_test_support::Need::Tool("unshare".into()),
+            "`unshare` cannot be run",
+        );
         return;
     };
     let upid = unshare.id() as i32;
@@ -242,7 +240,13 @@ fn process_group_kill_yields_all_targets() {
 /// A victim with a second thread: prints "VICTIM TGID TID" and sleeps.
 fn threaded_victim() -> (Child, i32, i32) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, "victim")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -273,7 +277,13 @@ fn threaded_victim() -> (Child, i32, i32) {
 /// Run this binary as a sender doing `what` (see [`helper`]).
 fn run_sender(what: &str) -> (i32, std::process::ExitStatus) {
     let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, what)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -373,7 +383,11 @@ fn denied_kill_is_recorded_as_failed() {
         audit.finish();
         victim.kill().unwrap();
         victim.wait().unwrap();
-        eprintln!("SKIPPED denied_kill_is_recorded_as_failed: no setpriv");
+        sigwatch_test_support::skip(
+            "denied_kill_is_recorded_as_failed",
+            sigwatch_test_support::Need::Tool("setpriv".into()),
+            "`setpriv` cannot be run",
+        );
         return;
     };
     let sh_pid = sh.id() as i32;
@@ -399,13 +413,15 @@ fn denied_kill_is_recorded_as_failed() {
     assert_eq!(k.targets[0].uid, 0);
 }
 
-/// Not a test of its own: the body of the helper processes (does nothing
-/// unless `AUDITSIG_KILL_HELPER` is set).
+/// Not a test of its own: the body of the helper processes, run only as
+/// `--exact helper --ignored` with `AUDITSIG_KILL_HELPER` set (run any
+/// other way it fails instead of passing without testing anything).
 #[test]
+#[ignore = "helper process of the kill tests (needs AUDITSIG_KILL_HELPER)"]
 fn helper() {
-    let Ok(what) = std::env::var(HELPER_ENV) else {
-        return;
-    };
+    let what = std::env::var(HELPER_ENV).unwrap_or_else(|_| {
+        panic!("a helper process: run by the kill tests with {HELPER_ENV} set")
+    });
     let words: Vec<&str> = what.split_whitespace().collect();
     let num = |i: usize| -> libc::c_long { words[i].parse().unwrap() };
     // SAFETY: raw syscalls with integer arguments and a zeroed siginfo

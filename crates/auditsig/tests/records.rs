@@ -349,7 +349,7 @@ fn follow_survives_rotation_and_truncation() {
 }
 
 #[test]
-fn eoe_after_last_record_and_timeouts() {
+fn eoe_after_last_record_is_swallowed() {
     let now = Instant::now();
     let mut a = Assembler::default();
     a.push(rec("type=SYSCALL msg=audit(1.0:1): pid=1"), now);
@@ -359,6 +359,40 @@ fn eoe_after_last_record_and_timeouts() {
     assert_eq!((e.end, e.records.len()), (EventEnd::LastRecord, 2));
     assert!(a.pop().is_none());
     assert_eq!(a.stats().stray_eoe, 0);
+}
+
+/// A live event whose `EOE` never comes is completed by the caller's
+/// clock: not before `AssemblerConfig::timeout` (2 s by default), at it
+/// with `EventEnd::Timeout`; an `EOE` arriving after that is counted as
+/// stray, not turned into a second event.
+#[test]
+fn event_without_eoe_times_out_on_the_callers_clock() {
+    let t0 = Instant::now();
+    let mut a = Assembler::default();
+    a.push(rec("type=SYSCALL msg=audit(1.0:7): pid=1"), t0);
+    a.push(rec("type=OBJ_PID msg=audit(1.0:7): opid=2"), t0);
+    a.tick(t0 + std::time::Duration::from_millis(1999));
+    assert!(a.pop().is_none(), "flushed before the timeout");
+    assert_eq!(a.stats().timed_out, 0);
+    a.tick(t0 + std::time::Duration::from_secs(2));
+    let e = a.pop().expect("flushed at the timeout");
+    assert_eq!((e.end, e.records.len()), (EventEnd::Timeout, 2));
+    assert_eq!(a.stats().timed_out, 1);
+    a.push(
+        rec("type=EOE msg=audit(1.0:7): "),
+        t0 + std::time::Duration::from_secs(3),
+    );
+    assert!(a.pop().is_none());
+    assert_eq!(a.stats().stray_eoe, 1);
+    // A shorter configured timeout is honoured.
+    let mut a = Assembler::new(
+        auditsig::AssemblerConfig::default().timeout(std::time::Duration::from_millis(100)),
+    );
+    a.push(rec("type=SYSCALL msg=audit(1.0:8): pid=1"), t0);
+    a.tick(t0 + std::time::Duration::from_millis(99));
+    assert!(a.pop().is_none());
+    a.tick(t0 + std::time::Duration::from_millis(100));
+    assert_eq!(a.pop().map(|e| e.end), Some(EventEnd::Timeout));
 }
 
 #[test]

@@ -18,7 +18,11 @@ fn ready(test: &str) -> bool {
         return false;
     }
     if !have_auditctl() {
-        eprintln!("SKIPPED {test}: auditctl (the oracle) is not installed");
+        sigwatch_test_support::skip(
+            test,
+            sigwatch_test_support::Need::Tool("auditctl".into()),
+            "auditctl (the oracle) is not installed",
+        );
         return false;
     }
     true
@@ -278,7 +282,11 @@ fn user_rule_covering_kill_skips_installation() {
         return;
     }
     if Arch::host_arches().first() != Some(&Arch::X86_64) {
-        eprintln!("SKIPPED user_rule_covering_kill_skips_installation: x86_64 only");
+        sigwatch_test_support::skip(
+            "user_rule_covering_kill_skips_installation",
+            sigwatch_test_support::Need::Host("x86_64".into()),
+            "the rule under test is written for x86_64",
+        );
         return;
     }
     let _lock = AuditLock::acquire();

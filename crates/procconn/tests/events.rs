@@ -34,6 +34,8 @@ fn fork_exec_exit_of_a_child() {
     };
     assert_eq!(conn.subscription(), Some(Subscription::All));
     let me = std::process::id() as Pid;
+    // The child's real parent is the thread that forks it: this one.
+    let my_tid = nix::unistd::gettid().as_raw();
     let mut child = Command::new("/bin/sh")
         .args(["-c", "exit 3"])
         .spawn()
@@ -55,7 +57,7 @@ fn fork_exec_exit_of_a_child() {
     assert_eq!(
         fork.kind,
         EventKind::Fork {
-            parent_pid: fork_parent_pid(&fork.kind),
+            parent_pid: my_tid,
             parent_tgid: me,
             child_pid: pid,
             child_tgid: pid,
@@ -95,13 +97,6 @@ fn fork_exec_exit_of_a_child() {
     assert!(fork.timestamp_ns <= exec.timestamp_ns);
     assert!(exec.timestamp_ns <= exit.timestamp_ns);
     eprintln!("loss: {}", conn.loss());
-}
-
-fn fork_parent_pid(kind: &EventKind) -> Pid {
-    match *kind {
-        EventKind::Fork { parent_pid, .. } => parent_pid,
-        _ => 0,
-    }
 }
 
 #[test]
@@ -270,12 +265,13 @@ fn filtered_and_plain_listeners_coexist() {
     };
     let sub = filtered.subscription().unwrap();
     eprintln!("filtered subscription: {sub:?}");
-    match procconn::socket::kernel_version() {
-        Some(v) if v >= procconn::socket::FILTER_MIN_KERNEL => {
-            assert_eq!(sub, Subscription::KernelFilter(what::EXIT));
-            assert!(!filtered.loss().seq_tracking);
-        }
-        _ => assert_eq!(sub, Subscription::UserFilter(what::EXIT)),
+    // uname(2), not procconn's own version check: on a kernel >= 6.6 the
+    // filter must be the kernel's.
+    if sigwatch_test_support::probe::proc_connector_filter() {
+        assert_eq!(sub, Subscription::KernelFilter(what::EXIT));
+        assert!(!filtered.loss().seq_tracking);
+    } else {
+        assert_eq!(sub, Subscription::UserFilter(what::EXIT));
     }
     let mut child = Command::new("/bin/true").spawn().unwrap();
     let pid = child.id() as Pid;
@@ -337,8 +333,29 @@ fn nonblocking_poll_and_iterator() {
         }
     }
     assert!(seen_exit);
-    // A timeout with nothing to read returns None, not an error.
-    assert!(conn.recv_buffer_size() > 0);
+}
+
+/// A timeout with nothing to read returns `Ok(None)`, not an error: a
+/// listener subscribed only to ptrace events (which no test makes) waits
+/// out its timeouts, and in non-blocking mode returns at once.
+#[test]
+fn timeout_with_nothing_to_read_is_none() {
+    let test = "timeout_with_nothing_to_read_is_none";
+    let cfg = Config::default().filter(Some(what::PTRACE));
+    let Some(mut conn) = common::connector(test, &cfg) else {
+        return;
+    };
+    // Processes come and go meanwhile: none of their events may come out.
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    for _ in 0..5 {
+        let got = conn.next_event(Some(Duration::from_millis(50))).unwrap();
+        assert!(got.is_none(), "only ptrace events pass: {got:?}");
+    }
+    child.wait().unwrap();
+    let Some(mut nb) = common::connector(test, &cfg.nonblocking(true)) else {
+        return;
+    };
+    assert!(nb.next_event(None).unwrap().is_none());
 }
 
 #[test]
@@ -413,7 +430,13 @@ fn overflow_is_counted_exactly() {
     assert!(sl.seq_gap_events > 0);
     assert_eq!(sl.seq_regressions, 0);
     if !bl.is_zero() {
-        eprintln!("reference listener lost events too (host under load): no cross-check");
+        // The reference itself lost events: the exact cross-check below
+        // cannot run. Recorded as a partial pass (CI lists it).
+        sigwatch_test_support::partial(
+            "overflow_is_counted_exactly",
+            sigwatch_test_support::Need::Host("a quiet host".into()),
+            format!("the reference listener lost events too ({bl}): no exact cross-check"),
+        );
         return;
     }
     let mut ranges: BTreeMap<u32, (u32, u32)> = BTreeMap::new();

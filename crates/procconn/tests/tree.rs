@@ -3,6 +3,8 @@
 //! processes these tests started; the rest of the host only adds noise.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,18 +15,15 @@ const WAIT: Duration = Duration::from_secs(15);
 /// A subscribed connector and a seeded tree, or `None` with the reason
 /// printed (not root, or the kernel refuses).
 fn setup(test: &str, config: TreeConfig) -> Option<(ProcConnector, ProcessTree)> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIP {test}: needs root (CAP_NET_ADMIN) for the proc connector");
+    if !common::require_proc_connector(test) {
         return None;
     }
-    // Subscribe first, then scan: nothing falls between the two.
-    let conn = match ProcConnector::open(&Config::default().recv_buffer(Some(8 << 20))) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("SKIP {test}: cannot open the proc connector: {e}");
-            return None;
-        }
-    };
+    // Subscribe first, then scan: nothing falls between the two. Where
+    // the probe found the proc connector, a failing open is a failure.
+    let conn =
+        ProcConnector::open(&Config::default().recv_buffer(Some(8 << 20))).unwrap_or_else(|e| {
+            panic!("{test}: the probe found the proc connector, but open failed: {e}")
+        });
     let mut tree = ProcessTree::new(config);
     let n = tree.seed_from_proc().unwrap();
     assert!(n > 0, "seeding found no process");
@@ -192,7 +191,11 @@ fn pid_reuse_gives_two_processes() {
         return;
     };
     if std::fs::metadata("/proc/sys/kernel/ns_last_pid").is_err() {
-        eprintln!("SKIP pid_reuse_gives_two_processes: no /proc/sys/kernel/ns_last_pid");
+        sigwatch_test_support::skip(
+            "pid_reuse_gives_two_processes",
+            sigwatch_test_support::Need::Kernel("ns_last_pid".into()),
+            "no /proc/sys/kernel/ns_last_pid",
+        );
         return;
     }
     let first = marker("first");
@@ -219,7 +222,11 @@ fn pid_reuse_gives_two_processes() {
         c.wait().unwrap();
     }
     let Some(mut b) = b else {
-        eprintln!("SKIP pid_reuse_gives_two_processes: could not get pid {pid} back");
+        sigwatch_test_support::skip(
+            "pid_reuse_gives_two_processes",
+            sigwatch_test_support::Need::Host("busy pid space".into()),
+            format!("could not get pid {pid} back in 50 tries"),
+        );
         return;
     };
     let ok = pump(&mut conn, &mut tree, WAIT, |t| {
@@ -281,9 +288,10 @@ fn retention_bounds_hold_on_the_real_stream() {
     eprintln!("kept: {kept:?}");
     assert!(!kept.is_empty() && kept.len() <= 20, "{kept:?}");
     assert!(kept.iter().all(|&i| i >= 80), "{kept:?}");
-    // Time bound: after the window, none of ours is left.
-    std::thread::sleep(Duration::from_millis(400));
-    tree.expire(monotonic_ns());
+    // Time bound: once the window has passed, none of ours is left
+    // (`expire` takes the time: a moment 400 ms from now, past the
+    // 300 ms window of every exit seen so far, without sleeping).
+    tree.expire(monotonic_ns() + 400_000_000);
     assert!(pids.iter().all(|&p| !ours(&tree, p)));
     assert!(tree.exited_count() - tree.pinned_count() <= 20);
     // The live part matches /proc (the host is busy: allow some drift).

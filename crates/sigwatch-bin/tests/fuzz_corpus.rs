@@ -2,6 +2,13 @@
 //! through the same function as the fuzz target, on stable Rust.
 #![allow(clippy::unwrap_used)]
 
+/// The fuzz target's file compiled as ordinary code (`libfuzzer_sys` is
+/// the `sigwatch-fuzz-shim` crate: `fuzz_target!` defines `run`), so CI
+/// builds the target and the replay runs exactly the fuzzer's code.
+#[allow(unused_attributes)] // the target's crate-level `#![no_main]`
+#[path = "../../../fuzz/fuzz_targets/sigwatch_inputs.rs"]
+mod sigwatch_inputs;
+
 #[test]
 fn sigwatch_inputs_corpus_replays() {
     let dir =
@@ -9,7 +16,7 @@ fn sigwatch_inputs_corpus_replays() {
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let data = std::fs::read(e.unwrap().path()).unwrap();
-        sigwatch::fuzz_one(&data);
+        sigwatch_inputs::run(&data);
         n += 1;
     }
     assert!(n > 0, "empty corpus at {}", dir.display());

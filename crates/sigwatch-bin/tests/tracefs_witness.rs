@@ -375,3 +375,52 @@ fn kernel_generated_signals_nobody_died_of_are_not_reports() {
     assert_eq!(r[0].signal, 15);
     assert!(!r[0].victim.exit_confirmed);
 }
+
+/// A `signal_generate` line of a kernel whose tracepoint has no `grp`
+/// field (the layout before `grp`/`res` were added).
+fn sg_without_grp(
+    ms: u64,
+    cur: Pid,
+    cur_comm: &str,
+    sig: i32,
+    code: i32,
+    target: Pid,
+) -> tracesig::Record {
+    let line = format!(
+        "{cur_comm:>16}-{cur:<7} [001] d..1 {:>5}.{:06}: signal_generate: sig={sig} errno=0 code={code} comm=daemon pid={target}",
+        1000 + ms / 1000,
+        (ms % 1000) * 1000
+    );
+    tracesig::parse_line(line.as_bytes()).unwrap()
+}
+
+/// README: "On kernels whose tracepoint has no `grp` field, `code=0`
+/// cannot tell kill(2) from `cgroup.kill`: origin `unknown` with the
+/// current task as `sender`." Never `user`, never `cgroup_kill`.
+#[test]
+fn no_grp_field_means_origin_unknown_with_the_current_task_as_sender() {
+    for audit in [false, true] {
+        let mut a = engine(audit);
+        let rec = sg_without_grp(100, 200, "sh", 9, 0, 300);
+        assert!(a.on_trace(&rec, at(100)).is_empty());
+        let mut r = kills(a.on_proc_event(&exit(at(101), 300, 9), at(101)));
+        // With audit expected, the engine may wait for a record first.
+        r.extend(kills(a.tick(at(5000))));
+        assert_eq!(r.len(), 1, "audit {audit}: {r:#?}");
+        let r = &r[0];
+        assert_eq!(r.origin, Origin::Unknown, "audit {audit}: {r:#?}");
+        assert_eq!(r.reason, None, "audit {audit}");
+        assert_eq!(r.syscall, None, "audit {audit}");
+        let s = r.sender.as_ref().expect("the current task is the sender");
+        assert_eq!(s.pid, 200, "audit {audit}");
+        assert_eq!(s.comm.as_ref().unwrap().0, b"sh", "audit {audit}");
+        let t = r.trace.as_ref().unwrap();
+        assert_eq!(
+            (t.current_pid, t.code, t.grp),
+            (200, 0, None),
+            "audit {audit}"
+        );
+        assert!(r.victim.exit_confirmed, "audit {audit}");
+        assert_eq!(a.pending(), 0, "audit {audit}");
+    }
+}

@@ -2,6 +2,13 @@
 //! the fuzz target's function on stable Rust, so CI runs it.
 #![allow(clippy::unwrap_used)]
 
+/// The fuzz target's file compiled as ordinary code (`libfuzzer_sys` is
+/// the `sigwatch-fuzz-shim` crate: `fuzz_target!` defines `run`), so CI
+/// builds the target and the replay runs exactly the fuzzer's code.
+#[allow(unused_attributes)] // the target's crate-level `#![no_main]`
+#[path = "../../../fuzz/fuzz_targets/tracefs_parse.rs"]
+mod tracefs_parse;
+
 use std::path::PathBuf;
 
 #[test]
@@ -11,7 +18,7 @@ fn replay_tracefs_parse_corpus() {
     for ent in std::fs::read_dir(&dir).unwrap() {
         let path = ent.unwrap().path();
         let data = std::fs::read(&path).unwrap();
-        tracesig::fuzz_one(&data);
+        tracefs_parse::run(&data);
         n += 1;
     }
     assert!(n >= 20, "only {n} corpus files in {}", dir.display());

@@ -63,7 +63,10 @@ fn sh_kill(sig: i32, pid: u32) -> i32 {
 
 #[test]
 fn sigkill_from_sh_names_sender_and_target_and_filter_excludes_sigterm() {
-    let Some(mut src) = open_or_skip("sigkill_from_sh", &Config::default()) else {
+    let Some(mut src) = open_or_skip(
+        "sigkill_from_sh_names_sender_and_target_and_filter_excludes_sigterm",
+        &Config::default(),
+    ) else {
         return;
     };
     let dir = src.instance().path().to_path_buf();
@@ -112,7 +115,7 @@ fn sigkill_from_sh_names_sender_and_target_and_filter_excludes_sigterm() {
 /// `buffer_percent`, which the instance leaves at its default).
 #[test]
 fn poll_wakes_on_the_first_event() {
-    let Some(src) = open_or_skip("poll_wakes", &Config::default()) else {
+    let Some(src) = open_or_skip("poll_wakes_on_the_first_event", &Config::default()) else {
         return;
     };
     let mut victim = sleeper();
@@ -129,7 +132,7 @@ fn poll_wakes_on_the_first_event() {
 #[test]
 fn all_signals_without_filter() {
     let cfg = Config::default().with_signals(SignalFilter::All);
-    let Some(mut src) = open_or_skip("all_signals", &cfg) else {
+    let Some(mut src) = open_or_skip("all_signals_without_filter", &cfg) else {
         return;
     };
     let dir = src.instance().path().to_path_buf();
@@ -149,7 +152,10 @@ fn all_signals_without_filter() {
 /// we reaped), and one of a live pid (ours + a suffix) that must stay.
 #[test]
 fn stale_instances_of_dead_pids_are_removed_and_others_kept() {
-    let Some(probe) = open_or_skip("stale_instances", &Config::default()) else {
+    let Some(probe) = open_or_skip(
+        "stale_instances_of_dead_pids_are_removed_and_others_kept",
+        &Config::default(),
+    ) else {
         return;
     };
     // Keep `probe` alive: it keeps tracefs mounted if this process
@@ -160,7 +166,11 @@ fn stale_instances_of_dead_pids_are_removed_and_others_kept() {
     let dead = child.id();
     child.wait().unwrap();
     if Path::new(&format!("/proc/{dead}")).exists() {
-        eprintln!("SKIP stale_instances: pid {dead} was reused already");
+        sigwatch_test_support::skip(
+            "stale_instances_of_dead_pids_are_removed_and_others_kept",
+            sigwatch_test_support::Need::Host("pid not reused at once".into()),
+            format!("pid {dead} was reused already"),
+        );
         return;
     }
     let stale = inst_dir.join(format!("sigwatch-{dead}"));
@@ -222,15 +232,29 @@ fn killer_config() -> Config {
 
 #[test]
 fn oom_in_memory_cgroup_is_classified_oom() {
-    let Some(mut src) = open_or_skip("oom_memcg", &killer_config()) else {
+    let Some(mut src) = open_or_skip("oom_in_memory_cgroup_is_classified_oom", &killer_config())
+    else {
         return;
     };
-    if !src.instance().mark_victim_traced() {
-        eprintln!("SKIP oom_memcg: no oom:mark_victim tracepoint");
+    // The raw tracefs files say whether the tracepoint exists, not tracesig.
+    if !sigwatch_test_support::probe::trace_event("oom", "mark_victim") {
+        sigwatch_test_support::skip(
+            "oom_in_memory_cgroup_is_classified_oom",
+            sigwatch_test_support::Need::Kernel("oom:mark_victim".into()),
+            "no events/oom/mark_victim in tracefs",
+        );
         return;
     }
+    assert!(
+        src.instance().mark_victim_traced(),
+        "events/oom/mark_victim exists but tracesig does not trace it"
+    );
     let Some(memcg) = mount_point("cgroup", Some("memory")) else {
-        eprintln!("SKIP oom_memcg: no cgroup v1 memory controller mounted");
+        sigwatch_test_support::skip(
+            "oom_in_memory_cgroup_is_classified_oom",
+            sigwatch_test_support::Need::Host("cgroup v1 memory".into()),
+            "no cgroup v1 memory controller mounted",
+        );
         return;
     };
     let cg = CgroupDir(memcg.join(format!("sigwatch-tracesig-oom-{}", std::process::id())));
@@ -262,17 +286,25 @@ fn oom_in_memory_cgroup_is_classified_oom() {
 
 #[test]
 fn cgroup_kill_names_the_writer() {
-    let Some(mut src) = open_or_skip("cgroup_kill", &killer_config()) else {
+    let Some(mut src) = open_or_skip("cgroup_kill_names_the_writer", &killer_config()) else {
         return;
     };
     let Some(v2) = mount_point("cgroup2", None) else {
-        eprintln!("SKIP cgroup_kill: no cgroup2 mounted");
+        sigwatch_test_support::skip(
+            "cgroup_kill_names_the_writer",
+            sigwatch_test_support::Need::Host("cgroup2".into()),
+            "no cgroup2 mounted",
+        );
         return;
     };
     let cg = CgroupDir(v2.join(format!("sigwatch-tracesig-kill-{}", std::process::id())));
     std::fs::create_dir(&cg.0).unwrap();
     if !cg.0.join("cgroup.kill").exists() {
-        eprintln!("SKIP cgroup_kill: no cgroup.kill (kernel < 5.14)");
+        sigwatch_test_support::skip(
+            "cgroup_kill_names_the_writer",
+            sigwatch_test_support::Need::Kernel("cgroup.kill".into()),
+            "no cgroup.kill (kernel < 5.14)",
+        );
         return;
     }
     let mut members: Vec<_> = (0..2)
@@ -330,7 +362,7 @@ fn cgroup_kill_names_the_writer() {
 
 #[test]
 fn rlimit_cpu_is_classified_rlimit() {
-    let Some(mut src) = open_or_skip("rlimit_cpu", &killer_config()) else {
+    let Some(mut src) = open_or_skip("rlimit_cpu_is_classified_rlimit", &killer_config()) else {
         return;
     };
     let mut cmd = Command::new("sh");
@@ -364,7 +396,7 @@ fn rlimit_cpu_is_classified_rlimit() {
 
 #[test]
 fn seccomp_kill_is_classified_seccomp() {
-    let Some(mut src) = open_or_skip("seccomp", &killer_config()) else {
+    let Some(mut src) = open_or_skip("seccomp_kill_is_classified_seccomp", &killer_config()) else {
         return;
     };
     let mut cmd = Command::new("true");

@@ -46,12 +46,23 @@ fn hold() {
 }
 
 fn outer() {
-    if !nix::unistd::geteuid().is_root() {
-        println!("SKIP lifecycle: not root");
+    // Raw probes decide (root, /proc/filesystems), never tracesig.
+    if !sigwatch_test_support::require_root("lifecycle") {
+        return;
+    }
+    if let Err(why) = sigwatch_test_support::probe::tracefs() {
+        sigwatch_test_support::skip("lifecycle", sigwatch_test_support::Need::Tracefs, why);
         return;
     }
     if !Path::new(TRACING).is_dir() {
-        println!("SKIP lifecycle: no {TRACING} (kernel without tracefs)");
+        sigwatch_test_support::skip(
+            "lifecycle",
+            sigwatch_test_support::Need::Kernel("/sys/kernel/tracing".into()),
+            format!("no {TRACING} (kernel < 4.1)"),
+        );
+        return;
+    }
+    if !sigwatch_test_support::require_tool("lifecycle", "unshare") {
         return;
     }
     let exe = std::env::current_exe().unwrap();
@@ -62,10 +73,7 @@ fn outer() {
         .status()
     {
         Ok(st) => st,
-        Err(e) => {
-            println!("SKIP lifecycle: cannot run unshare: {e}");
-            return;
-        }
+        Err(e) => panic!("unshare is on PATH but cannot run: {e}"),
     };
     assert!(st.success(), "the scenarios in the namespace failed: {st}");
 }
@@ -324,7 +332,11 @@ fn live_owner_mount_is_left_alone() {
 fn debugfs_fallback_mounts_reads_and_unmounts() {
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap();
     if !fs.lines().any(|l| l.ends_with("\tdebugfs")) {
-        println!("SKIP debugfs_fallback: kernel without debugfs");
+        sigwatch_test_support::skip(
+            "debugfs_fallback",
+            sigwatch_test_support::Need::Debugfs,
+            "kernel without debugfs",
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

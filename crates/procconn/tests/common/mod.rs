@@ -6,20 +6,38 @@ use std::time::{Duration, Instant};
 
 use procconn::{Config, ProcConnector, ProcEvent};
 
-/// Opens a subscribed connector, or prints why the test cannot run and
-/// returns `None` (not root, or the kernel refuses).
+/// Opens a subscribed connector, or records why the test cannot run and
+/// returns `None`. The decision is an independent probe (a raw
+/// NETLINK_CONNECTOR socket, `/proc/net/connector`): where the kernel
+/// offers the proc connector, a failing `ProcConnector::open` fails the
+/// test instead of skipping it.
 pub fn connector(test: &str, config: &Config) -> Option<ProcConnector> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIP {test}: needs root (CAP_NET_ADMIN) for the proc connector");
+    if !require_proc_connector(test) {
         return None;
     }
     match ProcConnector::open(config) {
         Ok(c) => Some(c),
-        Err(e) => {
-            eprintln!("SKIP {test}: cannot open the proc connector: {e}");
-            None
-        }
+        Err(e) => panic!("{test}: the probe found the proc connector, but open failed: {e}"),
     }
+}
+
+/// True when the test can use the proc connector (root, and the
+/// independent probe finds it); otherwise records the skip.
+pub fn require_proc_connector(test: &str) -> bool {
+    use sigwatch_test_support::{probe, skip, Need};
+    if !probe::is_root() {
+        skip(
+            test,
+            Need::Root,
+            "needs root (CAP_NET_ADMIN) for the proc connector",
+        );
+        return false;
+    }
+    if let Err(why) = probe::proc_connector() {
+        skip(test, Need::ProcConnector, why);
+        return false;
+    }
+    true
 }
 
 /// Receives events for up to `timeout`, keeping those `keep` accepts,

@@ -5,33 +5,42 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use sigwatch_test_support::{probe, Need};
 use tracesig::{Config, Record, TraceSource};
 
-/// Root and a kernel with tracefs instances, or the reason why not.
-pub fn skip_reason() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not root".into());
+/// Root and a kernel with tracefs, or what is missing — decided by the
+/// independent probe (`/proc/filesystems`, the event's files), never by
+/// tracesig.
+pub fn skip_reason() -> Option<(Need, String)> {
+    if !probe::is_root() {
+        return Some((Need::Root, "not root".into()));
+    }
+    if let Err(why) = probe::tracefs() {
+        return Some((Need::Tracefs, why));
     }
     None
 }
 
-/// Opens a source, or prints why the test is skipped.
+/// Records why `test` is skipped and returns true when it must be.
+pub fn skip(test: &str) -> bool {
+    match skip_reason() {
+        Some((need, why)) => {
+            sigwatch_test_support::skip(test, need, why);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Opens a source, or records why the test is skipped. Where the probe
+/// found tracefs, a failing `TraceSource::open` fails the test.
 pub fn open_or_skip(test: &str, cfg: &Config) -> Option<TraceSource> {
-    if let Some(r) = skip_reason() {
-        eprintln!("SKIP {test}: {r}");
+    if skip(test) {
         return None;
     }
     match TraceSource::open(cfg) {
         Ok(s) => Some(s),
-        Err(
-            e @ (tracesig::Error::Unavailable(_)
-            | tracesig::Error::NoInstances(_)
-            | tracesig::Error::MissingEvent(_)),
-        ) => {
-            eprintln!("SKIP {test}: {e}");
-            None
-        }
-        Err(e) => panic!("{test}: {e}"),
+        Err(e) => panic!("{test}: the probe found tracefs, but TraceSource::open failed: {e}"),
     }
 }
 

@@ -1,0 +1,176 @@
+//! Test support shared by every crate's tests.
+//!
+//! - [`probe`]: whether the kernel offers a feature, found out with raw
+//!   syscalls and files, never through procconn, auditsig or tracesig. A
+//!   bug in the code under test must make its tests fail, not skip.
+//! - [`skip`] / [`partial`]: the only way a test may skip or run only in
+//!   part. Each call prints `SKIP <test> [<need>]: <why>` (or `PARTIAL`)
+//!   on stderr and appends the same line to the skip log
+//!   ([`skip_log_path`]), which CI prints at the end of the run and checks:
+//!   a skip whose [`Need`] CI provides fails the job.
+//! - [`wait_until`]: a condition polled until a deadline, instead of a
+//!   sleep followed by an assertion.
+#![allow(clippy::unwrap_used)]
+
+pub mod probe;
+
+use std::fmt::Display;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What a skipped (or partly run) test lacked. CI lists the needs it
+/// provides; a skip for one of those fails CI (see `ci/test-skips.sh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Need {
+    /// Running as root (euid 0).
+    Root,
+    /// A program on PATH (`auditctl`, `python3`, `setpriv`, ...).
+    Tool(String),
+    /// The kernel's audit (NETLINK_AUDIT answers AUDIT_GET).
+    Audit,
+    /// The audit multicast group (`AUDIT_NLGRP_READLOG`, kernel >= 3.16).
+    AuditMulticast,
+    /// Audit idle on the host: no audit daemon holds the audit pid and
+    /// no audit rules of the host's own are loaded.
+    AuditIdle,
+    /// tracefs (in `/proc/filesystems`).
+    Tracefs,
+    /// debugfs (in `/proc/filesystems`).
+    Debugfs,
+    /// The proc connector (NETLINK_CONNECTOR with `cn_proc`).
+    ProcConnector,
+    /// Something else about the kernel (a tracepoint, `cgroup.kill`, a
+    /// kernel without audit for the audit-absent tests, ...): free text.
+    Kernel(String),
+    /// Something about the host that CI does not arrange (a cgroup
+    /// layout, a pid that got reused, the architecture): free text.
+    Host(String),
+}
+
+impl Need {
+    /// The tag written between brackets in the log line.
+    pub fn tag(&self) -> String {
+        match self {
+            Need::Root => "root".into(),
+            Need::Tool(t) => format!("tool:{t}"),
+            Need::Audit => "audit".into(),
+            Need::AuditMulticast => "audit-multicast".into(),
+            Need::AuditIdle => "audit-idle".into(),
+            Need::Tracefs => "tracefs".into(),
+            Need::Debugfs => "debugfs".into(),
+            Need::ProcConnector => "proc-connector".into(),
+            Need::Kernel(w) => format!("kernel:{}", w.replace([' ', ']'], "-")),
+            Need::Host(w) => format!("host:{}", w.replace([' ', ']'], "-")),
+        }
+    }
+}
+
+/// Where skip and partial lines go: `$SIGWATCH_SKIP_LOG`, else
+/// `target/test-skips.log` of the workspace.
+pub fn skip_log_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SIGWATCH_SKIP_LOG") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-skips.log")
+}
+
+fn record(kind: &str, test: &str, need: &Need, why: &dyn Display) {
+    let line = format!("{kind} {test} [{}]: {why}", need.tag());
+    // One line, no newline inside: the log is read line by line.
+    let line = line.replace('\n', " / ");
+    eprintln!("{line}");
+    let path = skip_log_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // O_APPEND and one write per line: test processes running at the
+    // same time do not interleave within a line.
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(mut f) => {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+        Err(e) => eprintln!("warning: cannot append to {}: {e}", path.display()),
+    }
+}
+
+/// Records that `test` is skipped because it lacks `need`; the caller
+/// returns right after.
+pub fn skip(test: &str, need: Need, why: impl Display) {
+    record("SKIP", test, &need, &why);
+}
+
+/// Records that `test` ran only in part (some assertions did not run)
+/// because it lacks `need`.
+pub fn partial(test: &str, need: Need, what: impl Display) {
+    record("PARTIAL", test, &need, &what);
+}
+
+/// True when running as root; otherwise records the skip.
+pub fn require_root(test: &str) -> bool {
+    if probe::is_root() {
+        return true;
+    }
+    skip(test, Need::Root, "not root");
+    false
+}
+
+/// True when `tool` is on PATH; otherwise records the skip.
+pub fn require_tool(test: &str, tool: &str) -> bool {
+    if probe::tool(tool).is_some() {
+        return true;
+    }
+    skip(
+        test,
+        Need::Tool(tool.into()),
+        format!("`{tool}` is not on PATH"),
+    );
+    false
+}
+
+/// Polls `cond` every 10 ms until it holds (true) or `timeout` passes
+/// (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The state (`R`, `S`, `Z`, ...) of process `pid` from `/proc/PID/stat`,
+/// None when it is gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// Whether process `pid` sleeps in the kernel (state `S`): a freshly
+/// started helper has reached its blocking call.
+pub fn is_sleeping(pid: i32) -> bool {
+    proc_state(pid) == Some('S')
+}
