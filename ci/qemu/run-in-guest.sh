@@ -18,6 +18,8 @@
 #   SIGWATCH_QEMU_TARGETS  default targets when none are given ("procconn auditsig tracesig")
 #   SIGWATCH_QEMU_BINS     workspace binaries to build and copy in (e.g. "sigwatch"),
 #                          at their host path and in /usr/local/bin
+#   SIGWATCH_QEMU_SIGWATCH a prebuilt sigwatch binary to copy in instead of building
+#                          one (e.g. the static musl binary of `cargo xtask dist`)
 #   SIGWATCH_QEMU_TOOLS    host programs to copy in with their libraries, at their
 #                          host paths, replacing busybox's applets (default
 #                          "auditctl ausearch kill prlimit setpriv setsid unshare": procps's
@@ -49,7 +51,7 @@ for a in "$@"; do
   case $a in
     --smoke) smoke=1 ;;
     --e2e) e2e=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     -*) echo "unknown option $a" >&2; exit 2 ;;
     *) targets+=("$a") ;;
   esac
@@ -157,6 +159,13 @@ sort -u -o "$list" "$list"
 # cargo test builds a package's binaries only when that package has
 # integration tests: build them explicitly.
 for b in $bins; do
+  if [ "$b" = sigwatch ] && [ -n "${SIGWATCH_QEMU_SIGWATCH:-}" ]; then
+    p=$(realpath "$SIGWATCH_QEMU_SIGWATCH")
+    [ -x "$p" ] || { echo "SIGWATCH_QEMU_SIGWATCH=$SIGWATCH_QEMU_SIGWATCH is not an executable" >&2; exit 1; }
+    log "sigwatch: the prebuilt $p"
+    binpaths+=("$p")
+    continue
+  fi
   log "building binary $b"
   p=$(cargo build --bin "$b" --message-format=json-render-diagnostics \
       | jq -r --arg b "$b" 'select(.reason == "compiler-artifact" and .target.name == $b

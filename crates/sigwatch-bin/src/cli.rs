@@ -33,14 +33,52 @@ pub enum Command {
         /// Signals the rules select (names or numbers, comma-separated, or `all`).
         #[arg(long, default_value = "KILL", value_parser = parse_signals)]
         signal: SignalSet,
+        /// The machine the rules are for (its syscall tables): this one, or
+        /// another, e.g. to package rules for it.
+        #[arg(long, value_enum, default_value = "native")]
+        arch: RulesArch,
     },
-    /// Show what this host offers and what is missing, with a fix for each gap.
+    /// Show what this host offers and what is missing, with a fix for each
+    /// gap. Exit status: 0 no gap, 3 one or more gaps (sigwatch runs with
+    /// fewer witnesses or not at all; each gap line says which).
     Status,
     /// Attribute the kills recorded in audit logs after the fact: auditd
     /// logs (raw or enriched, rotated sets, gzip), ausearch output, the
     /// kernel log or syslog, journalctl -o export/json output, or the
     /// journal itself (--journal). The format is recognised by content.
     Replay(ReplayArgs),
+    /// Print the man page (roff) or a shell completion script, generated
+    /// from this command line definition, to standard output.
+    Generate {
+        /// What to print.
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// `sigwatch rules --arch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesArch {
+    /// The machine sigwatch runs on.
+    Native,
+    /// x86_64 with its i386 compat entry points (`arch=b64`, `arch=b32`).
+    #[value(name = "x86_64")]
+    X86_64,
+    /// aarch64 (`arch=b64`).
+    Aarch64,
+}
+
+/// `sigwatch generate WHAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generated {
+    /// The man page sigwatch(8), roff (`man -l -` reads it).
+    Man,
+    /// bash completion script.
+    Bash,
+    /// zsh completion script.
+    Zsh,
+    /// fish completion script.
+    Fish,
 }
 
 /// Options of `sigwatch replay`.
@@ -127,8 +165,8 @@ pub struct WatchArgs {
     /// and cgroup) instead of one line per ancestor cut to the terminal.
     #[arg(long)]
     pub full: bool,
-    /// Exit after N kill reports.
-    #[arg(short = 'c', long, value_name = "N")]
+    /// Exit after N kill reports (N ≥ 1).
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Signals to report: names or numbers, comma-separated, or `all`.
     #[arg(long, value_name = "LIST", default_value = "KILL", value_parser = parse_signals)]
@@ -145,7 +183,11 @@ pub struct WatchArgs {
     /// lines). Default: all that the host offers.
     #[arg(long, value_name = "LIST", value_parser = parse_sources)]
     pub source: Option<Witnesses>,
-    /// Where audit records come from.
+    /// Where audit records come from: `auto` (multicast if the kernel has
+    /// it, else unicast if no audit daemon runs, else auditd's log),
+    /// `multicast` (kernel ≥ 3.16), `unicast` (become the audit pid),
+    /// `log` (follow /var/log/audit/audit.log), `log:PATH`, `stdin`
+    /// (records on standard input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditInput,
     /// Do not install audit rules; use only those already present (e.g.
@@ -258,6 +300,14 @@ mod tests {
         assert_eq!(c.verbose, 2);
         assert!(Cli::try_parse_from(["sigwatch", "--signal", "nope"]).is_err());
         assert!(Cli::try_parse_from(["sigwatch", "--audit-source", "x"]).is_err());
+        assert!(Cli::try_parse_from(["sigwatch", "--count", "0"]).is_err());
+        assert_eq!(
+            Cli::try_parse_from(["sigwatch", "-c", "1"])
+                .unwrap()
+                .watch
+                .count,
+            Some(1)
+        );
         assert!(c.watch.source.is_none());
         let c = Cli::try_parse_from(["sigwatch", "--source", "proc,tracefs"]).unwrap();
         let w = c.watch.source.unwrap();
@@ -273,7 +323,24 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["sigwatch", "--json", "--output", "text"]).is_err());
         let c = Cli::try_parse_from(["sigwatch", "rules", "--signal", "all"]).unwrap();
-        assert!(matches!(c.command, Some(Command::Rules { signal }) if signal.is_all()));
+        assert!(
+            matches!(c.command, Some(Command::Rules { signal, arch: RulesArch::Native }) if signal.is_all())
+        );
+        let c = Cli::try_parse_from(["sigwatch", "rules", "--arch", "aarch64"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Rules {
+                arch: RulesArch::Aarch64,
+                ..
+            })
+        ));
+        let c = Cli::try_parse_from(["sigwatch", "generate", "zsh"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Command::Generate {
+                what: Generated::Zsh
+            })
+        ));
         let c = Cli::try_parse_from(["sigwatch", "replay", "/var/log/audit/audit.log"]).unwrap();
         assert!(matches!(c.command, Some(Command::Replay(_))));
         let c = Cli::try_parse_from([
@@ -290,5 +357,39 @@ mod tests {
         assert!(a.journal && a.files.is_empty());
         assert_eq!(a.since, Some(1_795_667_968_504));
         assert!(Cli::try_parse_from(["sigwatch", "replay"]).is_err());
+    }
+
+    /// Every option with a fixed set of values names them in `--help`.
+    #[test]
+    fn help_lists_the_values_of_enumerated_options() {
+        let help = Cli::command().render_long_help().to_string();
+        for v in [
+            "auto",
+            "multicast",
+            "unicast",
+            "log:PATH",
+            "stdin",
+            "none",
+            "proc",
+            "audit",
+            "tracefs",
+            "kmsg",
+        ] {
+            assert!(help.contains(v), "--help lacks {v}:\n{help}");
+        }
+        let mut cmd = Cli::command();
+        for (sub, values) in [
+            ("generate", &["man", "bash", "zsh", "fish"][..]),
+            ("rules", &["native", "x86_64", "aarch64"][..]),
+        ] {
+            let sub_help = cmd
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for v in values {
+                assert!(sub_help.contains(v), "{sub} --help lacks {v}");
+            }
+        }
     }
 }

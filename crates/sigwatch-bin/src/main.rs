@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 mod cli;
 mod diag;
+mod generate;
 mod run;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Command, RulesArch};
 use sigwatch::render::TextOptions;
 use sigwatch::report::Report;
 use sigwatch::SignalSet;
@@ -31,11 +32,20 @@ fn main() -> ExitCode {
         .init();
     let res = match &cli.command {
         None => run_watch(&cli),
-        Some(Command::Rules { signal }) => rules(*signal),
+        Some(Command::Rules { signal, arch }) => rules(*signal, *arch),
         Some(Command::Status) => {
-            print!("{}", sigwatch::status::render(&sigwatch::status::checks()));
+            let checks = sigwatch::status::checks();
+            print!("{}", sigwatch::status::render(&checks));
+            if checks.iter().any(|c| !c.ok) {
+                return ExitCode::from(sigwatch::status::EXIT_GAP);
+            }
             Ok(())
         }
+        Some(Command::Generate { what }) => generate::generate(*what, &mut io::stdout().lock())
+            .map_err(|e| sigwatch::Error::Io {
+                what: "writing".into(),
+                source: e,
+            }),
         Some(Command::Replay(args)) => replay(args),
     };
     let code = match res {
@@ -154,8 +164,14 @@ fn banner(args: &cli::WatchArgs, w: &sigwatch::Watcher) -> String {
     )
 }
 
-fn rules(signals: SignalSet) -> Result<(), sigwatch::Error> {
+fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
+    use auditsig::syscalls::Arch;
     let set = auditsig::killrules::KillRuleSet::new(auditsig::killrules::KEY_PREFIX);
+    let set = match arch {
+        RulesArch::Native => set,
+        RulesArch::X86_64 => set.arches(&[Arch::X86_64, Arch::I386]),
+        RulesArch::Aarch64 => set.arches(&[Arch::Aarch64]),
+    };
     let set = if signals.is_all() {
         set.all_signals()
     } else {

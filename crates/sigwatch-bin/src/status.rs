@@ -8,6 +8,10 @@ use auditsig::killrules::{KillRuleSet, KEY_PREFIX};
 
 use crate::sources::Kmsg;
 
+/// Exit status of `sigwatch status` when it reports at least one gap (0:
+/// none; 1 and 2 stay an error and a usage error, as for every command).
+pub const EXIT_GAP: u8 = 3;
+
 /// One line of the status: a check, whether it is fine, what was found,
 /// and how to fix it when it is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +91,7 @@ pub fn checks() -> Vec<Check> {
         Ok(c) => out.push(check(
             "proc connector",
             true,
-            format!("subscribed ({:?})", c.subscription()),
+            format!("subscribed ({})", describe_subscription(c.subscription())),
             "",
         )),
         Err(e) => out.push(check(
@@ -102,7 +106,7 @@ pub fn checks() -> Vec<Check> {
         Err(e) => out.push(check(
             "audit multicast",
             false,
-            format!("cannot join: {e}"),
+            format!("cannot join: {}", describe_audit_error(&e)),
             "needs CAP_AUDIT_READ and a kernel ≥ 3.16 with CONFIG_AUDIT, not booted with audit=0; otherwise sigwatch uses unicast (no auditd) or --audit-source log",
         )),
     }
@@ -195,7 +199,7 @@ pub fn checks() -> Vec<Check> {
                 Err(e) => out.push(check(
                     "kill rules",
                     false,
-                    format!("cannot list: {e}"),
+                    format!("cannot list: {}", describe_audit_error(&e)),
                     "run as root (CAP_AUDIT_CONTROL)",
                 )),
             }
@@ -203,7 +207,7 @@ pub fn checks() -> Vec<Check> {
         Err(e) => out.push(check(
             "audit",
             false,
-            format!("cannot read the audit status: {e}"),
+            format!("cannot read the audit status: {}", describe_audit_error(&e)),
             "run as root (CAP_AUDIT_CONTROL); the kernel needs CONFIG_AUDIT=y and not audit=0 on its command line",
         )),
     }
@@ -222,6 +226,10 @@ pub fn checks() -> Vec<Check> {
                 (None, None) => format!("at {}", tfs.root().display()),
             };
             out.extend(tracefs_checks(Ok((tfs.root(), how))));
+            out.push(tracefs_writable_check(tfs.root(), is_read_only(tfs.root())));
+        }
+        Err(e) if was_mounted.is_none() && caps & (1u64 << CAP_SYS_ADMIN) == 0 => {
+            out.push(tracefs_unmountable_check(&e.to_string()));
         }
         Err(e) => out.extend(tracefs_checks(Err(e.to_string()))),
     }
@@ -240,6 +248,81 @@ pub fn checks() -> Vec<Check> {
         )),
     }
     out
+}
+
+/// `CAP_SYS_ADMIN` (mount(2)), from `linux/capability.h`.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// The proc connector subscription in words.
+fn describe_subscription(sub: Option<procconn::socket::Subscription>) -> String {
+    match sub {
+        Some(procconn::socket::Subscription::All) => "every event".to_string(),
+        Some(procconn::socket::Subscription::KernelFilter(m)) => {
+            format!("events filtered by the kernel, mask {m:#x}")
+        }
+        Some(procconn::socket::Subscription::UserFilter(m)) => {
+            format!("every event, filtered here (kernel < 6.6), mask {m:#x}")
+        }
+        // a kind this version does not know by name
+        Some(_) => "subscribed".to_string(),
+        None => "no subscription message sent".to_string(),
+    }
+}
+
+/// An audit error in one sentence: the kernel's refusal names the errno
+/// once (`EPERM: Operation not permitted`), not twice.
+fn describe_audit_error(e: &auditsig::Error) -> String {
+    match e {
+        auditsig::Error::Netlink {
+            request_type,
+            errno,
+        } => format!("the kernel refused audit request {request_type}: {errno}"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the file system holding `path` is mounted read-only
+/// (`ST_RDONLY`); `None` when statvfs fails.
+fn is_read_only(path: &std::path::Path) -> Option<bool> {
+    nix::sys::statvfs::statvfs(path)
+        .ok()
+        .map(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+}
+
+/// Whether sigwatch can create its trace instance under `root`: a
+/// read-only tracefs (systemd's `ProtectKernelTunables=yes` remounts `/sys`
+/// and the tracefs below it read-only, and `ReadWritePaths=` cannot undo it)
+/// makes `mkdir` fail with EROFS.
+pub fn tracefs_writable_check(root: &std::path::Path, read_only: Option<bool>) -> Check {
+    let ro = read_only == Some(true);
+    check(
+        "tracefs writable",
+        !ro,
+        match read_only {
+            Some(false) => format!("{} is writable: the trace instance can be created", root.display()),
+            Some(true) => format!(
+                "{} is mounted read-only: creating the trace instance fails (EROFS), so tracefs is not used",
+                root.display()
+            ),
+            None => format!("{}: cannot tell whether it is writable (statvfs failed)", root.display()),
+        },
+        format!(
+            "make it writable for sigwatch: in a systemd unit, drop ProtectKernelTunables= (its read-only /sys wins over ReadWritePaths=) and use ReadOnlyPaths=/sys with ReadWritePaths={} as the shipped unit does; elsewhere remount it read-write",
+            root.display()
+        ),
+    )
+}
+
+/// tracefs is not mounted and this process lacks `CAP_SYS_ADMIN` to
+/// mount it (mount(2) fails with EPERM): the fix is the capability or a
+/// mount made beforehand, not the kernel configuration.
+pub fn tracefs_unmountable_check(error: &str) -> Check {
+    check(
+        "tracefs",
+        false,
+        format!("not mounted, and this process may not mount it (no CAP_SYS_ADMIN): {error}"),
+        "mount it before sigwatch starts (mount -t tracefs nodev /sys/kernel/tracing; under systemd: Wants= and After=sys-kernel-tracing.mount, as the shipped unit has), or grant CAP_SYS_ADMIN",
+    )
 }
 
 /// Where tracefs is mounted, from a `/proc/mounts` text.
@@ -388,6 +471,34 @@ mod tests {
         let c = tracefs_checks(Err("no tracefs".into()));
         assert_eq!(c.len(), 1);
         assert!(!c[0].ok && c[0].fix.contains("CONFIG_FTRACE"));
+    }
+
+    #[test]
+    fn tracefs_failures_name_their_own_fix() {
+        let ro = tracefs_writable_check(std::path::Path::new("/sys/kernel/tracing"), Some(true));
+        assert!(!ro.ok && ro.detail.contains("EROFS"));
+        assert!(ro.fix.contains("ReadWritePaths=/sys/kernel/tracing"));
+        assert!(!ro.fix.contains("CONFIG_"));
+        let rw = tracefs_writable_check(std::path::Path::new("/t"), Some(false));
+        assert!(rw.ok && rw.fix.is_empty());
+        let eperm = tracefs_unmountable_check("mount tracefs on /sys/kernel/tracing: EPERM");
+        assert!(!eperm.ok && eperm.fix.contains("CAP_SYS_ADMIN"));
+        assert!(!eperm.fix.contains("CONFIG_"));
+    }
+
+    #[test]
+    fn audit_refusal_names_the_errno_once() {
+        let e = auditsig::Error::Netlink {
+            request_type: 1000,
+            errno: nix::errno::Errno::EPERM,
+        };
+        let s = describe_audit_error(&e);
+        assert_eq!(s.matches("Operation not permitted").count(), 1, "{s}");
+        assert!(s.contains("EPERM"), "{s}");
+        assert_eq!(
+            describe_subscription(Some(procconn::socket::Subscription::All)),
+            "every event"
+        );
     }
 
     #[test]

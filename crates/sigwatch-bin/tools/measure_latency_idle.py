@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-# Manual measurement (run under the audit flock): idle footprint of sigwatch
-# and latency from a victim's death to its JSON report.
-import json, os, signal, subprocess, sys, time, statistics
-BIN = sys.argv[1]
+# Manual measurement: idle footprint of sigwatch and latency from a victim's
+# death to its JSON report. Usage (as root):
+#   python3 crates/sigwatch-bin/tools/measure_latency_idle.py [SIGWATCH_BINARY [N]]
+# (default binary: target/release/sigwatch of this checkout; N = 50 kills).
+# It takes the audit test lock itself, like the tests: do not wrap it in
+# `flock` on the same lock file.
+import fcntl, json, os, signal, socket, subprocess, sys, tempfile, time, statistics
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target", "release", "sigwatch")
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+if not os.access(BIN, os.X_OK):
+    sys.exit(f"{BIN}: no such executable (cargo build --release -p sigwatch, or pass the binary)")
+# Audit is host-wide: hold the lock the tests hold while sigwatch runs.
+os.makedirs("/run/lock", exist_ok=True)
+lock = open("/run/lock/sigwatch-audit-tests.lock", "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+scratch = tempfile.mkdtemp(prefix="sigwatch-measure-")
 def run(cmd):
     return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout
 before = run("auditctl -s | grep -E '^(enabled|pid) '; auditctl -l")
 print("audit before:", before.replace("\n", " | "))
-notify = "/tmp/swh/notify.sock"
-import socket
-try: os.unlink(notify)
-except FileNotFoundError: pass
+notify = os.path.join(scratch, "notify.sock")
 ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); ns.bind(notify); ns.settimeout(30)
 env = dict(os.environ, NOTIFY_SOCKET=notify)
-p = subprocess.Popen([BIN, "--json"], stdout=subprocess.PIPE, stderr=open("/tmp/swh/measure.err", "w"), env=env, text=True, bufsize=1)
+p = subprocess.Popen([BIN, "--json"], stdout=subprocess.PIPE, stderr=open(os.path.join(scratch, "measure.err"), "w"), env=env, text=True, bufsize=1)
 while b"READY=1" not in ns.recv(512): pass
 def cpu_rss(pid):
     st = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -48,3 +57,4 @@ print("exit", p.wait(), "last:", rest[-1] if rest else None)
 after = run("auditctl -s | grep -E '^(enabled|pid) '; auditctl -l")
 print("audit after: ", after.replace("\n", " | "))
 print("restored" if after == before else "NOT RESTORED")
+print(f"sigwatch's stderr: {os.path.join(scratch, 'measure.err')}")
