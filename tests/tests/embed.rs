@@ -97,7 +97,10 @@ fn embedded_watcher_attributes_a_kill_in_the_callers_loop() {
     assert_eq!(wait_timeout(&mut child, Duration::from_secs(10)), Some(0));
     // (The child has exited: the channel ends after its last line.)
     let last = rx.iter().find(|l| l.ends_with(" report(s)")).unwrap();
-    assert!(last.ends_with(" report(s)") && last != "0 report(s)", "{last}");
+    assert!(
+        last.ends_with(" report(s)") && last != "0 report(s)",
+        "{last}"
+    );
     before.assert_restored();
     trace_before.assert_restored();
 }
