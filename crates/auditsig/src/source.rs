@@ -273,6 +273,21 @@ impl KillDecoder {
         self.asm.tick(now);
     }
 
+    /// Feeds one record of a log read after the fact: events complete by
+    /// their own records and record times, never by the reader's clock
+    /// ([`Assembler::push_record`]), so a file gives the same events at
+    /// any reading speed.
+    pub fn push_record(&mut self, rec: Record) {
+        self.counters.records += 1;
+        self.asm.push_record(rec);
+    }
+
+    /// An event boundary in the input (ausearch's `----`): see
+    /// [`Assembler::boundary`].
+    pub fn boundary(&mut self) {
+        self.asm.boundary();
+    }
+
     /// End of input: completes every open event and marks the counters
     /// ([`KillCounters::end_of_input`]).
     pub fn finish(&mut self) {
@@ -309,6 +324,33 @@ impl KillDecoder {
     fn note_lines(&mut self, stats: &SourceStats) {
         self.counters.unparsable = stats.parse_errors;
         self.counters.oversized = stats.oversized;
+    }
+
+    /// The next completed event, not decoded: for callers that choose
+    /// which events to decode ([`KillDecoder::decode`]), e.g. a replay
+    /// that looks at every event but decodes only kill-family syscalls.
+    pub fn next_raw_event(&mut self) -> Option<Event> {
+        let event = self.asm.pop()?;
+        self.kill_stats.events += 1;
+        Some(event)
+    }
+
+    /// Decodes an event taken with [`KillDecoder::next_raw_event`],
+    /// counting kills and undecodable kill events like
+    /// [`KillDecoder::next_event`] does.
+    pub fn decode(&mut self, event: &Event) -> Option<KillEvent> {
+        match KillEvent::from_event(event) {
+            Ok(Some(k)) => {
+                self.kill_stats.kill_events += 1;
+                Some(k)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.kill_stats.malformed += 1;
+                log::debug!("malformed kill event {}: {e}", event.stamp);
+                None
+            }
+        }
     }
 
     /// The next completed event (kill or not), with its decoded kill.

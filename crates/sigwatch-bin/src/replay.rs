@@ -12,7 +12,7 @@
 //! `execve` rule makes it complete). Whether a victim died is unknown
 //! (`exit_confirmed` false), and so is whether a process had exited (null).
 //!
-//! Events are assembled from the records alone ([`Assembler::push_record`]):
+//! Events are assembled from the records alone (auditsig's [`KillDecoder::push_record`]):
 //! the same input gives the same reports at any reading speed. Inputs of
 //! every kind ([`input`], [`files`]) are recognised by content. Nothing is
 //! dropped silently: [`ReplayStats`] and [`input::InputStats`] count every
@@ -30,7 +30,7 @@ pub use time::parse_time_ms;
 use auditsig::kill::TargetSpec;
 use auditsig::value::Value;
 use auditsig::{
-    Arch, Assembler, AssemblerConfig, Event, KillEvent, KillSyscall, Record, RecordType,
+    Arch, AssemblerConfig, Event, KillDecoder, KillEvent, KillSyscall, Record, RecordType,
 };
 
 use crate::report::{
@@ -113,7 +113,9 @@ pub struct ReplayStats {
 /// Replays records in input order and produces reports.
 #[derive(Debug)]
 pub struct Replay {
-    asm: Assembler,
+    /// auditsig's one record → event → kill pipeline, assembling by
+    /// record time.
+    dec: KillDecoder,
     procs: ProcTable,
     cfg: ReplayConfig,
     stats: ReplayStats,
@@ -135,7 +137,7 @@ impl Replay {
     /// A replay with `cfg`.
     pub fn with_config(cfg: ReplayConfig) -> Self {
         Replay {
-            asm: Assembler::new(
+            dec: KillDecoder::new(
                 AssemblerConfig::default()
                     .max_open(4096)
                     .max_records_per_event(cfg.max_records_per_event),
@@ -150,7 +152,7 @@ impl Replay {
     /// Feeds one record; returns the reports completed so far.
     pub fn push(&mut self, rec: Record) -> Vec<Report> {
         self.stats.records += 1;
-        self.asm.push_record(rec);
+        self.dec.push_record(rec);
         self.drain();
         std::mem::take(&mut self.out)
     }
@@ -160,7 +162,7 @@ impl Replay {
         match item {
             Item::Record(r) => self.push(r),
             Item::Boundary => {
-                self.asm.boundary();
+                self.dec.boundary();
                 self.drain();
                 std::mem::take(&mut self.out)
             }
@@ -170,7 +172,7 @@ impl Replay {
 
     /// Ends the input: completes open events and returns the last reports.
     pub fn finish(&mut self) -> Vec<Report> {
-        self.asm.flush();
+        self.dec.finish();
         self.drain();
         std::mem::take(&mut self.out)
     }
@@ -180,6 +182,7 @@ impl Replay {
         let mut s = self.stats;
         s.processes_evicted = self.procs.evicted();
         s.pid_reuse = self.procs.reused();
+        s.malformed = self.dec.counters().undecodable_kills;
         s
     }
 
@@ -189,7 +192,7 @@ impl Replay {
     }
 
     fn drain(&mut self) {
-        while let Some(ev) = self.asm.pop() {
+        while let Some(ev) = self.dec.next_raw_event() {
             self.event(&ev);
         }
     }
@@ -252,16 +255,11 @@ impl Replay {
         if !is_kill {
             return;
         }
-        match KillEvent::from_event(ev) {
-            Ok(Some(k)) => {
-                self.stats.kill_events += 1;
-                self.kill(&k, ev, node, proctitle.as_deref(), exe.as_deref());
-            }
-            Ok(None) => {}
-            Err(e) => {
-                self.stats.malformed += 1;
-                log::warn!("audit event {}: {e}", ev.stamp);
-            }
+        // Undecodable kill events are counted by the decoder (one line in
+        // the summary, not a warning each).
+        if let Some(k) = self.dec.decode(ev) {
+            self.stats.kill_events += 1;
+            self.kill(&k, ev, node, proctitle.as_deref(), exe.as_deref());
         }
     }
 
