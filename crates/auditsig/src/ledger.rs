@@ -253,6 +253,26 @@ impl Ledger {
     }
 }
 
+/// Every entry in a ledger directory (unreadable or foreign files
+/// skipped), oldest owner pid first: for a status display, without
+/// becoming a keeper.
+pub fn entries(dir: &Path) -> Vec<(PathBuf, Entry)> {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, Entry)> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ledger"))
+        .filter_map(|p| {
+            let e = Entry::parse(&fs::read_to_string(&p).ok()?)?;
+            Some((p, e))
+        })
+        .collect();
+    out.sort_by_key(|(_, e)| (e.owner.pid, e.owner.start));
+    out
+}
+
 /// Writes `path` whole: a temporary file in `dir`, synced, renamed over
 /// `path`, then the directory synced (so the rename survives a crash).
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {

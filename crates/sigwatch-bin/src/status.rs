@@ -114,17 +114,10 @@ pub fn checks() -> Vec<Check> {
     let boot_audit = cmdline_has_audit(&cmdline);
     match AuditClient::open().and_then(|mut c| c.status().map(|s| (c, s))) {
         Ok((mut client, st)) => {
-            out.push(check(
-                "audit enabled",
-                true,
-                match st.enabled {
-                    0 => "0 (off): sigwatch enables it while it runs and restores 0 at exit".to_string(),
-                    1 => "1 (on)".to_string(),
-                    2 => "2 (on, locked: rules cannot change until reboot)".to_string(),
-                    n => format!("{n}"),
-                },
-                "",
-            ));
+            out.push(enabled_check(st.enabled, client.list_rules().ok().as_deref()));
+            out.push(ledger_check(std::path::Path::new(
+                auditsig::ledger::DEFAULT_LEDGER_DIR,
+            )));
             out.push(check(
                 "audit since boot",
                 boot_audit,
@@ -254,6 +247,69 @@ pub fn checks() -> Vec<Check> {
 const CAP_SYS_ADMIN: u32 = 21;
 
 /// The proc connector subscription in words.
+/// `enabled`: a locked configuration (2) is a gap unless the loaded rules
+/// already record every kill-family syscall for SIGKILL (sigwatch cannot
+/// add its rules until reboot).
+pub fn enabled_check(enabled: u32, rules: Option<&[auditsig::AuditRule]>) -> Check {
+    let missing = rules.and_then(|r| {
+        auditsig::KillRuleSet::new(auditsig::killrules::KEY_PREFIX)
+            .build_missing(r)
+            .ok()
+    });
+    match enabled {
+        0 => check(
+            "audit enabled",
+            true,
+            "0 (off): sigwatch enables it while it runs and restores 0 at exit",
+            "",
+        ),
+        1 => check("audit enabled", true, "1 (on)", ""),
+        2 => {
+            let covered = missing.as_ref().is_some_and(Vec::is_empty);
+            check(
+                "audit enabled",
+                covered,
+                if covered {
+                    "2 (on, locked): rules cannot change until reboot; the loaded rules record every kill-family syscall".to_string()
+                } else {
+                    format!(
+                        "2 (on, locked): rules cannot change until reboot, and {} kill-family rule(s) sigwatch needs are not loaded: kills by those syscalls are named by tracefs only",
+                        missing.as_ref().map_or("some".to_string(), |m| m.len().to_string())
+                    )
+                },
+                "put the output of `sigwatch rules` into /etc/audit/rules.d/ before the `-e 2` line and reboot",
+            )
+        }
+        n => check("audit enabled", true, format!("{n}"), ""),
+    }
+}
+
+/// The audit ledger: entries of sigwatch instances that died before
+/// undoing their changes (the next sigwatch undoes them).
+pub fn ledger_check(dir: &std::path::Path) -> Check {
+    let dead: Vec<String> = auditsig::ledger::entries(dir)
+        .into_iter()
+        .filter(|(_, e)| !e.owner.is_alive())
+        .map(|(_, e)| match e.restore_enabled {
+            Some(v) => format!(
+                "pid {} (its rules; audit enabled to restore to {v})",
+                e.owner.pid
+            ),
+            None => format!("pid {} (its rules)", e.owner.pid),
+        })
+        .collect();
+    check(
+        "audit ledger",
+        dead.is_empty(),
+        if dead.is_empty() {
+            format!("no change of a dead sigwatch left in {}", dir.display())
+        } else {
+            format!("changes of dead sigwatch instances left: {}", dead.join(", "))
+        },
+        "start sigwatch once: it undoes them (or remove the rules keyed sigwatch:<pid> with auditctl and set auditctl -e to the value shown)",
+    )
+}
+
 fn describe_subscription(sub: Option<procconn::socket::Subscription>) -> String {
     match sub {
         Some(procconn::socket::Subscription::All) => "every event".to_string(),
@@ -499,6 +555,38 @@ mod tests {
             describe_subscription(Some(procconn::socket::Subscription::All)),
             "every event"
         );
+    }
+
+    #[test]
+    fn locked_audit_is_a_gap_unless_the_rules_cover() {
+        let covering = auditsig::KillRuleSet::new("mine").build().unwrap();
+        assert!(enabled_check(2, Some(&covering)).ok);
+        let c = enabled_check(2, Some(&[]));
+        assert!(
+            !c.ok && c.detail.contains("locked") && c.fix.contains("sigwatch rules"),
+            "{c:?}"
+        );
+        assert!(!enabled_check(2, None).ok);
+        assert!(enabled_check(1, Some(&[])).ok);
+    }
+
+    #[test]
+    fn dead_ledger_entries_are_a_gap() {
+        let dir =
+            std::env::temp_dir().join(format!("sigwatch-status-ledger-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(ledger_check(&dir).ok);
+        std::fs::write(
+            dir.join("audit-2147483646-1.ledger"),
+            "owner 2147483646 1\nrestore-enabled 0\n",
+        )
+        .unwrap();
+        let c = ledger_check(&dir);
+        assert!(
+            !c.ok && c.detail.contains("pid 2147483646") && c.detail.contains("restore to 0"),
+            "{c:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
