@@ -850,9 +850,13 @@ impl<P: ProcessView> Attributor<P> {
         if let Some(pe) = c.exit.take() {
             report.extra.victim_ran_ns = pe.ran_ns;
             if pe.signal == report.signal {
-                // The exit came first: join.
+                // The exit came first: join. The record's view of the
+                // victim keeps its comm: when the tree never read the
+                // victim's exec, the exit only knows the parent's name,
+                // while the record's `ocomm` (kept then) is the victim's.
                 report.victim = Victim {
                     tid: report.victim.tid,
+                    comm: report.victim.comm.take().or(pe.victim.comm.clone()),
                     ..pe.victim
                 };
                 report.victim.exit_confirmed = true;

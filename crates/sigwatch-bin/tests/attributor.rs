@@ -577,3 +577,21 @@ fn stale_tree_details_never_fill_the_senders_cwd() {
     assert_eq!(s.cwd, None);
     assert_eq!(s.comm.as_ref().unwrap().0, b"sh", "the record's comm");
 }
+
+/// The victim's exit comes before the kill's record and the tree never
+/// read its exec (it has only its parent's name): the report names the
+/// victim by the record's `ocomm`, so a `--comm` filter still matches.
+#[test]
+fn exit_first_with_unread_exec_keeps_the_records_comm() {
+    let mut t = world();
+    t.get_mut(300).unwrap().details_stale = true;
+    let cfg = Config::default().victim_comms(vec![b"sleep".to_vec()]);
+    let mut a = Attributor::new(cfg, t);
+    assert!(a.on_proc_event(&exit(at(1), 300, 300, 9), at(1)).is_empty());
+    let mut k = kill(100, at(1), "kill", 9, &[300]);
+    k.targets[0].comm = Some("sleep".into());
+    let r = kills(a.on_audit_kill(&k, at(2)));
+    assert_eq!(r.len(), 1, "filtered out by the parent's name");
+    assert_eq!(r[0].victim.comm.as_ref().unwrap().0, b"sleep");
+    assert!(r[0].victim.exit_confirmed);
+}
