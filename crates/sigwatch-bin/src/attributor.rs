@@ -200,6 +200,8 @@ struct PendingKill {
 #[derive(Debug)]
 struct PendingExit {
     victim: Victim,
+    /// The tree never read the victim's exec: its comm is the parent's.
+    details_stale: bool,
     signal: i32,
     exit_wall: u64,
     ran_ns: Option<u64>,
@@ -382,6 +384,7 @@ impl<P: ProcessView> Attributor<P> {
             }
             PendingExit {
                 victim,
+                details_stale: snap.as_ref().is_some_and(|s| s.details_stale),
                 signal,
                 exit_wall,
                 ran_ns,
@@ -640,7 +643,15 @@ impl<P: ProcessView> Attributor<P> {
             (None, Vec::new())
         };
         let victim = match &pe {
-            Some(pe) => pe.victim.clone(),
+            Some(pe) => {
+                let mut v = pe.victim.clone();
+                if pe.details_stale {
+                    // The exit only knew the parent's name; the
+                    // tracepoint names the target as it was signalled.
+                    v.comm = Some(Text::from(t.ev.comm.as_str()));
+                }
+                v
+            }
             None => {
                 let mut v = Victim {
                     pid: tgid,

@@ -424,3 +424,23 @@ fn no_grp_field_means_origin_unknown_with_the_current_task_as_sender() {
         assert_eq!(a.pending(), 0, "audit {audit}");
     }
 }
+
+/// The victim was killed before the tree read its exec (it still has its
+/// parent's name): the tracepoint's target comm names it, so a `--comm`
+/// filter matches and the report does not carry the parent's name.
+#[test]
+fn exit_with_unread_exec_takes_the_tracepoints_target_comm() {
+    let mut t = world();
+    let p = t.get_mut(300).unwrap();
+    p.details_stale = true;
+    p.comm = Some(b"parent-name".to_vec());
+    let cfg = Config::default()
+        .audit_expected(false)
+        .victim_comms(vec![b"daemon".to_vec()]);
+    let mut a = Attributor::new(cfg, t);
+    // Exit first, then the sighting (both orders happen).
+    assert!(a.on_proc_event(&exit(at(101), 300, 9), at(101)).is_empty());
+    let r = kills(a.on_trace(&sg(100, 200, "sh", 9, 0, 300, 1), at(102)));
+    assert_eq!(r.len(), 1, "filtered out by the parent's name");
+    assert_eq!(r[0].victim.comm.as_ref().unwrap().0, b"daemon");
+}
