@@ -354,6 +354,10 @@ fn audit_id(file: &str) -> Value {
     }
 }
 
+/// The sender's script: it lives a moment before it kills, so that
+/// sigwatch reads its `/proc` after its exec (cwd, argv) on a busy host.
+const KILLER: &str = "sleep 0.3; kill -9 \"$1\"";
+
 /// A `kill -9` by `sh` (cwd and victim chosen by the test) seen by audit
 /// and tracefs: every field of the contract, with its value.
 #[test]
@@ -384,7 +388,7 @@ fn every_kill_field_in_real_output() {
             vpid, "comm"
         ) == "sleep\n"));
         let mut sh = Command::new("sh")
-            .args(["-c", "kill -9 \"$1\"", "sh", &vpid.to_string()])
+            .args(["-c", KILLER, "sh", &vpid.to_string()])
             .current_dir(&sender_dir.0)
             .spawn()
             .unwrap();
@@ -392,7 +396,9 @@ fn every_kill_field_in_real_output() {
         assert!(sh.wait().unwrap().success());
         victim.wait().unwrap();
         let r = sw.wait_kill_of(vpid as i32);
-        if (r["trace"].is_object() && r["audit"].is_object()) || attempt == 5 {
+        let complete =
+            r["trace"].is_object() && r["audit"].is_object() && !r["sender"]["cwd"].is_null();
+        if complete || attempt == 5 {
             break (r, vpid, spid);
         }
     };
@@ -462,10 +468,7 @@ fn every_kill_field_in_real_output() {
     assert_eq!(s["ppid"], me);
     assert_eq!(s["comm"], "sh");
     assert_eq!(s["exe"], exe_of("sh"));
-    assert_eq!(
-        argv(s),
-        ["sh", "-c", "kill -9 \"$1\"", "sh", &vpid.to_string()]
-    );
+    assert_eq!(argv(s), ["sh", "-c", KILLER, "sh", &vpid.to_string()]);
     assert_eq!(s["argv_truncated"], false);
     // `sh` was forked here and chdir'd before its exec: never this
     // process's (inherited, pre-exec) cwd; null when sigwatch had not read
