@@ -554,7 +554,17 @@ fn every_kill_field_in_real_output() {
     let t = &r["trace"];
     assert_eq!(t["current_tid"], spid);
     assert_eq!(t["current_pid"], spid);
-    assert_eq!(t["current_comm"], "sh");
+    if t["current_comm"].is_null() {
+        // The kernel prints `<...>` when its comm cache (saved_cmdlines)
+        // has no entry for the task: null is the contract's answer then.
+        partial(
+            test,
+            Need::Kernel("trace comm cache hit".into()),
+            "trace.current_comm null (the kernel's comm cache missed the sender) in 5 tries: its value unchecked",
+        );
+    } else {
+        assert_eq!(t["current_comm"], "sh");
+    }
     assert_eq!(t["target_tid"], vpid);
     assert_eq!(t["code"], 0);
     assert_eq!(t["grp"], true);
