@@ -13,7 +13,13 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sigwatch");
+/// The binary under test: `$SIGWATCH_BIN` (the static release binary in
+/// CI's guests and its host e2e pass), else the one cargo built.
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("SIGWATCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sigwatch").into())
+}
 
 /// Bytes waiting in a pipe (FIONREAD).
 fn queued(fd: &File) -> usize {
@@ -44,7 +50,7 @@ fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() 
     let stderr_path = dir.join("stderr");
     // A distinct victim name: only this test's children are reported.
     let comm = format!("swblk{}", std::process::id() % 100_000);
-    let mut sw = Command::new(BIN)
+    let mut sw = Command::new(bin())
         .args([
             "--json",
             "--source",
@@ -219,7 +225,7 @@ fn blocked_stderr_never_delays_the_clean_up() {
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
     )
     .unwrap();
-    let mut sw = Command::new(BIN)
+    let mut sw = Command::new(bin())
         .args(["--json", "-vv"])
         .env("NOTIFY_SOCKET", &notify_path)
         .stdout(Stdio::null())

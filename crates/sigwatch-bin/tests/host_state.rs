@@ -18,7 +18,13 @@ use std::time::{Duration, Instant};
 use sigwatch_test_support::probe::AuditProbe;
 use sigwatch_test_support::{skip, wait_until, Need};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sigwatch");
+/// The binary under test: `$SIGWATCH_BIN` (the static release binary in
+/// CI's guests and its host e2e pass), else the one cargo built.
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("SIGWATCH_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_sigwatch").into())
+}
 const MOUNT_MARK: &str = "/run/sigwatch-tracefs.mount";
 
 /// Root and the oracle `auditctl` (decided by raw checks, never by
@@ -132,7 +138,7 @@ struct Run {
 
 impl Run {
     fn start(args: &[&str], stdout: Stdio, before: HostState) -> Run {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .args(args)
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -481,7 +487,7 @@ fn non_root_gets_one_line_naming_the_fix() {
         return;
     }
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .uid(65534)
         .gid(65534)
         .stdin(Stdio::null())
