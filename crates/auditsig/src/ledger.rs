@@ -148,12 +148,8 @@ impl Ledger {
     /// The directory cannot be created, or this process's identity
     /// cannot be read.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<Ledger> {
-        use std::os::unix::fs::DirBuilderExt;
         let dir = dir.into();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
+        create_dir(&dir)?;
         let me =
             Identity::of_self().ok_or_else(|| io::Error::other("cannot read /proc/self/stat"))?;
         let path = dir.join(format!("audit-{}-{}.ledger", me.pid, me.start));
@@ -182,6 +178,8 @@ impl Ledger {
             return Ok(());
         }
         self.entry.restore_enabled = restore_enabled;
+        // Created again if the last keeper out removed it meanwhile.
+        create_dir(&self.dir)?;
         write_atomically(&self.dir, &self.path, self.entry.render().as_bytes())?;
         self.written = true;
         Ok(())
@@ -200,12 +198,15 @@ impl Ledger {
         self.record(self.entry.restore_enabled)
     }
 
-    /// Deletes the entry (everything it recorded was undone).
+    /// Deletes the entry (everything it recorded was undone), and the
+    /// directory when no other entry is left in it: nothing stays behind.
     pub fn remove(&mut self) {
         if self.written {
             let _ = fs::remove_file(&self.path);
             self.written = false;
         }
+        // Fails (and is left) while other keepers' entries are in it.
+        let _ = fs::remove_dir(&self.dir);
     }
 
     /// Removes the half-written files (`audit-<pid>-<start>.tmp`) of
@@ -271,6 +272,15 @@ pub fn entries(dir: &Path) -> Vec<(PathBuf, Entry)> {
         .collect();
     out.sort_by_key(|(_, e)| (e.owner.pid, e.owner.start));
     out
+}
+
+/// The ledger directory, mode 0700.
+fn create_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Writes `path` whole: a temporary file in `dir`, synced, renamed over
@@ -366,6 +376,11 @@ mod tests {
         assert_eq!(Entry::parse(&text).unwrap().restore_enabled, Some(0));
         l.remove();
         assert!(!l.path.exists());
-        let _ = fs::remove_dir_all(&dir);
+        assert!(dir.exists(), "another keeper's entry is still in it");
+        fs::remove_file(dir.join("audit-2147483646-1.ledger")).unwrap();
+        fs::remove_file(dir.join("junk.ledger")).unwrap();
+        l.record(None).unwrap();
+        l.remove();
+        assert!(!dir.exists(), "the last one out removes the directory");
     }
 }
