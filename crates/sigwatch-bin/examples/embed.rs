@@ -10,6 +10,9 @@ use sigwatch::{WatchConfig, Watcher};
 
 fn main() -> Result<(), sigwatch::Error> {
     let mut watcher = Watcher::start(&WatchConfig::default())?;
+    // `start` returns once every witness is live (rules installed, the
+    // tracepoint enabled): kills from now on are attributed.
+    println!("watching (type quit to stop)");
     let stdin = std::io::stdin();
     let mut line = String::new();
     loop {

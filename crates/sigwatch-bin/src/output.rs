@@ -142,7 +142,8 @@ pub fn reopen_pipe_nonblocking(fd: BorrowedFd<'_>) -> Option<std::fs::File> {
 /// bytes whole or not at all, so a reader never sees half a line, even
 /// when sigwatch gives up on a blocked output at exit (larger reports may
 /// be split). A blocking output is written in small chunks only when
-/// `poll` says there is room.
+/// `poll` says there is room. A queue serves one output: its mode is read
+/// once, at the first write.
 #[derive(Debug, Default)]
 pub struct OutQueue {
     reports: VecDeque<Vec<u8>>,
@@ -152,6 +153,9 @@ pub struct OutQueue {
     queued: usize,
     /// Reports dropped because the queue was full.
     pub dropped: u64,
+    /// Whether the output is non-blocking (`O_NONBLOCK`), read at the
+    /// first write rather than with an `fcntl` before every write.
+    nonblocking: Option<bool>,
 }
 
 /// What one non-blocking attempt achieved.
@@ -194,7 +198,10 @@ impl OutQueue {
             return Ok(Progress::NoRoom);
         };
         let rest = &front[self.front_pos..];
-        let n = if nonblocking(w.as_fd()) {
+        let nonblocking = *self
+            .nonblocking
+            .get_or_insert_with(|| nonblocking(w.as_fd()));
+        let n = if nonblocking {
             rest.len()
         } else {
             let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];
