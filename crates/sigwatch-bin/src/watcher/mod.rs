@@ -306,22 +306,18 @@ impl Watcher {
         );
         let now = Clock::now();
         let mut out = Vec::new();
-        // The kernel log before process events: the OOM killer logs a
-        // kill (`oom-kill:`, `Killed process`) before its victim can exit,
-        // so reading it first lets the exit find the kill's context.
-        if kmsg_ready || proc_ready {
-            self.read_kmsg(now, &mut out);
-        }
-        // Process events and audit kills are read first and fed after the
-        // tracefs sightings read after them. The kernel writes a kill's
-        // `signal_generate` while the sender is in the syscall, before the
-        // syscall's audit record and before the victim can exit: so every
-        // sighting of the exits and records read here is in the pipe by
-        // the time the pipe is read, and each kill is joined with its
-        // sighting before it is reported. (Read the other way round, an
-        // exit and its record could be reported in this round and their
-        // sighting, read next round, dropped as late: under a 5,000-kill
-        // storm 269 reports lacked `tracefs`.)
+        // Process events and audit kills are read first, and fed after the
+        // kernel log and the tracefs sightings read after them. The kernel
+        // writes a kill's `signal_generate` while the sender is in the
+        // syscall, before the syscall's audit record and before the victim
+        // can exit; the OOM killer logs its kill (`oom-kill:`, `Killed
+        // process`) right after signalling, before the victim can exit. So
+        // the sightings and log lines of the exits and records read here
+        // are there to read by then, and each kill is joined with them
+        // before it is reported. (Read the other way round, an exit and
+        // its record could be reported in one round and their sighting,
+        // read next round, dropped as late: under a 5,000-kill storm 269
+        // reports lacked `tracefs`.)
         let proc_backlog = proc_ready && self.read_proc();
         // Audit records wait while process events are behind: a kill's
         // record must not overtake the fork and exec of its sender (the
@@ -335,9 +331,13 @@ impl Watcher {
         } else {
             self.audit_deferred += 1;
         }
-        // A sighting only waits for its exit; the non-blocking read is one
-        // syscall when the pipe is empty.
-        if trace_ready || proc_ready || !self.kills.is_empty() {
+        // Each non-blocking read is one syscall when there is nothing.
+        let explain = proc_ready || !self.kills.is_empty();
+        if kmsg_ready || explain {
+            self.read_kmsg(now, &mut out);
+        }
+        // A sighting only waits for its exit.
+        if trace_ready || explain {
             self.read_trace(now, &mut out);
         }
         for ev in &self.events {
