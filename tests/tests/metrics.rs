@@ -216,10 +216,15 @@ fn prometheus_scrapes_kill_counters_through_node_exporter() {
     let trace_before = TraceSnapshot::take();
     let metrics_arg = prom_file.to_str().unwrap().to_string();
     let mut sw = Sigwatch::start(&["--metrics-file", &metrics_arg]);
-    // Two kills of a process in unit a, one in unit b, all sent from a
+    // Three kills of a process in unit a, one in unit b, all sent from a
     // shell in unit k.
     let mut expected = Vec::new();
-    for (cg, unit) in [(&cg_a, &unit_a), (&cg_a, &unit_a), (&cg_b, &unit_b)] {
+    for (cg, unit) in [
+        (&cg_a, &unit_a),
+        (&cg_a, &unit_a),
+        (&cg_a, &unit_a),
+        (&cg_b, &unit_b),
+    ] {
         let mut v = sleep_in(cg);
         let vpid = v.id() as i32;
         kill_from(&cg_k, vpid);
@@ -245,7 +250,7 @@ fn prometheus_scrapes_kill_counters_through_node_exporter() {
         m.insert("sender".into(), unit_k.clone().into());
         (m, n)
     };
-    let mut want_set = vec![want(&unit_a, 2.0), want(&unit_b, 1.0)];
+    let mut want_set = vec![want(&unit_a, 3.0), want(&unit_b, 1.0)];
     want_set.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
     let deadline = Instant::now() + Duration::from_secs(60);
     let got = loop {
@@ -268,26 +273,39 @@ fn prometheus_scrapes_kill_counters_through_node_exporter() {
         sw.stderr()
     );
     eprintln!("{test}: Prometheus answered {promql}: {got:?}");
-    // node_exporter read the file without complaint, and the alert fired
-    // for both units.
+    // node_exporter read the file without complaint.
     let scrape_error = series(&query(prom_port, "node_textfile_scrape_error"));
     assert_eq!(scrape_error.len(), 1, "{scrape_error:?}");
     assert_eq!(scrape_error[0].1, 0.0, "node_exporter: {}", node.log());
-    let alerts = format!(
-        "ALERTS{{alertname=\"SigwatchProcessKilled\",alertstate=\"firing\",victim=~\"sigwatch-e2e-m{tag}-.*\"}}"
-    );
-    let fired = wait_for_some(Duration::from_secs(20), || {
-        let r = series(&query(prom_port, &alerts));
-        (r.len() == 2).then_some(r)
+    // The contrib rules: a kill alert per unit that keeps firing (not
+    // only at the evaluation that saw its series appear), and the
+    // "killed repeatedly" page for unit a alone (3 kills; b had 1).
+    let firing = |name: &str| {
+        let q = format!(
+            "ALERTS{{alertname=\"{name}\",alertstate=\"firing\",victim=~\"sigwatch-e2e-m{tag}-.*\"}}"
+        );
+        let mut victims: Vec<String> = series(&query(prom_port, &q))
+            .iter()
+            .map(|(l, _)| l["victim"].as_str().unwrap().to_string())
+            .collect();
+        victims.sort();
+        victims
+    };
+    let both = vec![unit_a.clone(), unit_b.clone()];
+    let fired = wait_until(Duration::from_secs(20), || {
+        firing("SigwatchProcessKilled") == both
+            && firing("SigwatchServiceKilledRepeatedly") == [unit_a.clone()]
     });
     assert!(
-        fired.is_some(),
-        "{alerts}: {:?}",
-        series(&query(prom_port, &alerts))
+        fired,
+        "alerts: {:?} / {:?}",
+        firing("SigwatchProcessKilled"),
+        firing("SigwatchServiceKilledRepeatedly")
     );
-    for (labels, _) in fired.unwrap() {
-        assert_eq!(labels["sender"], unit_k.as_str(), "{labels:?}");
-    }
+    // Three more evaluations later, still firing.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(firing("SigwatchProcessKilled"), both);
+    assert_eq!(firing("SigwatchServiceKilledRepeatedly"), [unit_a.clone()]);
 
     // The exposition passes Prometheus's own linter, as written while
     // running and as written at exit.
@@ -298,7 +316,7 @@ fn prometheus_scrapes_kill_counters_through_node_exporter() {
     let at_exit = std::fs::read_to_string(&prom_file).unwrap();
     let (ok, out) = promtool(&["check", "metrics"], Some(&prom_file));
     assert!(ok, "promtool check metrics (at exit): {out}\n{at_exit}");
-    for (unit, n) in [(&unit_a, 2), (&unit_b, 1)] {
+    for (unit, n) in [(&unit_a, 3), (&unit_b, 1)] {
         let line = format!(
             "sigwatch_kills_total{{origin=\"{origin}\",signal=\"SIGKILL\",victim=\"{unit}\",sender=\"{unit_k}\"}} {n}"
         );
