@@ -228,7 +228,10 @@ mod tests {
         assert!(m.due(t0, 0));
         m.submit(t0, 0, "a 1\n".into());
         assert!(!m.due(t0 + Duration::from_millis(500), 0));
-        assert!(!m.due(t0 + Duration::from_millis(500), 1), "a kill waits 1 s");
+        assert!(
+            !m.due(t0 + Duration::from_millis(500), 1),
+            "a kill waits 1 s"
+        );
         assert!(m.due(t0 + WRITE_AFTER_KILL, 1));
         assert!(m.due(t0 + WRITE_EVERY, 0));
         m.finish("a 2\n".into(), Duration::from_secs(5));

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::journal::Journal;
+use sigwatch::metrics::{Limits, Registry};
 use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
-use sigwatch::metrics::{Limits, Registry};
 use sigwatch::report::{LossSource, Report, Summary};
 use sigwatch::stop::StopSignals;
 use sigwatch::{Error, Notice, WatchConfig, Watcher};
@@ -268,7 +268,14 @@ pub fn run<W: Write + AsFd>(
         }
     };
     log::info!("stopping: {stop:?}");
-    Ok(shut_down(watcher, stop, out, &mut w, &stop_signals, metrics))
+    Ok(shut_down(
+        watcher,
+        stop,
+        out,
+        &mut w,
+        &stop_signals,
+        metrics,
+    ))
 }
 
 /// Puts the host back first, then prints what was still pending and the
