@@ -401,3 +401,66 @@ fn replay_writes_the_metrics_file_once_at_the_end() {
     let (ok, out) = promtool(&["check", "metrics"], Some(&file));
     assert!(ok, "promtool check metrics: {out}\n{text}");
 }
+
+/// A metrics file that cannot be written (a directory stands at its
+/// name, so the rename fails) costs a diagnostic, not the watch: kills are
+/// still reported, and once the obstacle is gone the next interval writes
+/// the file with the kill counted.
+#[test]
+fn a_failing_metrics_write_neither_stops_the_watch_nor_stays_failed() {
+    let test = "metrics_write_failure";
+    if !require_root(test) || !require_sender_witness(test) {
+        return;
+    }
+    let dir = TempDir::new("metrics-fail");
+    let file = dir.0.join("sigwatch.prom");
+    std::fs::create_dir(&file).unwrap();
+    std::fs::write(file.join("blocker"), "").unwrap();
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let mut sw = Sigwatch::start(&["--metrics-file", file.to_str().unwrap()]);
+    let mut victim = spawn_sleep();
+    let vpid = victim.id() as i32;
+    settle();
+    unsafe { libc::kill(vpid, libc::SIGKILL) };
+    let _ = victim.wait();
+    let r = sw.wait_kill_of(vpid);
+    assert!(
+        wait_until(Duration::from_secs(10), || sw
+            .stderr()
+            .contains("cannot write the metrics file")),
+        "no diagnostic: {}",
+        sw.stderr()
+    );
+    // Still watching: another kill is reported.
+    let mut second = spawn_sleep();
+    let second_pid = second.id() as i32;
+    settle();
+    unsafe { libc::kill(second_pid, libc::SIGKILL) };
+    let _ = second.wait();
+    sw.wait_kill_of(second_pid);
+    std::fs::remove_dir_all(&file).unwrap();
+    let who = r["victim"]["unit"]
+        .as_str()
+        .or(r["victim"]["comm"].as_str())
+        .unwrap()
+        .to_string();
+    let written = wait_for_some(Duration::from_secs(10), || {
+        let t = std::fs::read_to_string(&file).ok()?;
+        t.lines()
+            .any(|l| {
+                l.starts_with("sigwatch_kills_total{") && l.contains(&format!("victim=\"{who}\""))
+            })
+            .then_some(t)
+    });
+    let stderr = sw.stderr();
+    let (status, _) = sw.stop();
+    before.assert_restored();
+    trace_before.assert_restored();
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        written.is_some(),
+        "the file was not written after the obstacle went\n{stderr}"
+    );
+}
