@@ -707,3 +707,106 @@ impl Drop for MemoryCgroup {
         let _ = std::fs::remove_dir(&self.0);
     }
 }
+
+/// Cgroup directories created under one hierarchy, removed deepest first
+/// on drop (after their processes are gone).
+#[derive(Debug)]
+pub struct Cgroups {
+    root: PathBuf,
+    made: Vec<PathBuf>,
+}
+
+impl Cgroups {
+    pub fn new(root: &Path) -> Cgroups {
+        Cgroups {
+            root: root.to_path_buf(),
+            made: Vec::new(),
+        }
+    }
+
+    /// Creates `rel` (and its missing parents); returns its directory.
+    pub fn make(&mut self, rel: &str) -> PathBuf {
+        let mut p = self.root.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            p.push(part);
+            if !p.exists() {
+                std::fs::create_dir(&p).unwrap();
+                self.made.push(p.clone());
+            }
+        }
+        p
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for p in self.made.iter().rev() {
+            // A process may take a moment to leave after its death.
+            for _ in 0..50 {
+                if std::fs::remove_dir(p).is_ok() || !p.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// A cgroup hierarchy this host mounts (independent probe: the mount
+/// table), or why not.
+pub fn hierarchy(fs: &str, option: Option<&str>) -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let ok = f.get(2) == Some(&fs)
+            && option.is_none_or(|o| f.get(3).is_some_and(|opts| opts.split(',').any(|x| x == o)));
+        ok.then(|| PathBuf::from(f[1]))
+    })
+}
+
+/// Lets sigwatch read a new process's `/proc` at its exec, as it would for
+/// any victim that ran for more than a moment: on this shared 2-core host
+/// its events can lag, and a victim killed and reaped before they are
+/// read keeps only the facts from its fork.
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Starts `sleep 300` inside `cg` (moved there before its exec, so the
+/// process tree reads the cgroup with the rest of its exec facts).
+pub fn sleep_in(cg: &Path) -> Child {
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec sleep 300",
+            cg.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let comm = format!("/proc/{}/comm", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(Instant::now() < deadline, "sleep never exec'd");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    settle();
+    child
+}
+
+/// Kills `victim` from a shell placed in `cg` that exec'd a second shell
+/// (so its facts, cgroup included, are read at that exec) and waits a
+/// moment before `kill -9`.
+pub fn kill_from(cg: &Path, victim: i32) -> i32 {
+    let mut k = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && exec sh -c 'sleep 0.3; kill -9 $0' \"$1\"",
+            cg.to_str().unwrap(),
+            &victim.to_string(),
+        ])
+        .spawn()
+        .unwrap();
+    let pid = k.id() as i32;
+    assert!(k.wait().unwrap().success());
+    pid
+}

@@ -113,6 +113,11 @@ pub struct ReplayArgs {
     /// Most processes remembered from the log (bounds memory).
     #[arg(long, value_name = "N", default_value_t = 32_768)]
     pub max_processes: usize,
+    /// Write the kills reported as Prometheus counters
+    /// (`sigwatch_kills_total`, see the watch mode's --metrics-file) to
+    /// PATH once, at the end.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl ReplayArgs {
@@ -215,6 +220,25 @@ pub struct WatchArgs {
     /// Do not read the kernel log (/dev/kmsg) for OOM kills.
     #[arg(long)]
     pub no_kmsg: bool,
+    /// Keep PATH up to date with Prometheus counters (text exposition
+    /// format, for node_exporter's textfile collector): rewritten
+    /// atomically (a temporary file in the same directory, then rename)
+    /// every 5 s, within 1 s of a kill, and at exit. Metrics:
+    /// sigwatch_kills_total{origin,reason,signal,victim,sender} (counter;
+    /// victim and sender are the systemd unit, else the comm; each keeps
+    /// its first 64 distinct values, later ones count as "other", and at
+    /// most 1000 series, beyond which new combinations count as
+    /// victim="other",sender="other"; a label whose value is unknown is
+    /// left out), sigwatch_kill_label_overflow_total{label} (kills counted
+    /// as "other"), sigwatch_events_total{source} and
+    /// sigwatch_events_lost_total{source} (counters per witness),
+    /// sigwatch_reports_dropped_total (reports a blocked output lost),
+    /// sigwatch_witness_up{witness} (gauge, 1 in use),
+    /// sigwatch_start_time_seconds and sigwatch_build_info{version}
+    /// (gauges). The directory must exist; a failed write is a diagnostic
+    /// and is tried again.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 fn parse_sources(s: &str) -> Result<Witnesses, String> {

@@ -43,6 +43,7 @@ pub mod config;
 pub mod context;
 pub mod input;
 pub mod journal;
+pub mod metrics;
 pub mod notice;
 pub mod output;
 pub mod procview;

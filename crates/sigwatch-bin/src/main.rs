@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod cli;
 mod diag;
 mod generate;
+mod metrics_file;
 mod run;
 
 use clap::Parser;
@@ -103,7 +104,10 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
         _ => None,
     };
     let cfg = args.to_config();
-    let opts = run::RunOptions { count: args.count };
+    let opts = run::RunOptions {
+        count: args.count,
+        metrics_file: args.metrics_file.clone(),
+    };
     let summary = run::run(
         &cfg,
         opts,
@@ -202,7 +206,24 @@ fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
 
 fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let summary = sigwatch::replay::run::run(&args.options(), out)?;
+    let Some(path) = &args.metrics_file else {
+        let summary = sigwatch::replay::run::run(&args.options(), out)?;
+        eprintln!("{}", summary.render());
+        return Ok(());
+    };
+    // Checked before the replay (which may take long) starts.
+    let file = metrics_file::MetricsFile::start(path)?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut registry =
+        sigwatch::metrics::Registry::new(sigwatch::metrics::Limits::default(), started);
+    let summary = sigwatch::replay::run::run_observed(&args.options(), out, |r| {
+        if let Report::Kill(k) = r {
+            registry.count_kill(k);
+        }
+    })?;
     eprintln!("{}", summary.render());
+    file.finish(registry.render(), std::time::Duration::from_secs(10));
     Ok(())
 }

@@ -223,7 +223,7 @@ pub fn escape(bytes: &[u8]) -> String {
 
 /// Characters that reorder or hide text on a terminal: bidi controls,
 /// zero-width and line/paragraph separators.
-fn is_format_hazard(c: char) -> bool {
+pub(crate) fn is_format_hazard(c: char) -> bool {
     matches!(c as u32,
         0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
 }

@@ -4,15 +4,19 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::journal::Journal;
+use sigwatch::metrics::{Limits, Registry};
 use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
-use sigwatch::report::{Report, Summary};
+use sigwatch::report::{LossSource, Report, Summary};
 use sigwatch::stop::StopSignals;
 use sigwatch::{Error, Notice, WatchConfig, Watcher};
+
+use crate::metrics_file::MetricsFile;
 
 /// How long reports still waiting at shutdown may wait for a blocked
 /// output before clean-up goes ahead without them.
@@ -28,10 +32,47 @@ enum Stop {
 }
 
 /// What the loop is asked to do besides watching.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Stop after this many kill reports.
     pub count: Option<u64>,
+    /// `--metrics-file`: the Prometheus exposition, kept up to date.
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// The kill counters and their file, when `--metrics-file` asks.
+struct Metrics {
+    registry: Registry,
+    file: MetricsFile,
+}
+
+impl Metrics {
+    fn start(path: &Path, watcher: &Watcher) -> Result<Metrics, Error> {
+        let file = MetricsFile::start(path)?;
+        let mut registry = Registry::new(Limits::default(), now_epoch_secs());
+        registry.set_witnesses(watcher.witnesses());
+        Ok(Metrics { registry, file })
+    }
+
+    /// Takes the watcher's counters and writes when due (never blocks).
+    fn tick(&mut self, watcher: &Watcher, out: &Emitter<'_>) {
+        let now = Instant::now();
+        let kills = self.registry.kills();
+        if !self.file.due(now, kills) {
+            return;
+        }
+        let mut s = watcher.summary();
+        s.reports_dropped = out.queue.dropped + out.journal_failed;
+        self.registry.set_summary(s);
+        self.registry.set_kmsg_lost(watcher.lost(LossSource::Kmsg));
+        self.file.submit(now, kills, self.registry.render());
+    }
+}
+
+fn now_epoch_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn say(n: &Notice) {
@@ -147,6 +188,10 @@ pub fn run<W: Write + AsFd>(
     for n in watcher.take_notices() {
         say(&n);
     }
+    let mut metrics = match &opts.metrics_file {
+        Some(p) => Some(Metrics::start(p, &watcher)?),
+        None => None,
+    };
     crate::diag::say(&banner(&watcher));
     // After the banner, so that whoever waits for READY can read it.
     if let Err(e) = sigwatch::sources::sd_notify("READY=1") {
@@ -165,7 +210,7 @@ pub fn run<W: Write + AsFd>(
         printed: 0,
         count: opts.count,
     };
-    let stop = 'main: loop {
+    let stop = loop {
         let (signalled, out_gone) = wait(
             &stop_signals,
             &watcher,
@@ -187,10 +232,27 @@ pub fn run<W: Write + AsFd>(
         for n in watcher.take_notices() {
             say(&n);
         }
+        if let Some(m) = metrics.as_mut() {
+            // Every kill the watcher reports counts, also one the
+            // output then drops.
+            for r in &reports {
+                if let Report::Kill(k) = r {
+                    m.registry.count_kill(k);
+                }
+            }
+        }
+        let mut count_reached = false;
         for r in &reports {
             if out.push(r)? {
-                break 'main Stop::CountReached;
+                count_reached = true;
+                break;
             }
+        }
+        if let Some(m) = metrics.as_mut() {
+            m.tick(&watcher, &out);
+        }
+        if count_reached {
+            break Stop::CountReached;
         }
         if let Err(e) = out.queue.write_ready(&mut w) {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -206,7 +268,14 @@ pub fn run<W: Write + AsFd>(
         }
     };
     log::info!("stopping: {stop:?}");
-    Ok(shut_down(watcher, stop, out, &mut w, &stop_signals))
+    Ok(shut_down(
+        watcher,
+        stop,
+        out,
+        &mut w,
+        &stop_signals,
+        metrics,
+    ))
 }
 
 /// Puts the host back first, then prints what was still pending and the
@@ -217,6 +286,7 @@ fn shut_down<W: Write + AsFd>(
     mut out: Emitter<'_>,
     w: &mut W,
     stop_signals: &StopSignals,
+    metrics: Option<Metrics>,
 ) -> Summary {
     // After a signal, never wait long for a blocked reader: the clean-up
     // matters more. (A second signal cuts any wait short.)
@@ -224,6 +294,7 @@ fn shut_down<W: Write + AsFd>(
     let out_ok = stop != Stop::OutputClosed;
     let _ = sigwatch::sources::sd_notify("STOPPING=1");
     // Rules and `enabled` are put back before anything else can fail.
+    let kmsg_lost = watcher.lost(LossSource::Kmsg);
     let finished = watcher.finish();
     for n in &finished.notices {
         say(n);
@@ -267,6 +338,18 @@ fn shut_down<W: Write + AsFd>(
             summary.reports_dropped,
             OUT_QUEUE_MAX >> 20
         ));
+    }
+    if let Some(mut m) = metrics {
+        // The kills still pending at the stop count too (also those
+        // `--count` did not print).
+        for r in &finished.reports {
+            if let Report::Kill(k) = r {
+                m.registry.count_kill(k);
+            }
+        }
+        m.registry.set_summary(summary);
+        m.registry.set_kmsg_lost(kmsg_lost);
+        m.file.finish(m.registry.render(), SHUTDOWN_WRITE_GRACE);
     }
     summary
 }

@@ -79,12 +79,27 @@ impl RunSummary {
 /// An input that cannot be opened or read, `journalctl` missing or
 /// failing, or `out` failing (a reader that went away ends the replay
 /// quietly).
-pub fn run<W: Write>(args: &ReplayOptions, mut out: W) -> Result<RunSummary, Error> {
+pub fn run<W: Write>(args: &ReplayOptions, out: W) -> Result<RunSummary, Error> {
+    run_observed(args, out, |_| {})
+}
+
+/// [`run`], showing every report to `observe` before it is written (the
+/// `--metrics-file` counters).
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_observed<W: Write>(
+    args: &ReplayOptions,
+    mut out: W,
+    mut observe: impl FnMut(&Report),
+) -> Result<RunSummary, Error> {
     let mut replay = Replay::with_config(args.config.clone());
     let mut stats = InputStats::default();
     let opts = TextOptions::default();
     let mut closed = false;
     let mut emit = |reports: Vec<Report>, closed: &mut bool| -> Result<(), Error> {
+        reports.iter().for_each(&mut observe);
         if *closed {
             return Ok(());
         }

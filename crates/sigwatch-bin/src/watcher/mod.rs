@@ -257,6 +257,34 @@ impl Watcher {
         }
     }
 
+    /// The run's counters so far (what [`Watcher::finish`] returns at
+    /// the end): events read and lost per witness, kill reports.
+    /// `reports_dropped` is the caller's (the watcher has no output).
+    pub fn summary(&self) -> Summary {
+        let mut s = self.summary;
+        s.proc_events = self.engine.stats().proc_events;
+        s.proc_lost = self.losses.total(LossSource::Proc);
+        s.trace_lost = self.losses.total(LossSource::Tracefs);
+        match self.audit.as_ref() {
+            Some(a) => {
+                let c = a.counters();
+                s.audit_records = c.records;
+                s.audit_lost = self.losses.total(LossSource::Audit) + c.lost();
+            }
+            // After the audit witness is closed (`finish`), the summary
+            // holds its final counts.
+            None if self.finished => {}
+            None => s.audit_lost = self.losses.total(LossSource::Audit),
+        }
+        s
+    }
+
+    /// Events `source`'s witness lost so far (the kernel log's missed
+    /// records are only here, not in the [`Summary`]).
+    pub fn lost(&self, source: LossSource) -> u64 {
+        self.losses.total(source)
+    }
+
     /// Messages for the operator gathered since the last call (missing
     /// witnesses, rules re-added, stale state cleaned).
     pub fn take_notices(&mut self) -> Vec<Notice> {
