@@ -2,7 +2,8 @@
 # Memory of a watching sigwatch under a storm of short processes with
 # long command lines (what any local user can start): prints VmRSS and
 # VmHWM before and after N processes each exec'ing /bin/true with a
-# 4000-byte argument, and how many exited processes the tree kept.
+# 4000-byte argument (ARG_BYTES=N for another length, e.g. 10 for a storm
+# of ordinary short processes, where the count of entries matters most).
 #
 # Usage (root): crates/sigwatch-bin/tools/rss_long_argv.sh [N] [BINARY] [EXTRA ARGS...]
 #   N       processes (default 70000: more than --max-exited's 65 536)
@@ -16,7 +17,7 @@ if [ -z "$bin" ]; then
   for b in target/release/sigwatch target/debug/sigwatch; do [ -x "$b" ] && { bin=$b; break; }; done
 fi
 [ -x "${bin:-}" ] || { echo "no sigwatch binary (cargo build -p sigwatch)" >&2; exit 2; }
-long=$(head -c 4000 /dev/zero | tr '\0' x)
+long=$(head -c "${ARG_BYTES:-4000}" /dev/zero | tr "\0" x)
 "$bin" --source proc --json "$@" >/dev/null 2>&1 &
 sw=$!
 sleep 1
@@ -26,6 +27,6 @@ t0=$(date +%s)
 for ((i = 0; i < n; i++)); do /bin/true "$long"; done
 t1=$(date +%s)
 sleep 2
-echo "after $n processes with a 4000-byte argv ($((t1 - t0)) s): $(mem)"
+echo "after $n processes with a ${ARG_BYTES:-4000}-byte argv ($((t1 - t0)) s): $(mem)"
 kill -TERM $sw
 wait $sw 2>/dev/null

@@ -190,15 +190,25 @@ pub struct ProcessInfo {
 
 impl ProcessInfo {
     /// About how many bytes this process's entry holds in a tree: its
-    /// strings and argv plus a fixed allowance for the bookkeeping (the
-    /// entry, its index slots and queue places).
+    /// strings and argv (each heap block with the allocator's header) plus
+    /// the entry itself and its places in the tree's indexes and queues
+    /// (a hash slot with the table's spare room, the exit queue, the pid
+    /// index).
     pub fn retained_bytes(&self) -> usize {
-        const OVERHEAD: usize = 320;
-        let path = |p: &Option<PathBuf>| p.as_ref().map_or(0, |p| p.as_os_str().len());
-        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
-        OVERHEAD
+        /// The allocator's per-block header (glibc: 16 bytes).
+        const BLOCK: usize = 16;
+        let path = |p: &Option<PathBuf>| p.as_ref().map_or(0, |p| p.as_os_str().len() + BLOCK);
+        let text = |t: &Option<String>| t.as_ref().map_or(0, |t| t.len() + BLOCK);
+        ENTRY_BYTES
             + self.comm.capacity()
-            + self.argv.iter().map(|a| a.capacity() + 24).sum::<usize>()
+            + BLOCK
+            + self.argv.capacity() * std::mem::size_of::<Vec<u8>>()
+            + BLOCK
+            + self
+                .argv
+                .iter()
+                .map(|a| a.capacity() + BLOCK)
+                .sum::<usize>()
             + path(&self.exe)
             + path(&self.cwd)
             + text(&self.cgroup)
@@ -334,7 +344,11 @@ pub struct TreeConfig {
     /// [`ProcessInfo::retained_bytes`] estimates them): beyond it the
     /// oldest exits go first, ancestors of retained processes last, so
     /// that no local user can grow the tree (and a root daemon's memory)
-    /// without bound with long command lines. Default: 64 MiB.
+    /// without bound with long command lines. The estimate counts what the
+    /// heap really holds for an entry (its strings with the allocator's
+    /// headers, the entry, its index slots with the tables' spare room), so
+    /// the budget bounds memory, not just text (`tests/memory_budget.rs`
+    /// measures it with a counting allocator). Default: 64 MiB.
     pub max_retained_bytes: usize,
 }
 
@@ -447,6 +461,21 @@ enum State {
     Pinned,
 }
 
+/// What one entry costs besides its strings: the boxed [`Entry`] with its
+/// allocator header; its hash slot (key and pointer) counted twice, as a
+/// table that grows by doubling and fills to 7/8 has up to twice the slots
+/// it needs; its place in the exit queue; and its pid index slot (counted
+/// whole, as one pid rarely has two retained processes).
+const ENTRY_BYTES: usize = std::mem::size_of::<Entry>()
+    + 16
+    + 2 * std::mem::size_of::<(ProcessKey, Box<Entry>)>()
+    + std::mem::size_of::<(ProcessKey, u64)>()
+    + 2 * std::mem::size_of::<(Pid, PidSlot)>()
+    + std::mem::size_of::<u64>();
+
+/// A process in the tree. Boxed in the index: the table's slots stay
+/// small, so its spare room (up to half of it after doubling) costs a
+/// pointer per slot, not a whole entry.
 #[derive(Debug)]
 struct Entry {
     info: ProcessInfo,
@@ -528,7 +557,7 @@ type Fx = BuildHasherDefault<FxHasher>;
 pub struct ProcessTree {
     config: TreeConfig,
     source: Box<dyn ProcSource>,
-    entries: HashMap<ProcessKey, Entry, Fx>,
+    entries: HashMap<ProcessKey, Box<Entry>, Fx>,
     by_pid: HashMap<Pid, PidSlot, Fx>,
     threads: HashMap<Pid, ThreadRef, Fx>,
     /// Exited (unpinned) entries in exit order, with their exit time.
@@ -1302,7 +1331,7 @@ impl ProcessTree {
 
     fn live_entry_mut(&mut self, pid: Pid) -> Option<&mut Entry> {
         let key = self.live_key(pid)?;
-        self.entries.get_mut(&key)
+        self.entries.get_mut(&key).map(|e| &mut **e)
     }
 
     fn unique_key(&self, pid: Pid, mut start: u64) -> ProcessKey {
@@ -1365,7 +1394,7 @@ impl ProcessTree {
         self.by_pid.entry(key.pid).or_default().live = Some(key.start_time);
         self.entries.insert(
             key,
-            Entry {
+            Box::new(Entry {
                 info,
                 state: State::Live,
                 children,
@@ -1376,7 +1405,7 @@ impl ProcessTree {
                 last_exec_ns: 0,
                 from_fork,
                 weight: 0,
-            },
+            }),
         );
         self.live += 1;
     }
