@@ -61,6 +61,16 @@ fn kernel_drops_in_a_short_run_are_reported_as_loss() {
     assert_eq!(status, Some(0));
     let summary = objs.iter().rev().find(|v| v["type"] == "summary").unwrap();
     let reported = summary["audit_lost"].as_u64().unwrap();
+    // The figures (shown with --nocapture): the kernel's count of dropped
+    // records, sigwatch's summary, and its loss lines.
+    let loss_lines_total: u64 = objs
+        .iter()
+        .filter(|v| v["type"] == "loss" && v["source"] == "audit")
+        .map(|v| v["count"].as_u64().unwrap_or(0))
+        .sum();
+    eprintln!(
+        "audit rate limit 5/s, 100 kills: kernel lost +{dropped}; sigwatch summary audit_lost {reported}, loss lines {loss_lines_total}"
+    );
     assert!(
         reported >= dropped,
         "the kernel dropped {dropped} records during the burst, sigwatch reported {reported}"
