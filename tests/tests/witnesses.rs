@@ -351,24 +351,33 @@ fn cgroup_kill_names_the_writer() {
     let audit_before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
     let mut sw = Sigwatch::start(&[]);
-    let mut victim = Command::new("sh")
-        .args([
-            "-c",
-            "echo $$ > \"$0/cgroup.procs\" && exec sleep 300",
-            grp.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
-    let vpid = victim.id() as i32;
-    // Wait until it is in the group (and exec'd).
-    for _ in 0..100 {
-        let procs = std::fs::read_to_string(grp.join("cgroup.procs")).unwrap_or_default();
-        let comm = std::fs::read_to_string(format!("/proc/{vpid}/comm")).unwrap_or_default();
-        if procs.lines().any(|l| l == vpid.to_string()) && comm.trim() == "sleep" {
-            break;
+    // Two victims in two cgroups below the one written to: both reports
+    // name the written cgroup.
+    let spawn_in = |sub: &str| {
+        let dir = grp.join(sub);
+        std::fs::create_dir(&dir).unwrap();
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                "echo $$ > \"$0/cgroup.procs\" && exec sleep 300",
+                dir.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // Wait until it is in the group (and exec'd).
+        for _ in 0..100 {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if procs.lines().any(|l| l == pid.to_string()) && comm.trim() == "sleep" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        (child, pid)
+    };
+    let (mut victim, vpid) = spawn_in("a");
+    let (mut victim2, vpid2) = spawn_in("b");
     // The writer lives 0.2 s before it writes, so that sigwatch reads its
     // argv after its exec (a shell that execs, writes and exits within a
     // millisecond keeps a null argv in the report, honestly, and this
@@ -384,8 +393,23 @@ fn cgroup_kill_names_the_writer() {
     let wpid = writer.id() as i32;
     assert!(writer.wait().unwrap().success());
     assert_eq!(victim.wait().unwrap().signal(), Some(9));
+    assert_eq!(victim2.wait().unwrap().signal(), Some(9));
     let r = sw.wait_kill_of(vpid);
-    let _ = std::fs::remove_dir(&grp);
+    let r2 = sw.wait_kill_of(vpid2);
+    for sub in ["a", "b", ""] {
+        let _ = std::fs::remove_dir(grp.join(sub));
+    }
+    let written = format!("/{}", grp.strip_prefix(&cg2.root).unwrap().display());
+    for r in [&r, &r2] {
+        assert_eq!(
+            r["victim"]["cgroup"]
+                .as_str()
+                .map(|c| c.starts_with(&written)),
+            Some(true),
+            "{r:#}"
+        );
+        assert_eq!(r["cgroup_kill"]["cgroup"], written.as_str(), "{r:#}");
+    }
     assert_eq!(r["origin"], "kernel", "{r:#}");
     assert_eq!(r["reason"], "cgroup_kill", "{r:#}");
     assert_eq!(r["syscall"], Value::Null, "{r:#}");

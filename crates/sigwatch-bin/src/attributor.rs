@@ -7,7 +7,7 @@
 //! confirms the death. Either may arrive first; each waits at most
 //! [`Config::window_ns`] for the other. A victim is reported once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use procconn::{EventKind, Pid, ProcEvent};
 
@@ -260,7 +260,48 @@ pub struct Attributor<P> {
     procs: P,
     /// One case per victim process (tgid) with anything pending.
     cases: HashMap<Pid, Case>,
+    /// The latest `cgroup.kill` writes (at most [`MAX_CGROUP_KILL_BURSTS`]).
+    cgroup_kill_bursts: VecDeque<CgroupKillBurst>,
     stats: Stats,
+}
+
+/// `cgroup.kill` writes remembered at once (one per writer; the oldest go).
+const MAX_CGROUP_KILL_BURSTS: usize = 16;
+
+/// The victims of one `cgroup.kill` write, as far as tracefs showed them:
+/// the kernel signals every process of the written cgroup and of the
+/// cgroups below it inside the writer's `write()`, so its sightings come
+/// in one burst from the writer. The written cgroup holds them all.
+#[derive(Debug)]
+struct CgroupKillBurst {
+    writer: Pid,
+    /// `now.mono_ns` of the burst's latest sighting.
+    last: u64,
+    /// The deepest cgroup holding every victim's cgroup seen so far.
+    common: String,
+}
+
+/// The deepest cgroup holding both paths (whole path components).
+fn common_cgroup(a: &str, b: &str) -> String {
+    let parts: Vec<&str> = a
+        .split('/')
+        .zip(b.split('/'))
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect();
+    match parts.join("/") {
+        p if p.is_empty() => "/".to_string(),
+        p => p,
+    }
+}
+
+/// `cgroup` is `ancestor` or below it.
+fn cgroup_within(cgroup: &str, ancestor: &str) -> bool {
+    ancestor == "/"
+        || cgroup == ancestor
+        || cgroup
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl<P: ProcessView> Attributor<P> {
@@ -270,6 +311,7 @@ impl<P: ProcessView> Attributor<P> {
             cfg,
             procs,
             cases: HashMap::new(),
+            cgroup_kill_bursts: VecDeque::new(),
             stats: Stats::default(),
         }
     }
@@ -482,6 +524,9 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Timestamp::Micros(us) => now.wall_of(us.saturating_mul(1000)),
             tracesig::Timestamp::Counter(_) => now.wall_ns,
         };
+        if classify(ev, OomEvidence::Unavailable).origin == tracesig::Origin::CgroupKill {
+            self.note_cgroup_kill(sender_pid, tgid, now);
+        }
         let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
         let cfg = self.cfg.clone();
         let c = self.case(tgid);
@@ -516,6 +561,41 @@ impl<P: ProcessView> Attributor<P> {
         c.sighting = Some(sighting);
         self.decide(tgid, now, false, out);
         self.tidy(tgid);
+    }
+
+    /// Adds a `cgroup.kill` victim to its writer's burst (a sighting more
+    /// than a second after the writer's last one starts a new burst).
+    fn note_cgroup_kill(&mut self, writer: Pid, victim: Pid, now: Clock) {
+        let Some(cgroup) = self.procs.process(victim).and_then(|p| p.cgroup) else {
+            return;
+        };
+        let bursts = &mut self.cgroup_kill_bursts;
+        if let Some(b) = bursts.iter_mut().find(|b| b.writer == writer) {
+            if now.mono_ns.saturating_sub(b.last) < 1_000_000_000 {
+                b.common = common_cgroup(&b.common, &cgroup);
+            } else {
+                b.common = cgroup;
+            }
+            b.last = now.mono_ns;
+            return;
+        }
+        if bursts.len() >= MAX_CGROUP_KILL_BURSTS {
+            bursts.pop_front();
+        }
+        bursts.push_back(CgroupKillBurst {
+            writer,
+            last: now.mono_ns,
+            common: cgroup,
+        });
+    }
+
+    /// The cgroup a `cgroup.kill` write by `writer` killed, as its burst
+    /// shows it, when `victim_cgroup` is in it.
+    fn killed_cgroup(&self, writer: Pid, victim_cgroup: &str) -> Option<&str> {
+        self.cgroup_kill_bursts
+            .iter()
+            .find(|b| b.writer == writer && cgroup_within(victim_cgroup, &b.common))
+            .map(|b| b.common.as_str())
     }
 
     /// The classification of a sighting, with kernel-log OOM evidence.
@@ -1122,8 +1202,18 @@ impl<P: ProcessView> Attributor<P> {
                         .map(|(o, _)| o);
                 }
                 Some(Reason::CgroupKill) if k.cgroup_kill.is_none() => {
+                    // The written cgroup: the deepest one holding every
+                    // process the same write killed (the victim's own
+                    // when it was the only one).
+                    let victim_cgroup = k.victim.context.cgroup.clone();
+                    let killed = match (k.sender.as_ref(), victim_cgroup.as_ref()) {
+                        (Some(s), Some(cg)) => self
+                            .killed_cgroup(s.pid, &String::from_utf8_lossy(&cg.0))
+                            .map(Text::from),
+                        _ => None,
+                    };
                     k.cgroup_kill = Some(CgroupKill {
-                        cgroup: k.victim.context.cgroup.clone(),
+                        cgroup: killed.or(victim_cgroup),
                     });
                 }
                 _ => {}

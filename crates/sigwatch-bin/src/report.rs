@@ -419,8 +419,11 @@ pub struct OomContext {
 /// A `cgroup.kill` write behind a kill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CgroupKill {
-    /// The victim's cgroup when it was killed: the killed cgroup or one
-    /// below it (`cgroup.kill` kills a whole subtree).
+    /// The cgroup written to, as the kill shows it: the deepest cgroup
+    /// holding every process the same write killed (the kernel signals
+    /// them all inside the writer's `write()`, seen by tracefs as one
+    /// burst). When all of them sat in one cgroup below the written one,
+    /// that cgroup; when only the victim's cgroup is known, the victim's.
     pub cgroup: Option<Text>,
 }
 

@@ -265,6 +265,45 @@ fn cgroup_kill_names_the_writer() {
     assert_eq!(r[0].victim.tid, None);
 }
 
+/// `echo 1 > /kubepods/pod1/cgroup.kill` with the pod's processes in its
+/// container cgroups: every report names the pod's cgroup (the deepest
+/// one holding all the write's victims), not each victim's own.
+#[test]
+fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
+    let mut t = world();
+    for (pid, cg) in [
+        (301, "/kubepods/pod1/c1"),
+        (302, "/kubepods/pod1/c2"),
+        (303, "/kubepods/pod1/c2"),
+    ] {
+        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
+        p.cgroup = Some(cg.to_string());
+        t.insert(p);
+    }
+    // A later write by the same writer to another cgroup is its own burst.
+    let mut lone = proc_(304, 1, "daemon", &["daemon"]);
+    lone.cgroup = Some("/kubepods/pod2/c1".to_string());
+    t.insert(lone);
+    let mut a = Attributor::new(Config::default().audit_expected(false), t);
+    for v in [301, 302, 303] {
+        a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
+    }
+    let mut r = Vec::new();
+    for v in [301, 302, 303] {
+        r.extend(kills(a.on_proc_event(&exit(at(101), v, 9), at(101))));
+    }
+    assert_eq!(r.len(), 3);
+    for k in &r {
+        assert_eq!(k.reason.as_deref(), Some("cgroup_kill"));
+        let cg = k.cgroup_kill.as_ref().unwrap().cgroup.as_ref().unwrap();
+        assert_eq!(cg.0, b"/kubepods/pod1", "victim {}", k.victim.pid);
+    }
+    a.on_trace(&sg(5000, 200, "sh", 9, 0, 304, 0), at(5000));
+    let r = kills(a.on_proc_event(&exit(at(5001), 304, 9), at(5001)));
+    let cg = r[0].cgroup_kill.as_ref().unwrap().cgroup.as_ref().unwrap();
+    assert_eq!(cg.0, b"/kubepods/pod2/c1");
+}
+
 #[test]
 fn rlimit_cpu_is_reported_after_the_mark_victim_hold() {
     let mut a = engine(true);
