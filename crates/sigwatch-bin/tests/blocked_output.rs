@@ -98,6 +98,25 @@ fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() 
         assert!(Instant::now() < deadline, "the pipe never filled: {q}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // And until sigwatch is idle (its CPU time still for 300 ms): on a
+    // loaded machine it may still be reading the deaths.
+    let cpu = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        (
+            f.get(11).copied().unwrap_or("").to_string(),
+            f.get(12).copied().unwrap_or("").to_string(),
+        )
+    };
+    let mut last = (cpu(sw.id()), Instant::now());
+    while last.1.elapsed() < Duration::from_millis(300) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        let c = cpu(sw.id());
+        if c != last.0 {
+            last = (c, Instant::now());
+        }
+    }
     let t = Instant::now();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(sw.id() as i32),
