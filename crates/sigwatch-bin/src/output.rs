@@ -116,6 +116,54 @@ fn nonblocking(fd: BorrowedFd<'_>) -> bool {
     })
 }
 
+/// The kernel's `PIPE_BUF`: pipe writes up to this size are atomic.
+const PIPE_BUF: usize = 4096;
+
+/// Whether `fd` is a pipe (FIFO).
+fn is_pipe(fd: BorrowedFd<'_>) -> bool {
+    use nix::sys::stat::{fstat, SFlag};
+    fstat(fd)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFIFO)
+}
+
+/// Bytes a write to the pipe `fd` surely takes whole now: its capacity
+/// less what waits in it, counted in whole pages plus one (a pipe holds
+/// pages; the unread bytes may span one page more than their size says).
+/// A pipe smaller than `wanted` is grown to hold it, where the system
+/// allows (`F_SETPIPE_SZ`, up to `/proc/sys/fs/pipe-max-size`); `None`
+/// when the pipe cannot be asked or cannot be made large enough.
+fn pipe_room(fd: BorrowedFd<'_>, wanted: usize) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    const PAGE: usize = 4096;
+    let raw = fd.as_raw_fd();
+    // SAFETY: F_GETPIPE_SZ takes no argument and returns the size or -1.
+    let mut size = unsafe { libc::fcntl(raw, libc::F_GETPIPE_SZ) };
+    if size < 0 {
+        return None;
+    }
+    let need = wanted.div_ceil(PAGE) * PAGE + 2 * PAGE;
+    if (size as usize) < need {
+        let want = libc::c_int::try_from(need.next_power_of_two()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: F_SETPIPE_SZ takes an int; on failure the size stays.
+        let grown = unsafe { libc::fcntl(raw, libc::F_SETPIPE_SZ, want) };
+        if grown > 0 {
+            size = grown;
+        }
+        if (size as usize) < need {
+            // Never room enough: written in parts as it goes (it could
+            // otherwise wait forever).
+            return None;
+        }
+    }
+    let mut unread: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    if unsafe { libc::ioctl(raw, libc::FIONREAD, &mut unread) } != 0 {
+        return None;
+    }
+    let used_pages = (unread.max(0) as usize).div_ceil(PAGE) + 1;
+    Some((size as usize / PAGE).saturating_sub(used_pages) * PAGE)
+}
+
 /// A private, non-blocking file description for a pipe on `fd` (its own
 /// `O_NONBLOCK` does not change the file description the parent shell
 /// shares), so that a report of at most `PIPE_BUF` bytes is written whole
@@ -139,9 +187,11 @@ pub fn reopen_pipe_nonblocking(fd: BorrowedFd<'_>) -> Option<std::fs::File> {
 /// Rendered reports waiting for the output to have room. On a
 /// non-blocking output (see [`reopen_pipe_nonblocking`]) each report is
 /// offered whole: a pipe takes a report of at most `PIPE_BUF` (4 KiB)
-/// bytes whole or not at all, so a reader never sees half a line, even
-/// when sigwatch gives up on a blocked output at exit (larger reports may
-/// be split). A blocking output is written in small chunks only when
+/// bytes whole or not at all, and a larger one is offered only when the
+/// pipe has room for all of it (the pipe is grown for a report larger
+/// than it, where the system allows; otherwise such a report may be
+/// split). So a reader never sees half a line, even when sigwatch gives
+/// up on a blocked output at exit. A blocking output is written in small chunks only when
 /// `poll` says there is room. A queue serves one output: its mode is read
 /// once, at the first write.
 #[derive(Debug, Default)]
@@ -156,6 +206,8 @@ pub struct OutQueue {
     /// Whether the output is non-blocking (`O_NONBLOCK`), read at the
     /// first write rather than with an `fcntl` before every write.
     nonblocking: Option<bool>,
+    /// Whether the output is a pipe (read at the first write).
+    pipe: Option<bool>,
 }
 
 /// What one non-blocking attempt achieved.
@@ -201,7 +253,17 @@ impl OutQueue {
         let nonblocking = *self
             .nonblocking
             .get_or_insert_with(|| nonblocking(w.as_fd()));
+        let is_pipe = *self.pipe.get_or_insert_with(|| is_pipe(w.as_fd()));
         let n = if nonblocking {
+            // A pipe takes a write of at most PIPE_BUF whole or not at
+            // all; a larger report is offered only when the pipe has room
+            // for all of it, so it is never left half-written.
+            if is_pipe && self.front_pos == 0 && rest.len() > PIPE_BUF {
+                match pipe_room(w.as_fd(), rest.len()) {
+                    Some(room) if room < rest.len() => return Ok(Progress::NoRoom),
+                    _ => {}
+                }
+            }
             rest.len()
         } else {
             let mut fds = [PollFd::new(w.as_fd(), PollFlags::POLLOUT)];

@@ -34,11 +34,24 @@ fn queued(fd: &File) -> usize {
 
 #[test]
 fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() {
+    blocked_stdout_at_exit(false);
+}
+
+/// The same with reports larger than `PIPE_BUF` (4 KiB, which a pipe
+/// takes whole only when written at once): each victim's argv is 2,500
+/// extra arguments, a report about 11 KB.
+#[test]
+fn blocked_stdout_at_exit_with_reports_over_pipe_buf_never_ends_in_a_cut_line() {
+    blocked_stdout_at_exit(true);
+}
+
+fn blocked_stdout_at_exit(long: bool) {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIP blocked_stdout_at_exit: needs root (process events as root)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("sigwatch-blocked-{}", std::process::id()));
+    let tag = if long { "long" } else { "short" };
+    let dir = std::env::temp_dir().join(format!("sigwatch-blocked-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let notify_path = dir.join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
@@ -49,7 +62,7 @@ fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() 
     let read_end = File::from(r);
     let stderr_path = dir.join("stderr");
     // A distinct victim name: only this test's children are reported.
-    let comm = format!("swblk{}", std::process::id() % 100_000);
+    let comm = format!("swblk{}{}", &tag[..1], std::process::id() % 100_000);
     let mut sw = Command::new(bin())
         .args([
             "--json",
@@ -74,8 +87,14 @@ fn blocked_stdout_at_exit_never_ends_in_a_cut_line_and_counts_the_undelivered() 
     // named `comm` to sleep.)
     let link = dir.join(&comm);
     std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
+    // `sleep` adds up its arguments: 300 and 2,500 zeros is 300 s.
+    let zeros = if long {
+        "0 ".repeat(2500)
+    } else {
+        String::new()
+    };
     let script = format!(
-        "i=0; while [ $i -lt 150 ]; do {link} 300 & p=$!; \
+        "i=0; while [ $i -lt 150 ]; do {link} 300 {zeros} & p=$!; \
          while [ \"$(cat /proc/$p/comm 2>/dev/null)\" != {comm} ]; do :; done; kill -9 $p; i=$((i+1)); done; wait",
         link = link.display()
     );
