@@ -117,23 +117,24 @@ fn blocked_stdout_at_exit(long: bool) {
         assert!(Instant::now() < deadline, "the pipe never filled: {q}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // And until sigwatch is idle (its CPU time still for 300 ms): on a
-    // loaded machine it may still be reading the deaths.
-    let cpu = |pid: u32| {
+    // And until sigwatch is idle (asleep, its CPU time still for 300 ms):
+    // on a loaded machine it may still be reading the deaths, or be
+    // runnable and waiting for a CPU.
+    let sample = |pid: u32| {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         let after = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
-        let f: Vec<&str> = after.split_whitespace().collect();
-        (
-            f.get(11).copied().unwrap_or("").to_string(),
-            f.get(12).copied().unwrap_or("").to_string(),
-        )
+        let f: Vec<String> = after.split_whitespace().map(str::to_string).collect();
+        let asleep = f.first().is_some_and(|s| s == "S");
+        (asleep, f.get(11).cloned(), f.get(12).cloned())
     };
-    let mut last = (cpu(sw.id()), Instant::now());
-    while last.1.elapsed() < Duration::from_millis(300) && Instant::now() < deadline {
+    let mut last = (sample(sw.id()), Instant::now());
+    while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        let c = cpu(sw.id());
-        if c != last.0 {
-            last = (c, Instant::now());
+        let now = sample(sw.id());
+        if now != last.0 || !now.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= Duration::from_millis(300) {
+            break;
         }
     }
     let t = Instant::now();
