@@ -33,9 +33,22 @@ use std::time::{Duration, Instant};
 
 use common::{cstr, env_f64, quantile, AuditGuard, Sigwatch, Storm, StormKind};
 
-/// How long the killers sleep before their kill (µs): with the exec and
-/// start-up of this binary, lifetimes from a fraction of a ms to 50 ms.
-const SLEEPS_US: [u64; 9] = [0, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000];
+/// The killers: `None` is `/bin/sh -c 'kill -9 VICTIM'` (the seed case,
+/// the shortest lifetime: dash starts in a fraction of a ms); `Some(us)`
+/// is this binary sleeping `us` µs before its kill (its start-up alone
+/// takes about 1 ms): lifetimes from a fraction of a ms to 50 ms.
+const KILLERS: [Option<u64>; 10] = [
+    None,
+    Some(0),
+    Some(200),
+    Some(500),
+    Some(1_000),
+    Some(2_000),
+    Some(5_000),
+    Some(10_000),
+    Some(20_000),
+    Some(50_000),
+];
 
 /// Lifetime buckets (ms, upper bounds).
 const BUCKETS_MS: [f64; 8] = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, f64::INFINITY];
@@ -60,17 +73,36 @@ struct Trial {
     killer: libc::pid_t,
     lifetime_ms: f64,
     argv: Vec<String>,
+    exe: String,
 }
 
 /// One trial: returns it once the killer and the victim are reaped.
-fn trial(exe: &CString, cwd: &CString, sleep_us: u64) -> Trial {
+fn trial(bench_exe: &CString, cwd: &CString, sleep_us: Option<u64>) -> Trial {
     let victim = common::spawn_victim();
-    let argv = vec![
-        exe.to_str().unwrap().to_string(),
-        "--capture-killer".to_string(),
-        victim.to_string(),
-        sleep_us.to_string(),
-    ];
+    let (exe, argv) = match sleep_us {
+        None => (
+            cstr("/bin/sh"),
+            vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!("kill -9 {victim}"),
+            ],
+        ),
+        Some(us) => (
+            bench_exe.clone(),
+            vec![
+                bench_exe.to_str().unwrap().to_string(),
+                "--capture-killer".to_string(),
+                victim.to_string(),
+                us.to_string(),
+            ],
+        ),
+    };
+    let exe_path = std::fs::canonicalize(exe.to_str().unwrap())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let c_argv: Vec<CString> = argv.iter().map(|a| cstr(a)).collect();
     let mut ptrs: Vec<*const libc::c_char> = c_argv.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
@@ -93,6 +125,7 @@ fn trial(exe: &CString, cwd: &CString, sleep_us: u64) -> Trial {
         killer,
         lifetime_ms,
         argv,
+        exe: exe_path,
     }
 }
 
@@ -120,7 +153,7 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
     let mut trials = Vec::new();
     let mut i = 0;
     while t0.elapsed().as_secs_f64() < secs - 0.1 {
-        trials.push(trial(&exe, &cwd, SLEEPS_US[i % SLEEPS_US.len()]));
+        trials.push(trial(&exe, &cwd, KILLERS[i % KILLERS.len()]));
         i += 1;
     }
     let made = storm.map(|s| s.wait());
@@ -149,7 +182,7 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
         let argv_ok = s["argv"]
             .as_array()
             .is_some_and(|a| a.iter().map(|v| v.as_str()).eq(t.argv.iter().map(|s| Some(s.as_str()))));
-        let exe_ok = s["exe"].as_str() == exe_path.to_str();
+        let exe_ok = s["exe"].as_str() == Some(t.exe.as_str());
         let cwd_ok = s["cwd"].as_str() == dir.to_str();
         tally.argv += u32::from(argv_ok);
         tally.exe += u32::from(exe_ok);
