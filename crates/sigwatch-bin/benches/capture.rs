@@ -23,6 +23,8 @@
 //! the fork+exec storm (default 1 200/s); `LATENCY_KILLS` per latency
 //! phase (default 100); `STORM_RATE` of the fork+exit storm (default
 //! 10 000/s); `CAPTURE_PHASES` (default `capture,latency`).
+//! `SIGWATCH_BENCH_BIN` runs another sigwatch binary (a build of the base
+//! commit, to compare before and after on the same busy machine).
 //! Holds the audit test lock and checks audit is left as found.
 #![allow(clippy::unwrap_used)]
 

@@ -12,6 +12,8 @@
 //! (default 10 000, 0 = unpaced); `STORM_EXEC_RATE` of the fork+exec storm
 //! (default 1 200, 0 = unpaced); `STORM_REPEAT` rounds (default 3; the
 //! spread is printed); `STORM_KINDS` (`fork,exec`).
+//! `SIGWATCH_BENCH_BIN` runs another sigwatch binary (a build of the base
+//! commit, to compare before and after on the same busy machine).
 //! Holds the audit test lock and checks audit is left as found.
 #![allow(clippy::unwrap_used)]
 

@@ -62,6 +62,14 @@ impl AuditGuard {
     }
 }
 
+/// The sigwatch binary under test: this checkout's, or `SIGWATCH_BENCH_BIN`
+/// (e.g. a build of the base commit, to compare before and after in
+/// the same run on a busy machine).
+pub fn bin() -> PathBuf {
+    std::env::var_os("SIGWATCH_BENCH_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sigwatch")), PathBuf::from)
+}
+
 /// A running `sigwatch --json`; its stdout lines arrive with the instant
 /// they were read.
 pub struct Sigwatch {
@@ -87,7 +95,7 @@ impl Sigwatch {
         notify
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sigwatch"))
+        let mut child = Command::new(bin())
             .arg("--json")
             .args(args)
             .env("NOTIFY_SOCKET", &sock_path)
