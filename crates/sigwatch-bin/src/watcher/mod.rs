@@ -45,6 +45,13 @@ const PROC_BATCH: usize = 4096;
 /// events are behind (about 30 000 events).
 const MAX_AUDIT_DEFERRALS: u32 = 8;
 
+/// Which of the side witnesses one step has read already.
+#[derive(Debug, Default)]
+struct SideReads {
+    kmsg: bool,
+    trace: bool,
+}
+
 /// Why a watcher stopped by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -312,21 +319,25 @@ impl Watcher {
         );
         let now = Clock::now();
         let mut out = Vec::new();
-        // The kernel log before process events: the OOM killer logs a
-        // kill (`oom-kill:`, `Killed process`) before its victim can exit,
-        // so reading it first lets the exit find the kill's context.
-        if kmsg_ready || proc_ready {
+        // The kernel log and tracefs sightings before the exits of
+        // process events: the OOM killer logs a kill (`oom-kill:`, `Killed
+        // process`) before its victim can exit, and a sighting only waits
+        // for its exit, so reading them first lets the exit find the
+        // kill's context (and an exit that joins an earlier audit record
+        // carry the trace facts too). They are read when ready, and
+        // before any batch of process events that holds an exit (the two
+        // are not woken at once); a batch without exits (forks, execs)
+        // does not need them, which saves two reads per wake-up in storms.
+        let mut side = SideReads::default();
+        if kmsg_ready {
             self.read_kmsg(now, &mut out);
+            side.kmsg = true;
         }
-        // tracefs sightings before process events too: a sighting only
-        // waits for its exit, so reading it before this round's exits lets
-        // an exit that joins an earlier audit record carry the trace facts
-        // too. Read also when process events are ready (the two are not
-        // woken at once; the non-blocking read is one syscall when empty).
-        if trace_ready || proc_ready {
+        if trace_ready {
             self.read_trace(now, &mut out);
+            side.trace = true;
         }
-        let proc_backlog = proc_ready && self.read_proc(now, &mut out);
+        let proc_backlog = proc_ready && self.read_proc(now, &mut out, &mut side);
         // Audit records wait while process events are behind: a kill's
         // record must not overtake the fork and exec of its sender (the
         // tree would not know the sender yet). The socket keeps them.
@@ -366,7 +377,7 @@ impl Watcher {
 
     /// Reads a bounded batch of process events; `true` when more wait
     /// (a backlog after a pause or under a storm).
-    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>) -> bool {
+    fn read_proc(&mut self, now: Clock, out: &mut Vec<Report>, side: &mut SideReads) -> bool {
         let mut batch = 0usize;
         while batch < PROC_BATCH {
             self.events.clear();
@@ -377,8 +388,27 @@ impl Watcher {
                 Ok(0) => break,
                 Ok(n) => {
                     batch += n;
+                    let exits = self
+                        .events
+                        .iter()
+                        .any(|e| matches!(e.kind, procconn::EventKind::Exit { .. }));
+                    if exits && !side.kmsg {
+                        self.read_kmsg(now, out);
+                        side.kmsg = true;
+                    }
+                    if exits && !side.trace {
+                        self.read_trace(now, out);
+                        side.trace = true;
+                    }
                     for ev in &self.events {
                         out.extend(self.engine.on_proc_event(ev, now));
+                    }
+                    // A short batch emptied the socket (as far as one
+                    // receive can tell): no second receive just to hear
+                    // EAGAIN. Anything that arrived meanwhile keeps the
+                    // descriptor readable for the next step.
+                    if n < procconn::socket::BATCH {
+                        break;
                     }
                 }
                 Err(e) => {
