@@ -163,6 +163,8 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
     let (cpu, lines) = sw.stop();
     let summary = lines.iter().rev().find(|o| o["type"] == "summary");
     let mut tallies = [Tally::default(); BUCKETS_MS.len()];
+    // A few misses, to see what was reported instead.
+    let mut misses = Vec::new();
     for t in &trials {
         let b = BUCKETS_MS
             .iter()
@@ -190,6 +192,12 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
         tally.exe += u32::from(exe_ok);
         tally.cwd += u32::from(cwd_ok);
         tally.all += u32::from(argv_ok && exe_ok && cwd_ok);
+        if !(argv_ok && exe_ok && cwd_ok) && misses.len() < 3 {
+            misses.push(format!(
+                "    missed ({:.2} ms): argv {} exe {} cwd {}",
+                t.lifetime_ms, s["argv"], s["exe"], s["cwd"]
+            ));
+        }
     }
     match made {
         Some((n, took)) => println!(
@@ -237,6 +245,9 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
         long.trials,
         100.0 * f64::from(long.all) / f64::from(long.trials.max(1))
     );
+    for m in &misses {
+        println!("{m}");
+    }
     let events = summary.map_or(serde_json::Value::Null, |s| s["proc_events"].clone());
     let lost = summary.map_or(serde_json::Value::Null, |s| s["proc_lost"].clone());
     println!(

@@ -72,6 +72,15 @@ pub use fuzz::fuzz_events;
 /// `pid_max` processes in it (131k/s with the smallest default `pid_max`).
 pub const START_TOLERANCE_NS: u64 = 250_000_000;
 
+/// How far apart (ns) the `/proc` start time of a process born from a
+/// fork event may be from that event's timestamp: `stat` start times are
+/// truncated to a clock tick (`USER_HZ` is 100 on Linux: 10 ms) and taken
+/// just before the event; twice that, plus a margin. Used when nothing was
+/// read at the fork ([`TreeConfig::read_after_fork`] off), where the exact
+/// start ticks of a fork-time read are not there to compare: pids can be
+/// freed and handed out again within [`START_TOLERANCE_NS`] on a busy host.
+pub const FORK_START_TOLERANCE_NS: u64 = 25_000_000;
+
 /// Identity of one process, unique across pid reuse.
 ///
 /// `start_time` is in nanoseconds on the `CLOCK_MONOTONIC` clock of
@@ -1112,6 +1121,13 @@ impl ProcessTree {
         e.thread_gen = e.thread_gen.wrapping_add(1);
         let valid = snap.as_ref().filter(|s| match e.stat_ticks {
             Some(t) => s.start_ticks == t,
+            // Born from its fork event and not read since (no read after
+            // fork): its start is the event's time, which `stat` gives to
+            // the tick. A pid freed and taken again within the wide
+            // tolerance must not pass for the same process.
+            None if e.from_fork => {
+                s.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
+            }
             None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
         });
         match valid {

@@ -890,6 +890,36 @@ fn no_read_after_fork_is_an_inherited_copy() {
 }
 
 #[test]
+fn no_read_after_fork_rejects_an_exec_read_of_a_reused_pid() {
+    let mut s = Sim::host(TreeConfig {
+        read_after_fork: false,
+        ..TreeConfig::default()
+    });
+    s.fork_event(100, 200);
+    // /proc/200 is already another process, started 100 ms after the fork
+    // (within START_TOLERANCE_NS, far outside a tick): the pid was reused.
+    s.put(snap(200, 300, s.now + 100 * MS, &["/usr/bin/other"]));
+    s.ev(EventKind::Exec {
+        process_pid: 200,
+        process_tgid: 200,
+    });
+    let c = s.tree.get(200).unwrap();
+    assert_eq!(c.source, InfoSource::Inherited);
+    assert_eq!(c.argv, argv(&["/bin/bash", "-l"]));
+    // The same process (its start within a tick of the fork) is taken.
+    s.fork_event(100, 201);
+    s.put(snap(201, 100, s.now - 3 * MS, &["/bin/true"]));
+    s.ev(EventKind::Exec {
+        process_pid: 201,
+        process_tgid: 201,
+    });
+    let c = s.tree.get(201).unwrap();
+    assert_eq!(c.source, InfoSource::Procfs);
+    assert_eq!(c.argv, argv(&["/bin/true"]));
+    s.check();
+}
+
+#[test]
 fn long_argv_is_cut_and_flagged() {
     let mut s = Sim::host(TreeConfig {
         max_argv_bytes: 10,
