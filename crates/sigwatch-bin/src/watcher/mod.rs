@@ -403,13 +403,6 @@ impl Watcher {
                     for ev in &self.events {
                         out.extend(self.engine.on_proc_event(ev, now));
                     }
-                    // A short batch emptied the socket (as far as one
-                    // receive can tell): no second receive just to hear
-                    // EAGAIN. Anything that arrived meanwhile keeps the
-                    // descriptor readable for the next step.
-                    if n < procconn::socket::BATCH {
-                        break;
-                    }
                 }
                 Err(e) => {
                     log::warn!("process events: {e}");
