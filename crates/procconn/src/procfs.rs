@@ -535,7 +535,6 @@ impl ProcFs {
         self.read_file(1 << 20)
     }
 
-
     /// `CLOCK_BOOTTIME − CLOCK_MONOTONIC` in ns: the time spent suspended,
     /// which separates `stat` start times from event timestamps.
     fn boot_offset_ns() -> u64 {

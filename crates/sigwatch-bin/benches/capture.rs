@@ -183,9 +183,11 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
             continue;
         }
         tally.reported += 1;
-        let argv_ok = s["argv"]
-            .as_array()
-            .is_some_and(|a| a.iter().map(|v| v.as_str()).eq(t.argv.iter().map(|s| Some(s.as_str()))));
+        let argv_ok = s["argv"].as_array().is_some_and(|a| {
+            a.iter()
+                .map(|v| v.as_str())
+                .eq(t.argv.iter().map(|s| Some(s.as_str())))
+        });
         let exe_ok = s["exe"].as_str() == Some(t.exe.as_str());
         let cwd_ok = s["cwd"].as_str() == dir.to_str();
         tally.argv += u32::from(argv_ok);
@@ -260,7 +262,8 @@ fn capture_phase(storm_rate: Option<f64>, secs: f64) {
 fn latency_phase(storm_rate: Option<f64>, kills: usize) {
     let sw = Sigwatch::start(&[]);
     std::thread::sleep(Duration::from_millis(300));
-    let storm = storm_rate.map(|r| Storm::start(StormKind::Fork, kills as f64 * 0.04 + 2.0, Some(r)));
+    let storm =
+        storm_rate.map(|r| Storm::start(StormKind::Fork, kills as f64 * 0.04 + 2.0, Some(r)));
     std::thread::sleep(Duration::from_millis(200));
     let mut lat = Vec::new();
     let mut missing = 0;

@@ -68,7 +68,9 @@ fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
         sw_cpu.as_secs_f64() * 1e6 / made.max(1) as f64,
         field("proc_events"),
         field("proc_lost"),
-        attributed.map_or(String::new(), |a| format!("; mid-storm kill attributed: {a}"))
+        attributed.map_or(String::new(), |a| format!(
+            "; mid-storm kill attributed: {a}"
+        ))
     );
     let fs = fs?;
     let (fs_cpu, forks, execs) = fs.stop();

@@ -66,8 +66,10 @@ impl AuditGuard {
 /// (e.g. a build of the base commit, to compare before and after in
 /// the same run on a busy machine).
 pub fn bin() -> PathBuf {
-    std::env::var_os("SIGWATCH_BENCH_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sigwatch")), PathBuf::from)
+    std::env::var_os("SIGWATCH_BENCH_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_sigwatch")),
+        PathBuf::from,
+    )
 }
 
 /// A running `sigwatch --json`; its stdout lines arrive with the instant
@@ -251,7 +253,8 @@ impl Storm {
                 let chunk = if kind == StormKind::Exec { 4 } else { 32 };
                 while Instant::now() < end {
                     if let Some(rate) = rate {
-                        let due = started + Duration::from_secs_f64(made as f64 / (rate / n as f64));
+                        let due =
+                            started + Duration::from_secs_f64(made as f64 / (rate / n as f64));
                         if let Some(wait) = due.checked_duration_since(Instant::now()) {
                             std::thread::sleep(wait);
                         }
