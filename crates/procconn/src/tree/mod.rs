@@ -558,6 +558,9 @@ pub struct ProcessTree {
     retained_bytes: usize,
     now_ns: u64,
     stats: TreeStats,
+    /// Processes whose leader exit follows in the batch being applied
+    /// ([`ProcessTree::expect_exits`]).
+    exiting: Vec<Pid>,
 }
 
 impl ProcessTree {
@@ -584,12 +587,27 @@ impl ProcessTree {
             pinned: 0,
             now_ns: 0,
             stats: TreeStats::default(),
+            exiting: Vec::new(),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &TreeConfig {
         &self.config
+    }
+
+    /// Says which processes' leader exit events follow in the batch of
+    /// events about to be applied (replacing the previous call's). Their
+    /// exec then costs one `stat` read instead of every
+    /// [`TreeConfig::exec_fields`] file: the kernel sends the exit event
+    /// after the process let go of its memory and working directory
+    /// (`exit_mm`, `exit_fs`), so its argv, exe and cwd cannot be read any
+    /// more, and the `stat` of the zombie still gives the new comm. Should
+    /// that `stat` show the process alive (the exit was of an earlier
+    /// holder of the pid), everything is read as usual.
+    pub fn expect_exits(&mut self, tgids: impl IntoIterator<Item = Pid>) {
+        self.exiting.clear();
+        self.exiting.extend(tgids);
     }
 
     /// Counters.
@@ -1106,9 +1124,21 @@ impl ProcessTree {
         let Some(key) = self.ensure_live(tgid, ts) else {
             return;
         };
-        let fields = self.config.exec_fields;
+        let mut fields = self.config.exec_fields;
         let max_argv = self.config.max_argv_bytes;
-        let snap = self.read(tgid, fields);
+        let mut snap;
+        if self.exiting.contains(&tgid) && fields != Fields::STAT {
+            // Its exit is already on its way: nothing but stat is left.
+            snap = self.read(tgid, Fields::STAT);
+            if snap.as_ref().is_some_and(Snapshot::state_is_alive) {
+                fields = self.config.exec_fields;
+                snap = self.read(tgid, fields);
+            } else {
+                fields = Fields::STAT;
+            }
+        } else {
+            snap = self.read(tgid, fields);
+        }
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
@@ -1167,6 +1197,9 @@ impl ProcessTree {
             self.thread_exit(pid, ts);
             return;
         }
+        // Announced by `expect_exits`: a later exec of this pid in the
+        // batch is a new process's.
+        self.exiting.retain(|&p| p != tgid);
         let exit = ExitInfo {
             status,
             exit_code,

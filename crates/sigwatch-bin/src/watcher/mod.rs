@@ -400,6 +400,18 @@ impl Watcher {
                         self.read_trace(now, out);
                         side.trace = true;
                     }
+                    // An exec whose exit is in the same batch needs no
+                    // reading of what the exit already took away.
+                    self.engine
+                        .procs_mut()
+                        .expect_exits(self.events.iter().filter_map(|e| match e.kind {
+                            procconn::EventKind::Exit {
+                                process_pid,
+                                process_tgid,
+                                ..
+                            } if process_pid == process_tgid => Some(process_tgid),
+                            _ => None,
+                        }));
                     for ev in &self.events {
                         out.extend(self.engine.on_proc_event(ev, now));
                     }
