@@ -11,9 +11,11 @@
 //! argv), so they never panic and return `None` on garbage.
 
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -381,7 +383,9 @@ fn parse_dec(s: &[u8]) -> Option<u64> {
 ///
 /// Reads with plain `open`/`read`/`close` into a reused buffer (no `statx`
 /// as `std::fs::read` would do), because it runs once or twice per process
-/// creation during fork storms.
+/// creation during fork storms. A snapshot of more than `stat` opens
+/// `/proc/<pid>` once and reads each file relative to it (`openat`,
+/// `readlinkat`).
 #[derive(Debug)]
 pub struct ProcFs {
     root: PathBuf,
@@ -443,9 +447,14 @@ impl ProcFs {
     fn read_file(&mut self, limit: usize) -> bool {
         self.buf.clear();
         self.truncated = false;
-        let Ok(mut f) = File::open(&self.path) else {
+        let Ok(f) = File::open(&self.path) else {
             return false;
         };
+        self.read_from(f, limit)
+    }
+
+    /// Reads all of `f` into `self.buf`, at most `limit` bytes.
+    fn read_from(&mut self, mut f: File, limit: usize) -> bool {
         loop {
             if self.buf.len() == self.buf.capacity() {
                 self.buf.reserve(4096);
@@ -481,15 +490,49 @@ impl ProcFs {
         }
     }
 
+    /// A [`Snapshot`] of the `stat` in `self.buf`.
+    fn stat_snapshot(&self) -> Option<Snapshot> {
+        let st = parse_stat(&self.buf)?;
+        let start_time_ns = st
+            .start_ticks
+            .saturating_mul(self.tick_ns)
+            .saturating_sub(Self::boot_offset_ns());
+        Some(Snapshot {
+            pid: st.pid,
+            comm: st.comm,
+            ppid: st.ppid,
+            state: st.state,
+            start_ticks: st.start_ticks,
+            start_time_ns,
+            ..Snapshot::default()
+        })
+    }
+
+    /// Reads `file` of the process directory `dir` into `self.buf`, at
+    /// most `limit` bytes (`self.truncated` says whether there was more).
+    fn read_at(&mut self, dir: BorrowedFd<'_>, file: &CStr, limit: usize) -> bool {
+        self.buf.clear();
+        self.truncated = false;
+        // SAFETY: a NUL-terminated name relative to a directory we hold.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                file.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY,
+            )
+        };
+        if fd < 0 {
+            return false;
+        }
+        // SAFETY: openat returned a descriptor that nobody else owns.
+        let f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        self.read_from(f, limit)
+    }
+
     fn read(&mut self, pid: Pid, file: &str) -> bool {
         self.set_path(pid, file);
         // Only cmdline can be big (ARG_MAX); the others are small.
         self.read_file(1 << 20)
-    }
-
-    fn link(&mut self, pid: Pid, file: &str) -> Option<PathBuf> {
-        self.set_path(pid, file);
-        std::fs::read_link(&self.path).ok()
     }
 
     /// `CLOCK_BOOTTIME − CLOCK_MONOTONIC` in ns: the time spent suspended,
@@ -515,25 +558,29 @@ impl ProcFs {
 
 impl ProcSource for ProcFs {
     fn snapshot(&mut self, pid: Pid, fields: Fields) -> Option<Snapshot> {
-        if !self.read(pid, "stat") {
+        if fields == Fields::STAT {
+            // One file: a path lookup costs no more than opening the
+            // directory first.
+            if !self.read(pid, "stat") {
+                return None;
+            }
+            return self.stat_snapshot();
+        }
+        // Several files: the directory once, then each file relative to
+        // it. Saves the walk through `/proc` and `<pid>` (dentry lookups
+        // and revalidation) per file, which showed in exec storms. The
+        // descriptor also holds the process's `struct pid`: every file read
+        // through it is of the process whose `stat` was read (a pid reused
+        // meanwhile would fail the reads rather than mix two processes).
+        self.set_path(pid, "\0");
+        let dir = open_dir(&self.path)?;
+        let dir = dir.as_fd();
+        if !self.read_at(dir, c"stat", 1 << 20) {
             return None;
         }
-        let st = parse_stat(&self.buf)?;
-        let start_time_ns = st
-            .start_ticks
-            .saturating_mul(self.tick_ns)
-            .saturating_sub(Self::boot_offset_ns());
-        let mut snap = Snapshot {
-            pid: st.pid,
-            comm: st.comm,
-            ppid: st.ppid,
-            state: st.state,
-            start_ticks: st.start_ticks,
-            start_time_ns,
-            ..Snapshot::default()
-        };
+        let mut snap = self.stat_snapshot()?;
         let want_ns = fields.contains(Fields::PIDNS);
-        if (fields.contains(Fields::IDS) || want_ns) && self.read(pid, "status") {
+        if (fields.contains(Fields::IDS) || want_ns) && self.read_at(dir, c"status", 1 << 20) {
             if fields.contains(Fields::IDS) {
                 let (u, g) = parse_status_ids(&self.buf);
                 if let Some((r, e)) = u {
@@ -549,35 +596,31 @@ impl ProcSource for ProcFs {
                     // namespace (containers), where it tells which one.
                     if ns.len() > 1 {
                         use std::os::unix::ffi::OsStrExt;
-                        snap.pid_ns = self
-                            .link(pid, "ns/pid")
+                        snap.pid_ns = link_at(dir, c"ns/pid")
                             .and_then(|t| parse_ns_link(t.as_os_str().as_bytes()));
                     }
                 }
             }
         }
         if fields.contains(Fields::EXE) {
-            snap.exe = self.link(pid, "exe");
+            snap.exe = link_at(dir, c"exe");
         }
-        if fields.contains(Fields::CMDLINE) {
-            self.set_path(pid, "cmdline");
-            if self.read_file(self.max_cmdline) {
-                snap.argv = Some(parse_cmdline(&self.buf));
-                snap.argv_truncated = self.truncated;
-            }
+        if fields.contains(Fields::CMDLINE) && self.read_at(dir, c"cmdline", self.max_cmdline) {
+            snap.argv = Some(parse_cmdline(&self.buf));
+            snap.argv_truncated = self.truncated;
         }
         if fields.contains(Fields::CWD) {
-            snap.cwd = self.link(pid, "cwd");
+            snap.cwd = link_at(dir, c"cwd");
         }
-        if fields.contains(Fields::CGROUP) && self.read(pid, "cgroup") {
+        if fields.contains(Fields::CGROUP) && self.read_at(dir, c"cgroup", 1 << 20) {
             let paths = parse_cgroups(&self.buf);
             snap.cgroup = paths.primary().map(str::to_owned);
             snap.memory_cgroup = paths.memory_controller().map(str::to_owned);
         }
-        if fields.contains(Fields::LOGINUID) && self.read(pid, "loginuid") {
+        if fields.contains(Fields::LOGINUID) && self.read_at(dir, c"loginuid", 64) {
             snap.loginuid = parse_u32_file(&self.buf);
         }
-        if fields.contains(Fields::SESSIONID) && self.read(pid, "sessionid") {
+        if fields.contains(Fields::SESSIONID) && self.read_at(dir, c"sessionid", 64) {
             snap.sessionid = parse_u32_file(&self.buf);
         }
         Some(snap)
@@ -590,6 +633,41 @@ impl ProcSource for ProcFs {
     fn tids(&mut self, pid: Pid) -> Vec<Pid> {
         numeric_entries(&self.root.join(pid.to_string()).join("task")).unwrap_or_default()
     }
+}
+
+/// Opens a process directory (`O_PATH`: only to resolve names in it);
+/// `path` ends in a NUL (no allocation for a C string per process).
+fn open_dir(path: &str) -> Option<OwnedFd> {
+    if !path.ends_with('\0') {
+        return None;
+    }
+    // SAFETY: a NUL-terminated path; the descriptor is owned below.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: open returned a descriptor that nobody else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The target of the symbolic link `name` in the process directory `dir`.
+fn link_at(dir: BorrowedFd<'_>, name: &CStr) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // PATH_MAX: procfs links are `d_path`s, which never exceed it.
+    let mut buf = [0u8; 4096];
+    // SAFETY: the buffer is writable for its length.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).ok()?;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n])))
 }
 
 fn numeric_entries(dir: &std::path::Path) -> io::Result<Vec<Pid>> {

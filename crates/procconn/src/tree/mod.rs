@@ -72,6 +72,15 @@ pub use fuzz::fuzz_events;
 /// `pid_max` processes in it (131k/s with the smallest default `pid_max`).
 pub const START_TOLERANCE_NS: u64 = 250_000_000;
 
+/// How far apart (ns) the `/proc` start time of a process born from a
+/// fork event may be from that event's timestamp: `stat` start times are
+/// truncated to a clock tick (`USER_HZ` is 100 on Linux: 10 ms) and taken
+/// just before the event; twice that, plus a margin. Used when nothing was
+/// read at the fork ([`TreeConfig::read_after_fork`] off), where the exact
+/// start ticks of a fork-time read are not there to compare: pids can be
+/// freed and handed out again within [`START_TOLERANCE_NS`] on a busy host.
+pub const FORK_START_TOLERANCE_NS: u64 = 25_000_000;
+
 /// Identity of one process, unique across pid reuse.
 ///
 /// `start_time` is in nanoseconds on the `CLOCK_MONOTONIC` clock of
@@ -578,6 +587,9 @@ pub struct ProcessTree {
     retained_bytes: usize,
     now_ns: u64,
     stats: TreeStats,
+    /// Processes whose leader exit follows in the batch being applied
+    /// ([`ProcessTree::expect_exits`]).
+    exiting: Vec<Pid>,
 }
 
 impl ProcessTree {
@@ -604,12 +616,27 @@ impl ProcessTree {
             pinned: 0,
             now_ns: 0,
             stats: TreeStats::default(),
+            exiting: Vec::new(),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &TreeConfig {
         &self.config
+    }
+
+    /// Says which processes' leader exit events follow in the batch of
+    /// events about to be applied (replacing the previous call's). Their
+    /// exec then costs one `stat` read instead of every
+    /// [`TreeConfig::exec_fields`] file: the kernel sends the exit event
+    /// after the process let go of its memory and working directory
+    /// (`exit_mm`, `exit_fs`), so its argv, exe and cwd cannot be read any
+    /// more, and the `stat` of the zombie still gives the new comm. Should
+    /// that `stat` show the process alive (the exit was of an earlier
+    /// holder of the pid), everything is read as usual.
+    pub fn expect_exits(&mut self, tgids: impl IntoIterator<Item = Pid>) {
+        self.exiting.clear();
+        self.exiting.extend(tgids);
     }
 
     /// Counters.
@@ -1126,9 +1153,21 @@ impl ProcessTree {
         let Some(key) = self.ensure_live(tgid, ts) else {
             return;
         };
-        let fields = self.config.exec_fields;
+        let mut fields = self.config.exec_fields;
         let max_argv = self.config.max_argv_bytes;
-        let snap = self.read(tgid, fields);
+        let mut snap;
+        if self.exiting.contains(&tgid) && fields != Fields::STAT {
+            // Its exit is already on its way: nothing but stat is left.
+            snap = self.read(tgid, Fields::STAT);
+            if snap.as_ref().is_some_and(Snapshot::state_is_alive) {
+                fields = self.config.exec_fields;
+                snap = self.read(tgid, fields);
+            } else {
+                fields = Fields::STAT;
+            }
+        } else {
+            snap = self.read(tgid, fields);
+        }
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
@@ -1141,6 +1180,13 @@ impl ProcessTree {
         e.thread_gen = e.thread_gen.wrapping_add(1);
         let valid = snap.as_ref().filter(|s| match e.stat_ticks {
             Some(t) => s.start_ticks == t,
+            // Born from its fork event and not read since (no read after
+            // fork): its start is the event's time, which `stat` gives to
+            // the tick. A pid freed and taken again within the wide
+            // tolerance must not pass for the same process.
+            None if e.from_fork => {
+                s.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
+            }
             None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
         });
         match valid {
@@ -1180,6 +1226,9 @@ impl ProcessTree {
             self.thread_exit(pid, ts);
             return;
         }
+        // Announced by `expect_exits`: a later exec of this pid in the
+        // batch is a new process's.
+        self.exiting.retain(|&p| p != tgid);
         let exit = ExitInfo {
             status,
             exit_code,

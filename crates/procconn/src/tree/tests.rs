@@ -890,6 +890,78 @@ fn no_read_after_fork_is_an_inherited_copy() {
 }
 
 #[test]
+fn no_read_after_fork_rejects_an_exec_read_of_a_reused_pid() {
+    let mut s = Sim::host(TreeConfig {
+        read_after_fork: false,
+        ..TreeConfig::default()
+    });
+    s.fork_event(100, 200);
+    // /proc/200 is already another process, started 100 ms after the fork
+    // (within START_TOLERANCE_NS, far outside a tick): the pid was reused.
+    s.put(snap(200, 300, s.now + 100 * MS, &["/usr/bin/other"]));
+    s.ev(EventKind::Exec {
+        process_pid: 200,
+        process_tgid: 200,
+    });
+    let c = s.tree.get(200).unwrap();
+    assert_eq!(c.source, InfoSource::Inherited);
+    assert_eq!(c.argv, argv(&["/bin/bash", "-l"]));
+    // The same process (its start within a tick of the fork) is taken.
+    s.fork_event(100, 201);
+    s.put(snap(201, 100, s.now - 3 * MS, &["/bin/true"]));
+    s.ev(EventKind::Exec {
+        process_pid: 201,
+        process_tgid: 201,
+    });
+    let c = s.tree.get(201).unwrap();
+    assert_eq!(c.source, InfoSource::Procfs);
+    assert_eq!(c.argv, argv(&["/bin/true"]));
+    s.check();
+}
+
+#[test]
+fn exec_whose_exit_follows_in_the_batch_reads_only_stat() {
+    let mut s = Sim::host(TreeConfig::default());
+    s.fork(100, 200);
+    // Exited already (a zombie: no argv, exe or cwd any more).
+    s.fake.update(200, |p| {
+        p.snapshot.state = b'Z';
+        p.snapshot.argv = Some(Vec::new());
+        p.snapshot.exe = None;
+        p.snapshot.comm = b"true".to_vec();
+    });
+    s.tree.expect_exits([200]);
+    let reads = s.fake.reads();
+    s.ev(EventKind::Exec {
+        process_pid: 200,
+        process_tgid: 200,
+    });
+    assert_eq!(s.fake.reads(), reads + 1);
+    let c = s.tree.get(200).unwrap();
+    assert_eq!(c.source, InfoSource::Inherited);
+    assert_eq!(c.comm, b"true");
+    assert_eq!(c.argv, argv(&["/bin/bash", "-l"]));
+    // Announced, but alive when read (the exit was of an earlier holder
+    // of the pid): read in full.
+    s.fork(100, 300);
+    s.tree.expect_exits([300]);
+    s.exec(300, &["/usr/bin/env"]);
+    let c = s.tree.get(300).unwrap();
+    assert_eq!(c.source, InfoSource::Procfs);
+    assert_eq!(c.argv, argv(&["/usr/bin/env"]));
+    // An exit applied takes the pid off the list.
+    s.fork(100, 400);
+    s.tree.expect_exits([400]);
+    s.exit(400, 0);
+    s.fork(100, 400);
+    let reads = s.fake.reads();
+    s.exec(400, &["/bin/true"]);
+    assert_eq!(s.fake.reads(), reads + 1);
+    assert_eq!(s.argv_of(400), argv(&["/bin/true"]));
+    s.check();
+}
+
+#[test]
 fn long_argv_is_cut_and_flagged() {
     let mut s = Sim::host(TreeConfig {
         max_argv_bytes: 10,
