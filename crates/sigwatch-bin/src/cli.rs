@@ -94,6 +94,13 @@ pub struct ReplayArgs {
     /// JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Text times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
+    /// Text: print everything (each ancestor's whole command line and
+    /// cwd) instead of one line per ancestor cut to the terminal.
+    #[arg(long)]
+    pub full: bool,
     /// Signals to report.
     #[arg(long, default_value = "KILL", value_parser = parse_signals)]
     pub signal: SignalSet,
@@ -122,6 +129,11 @@ impl ReplayArgs {
             files: self.files.clone(),
             journal: self.journal,
             json: self.json,
+            utc: self.utc,
+            full: self.full,
+            // Set by the binary (the terminal's width).
+            width: None,
+            color: false,
             config: sigwatch::replay::ReplayConfig {
                 signals: self.signal,
                 pids: self.pid.clone(),

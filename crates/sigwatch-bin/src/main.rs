@@ -202,7 +202,11 @@ fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
 
 fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let summary = sigwatch::replay::run::run(&args.options(), out)?;
+    let mut opts = args.options();
+    // The same text rules as watch mode (see `run_watch`).
+    opts.width = Some(text_width());
+    opts.color = std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal();
+    let summary = sigwatch::replay::run::run(&opts, out)?;
     eprintln!("{}", summary.render());
     Ok(())
 }
