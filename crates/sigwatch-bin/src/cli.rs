@@ -198,8 +198,10 @@ pub struct WatchArgs {
     /// Where audit records come from: `auto` (multicast if the kernel has
     /// it, else unicast if no audit daemon runs, else auditd's log),
     /// `multicast` (kernel ≥ 3.16), `unicast` (become the audit pid),
-    /// `log` (follow /var/log/audit/audit.log), `log:PATH`, `stdin`
-    /// (records on standard input, as an audisp plugin), `none`.
+    /// `log` (follow /var/log/audit/audit.log; events are assembled by
+    /// record time as in a replay, the last ones completed after 5 s
+    /// without a new record), `log:PATH`, `stdin` (records on standard
+    /// input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditInput,
     /// Do not install audit rules; use only those already present (e.g.

@@ -602,3 +602,33 @@ fn text_output_follows_the_watch_modes_rules_for_time_and_width() {
     let full = replay_text_output(&log, false, true, Some(80));
     assert!(full.contains(&long), "{full}");
 }
+
+#[test]
+fn a_record_whose_enrichment_is_cut_is_still_used() {
+    // The captured ENRICHED log with every SYSCALL line cut inside the
+    // interpretation's last quoted value (a log cut by a crash, a
+    // damaged copy): the raw part, all a replay reads, is intact.
+    let whole = data("auditd-enriched-kill.log");
+    let cut: String = whole
+        .lines()
+        .map(|l| {
+            if l.starts_with("type=SYSCALL") && l.contains('\x1d') {
+                let end = l.rfind('"').unwrap();
+                l[..end - 1].to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    assert_ne!(cut, whole);
+    let key = |k: &KillReport| (k.victim.pid, k.sender.as_ref().map(|s| s.pid), k.signal);
+    let (a, _) = kills(&whole, all());
+    let (b, st) = kills(&cut, all());
+    assert_eq!(a.len(), 5);
+    assert_eq!(
+        a.iter().map(key).collect::<Vec<_>>(),
+        b.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(st.malformed, 0);
+}

@@ -184,6 +184,35 @@ impl Interner {
     }
 }
 
+/// The table's counters, apart from the map so that a slot of the map
+/// and they can be changed together.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Generations kept.
+    len: usize,
+    /// Generations dropped to bound memory.
+    evicted: u64,
+    /// Pids seen belonging to a new process.
+    reused: u64,
+}
+
+impl Counts {
+    /// `p` now has the pid of `gens` (a new process, or the first one
+    /// seen); the oldest generation beyond [`GENERATIONS_PER_PID`] goes.
+    fn new_generation(&mut self, gens: &mut Vec<Proc>, p: Proc) {
+        if !gens.is_empty() {
+            self.reused += 1;
+        }
+        if gens.len() >= GENERATIONS_PER_PID {
+            gens.remove(0);
+            self.len -= 1;
+            self.evicted += 1;
+        }
+        gens.push(p);
+        self.len += 1;
+    }
+}
+
 /// Processes by (node, pid), bounded. See the module documentation.
 #[derive(Debug)]
 pub struct ProcTable {
@@ -192,11 +221,9 @@ pub struct ProcTable {
     strings: Interner,
     /// Reused by [`ProcTable::shrink`].
     scratch: Vec<(u64, usize)>,
-    len: usize,
+    counts: Counts,
     cap: usize,
     seq: u64,
-    evicted: u64,
-    reused: u64,
 }
 
 /// Distinct `node=` names kept apart; more share one id (and are counted
@@ -212,11 +239,9 @@ impl ProcTable {
             nodes: HashMap::new(),
             strings: Interner::new(cap),
             scratch: Vec::new(),
-            len: 0,
+            counts: Counts::default(),
             cap,
             seq: 0,
-            evicted: 0,
-            reused: 0,
         }
     }
 
@@ -227,22 +252,22 @@ impl ProcTable {
 
     /// Generations kept now.
     pub fn len(&self) -> usize {
-        self.len
+        self.counts.len
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.counts.len == 0
     }
 
     /// Generations dropped to stay within the capacity.
     pub fn evicted(&self) -> u64 {
-        self.evicted
+        self.counts.evicted
     }
 
     /// Times a pid was seen belonging to a new process.
     pub fn reused(&self) -> u64 {
-        self.reused
+        self.counts.reused
     }
 
     /// A small number for a `node=` name (0 for none).
@@ -288,20 +313,12 @@ impl ProcTable {
             Some(cur) => matches!((cur.ppid, s.ppid), (Some(a), Some(b)) if a != b && b != 1),
         };
         if reuse {
-            if !gens.is_empty() {
-                self.reused += 1;
-            }
-            if gens.len() >= GENERATIONS_PER_PID {
-                gens.remove(0);
-                self.len -= 1;
-                self.evicted += 1;
-            }
-            gens.push(Proc {
+            let p = Proc {
                 pid: s.pid,
                 first_ms: s.ms,
                 ..Proc::default()
-            });
-            self.len += 1;
+            };
+            self.counts.new_generation(gens, p);
         }
         let Some(p) = gens.last_mut() else { return };
         p.seq = seq;
@@ -327,7 +344,7 @@ impl ProcTable {
         if let Some(raw) = s.proctitle {
             p.proctitle = Some((share(&p.proctitle, raw, strings), p.image));
         }
-        if self.len > self.cap {
+        if self.counts.len > self.cap {
             self.shrink();
         }
     }
@@ -355,29 +372,21 @@ impl ProcTable {
             None => true,
         };
         if fresh {
-            if !gens.is_empty() {
-                self.reused += 1;
-            }
-            if gens.len() >= GENERATIONS_PER_PID {
-                gens.remove(0);
-                self.len -= 1;
-                self.evicted += 1;
-            }
-            gens.push(Proc {
+            let p = Proc {
                 pid,
                 comm: Some(self.strings.get(comm)),
                 uid,
                 first_ms: ms,
                 last_ms: ms,
                 ..Proc::default()
-            });
-            self.len += 1;
+            };
+            self.counts.new_generation(gens, p);
         }
         if let Some(p) = gens.last_mut() {
             p.seq = seq;
             p.last_ms = p.last_ms.max(ms);
         }
-        if self.len > self.cap {
+        if self.counts.len > self.cap {
             self.shrink();
         }
     }
@@ -389,7 +398,7 @@ impl ProcTable {
         let seqs = &mut self.scratch;
         seqs.clear();
         seqs.extend(self.map.values().map(|s| (s.last_seq, s.gens.len())));
-        let mut excess = self.len.saturating_sub(target);
+        let mut excess = self.counts.len.saturating_sub(target);
         // Every slot holds at least one generation, so the `excess` least
         // recently seen slots are enough: only they are put in order.
         let k = excess.min(seqs.len());
@@ -416,8 +425,8 @@ impl ProcTable {
             }
             keep
         });
-        self.len -= removed;
-        self.evicted += removed as u64;
+        self.counts.len -= removed;
+        self.counts.evicted += removed as u64;
     }
 }
 
