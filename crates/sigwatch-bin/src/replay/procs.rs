@@ -94,15 +94,15 @@ pub struct Sighting<'a> {
 
 /// The generations of one (node, pid), with the time it was last touched
 /// kept inline so that eviction scans only the table, not the processes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
     last_seq: u64,
     gens: Vec<Proc>,
 }
 
-impl Slot {
+impl Default for Slot {
     /// Most pids have one generation: room for one, not the usual four.
-    fn new() -> Self {
+    fn default() -> Self {
         Slot {
             last_seq: 0,
             gens: Vec::with_capacity(1),
@@ -305,7 +305,7 @@ impl ProcTable {
         self.seq += 1;
         let seq = self.seq;
         let key = (s.node, s.pid);
-        let slot = self.map.entry(key).or_insert_with(Slot::new);
+        let slot = self.map.entry(key).or_default();
         slot.last_seq = seq;
         let gens = &mut slot.gens;
         let reuse = match gens.last() {
@@ -364,7 +364,7 @@ impl ProcTable {
         let Some(comm) = comm else { return };
         self.seq += 1;
         let seq = self.seq;
-        let slot = self.map.entry((node, pid)).or_insert_with(Slot::new);
+        let slot = self.map.entry((node, pid)).or_default();
         slot.last_seq = seq;
         let gens = &mut slot.gens;
         let fresh = match gens.last() {
