@@ -218,6 +218,8 @@ impl Counts {
 pub struct ProcTable {
     map: HashMap<(u32, i32), Slot, BuildHasherDefault<PidHasher>>,
     nodes: HashMap<Box<[u8]>, u32>,
+    /// The node looked up last, and its id.
+    last_node: Option<(Box<[u8]>, u32)>,
     strings: Interner,
     /// Reused by [`ProcTable::shrink`].
     scratch: Vec<(u64, usize)>,
@@ -237,6 +239,7 @@ impl ProcTable {
         ProcTable {
             map: HashMap::default(),
             nodes: HashMap::new(),
+            last_node: None,
             strings: Interner::new(cap),
             scratch: Vec::new(),
             counts: Counts::default(),
@@ -273,7 +276,14 @@ impl ProcTable {
     /// A small number for a `node=` name (0 for none).
     pub fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
         let Some(n) = node else { return 0 };
+        // Consecutive events are mostly of one host.
+        if let Some((last, id)) = &self.last_node {
+            if **last == *n {
+                return *id;
+            }
+        }
         if let Some(&id) = self.nodes.get(n) {
+            self.last_node = Some((n.into(), id));
             return id;
         }
         if self.nodes.len() >= MAX_NODES {
@@ -342,7 +352,12 @@ impl ProcTable {
             p.exec_argv = Some((share(&p.exec_argv, argv, strings), p.image));
         }
         if let Some(raw) = s.proctitle {
-            p.proctitle = Some((share(&p.proctitle, raw, strings), p.image));
+            // After an exec the title is usually that exec's argv.
+            let title = match &p.exec_argv {
+                Some((argv, image)) if *image == p.image && **argv == *raw => Arc::clone(argv),
+                _ => share(&p.proctitle, raw, strings),
+            };
+            p.proctitle = Some((title, p.image));
         }
         if self.counts.len > self.cap {
             self.shrink();
