@@ -646,7 +646,8 @@ fn container_id(ev: &Event) -> Option<Text> {
 /// set that adds the record appends its parent containers after `^`
 /// (nesting) and other ids after `,` (network namespaces), which are not
 /// this process's. A value that is not a number, or the unset id
-/// (`u64::MAX`), names no container.
+/// (`u64::MAX`), names no container. As for `audit.container_id`, only an
+/// event's first `CONTAINER_ID` record is read.
 fn audit_container(contid: &[u8]) -> Option<Container> {
     let own = contid
         .split(|&c| c == b'^' || c == b',')
