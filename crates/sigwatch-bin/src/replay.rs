@@ -35,6 +35,8 @@ use auditsig::{
     Arch, AssemblerConfig, Event, KillDecoder, KillEvent, KillSyscall, Record, RecordType,
 };
 
+use crate::attributor::{ancestor, Clock};
+use crate::procview::ProcessSnapshot;
 use crate::report::{
     Ancestor, AuditRef, Container, KillExtra, KillReport, Origin, ProcContext, Report, Sender,
     Text, Timestamp, Victim, Witness,
@@ -460,8 +462,15 @@ impl Replay {
     }
 
     /// The spawn chain above the sender: each parent is the process that
-    /// had the parent pid when its child was first seen.
+    /// had the parent pid when its child was first seen. Each entry is
+    /// made by the live attributor's [`crate::attributor::ancestor`] from
+    /// a snapshot of what the log says, so both report ancestors alike.
     fn ancestors(&self, node: u32, me: Option<&Proc>, ppid: Option<i32>, ms: u64) -> Vec<Ancestor> {
+        // "Now" is the kill's record time; a log gives no start times.
+        let now = Clock {
+            mono_ns: 0,
+            wall_ns: ms.saturating_mul(1_000_000),
+        };
         let mut out: Vec<Ancestor> = Vec::new();
         let mut pid = me.and_then(|p| p.ppid).or(ppid).unwrap_or(0);
         let mut when = me.map_or(ms, |p| p.first_ms);
@@ -471,31 +480,14 @@ impl Replay {
             }
             let Some(p) = self.procs.at(node, pid, when) else {
                 // Known only as a parent pid: a bare entry, all else null.
-                out.push(Ancestor {
+                let bare = ProcessSnapshot {
                     pid,
-                    comm: None,
-                    exe: None,
-                    argv: None,
-                    cwd: None,
-                    uid: None,
-                    start_time: None,
-                    exited: None,
-                    context: ProcContext::default(),
-                });
+                    ..ProcessSnapshot::default()
+                };
+                out.push(ancestor(&bare, now));
                 break;
             };
-            let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
-            out.push(Ancestor {
-                pid,
-                comm: p.comm.as_deref().map(Text::from),
-                exe: p.exe.as_deref().map(Text::from),
-                argv: argv.map(|a| a.into_iter().map(Text).collect()),
-                cwd: p.cwd.as_deref().map(Text::from),
-                uid: p.uid,
-                start_time: None,
-                exited: None,
-                context: ProcContext::default(),
-            });
+            out.push(ancestor(&snapshot_of(p), now));
             if pid == 1 {
                 break;
             }
@@ -503,6 +495,27 @@ impl Replay {
             pid = p.ppid.unwrap_or(0);
         }
         out
+    }
+}
+
+/// What the log says about `p`, as the process view would hold it: its
+/// argv as far as the log can be trusted with it ([`trusted_argv`]), and
+/// whether it still runs unknown.
+fn snapshot_of(p: &Proc) -> ProcessSnapshot {
+    use std::os::unix::ffi::OsStrExt;
+    let path = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
+    ProcessSnapshot {
+        pid: p.pid,
+        ppid: p.ppid,
+        comm: p.comm.as_deref().map(<[u8]>::to_vec),
+        exe: p.exe.as_deref().map(path),
+        argv_after_exec: argv.is_some(),
+        argv,
+        cwd: p.cwd.as_deref().map(path),
+        uid: p.uid,
+        liveness_unknown: true,
+        ..ProcessSnapshot::default()
     }
 }
 
