@@ -363,7 +363,8 @@ impl Assembler {
                 self.stats.dropped_records += 1;
             }
             if closes {
-                let node = self.open[i].node.clone();
+                // The event's node moves to `recent` (no copy).
+                let node = self.open[i].node.take();
                 self.remember(stamp, node);
                 self.close(i, EventEnd::LastRecord);
             }
@@ -375,7 +376,8 @@ impl Assembler {
             if let Some(p) = self
                 .recent
                 .iter()
-                .position(|(s, n)| *s == stamp && n.as_deref() == node)
+                // Newest first: the EOE follows its event's last record.
+                .rposition(|(s, n)| *s == stamp && n.as_deref() == node)
             {
                 self.recent.remove(p);
             } else {
