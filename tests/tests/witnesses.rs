@@ -534,6 +534,101 @@ fn auditd_event(serial: u64, sender: i32, ppid: i32, victim: i32, argv: &[&str])
     )
 }
 
+/// A real kill for the followed-log tests: sigwatch following `log`
+/// (`--no-rules`, `extra` arguments), a `sleep` killed by `sh -c
+/// "sleep 0.2; kill -9 $0; sleep 0.5"` (with `group`: the sleep leads
+/// its own process group and the whole group is killed, `kill -9
+/// -$0`), and that kill's event in auditd's format (not written yet);
+/// returned once the victim died.
+struct LoggedKill {
+    sw: Sigwatch,
+    vpid: i32,
+    kpid: i32,
+    killer: std::process::Child,
+    serial: u64,
+    event: String,
+}
+
+fn kill_for_the_log(log: &std::path::Path, group: bool, extra: &[&str]) -> LoggedKill {
+    let src = format!("log:{}", log.display());
+    let mut args = vec![
+        "--audit-source",
+        &src,
+        "--no-rules",
+        "--source",
+        "proc,audit",
+    ];
+    args.extend_from_slice(extra);
+    let sw = Sigwatch::start(&args);
+    let mut victim = if group {
+        use std::os::unix::process::CommandExt;
+        Command::new("sleep")
+            .arg("300")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    } else {
+        spawn_sleep()
+    };
+    let vpid = victim.id() as i32;
+    let script = if group {
+        "sleep 0.2; kill -9 -\"$0\"; sleep 0.5"
+    } else {
+        "sleep 0.2; kill -9 \"$0\"; sleep 0.5"
+    };
+    let killer = Command::new("sh")
+        .args(["-c", script, &vpid.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let kpid = killer.id() as i32;
+    victim.wait().unwrap();
+    let serial = 4_000_000_000 + u64::from(std::process::id());
+    let mut event = auditd_event(
+        serial,
+        kpid,
+        std::process::id() as i32,
+        vpid,
+        &["sh", "-c", script, &vpid.to_string()],
+    );
+    if group {
+        // kill(-pgid, 9): the target argument names no single process,
+        // only the event's OBJ_PID record does.
+        event = event.replacen(
+            &format!(" a0={vpid:x} "),
+            &format!(" a0={:x} ", (-vpid) as u32),
+            1,
+        );
+    }
+    LoggedKill {
+        sw,
+        vpid,
+        kpid,
+        killer,
+        serial,
+        event,
+    }
+}
+
+impl LoggedKill {
+    /// The report of the kill, checked against the event written.
+    fn report(&mut self) -> Value {
+        let r = self.sw.wait_kill_of(self.vpid);
+        self.killer.wait().unwrap();
+        assert_eq!(r["origin"], "user", "{r:#}");
+        assert_eq!(r["syscall"], "kill", "{r:#}");
+        assert_eq!(r["audit"]["serial"], self.serial, "{r:#}");
+        assert_eq!(r["audit"]["key"], "sigwatch", "{r:#}");
+        assert_eq!(r["sender"]["pid"], self.kpid, "{r:#}");
+        assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
+        assert!(
+            argv(&r["sender"]).iter().any(|a| a.contains("kill -9")),
+            "argv from the event's PROCTITLE: {r:#}"
+        );
+        r
+    }
+}
+
 /// `--audit-source log:PATH` (hosts where auditd owns audit): sigwatch
 /// follows the file. auditd itself is not started here (it would replace
 /// the host's rules); the test appends, in auditd's format, the event of
@@ -554,63 +649,51 @@ fn auditd_log_source_is_followed_and_joined_with_the_exit() {
         auditd_event(1, 999_998, 1, 999_999, &["sh", "-c", "old"]),
     )
     .unwrap();
-    let src = format!("log:{}", log.display());
-    let mut sw = Sigwatch::start(&[
-        "--audit-source",
-        &src,
-        "--no-rules",
-        "--source",
-        "proc,audit",
-    ]);
-    let mut victim = spawn_sleep();
-    let vpid = victim.id() as i32;
-    let mut killer = Command::new("sh")
-        .args([
-            "-c",
-            "sleep 0.2; kill -9 \"$0\"; sleep 0.5",
-            &vpid.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let kpid = killer.id() as i32;
-    victim.wait().unwrap();
-    let serial = 4_000_000_000 + u64::from(std::process::id());
+    let mut k = kill_for_the_log(&log, false, &[]);
     let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    f.write_all(
-        auditd_event(
-            serial,
-            kpid,
-            std::process::id() as i32,
-            vpid,
-            &[
-                "sh",
-                "-c",
-                "sleep 0.2; kill -9 \"$0\"; sleep 0.5",
-                &vpid.to_string(),
-            ],
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    f.write_all(k.event.as_bytes()).unwrap();
     drop(f);
-    let r = sw.wait_kill_of(vpid);
-    killer.wait().unwrap();
-    assert_eq!(r["origin"], "user", "{r:#}");
-    assert_eq!(r["syscall"], "kill", "{r:#}");
-    assert_eq!(r["audit"]["serial"], serial, "{r:#}");
-    assert_eq!(r["audit"]["key"], "sigwatch", "{r:#}");
-    assert_eq!(r["sender"]["pid"], kpid, "{r:#}");
-    assert_eq!(r["victim"]["exit_confirmed"], true, "{r:#}");
-    assert!(
-        argv(&r["sender"]).iter().any(|a| a.contains("kill -9")),
-        "{r:#}"
-    );
-    let seen = stop_clean(sw);
+    k.report();
+    let seen = stop_clean(k.sw);
     assert!(
         !seen.iter().any(|v| v["victim"]["pid"] == 999_999),
         "old log content was reported: {seen:#?}"
     );
+    assert_eq!(seen.last().unwrap()["audit_records"], 3, "{seen:#?}");
+    audit_before.assert_restored();
+}
+
+/// A followed log assembles events by record time: auditd writing one
+/// event's records with a 3 s pause between them (longer than the 2 s
+/// wall-clock timeout that used to close events) still gives one kill
+/// with its target and argv, joined with the real exit. The kill is of a
+/// process group, so only the `OBJ_PID` record written after the pause
+/// names the victim: a split event would leave it unattributed.
+/// (`--window-ms` lets the exit wait for the late event; the assembly
+/// does not depend on it.)
+#[test]
+fn followed_log_event_written_with_a_pause_is_one_attributed_kill() {
+    let test = "auditd_log_pause";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let dir = TempDir::new("logpause");
+    let log = dir.0.join("audit.log");
+    std::fs::write(&log, "").unwrap();
+    let mut k = kill_for_the_log(&log, true, &["--window-ms", "10000"]);
+    let (syscall, rest) = k.event.split_once('\n').unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "{syscall}").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    f.write_all(rest.as_bytes()).unwrap();
+    drop(f);
+    k.report();
+    // One report of the victim: no second one from a split event's half.
+    let seen = stop_clean(k.sw);
+    let of_victim = seen.iter().filter(|v| v["victim"]["pid"] == k.vpid).count();
+    assert_eq!(of_victim, 1, "{seen:#?}");
     assert_eq!(seen.last().unwrap()["audit_records"], 3, "{seen:#?}");
     audit_before.assert_restored();
 }

@@ -29,7 +29,8 @@
 //!    caller's clock (a live source whose `EOE` was lost) — only for
 //!    [`Assembler::push`]; [`Assembler::push_record`] never looks at a
 //!    clock, so a file or a slow pipe gives the same events whatever the
-//!    pace at which its lines arrive;
+//!    pace at which its lines arrive ([`Assembler::time_out_open`] lets
+//!    such a live input complete its last events once it has been quiet);
 //! 7. too many events are open ([`AssemblerConfig::max_open`]): the oldest
 //!    is flushed and counted;
 //! 8. the caller calls [`Assembler::flush`] (end of a file).
@@ -362,7 +363,8 @@ impl Assembler {
                 self.stats.dropped_records += 1;
             }
             if closes {
-                let node = self.open[i].node.clone();
+                // The event's node moves to `recent` (no copy).
+                let node = self.open[i].node.take();
                 self.remember(stamp, node);
                 self.close(i, EventEnd::LastRecord);
             }
@@ -374,7 +376,8 @@ impl Assembler {
             if let Some(p) = self
                 .recent
                 .iter()
-                .position(|(s, n)| *s == stamp && n.as_deref() == node)
+                // Newest first: the EOE follows its event's last record.
+                .rposition(|(s, n)| *s == stamp && n.as_deref() == node)
             {
                 self.recent.remove(p);
             } else {
@@ -439,6 +442,17 @@ impl Assembler {
     /// when no records arrive.
     pub fn tick(&mut self, now: Instant) {
         self.expire(now);
+    }
+
+    /// Complete every open event as timed out ([`EventEnd::Timeout`],
+    /// counted in [`AssemblerStats::timed_out`]) without ending the input:
+    /// a live input assembled by record time that has been quiet for long
+    /// enough.
+    pub fn time_out_open(&mut self) {
+        while !self.open.is_empty() {
+            self.stats.timed_out += 1;
+            self.close(0, EventEnd::Timeout);
+        }
     }
 
     /// Complete every open event (end of input).

@@ -591,10 +591,7 @@ fn check_len(len: usize) -> Result<(), ParseError> {
 }
 
 fn find_byte(t: &[u8], c: u8, from: usize) -> Option<usize> {
-    t.get(from..)?
-        .iter()
-        .position(|&x| x == c)
-        .map(|i| i + from)
+    memchr::memchr(c, t.get(from..)?).map(|i| i + from)
 }
 
 /// Parse `audit(S.M:N):` at `pos`; returns the stamp and the position after

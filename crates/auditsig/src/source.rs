@@ -28,7 +28,12 @@
 //! should be polled at least every [`KillSource::tick_interval`] while
 //! that says so. A [`KillReader`] uses no clock at all: events complete
 //! by their records (`EOE`, `PROCTITLE`, the record-time window) or at
-//! the end of input.
+//! the end of input. A followed auditd log ([`KillSource::follow_log`])
+//! assembles like a [`KillReader`], by its records, because the pace at
+//! which auditd gets lines into the file says nothing about where an
+//! event ends; as a live log has no end of input, the events still open
+//! when no record has come for [`SourceConfig::log_idle`] are completed
+//! then (counted as timed out).
 //!
 //! ```no_run
 //! use std::time::Instant;
@@ -92,6 +97,11 @@ pub struct SourceConfig {
     /// How often a followed log is looked at (its fd is a timer of this
     /// period). Default 250 ms.
     pub log_interval: Duration,
+    /// A followed log assembles by record time, like a replay (see the
+    /// [module documentation](self)); when no record has arrived for this
+    /// long, the events still open are completed all the same (a live log
+    /// has no end of input to complete them). Default 5 s.
+    pub log_idle: Duration,
     /// The assembler's limits.
     pub assembler: AssemblerConfig,
 }
@@ -105,6 +115,7 @@ impl Default for SourceConfig {
             log_path: PathBuf::from(DEFAULT_AUDIT_LOG),
             log_start: StartAt::End,
             log_interval: Duration::from_millis(250),
+            log_idle: Duration::from_secs(5),
             assembler: AssemblerConfig::default(),
         }
     }
@@ -144,6 +155,12 @@ impl SourceConfig {
     /// Sets [`SourceConfig::log_interval`] (at least 1 ms).
     pub fn log_interval(mut self, every: Duration) -> Self {
         self.log_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets [`SourceConfig::log_idle`] (at least 1 ms).
+    pub fn log_idle(mut self, after: Duration) -> Self {
+        self.log_idle = after.max(Duration::from_millis(1));
         self
     }
 
@@ -271,6 +288,14 @@ impl KillDecoder {
     /// caller's time `now`.
     pub fn tick(&mut self, now: Instant) {
         self.asm.tick(now);
+    }
+
+    /// Completes every open event as timed out (counted in the
+    /// assembler's `timed_out`), without ending the input: for a live
+    /// input fed by [`push_record`](Self::push_record) that has been
+    /// quiet for long enough (see [`SourceConfig::log_idle`]).
+    pub fn time_out_open(&mut self) {
+        self.asm.time_out_open();
     }
 
     /// Feeds one record of a log read after the fact: events complete by
@@ -619,6 +644,8 @@ pub struct KillSource {
     records: Vec<Record>,
     reader_seen: ReaderStats,
     ended: bool,
+    /// When a followed log last gave a record (the caller's clock).
+    last_record: Option<Instant>,
 }
 
 impl KillSource {
@@ -630,6 +657,7 @@ impl KillSource {
             records: Vec::new(),
             reader_seen: ReaderStats::default(),
             ended: false,
+            last_record: None,
         }
     }
 
@@ -849,8 +877,26 @@ impl KillSource {
                 log.poll(&mut self.records)?;
                 let stats = log.stats().clone();
                 self.pipeline.note_lines(&stats);
+                // Record time, as a replay of the same file: events end by
+                // their own records (`PROCTITLE`, `EOE`), a record stamped
+                // past the record window, or too many open; never by how
+                // fast auditd got the lines to the file, so a writer that
+                // pauses inside an event does not split it.
+                if !self.records.is_empty() {
+                    self.last_record = Some(now);
+                }
                 for r in self.records.drain(..) {
-                    self.pipeline.push_at(r, now);
+                    self.pipeline.push_record(r);
+                }
+                // A live log never ends, so the last events would wait
+                // for the next record to come along: once the file has
+                // been quiet for `log_idle`, they are completed as they
+                // are (the only use of the wall clock here).
+                let quiet = self
+                    .last_record
+                    .is_some_and(|t| now.saturating_duration_since(t) >= self.config.log_idle);
+                if quiet && self.pipeline.open_events() > 0 {
+                    self.pipeline.time_out_open();
                 }
                 Ok(ReadState::Idle)
             }
@@ -1173,6 +1219,75 @@ mod tests {
         );
         assert_eq!(kills.len(), 1);
         assert_eq!(src.counters().unparsable, 0, "started at the end");
+    }
+
+    /// Polls `src` with the real clock every 20 ms until `until` says so
+    /// or `limit` passes; returns the kills.
+    fn poll_until(
+        src: &mut KillSource,
+        limit: Duration,
+        until: impl Fn(&[KillEvent]) -> bool,
+    ) -> Vec<KillEvent> {
+        let mut kills = Vec::new();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline && !until(&kills) {
+            src.poll_kills(Instant::now(), &mut kills).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kills
+    }
+
+    #[test]
+    fn followed_log_assembles_by_record_time_so_a_slow_writer_does_not_split_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, "").unwrap();
+        let cfg = SourceConfig::default().log_interval(Duration::from_millis(10));
+        assert!(cfg.log_idle > Duration::from_secs(3));
+        let mut src = KillSource::follow_log(&path, &cfg).unwrap();
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                f.write_all(format!("{SYSCALL}\n").as_bytes()).unwrap();
+                // Longer than the assembler's wall-clock timeout (2 s).
+                std::thread::sleep(Duration::from_secs(3));
+                f.write_all(format!("{OBJ_PID}\n{PROCTITLE}\n").as_bytes())
+                    .unwrap();
+            })
+        };
+        let kills = poll_until(&mut src, Duration::from_secs(10), |k| !k.is_empty());
+        writer.join().unwrap();
+        // One kill, with the target of its OBJ_PID and the argv of its
+        // PROCTITLE, both written 3 s after its SYSCALL.
+        assert_eq!(kills.len(), 1, "{kills:?}");
+        assert_eq!(kills[0].targets.len(), 1, "{:?}", kills[0]);
+        assert_eq!(kills[0].targets[0].pid, 1294);
+        assert!(kills[0].sender.argv.is_some(), "{:?}", kills[0].sender);
+        let c = src.counters();
+        assert_eq!((c.events, c.kills, c.assembler.timed_out), (1, 1, 0));
+
+        // The last event of a log without its PROCTITLE: completed once
+        // the file has been quiet for `log_idle`.
+        let cfg = cfg.log_idle(Duration::from_millis(300));
+        let mut src = KillSource::follow_log(&path, &cfg).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(
+            format!("{SYSCALL}\n{OBJ_PID}\n")
+                .replace(":23)", ":24)")
+                .as_bytes(),
+        )
+        .unwrap();
+        let kills = poll_until(&mut src, Duration::from_secs(10), |k| !k.is_empty());
+        assert_eq!(kills.len(), 1, "{kills:?}");
+        assert_eq!((kills[0].stamp.serial, kills[0].targets[0].pid), (24, 1294));
+        assert_eq!(src.counters().assembler.timed_out, 1);
     }
 
     #[test]

@@ -239,6 +239,19 @@ pub fn parse_dec_u64(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {
         return None;
     }
+    if b.len() <= 19 {
+        // 19 digits cannot overflow a u64: no checked arithmetic (this
+        // runs for every stamp and pid of a log).
+        let mut v: u64 = 0;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        return Some(v);
+    }
     let mut v: u64 = 0;
     for &c in b {
         if !c.is_ascii_digit() {

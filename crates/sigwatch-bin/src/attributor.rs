@@ -1349,7 +1349,9 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     }
 }
 
-fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
+/// One ancestor of a report, from a snapshot of it (also used by replay,
+/// whose snapshots come from the log).
+pub(crate) fn ancestor(p: &ProcessSnapshot, now: Clock) -> Ancestor {
     // A bare pid (the view only knows it as someone's parent) has no state.
     let bare = p.comm.is_none() && p.argv.is_none() && p.start_time_ns.is_none() && !p.exited;
     // Pre-exec details of a process whose exec was never read are not its own.

@@ -94,6 +94,13 @@ pub struct ReplayArgs {
     /// JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Text times in UTC instead of local time.
+    #[arg(long)]
+    pub utc: bool,
+    /// Text: print everything (each ancestor's whole command line and
+    /// cwd) instead of one line per ancestor cut to the terminal.
+    #[arg(long)]
+    pub full: bool,
     /// Signals to report.
     #[arg(long, default_value = "KILL", value_parser = parse_signals)]
     pub signal: SignalSet,
@@ -127,6 +134,11 @@ impl ReplayArgs {
             files: self.files.clone(),
             journal: self.journal,
             json: self.json,
+            utc: self.utc,
+            full: self.full,
+            // Set by the binary (the terminal's width).
+            width: None,
+            color: false,
             config: sigwatch::replay::ReplayConfig {
                 signals: self.signal,
                 pids: self.pid.clone(),
@@ -191,8 +203,10 @@ pub struct WatchArgs {
     /// Where audit records come from: `auto` (multicast if the kernel has
     /// it, else unicast if no audit daemon runs, else auditd's log),
     /// `multicast` (kernel ≥ 3.16), `unicast` (become the audit pid),
-    /// `log` (follow /var/log/audit/audit.log), `log:PATH`, `stdin`
-    /// (records on standard input, as an audisp plugin), `none`.
+    /// `log` (follow /var/log/audit/audit.log; events are assembled by
+    /// record time as in a replay, the last ones completed after 5 s
+    /// without a new record), `log:PATH`, `stdin` (records on standard
+    /// input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditInput,
     /// Do not install audit rules; use only those already present (e.g.

@@ -30,6 +30,8 @@ pub struct Container {
     pub runtime: Option<&'static str>,
     /// The container id (64 hex digits) or name (lxc, nspawn); null for a
     /// process of a pod outside any container (e.g. in the pod's slice).
+    /// In a replay, the audit container id of a `CONTAINER_ID` record (a
+    /// decimal number an orchestrator assigned; `runtime` is then null).
     pub id: Option<String>,
     /// The Kubernetes pod uid, null outside Kubernetes.
     pub pod_uid: Option<String>,

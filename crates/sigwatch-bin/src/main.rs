@@ -206,8 +206,12 @@ fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
 
 fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut opts = args.options();
+    // The same text rules as watch mode (see `run_watch`).
+    opts.width = Some(text_width());
+    opts.color = std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal();
     let Some(path) = &args.metrics_file else {
-        let summary = sigwatch::replay::run::run(&args.options(), out)?;
+        let summary = sigwatch::replay::run::run(&opts, out)?;
         eprintln!("{}", summary.render());
         return Ok(());
     };
@@ -218,7 +222,7 @@ fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
         .map_or(0.0, |d| d.as_secs_f64());
     let mut registry =
         sigwatch::metrics::Registry::new(sigwatch::metrics::Limits::default(), started);
-    let summary = sigwatch::replay::run::run_observed(&args.options(), out, |r| {
+    let summary = sigwatch::replay::run::run_observed(&opts, out, |r| {
         if let Report::Kill(k) = r {
             registry.count_kill(k);
         }

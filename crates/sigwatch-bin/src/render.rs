@@ -90,7 +90,15 @@ pub fn where_short(c: &ProcContext) -> Option<String> {
             s.push_str("container");
         }
         if let Some(id) = &ct.id {
-            let short: String = id.chars().take(12).collect();
+            // Runtime ids (64 hex digits) are cut like `docker ps` does;
+            // an audit container id (a number, runtime unknown) is short
+            // and whole.
+            let numeric = ct.runtime.is_none() && id.bytes().all(|b| b.is_ascii_digit());
+            let short: String = if numeric {
+                id.clone()
+            } else {
+                id.chars().take(12).collect()
+            };
             let _ = write!(s, " {}", escape(short.as_bytes()));
         }
         if let Some(p) = &ct.pod_uid {

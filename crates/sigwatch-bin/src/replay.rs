@@ -27,15 +27,19 @@ mod time;
 
 pub use time::parse_time_ms;
 
+use std::borrow::Cow;
+
 use auditsig::kill::TargetSpec;
 use auditsig::value::Value;
 use auditsig::{
     Arch, AssemblerConfig, Event, KillDecoder, KillEvent, KillSyscall, Record, RecordType,
 };
 
+use crate::attributor::{ancestor, Clock};
+use crate::procview::ProcessSnapshot;
 use crate::report::{
-    Ancestor, AuditRef, KillExtra, KillReport, Origin, ProcContext, Report, Sender, Text,
-    Timestamp, Victim, Witness,
+    Ancestor, AuditRef, Container, KillExtra, KillReport, Origin, ProcContext, Report, Sender,
+    Text, Timestamp, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 
@@ -120,10 +124,9 @@ pub struct Replay {
     cfg: ReplayConfig,
     stats: ReplayStats,
     out: Vec<Report>,
+    /// Reused for the NUL-joined argv of each exec.
+    argv_buf: Vec<u8>,
 }
-
-/// `SYSCALL` fields the process history needs, in one pass.
-const LEARN_FIELDS: [&str; 7] = ["arch", "syscall", "pid", "ppid", "uid", "comm", "exe"];
 
 impl Replay {
     /// A replay reporting `signals`, other settings default.
@@ -146,6 +149,7 @@ impl Replay {
             cfg,
             stats: ReplayStats::default(),
             out: Vec::new(),
+            argv_buf: Vec::new(),
         }
     }
 
@@ -204,7 +208,7 @@ impl Replay {
         };
         let node = self.procs.node_id(ev.node());
         let ms = ev.stamp.millis();
-        let [arch, nr, pid, ppid, uid, comm, exe] = pick(sc, &LEARN_FIELDS);
+        let [arch, nr, pid, ppid, uid, comm, exe] = learn_fields(sc);
         let arch = arch
             .and_then(|v| v.as_hex_u64())
             .and_then(|v| u32::try_from(v).ok())
@@ -231,12 +235,11 @@ impl Replay {
             .and_then(|v| v.as_dec_i64())
             .and_then(|p| i32::try_from(p).ok())
         {
-            let exec_argv = ev.execve_argv().filter(|a| a.complete).map(|a| a.args);
+            let exec_argv = joined_execve_argv(ev, &mut self.argv_buf);
             let cwd = ev
                 .first(RecordType::CWD)
                 .and_then(|r| r.get("cwd"))
-                .and_then(|v| v.bytes())
-                .map(|c| c.into_owned());
+                .and_then(|v| v.bytes());
             self.procs.observe(Sighting {
                 node,
                 pid,
@@ -246,9 +249,9 @@ impl Replay {
                 comm: comm.as_deref(),
                 exe: exe.as_deref(),
                 uid: uid.and_then(|v| v.as_dec_u64()).and_then(unset_u32),
-                exec_argv,
-                proctitle: proctitle.clone(),
-                cwd,
+                exec_argv: exec_argv.then_some(&self.argv_buf[..]),
+                proctitle: proctitle.as_deref(),
+                cwd: cwd.as_deref(),
                 ms,
             });
         }
@@ -346,6 +349,7 @@ impl Replay {
                 .observe_target(node, v.pid, v.comm.as_deref(), v.uid, ms);
         }
 
+        let contid = container_id(ev);
         let s = &k.sender;
         let sender_pid = s.pid;
         let me = self.procs.current(node, sender_pid).cloned();
@@ -359,7 +363,7 @@ impl Replay {
             exe: exe.map(Text::from),
             argv: chosen.argv.map(|a| a.into_iter().map(Text).collect()),
             argv_truncated: chosen.truncated,
-            cwd: me.as_ref().and_then(|p| p.cwd.clone()).map(Text),
+            cwd: me.as_ref().and_then(|p| p.cwd.as_deref()).map(Text::from),
             uid: unset_u32(u64::from(s.uid)),
             euid: unset_u32(u64::from(s.euid)),
             auid: s.auid,
@@ -367,13 +371,17 @@ impl Replay {
             tty: s.tty.as_ref().map(|t| Text(t.0.clone())),
             exited: None,
             proctitle_rejected: chosen.proctitle_rejected,
-            // An audit log does not record cgroups or namespaces.
-            context: ProcContext::default(),
+            // An audit log does not record cgroups or namespaces; the
+            // event's CONTAINER_ID record, when there is one, names the
+            // caller's audit container.
+            context: ProcContext {
+                container: contid.as_ref().and_then(|c| audit_container(&c.0)),
+                ..ProcContext::default()
+            },
             euser: None,
             login_user: None,
         };
         let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
-        let contid = container_id(ev);
         let node_name = ev.node().map(Text::from);
         let n_targets = k.targets.len().max(1);
         let target_arg = match k.target_spec {
@@ -390,8 +398,8 @@ impl Replay {
             let p = self.procs.at(node, pid, ms);
             // The kill's own record names the process: older details of
             // the pid count only when they are of a process of that name.
-            let p = p.filter(|p| ocomm.is_none() || p.comm == ocomm);
-            let vcomm = ocomm.or_else(|| p.and_then(|p| p.comm.clone()));
+            let p = p.filter(|p| ocomm.is_none() || p.comm.as_deref() == ocomm.as_deref());
+            let vcomm = ocomm.or_else(|| p.and_then(|p| p.comm.as_deref()).map(<[u8]>::to_vec));
             if !self.cfg.pids.is_empty() && !self.cfg.pids.contains(&pid) {
                 self.stats.filtered += 1;
                 continue;
@@ -411,10 +419,10 @@ impl Replay {
                 tid,
                 ppid: p.and_then(|p| p.ppid),
                 comm: vcomm.map(Text),
-                exe: p.and_then(|p| p.exe.clone()).map(Text),
+                exe: p.and_then(|p| p.exe.as_deref()).map(Text::from),
                 argv: vargv.map(|a| a.into_iter().map(Text).collect()),
                 argv_truncated: vcut,
-                cwd: p.and_then(|p| p.cwd.clone()).map(Text),
+                cwd: p.and_then(|p| p.cwd.as_deref()).map(Text::from),
                 uid: ouid.or_else(|| p.and_then(|p| p.uid)),
                 start_time: None,
                 exit_confirmed: false,
@@ -454,8 +462,15 @@ impl Replay {
     }
 
     /// The spawn chain above the sender: each parent is the process that
-    /// had the parent pid when its child was first seen.
+    /// had the parent pid when its child was first seen. Each entry is
+    /// made by the live attributor's [`crate::attributor::ancestor`] from
+    /// a snapshot of what the log says, so both report ancestors alike.
     fn ancestors(&self, node: u32, me: Option<&Proc>, ppid: Option<i32>, ms: u64) -> Vec<Ancestor> {
+        // "Now" is the kill's record time; a log gives no start times.
+        let now = Clock {
+            mono_ns: 0,
+            wall_ns: ms.saturating_mul(1_000_000),
+        };
         let mut out: Vec<Ancestor> = Vec::new();
         let mut pid = me.and_then(|p| p.ppid).or(ppid).unwrap_or(0);
         let mut when = me.map_or(ms, |p| p.first_ms);
@@ -465,31 +480,14 @@ impl Replay {
             }
             let Some(p) = self.procs.at(node, pid, when) else {
                 // Known only as a parent pid: a bare entry, all else null.
-                out.push(Ancestor {
+                let bare = ProcessSnapshot {
                     pid,
-                    comm: None,
-                    exe: None,
-                    argv: None,
-                    cwd: None,
-                    uid: None,
-                    start_time: None,
-                    exited: None,
-                    context: ProcContext::default(),
-                });
+                    ..ProcessSnapshot::default()
+                };
+                out.push(ancestor(&bare, now));
                 break;
             };
-            let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
-            out.push(Ancestor {
-                pid,
-                comm: p.comm.clone().map(Text),
-                exe: p.exe.clone().map(Text),
-                argv: argv.map(|a| a.into_iter().map(Text).collect()),
-                cwd: p.cwd.clone().map(Text),
-                uid: p.uid,
-                start_time: None,
-                exited: None,
-                context: ProcContext::default(),
-            });
+            out.push(ancestor(&snapshot_of(p), now));
             if pid == 1 {
                 break;
             }
@@ -497,6 +495,27 @@ impl Replay {
             pid = p.ppid.unwrap_or(0);
         }
         out
+    }
+}
+
+/// What the log says about `p`, as the process view would hold it: its
+/// argv as far as the log can be trusted with it ([`trusted_argv`]), and
+/// whether it still runs unknown.
+fn snapshot_of(p: &Proc) -> ProcessSnapshot {
+    use std::os::unix::ffi::OsStrExt;
+    let path = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
+    ProcessSnapshot {
+        pid: p.pid,
+        ppid: p.ppid,
+        comm: p.comm.as_deref().map(<[u8]>::to_vec),
+        exe: p.exe.as_deref().map(path),
+        argv_after_exec: argv.is_some(),
+        argv,
+        cwd: p.cwd.as_deref().map(path),
+        uid: p.uid,
+        liveness_unknown: true,
+        ..ProcessSnapshot::default()
     }
 }
 
@@ -513,13 +532,28 @@ struct VictimRef {
     uid: Option<u32>,
 }
 
-/// Values of `names` in `r` (first occurrence of each), in one pass.
-fn pick<'r, const N: usize>(r: &'r Record, names: &[&str; N]) -> [Option<Value<'r>>; N] {
-    let mut out = [None; N];
+/// The `SYSCALL` fields the process history needs — `arch`, `syscall`,
+/// `pid`, `ppid`, `uid`, `comm`, `exe` — first occurrence of each, in one
+/// pass that stops once all are found.
+fn learn_fields(r: &Record) -> [Option<Value<'_>>; 7] {
+    let mut out = [None; 7];
+    let mut missing = out.len();
     for (name, raw) in r.raw_fields() {
-        if let Some(i) = names.iter().position(|n| n.as_bytes() == name) {
-            if out[i].is_none() {
-                out[i] = Some(Value::classify(r.record_type(), name, raw));
+        let i = match name {
+            b"arch" => 0,
+            b"syscall" => 1,
+            b"pid" => 2,
+            b"ppid" => 3,
+            b"uid" => 4,
+            b"comm" => 5,
+            b"exe" => 6,
+            _ => continue,
+        };
+        if out[i].is_none() {
+            out[i] = Some(Value::classify(r.record_type(), name, raw));
+            missing -= 1;
+            if missing == 0 {
+                break;
             }
         }
     }
@@ -527,11 +561,80 @@ fn pick<'r, const N: usize>(r: &'r Record, names: &[&str; N]) -> [Option<Value<'
 }
 
 /// The event's `PROCTITLE`, decoded (NUL-separated argv).
-fn proctitle_of(ev: &Event) -> Option<Vec<u8>> {
+fn proctitle_of(ev: &Event) -> Option<Cow<'_, [u8]>> {
     ev.first(RecordType::PROCTITLE)
         .and_then(|r| r.get("proctitle"))
         .and_then(|v| v.bytes())
-        .map(|b| b.into_owned())
+}
+
+/// Puts the complete argv of the event's `EXECVE` records, NUL-joined,
+/// into `buf`; false when there is none (or it is incomplete).
+///
+/// The common shape — `argc=N a0=.. a1=..` in order, no argument split
+/// into pieces — is joined straight from the records; anything else goes
+/// through auditsig's [`Event::execve_argv`], which this agrees with.
+fn joined_execve_argv(ev: &Event, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    let mut records = ev.all(RecordType::EXECVE).peekable();
+    if records.peek().is_none() {
+        return false;
+    }
+    let mut argc = None;
+    let mut next = 0usize;
+    let mut simple = true;
+    'records: for rec in records {
+        for (name, raw) in rec.raw_fields() {
+            if name == b"argc" {
+                if argc.is_some() {
+                    simple = false;
+                    break 'records;
+                }
+                argc = Some(Value::classify(RecordType::EXECVE, name, raw).as_dec_u64());
+                continue;
+            }
+            // Argument names are `aN` and `aN[i]`; other names are not
+            // arguments (`aN_len`, ...).
+            let Some(digits) = name.strip_prefix(b"a") else {
+                continue;
+            };
+            if !digits.first().is_some_and(u8::is_ascii_digit) {
+                continue;
+            }
+            // `aN` exactly the next index, without leading zeros.
+            let is_next = digits.len() <= 7
+                && digits.iter().all(u8::is_ascii_digit)
+                && (digits.len() == 1 || digits[0] != b'0')
+                && auditsig::value::parse_dec_u64(digits) == Some(next as u64);
+            let value = Value::classify(RecordType::EXECVE, name, raw).bytes();
+            match value {
+                Some(v) if is_next => {
+                    if next > 0 {
+                        buf.push(0);
+                    }
+                    buf.extend_from_slice(&v);
+                    next += 1;
+                }
+                _ => {
+                    simple = false;
+                    break 'records;
+                }
+            }
+        }
+    }
+    if simple {
+        // Without a (valid) argc the arguments found are all there is.
+        return match argc {
+            Some(Some(n)) => n == next as u64,
+            _ => true,
+        };
+    }
+    match ev.execve_argv().filter(|a| a.complete) {
+        Some(a) => {
+            *buf = a.args.join(&0u8);
+            true
+        }
+        None => false,
+    }
 }
 
 /// The audit container id of an event: `contid=` of its `CONTAINER_ID`
@@ -543,6 +646,32 @@ fn container_id(ev: &Event) -> Option<Text> {
         .find_map(|r| r.get("contid"))
         .and_then(|v| v.bytes())
         .map(|b| Text(b.into_owned()))
+}
+
+/// The audit container of the process a `CONTAINER_ID` record's `contid=`
+/// describes.
+///
+/// The record is written with the event of the calling task's syscall
+/// (`audit_log_exit()`), so it describes the sender, never the victim.
+/// Its value is an id an orchestrator assigned (a number written to
+/// `/proc/PID/audit_containerid`), not a runtime's container id: the
+/// runtime is unknown (null). The task's own id comes first; the patch
+/// set that adds the record appends its parent containers after `^`
+/// (nesting) and other ids after `,` (network namespaces), which are not
+/// this process's. A value that is not a number, or the unset id
+/// (`u64::MAX`), names no container. As for `audit.container_id`, only an
+/// event's first `CONTAINER_ID` record is read.
+fn audit_container(contid: &[u8]) -> Option<Container> {
+    let own = contid
+        .split(|&c| c == b'^' || c == b',')
+        .next()
+        .unwrap_or_default();
+    let id = auditsig::value::parse_dec_u64(own).filter(|&v| v != u64::MAX)?;
+    Some(Container {
+        runtime: None,
+        id: Some(id.to_string()),
+        pod_uid: None,
+    })
 }
 
 /// `4294967295` (and `-1`) mean unset.

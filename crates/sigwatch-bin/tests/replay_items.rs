@@ -485,3 +485,150 @@ fn every_format_gives_the_same_reports() {
     gz.finish().unwrap();
     assert_eq!(cli(&[set.to_str().unwrap()]), want);
 }
+
+/// KILL_32 with a `CONTAINER_ID` record of value `contid` in its event.
+fn kill_with_contid(contid: &str) -> KillReport {
+    let log = format!(
+        "{}\n{}\ntype=CONTAINER_ID msg=audit(1795667992.992:32): contid={contid}\n{}\n",
+        KILL_32[0], KILL_32[1], KILL_32[2]
+    );
+    let (mut k, _) = kills(&log, all());
+    assert_eq!(k.len(), 1);
+    k.remove(0)
+}
+
+#[test]
+fn container_id_record_names_the_senders_container_and_not_the_victims() {
+    let k = kill_with_contid("3333941723245477888");
+    let v = serde_json::to_value(&k).unwrap();
+    // The record belongs to the sender's syscall: its container, with the
+    // runtime unknown (an orchestrator's number, not a runtime's id).
+    assert_eq!(
+        v["sender"]["container"],
+        serde_json::json!({"runtime": null, "id": "3333941723245477888", "pod_uid": null})
+    );
+    // Nothing in the log says where the victim ran.
+    assert!(v["victim"]["container"].is_null(), "{}", v["victim"]);
+    // The raw value stays where it was.
+    assert_eq!(v["audit"]["container_id"], "3333941723245477888");
+    // Without the record: no container anywhere.
+    let log = format!("{}\n{}\n{}\n", KILL_32[0], KILL_32[1], KILL_32[2]);
+    let (k, _) = kills(&log, all());
+    let v = serde_json::to_value(&k[0]).unwrap();
+    assert!(v["sender"]["container"].is_null());
+    assert!(v["audit"]["container_id"].is_null());
+    // Nested containers (`own^parent`): the process's own id; other
+    // ids after `,` are not this process's.
+    let c = |contid: &str| {
+        kill_with_contid(contid)
+            .sender
+            .unwrap()
+            .context
+            .container
+            .and_then(|c| c.id)
+    };
+    assert_eq!(c("42^7").as_deref(), Some("42"));
+    assert_eq!(c("42,99").as_deref(), Some("42"));
+    // The unset id and garbage name no container (not invented).
+    assert_eq!(c("18446744073709551615"), None);
+    assert_eq!(c("docker"), None);
+    // The text report shows it whole, runtime unknown.
+    let text = sigwatch::render::render_text(
+        &Report::Kill(kill_with_contid("3333941723245477888")),
+        &sigwatch::render::TextOptions::default(),
+    );
+    assert!(
+        text.contains("container (runtime unknown) 3333941723245477888"),
+        "{text}"
+    );
+}
+
+/// The text of `sigwatch replay` (the library's run) over `log`.
+fn replay_text_output(log: &str, utc: bool, full: bool, width: Option<usize>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("audit.log");
+    std::fs::write(&p, log).unwrap();
+    let opts = sigwatch::replay::run::ReplayOptions {
+        files: vec![p],
+        utc,
+        full,
+        width,
+        config: all(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    sigwatch::replay::run::run(&opts, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn text_output_follows_the_watch_modes_rules_for_time_and_width() {
+    // The killer (1428) is the child of a process with a long command
+    // line, seen exec'ing earlier in the log.
+    let long = format!("guard{}", "x".repeat(150));
+    let mut log = exec(1795667990, 30, 900, 1, &long);
+    log += &KILL_32[0].replace("ppid=1 ", "ppid=900 ");
+    log.push('\n');
+    log += KILL_32[1];
+    log.push('\n');
+    log += KILL_32[2];
+    log.push('\n');
+    let (k, _) = kills(&log, all());
+    assert_eq!(k[0].ancestors[0].pid, 900, "{:?}", k[0].ancestors);
+    let t = k[0].time;
+
+    // Local time with offset and zone by default; UTC with --utc.
+    let local = sigwatch::render::text_time(
+        t,
+        &sigwatch::render::TextOptions {
+            local_zone: Some(&sigwatch::render::local_zone),
+            ..Default::default()
+        },
+    );
+    assert!(local.contains(' ') && !local.ends_with('Z'), "{local}");
+    let out = replay_text_output(&log, false, false, Some(80));
+    assert!(out.contains(&local), "{local} not in:\n{out}");
+    assert!(!out.contains(&t.rfc3339()), "{out}");
+    let out_utc = replay_text_output(&log, true, false, Some(80));
+    assert!(out_utc.contains(&t.rfc3339()), "{out_utc}");
+
+    // Ancestors' lines cut to the width; whole with --full.
+    let anc: Vec<&str> = out.lines().filter(|l| l.contains("guardxxx")).collect();
+    assert!(!anc.is_empty(), "{out}");
+    for l in &anc {
+        assert!(l.chars().count() <= 80, "{} chars: {l}", l.chars().count());
+    }
+    assert!(!out.contains(&long), "{out}");
+    let full = replay_text_output(&log, false, true, Some(80));
+    assert!(full.contains(&long), "{full}");
+}
+
+#[test]
+fn a_record_whose_enrichment_is_cut_is_still_used() {
+    // The captured ENRICHED log with every SYSCALL line cut inside the
+    // interpretation's last quoted value (a log cut by a crash, a
+    // damaged copy): the raw part, all a replay reads, is intact.
+    let whole = data("auditd-enriched-kill.log");
+    let cut: String = whole
+        .lines()
+        .map(|l| {
+            if l.starts_with("type=SYSCALL") && l.contains('\x1d') {
+                let end = l.rfind('"').unwrap();
+                l[..end - 1].to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    assert_ne!(cut, whole);
+    let key = |k: &KillReport| (k.victim.pid, k.sender.as_ref().map(|s| s.pid), k.signal);
+    let (a, _) = kills(&whole, all());
+    let (b, st) = kills(&cut, all());
+    assert_eq!(a.len(), 5);
+    assert_eq!(
+        a.iter().map(key).collect::<Vec<_>>(),
+        b.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(st.malformed, 0);
+}

@@ -179,6 +179,17 @@ impl Input {
         match &mut self.kind {
             Kind::Export(r) => r.next_item(stats),
             Kind::Lines(r, buf) => {
+                // A whole line in the reader's buffer is classified where
+                // it is (no copy); one that straddles the buffer's end is
+                // gathered in `buf`.
+                let avail = r.fill_buf()?;
+                if let Some(nl) = memchr::memchr(b'\n', avail) {
+                    if nl <= MAX_LINE {
+                        let item = classify_line(&avail[..=nl], stats);
+                        r.consume(nl + 1);
+                        return Ok(Some(item));
+                    }
+                }
                 buf.clear();
                 let n = r
                     .by_ref()

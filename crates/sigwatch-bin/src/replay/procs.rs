@@ -18,11 +18,23 @@
 //!
 //! Memory is bounded: at most [`ProcTable::capacity`] generations are
 //! kept; the least recently seen ones are dropped (and counted).
+//!
+//! The table is touched for every event of a log, most of which never
+//! matter to a kill, so it is kept cheap: the strings of a process (comm,
+//! exe, cwd, argv) are shared ([`Shared`]) through a bounded interner —
+//! a log names the same few programs and directories over and over — so
+//! a new process usually costs no string allocation, and forgetting one
+//! frees none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use auditsig::value::split_proctitle;
+
+/// A string of the process history, shared between the processes that
+/// have it (see [`ProcTable`]'s interner).
+pub type Shared = Arc<[u8]>;
 
 /// One process as the log shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,19 +44,19 @@ pub struct Proc {
     /// `ppid=` of its records.
     pub ppid: Option<i32>,
     /// `comm=` (or `ocomm=` when only a kill named it).
-    pub comm: Option<Vec<u8>>,
+    pub comm: Option<Shared>,
     /// `exe=`.
-    pub exe: Option<Vec<u8>>,
+    pub exe: Option<Shared>,
     /// `uid=`.
     pub uid: Option<u32>,
     /// `cwd=` of its latest `CWD` record.
-    pub cwd: Option<Vec<u8>>,
+    pub cwd: Option<Shared>,
     /// argv of its latest `EXECVE` records (NUL-joined), with the image
     /// (see `image`) it belongs to.
-    pub exec_argv: Option<(Vec<u8>, u32)>,
+    pub exec_argv: Option<(Shared, u32)>,
     /// Its latest `PROCTITLE` (decoded, NUL-separated), with the image it
     /// was logged with.
-    pub proctitle: Option<(Vec<u8>, u32)>,
+    pub proctitle: Option<(Shared, u32)>,
     /// Counts the changes of `exe`: an argv is valid only for the image it
     /// was logged with.
     pub image: u32,
@@ -70,22 +82,32 @@ pub struct Sighting<'a> {
     pub exe: Option<&'a [u8]>,
     /// `uid=`.
     pub uid: Option<u32>,
-    /// argv of the event's `EXECVE` records (an exec).
-    pub exec_argv: Option<Vec<Vec<u8>>>,
+    /// argv of the event's `EXECVE` records (an exec), NUL-joined.
+    pub exec_argv: Option<&'a [u8]>,
     /// The event's decoded `PROCTITLE`.
-    pub proctitle: Option<Vec<u8>>,
+    pub proctitle: Option<&'a [u8]>,
     /// The event's `CWD`.
-    pub cwd: Option<Vec<u8>>,
+    pub cwd: Option<&'a [u8]>,
     /// Record time, ms.
     pub ms: u64,
 }
 
 /// The generations of one (node, pid), with the time it was last touched
 /// kept inline so that eviction scans only the table, not the processes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
     last_seq: u64,
     gens: Vec<Proc>,
+}
+
+impl Default for Slot {
+    /// Most pids have one generation: room for one, not the usual four.
+    fn default() -> Self {
+        Slot {
+            last_seq: 0,
+            gens: Vec::with_capacity(1),
+        }
+    }
 }
 
 /// Generations kept per (node, pid): older ones matter only as ancestors
@@ -103,8 +125,18 @@ impl Hasher for PidHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+        // Eight bytes at a time: the interner hashes paths and argvs.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
         }
     }
     fn write_u32(&mut self, v: u32) {
@@ -118,16 +150,82 @@ impl Hasher for PidHasher {
     }
 }
 
+/// The strings of the processes in the table, each kept once.
+///
+/// Bounded: when it holds [`Interner::limit`] strings, those no process
+/// shares any more are dropped. Every process holds at most five strings,
+/// so the limit (more than five per process of the table's capacity)
+/// always leaves room after a purge.
+#[derive(Debug)]
+struct Interner {
+    set: HashSet<Shared, BuildHasherDefault<PidHasher>>,
+    limit: usize,
+}
+
+impl Interner {
+    fn new(procs: usize) -> Self {
+        Interner {
+            set: HashSet::default(),
+            limit: procs.saturating_mul(6).saturating_add(1024),
+        }
+    }
+
+    /// The shared copy of `b`.
+    fn get(&mut self, b: &[u8]) -> Shared {
+        if let Some(s) = self.set.get(b) {
+            return Arc::clone(s);
+        }
+        if self.set.len() >= self.limit {
+            self.set.retain(|s| Arc::strong_count(s) > 1);
+        }
+        let s: Shared = Arc::from(b);
+        self.set.insert(Arc::clone(&s));
+        s
+    }
+}
+
+/// The table's counters, apart from the map so that a slot of the map
+/// and they can be changed together.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Generations kept.
+    len: usize,
+    /// Generations dropped to bound memory.
+    evicted: u64,
+    /// Pids seen belonging to a new process.
+    reused: u64,
+}
+
+impl Counts {
+    /// `p` now has the pid of `gens` (a new process, or the first one
+    /// seen); the oldest generation beyond [`GENERATIONS_PER_PID`] goes.
+    fn new_generation(&mut self, gens: &mut Vec<Proc>, p: Proc) {
+        if !gens.is_empty() {
+            self.reused += 1;
+        }
+        if gens.len() >= GENERATIONS_PER_PID {
+            gens.remove(0);
+            self.len -= 1;
+            self.evicted += 1;
+        }
+        gens.push(p);
+        self.len += 1;
+    }
+}
+
 /// Processes by (node, pid), bounded. See the module documentation.
 #[derive(Debug)]
 pub struct ProcTable {
     map: HashMap<(u32, i32), Slot, BuildHasherDefault<PidHasher>>,
     nodes: HashMap<Box<[u8]>, u32>,
-    len: usize,
+    /// The node looked up last, and its id.
+    last_node: Option<(Box<[u8]>, u32)>,
+    strings: Interner,
+    /// Reused by [`ProcTable::shrink`].
+    scratch: Vec<(u64, usize)>,
+    counts: Counts,
     cap: usize,
     seq: u64,
-    evicted: u64,
-    reused: u64,
 }
 
 /// Distinct `node=` names kept apart; more share one id (and are counted
@@ -137,14 +235,16 @@ const MAX_NODES: usize = 4096;
 impl ProcTable {
     /// A table of at most `cap` generations (at least 16).
     pub fn new(cap: usize) -> Self {
+        let cap = cap.max(16);
         ProcTable {
             map: HashMap::default(),
             nodes: HashMap::new(),
-            len: 0,
-            cap: cap.max(16),
+            last_node: None,
+            strings: Interner::new(cap),
+            scratch: Vec::new(),
+            counts: Counts::default(),
+            cap,
             seq: 0,
-            evicted: 0,
-            reused: 0,
         }
     }
 
@@ -155,28 +255,35 @@ impl ProcTable {
 
     /// Generations kept now.
     pub fn len(&self) -> usize {
-        self.len
+        self.counts.len
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.counts.len == 0
     }
 
     /// Generations dropped to stay within the capacity.
     pub fn evicted(&self) -> u64 {
-        self.evicted
+        self.counts.evicted
     }
 
     /// Times a pid was seen belonging to a new process.
     pub fn reused(&self) -> u64 {
-        self.reused
+        self.counts.reused
     }
 
     /// A small number for a `node=` name (0 for none).
     pub fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
         let Some(n) = node else { return 0 };
+        // Consecutive events are mostly of one host.
+        if let Some((last, id)) = &self.last_node {
+            if **last == *n {
+                return *id;
+            }
+        }
         if let Some(&id) = self.nodes.get(n) {
+            self.last_node = Some((n.into(), id));
             return id;
         }
         if self.nodes.len() >= MAX_NODES {
@@ -216,20 +323,12 @@ impl ProcTable {
             Some(cur) => matches!((cur.ppid, s.ppid), (Some(a), Some(b)) if a != b && b != 1),
         };
         if reuse {
-            if !gens.is_empty() {
-                self.reused += 1;
-            }
-            if gens.len() >= GENERATIONS_PER_PID {
-                gens.remove(0);
-                self.len -= 1;
-                self.evicted += 1;
-            }
-            gens.push(Proc {
+            let p = Proc {
                 pid: s.pid,
                 first_ms: s.ms,
                 ..Proc::default()
-            });
-            self.len += 1;
+            };
+            self.counts.new_generation(gens, p);
         }
         let Some(p) = gens.last_mut() else { return };
         p.seq = seq;
@@ -238,23 +337,29 @@ impl ProcTable {
         if s.ppid.is_some() {
             p.ppid = s.ppid;
         }
-        set_if_changed(&mut p.comm, s.comm);
-        if set_if_changed(&mut p.exe, s.exe) {
+        let strings = &mut self.strings;
+        set_if_changed(&mut p.comm, s.comm, strings);
+        if set_if_changed(&mut p.exe, s.exe, strings) {
             p.image = p.image.wrapping_add(1);
         }
         if s.uid.is_some() {
             p.uid = s.uid;
         }
         if let Some(cwd) = s.cwd {
-            p.cwd = Some(cwd);
+            set_if_changed(&mut p.cwd, Some(cwd), strings);
         }
         if let Some(argv) = s.exec_argv {
-            p.exec_argv = Some((argv.join(&0u8), p.image));
+            p.exec_argv = Some((share(&p.exec_argv, argv, strings), p.image));
         }
         if let Some(raw) = s.proctitle {
-            p.proctitle = Some((raw, p.image));
+            // After an exec the title is usually that exec's argv.
+            let title = match &p.exec_argv {
+                Some((argv, image)) if *image == p.image && **argv == *raw => Arc::clone(argv),
+                _ => share(&p.proctitle, raw, strings),
+            };
+            p.proctitle = Some((title, p.image));
         }
-        if self.len > self.cap {
+        if self.counts.len > self.cap {
             self.shrink();
         }
     }
@@ -282,29 +387,21 @@ impl ProcTable {
             None => true,
         };
         if fresh {
-            if !gens.is_empty() {
-                self.reused += 1;
-            }
-            if gens.len() >= GENERATIONS_PER_PID {
-                gens.remove(0);
-                self.len -= 1;
-                self.evicted += 1;
-            }
-            gens.push(Proc {
+            let p = Proc {
                 pid,
-                comm: Some(comm.to_vec()),
+                comm: Some(self.strings.get(comm)),
                 uid,
                 first_ms: ms,
                 last_ms: ms,
                 ..Proc::default()
-            });
-            self.len += 1;
+            };
+            self.counts.new_generation(gens, p);
         }
         if let Some(p) = gens.last_mut() {
             p.seq = seq;
             p.last_ms = p.last_ms.max(ms);
         }
-        if self.len > self.cap {
+        if self.counts.len > self.cap {
             self.shrink();
         }
     }
@@ -313,12 +410,22 @@ impl ProcTable {
     /// capacity is free.
     fn shrink(&mut self) {
         let target = self.cap - self.cap / 4;
-        let mut seqs: Vec<(u64, usize)> = Vec::with_capacity(self.map.len());
+        let seqs = &mut self.scratch;
+        seqs.clear();
         seqs.extend(self.map.values().map(|s| (s.last_seq, s.gens.len())));
-        seqs.sort_unstable_by_key(|&(q, _)| q);
-        let mut excess = self.len.saturating_sub(target);
+        let mut excess = self.counts.len.saturating_sub(target);
+        // Every slot holds at least one generation, so the `excess` least
+        // recently seen slots are enough: only they are put in order.
+        let k = excess.min(seqs.len());
+        if k == 0 {
+            return;
+        }
+        if k < seqs.len() {
+            seqs.select_nth_unstable_by_key(k - 1, |&(q, _)| q);
+        }
+        seqs[..k].sort_unstable_by_key(|&(q, _)| q);
         let mut cut = 0;
-        for &(q, n) in &seqs {
+        for &(q, n) in &seqs[..k] {
             if excess == 0 {
                 break;
             }
@@ -333,19 +440,28 @@ impl ProcTable {
             }
             keep
         });
-        self.len -= removed;
-        self.evicted += removed as u64;
+        self.counts.len -= removed;
+        self.counts.evicted += removed as u64;
     }
 }
 
-fn set_if_changed(slot: &mut Option<Vec<u8>>, v: Option<&[u8]>) -> bool {
+/// Sets `slot` to `v` when it differs; true when a known value changed.
+fn set_if_changed(slot: &mut Option<Shared>, v: Option<&[u8]>, strings: &mut Interner) -> bool {
     match v {
         Some(v) if slot.as_deref() != Some(v) => {
             let was_known = slot.is_some();
-            *slot = Some(v.to_vec());
+            *slot = Some(strings.get(v));
             was_known
         }
         _ => false,
+    }
+}
+
+/// The shared copy of `v`, reusing `old`'s when it is the same.
+fn share(old: &Option<(Shared, u32)>, v: &[u8], strings: &mut Interner) -> Shared {
+    match old {
+        Some((s, _)) if **s == *v => Arc::clone(s),
+        _ => strings.get(v),
     }
 }
 
@@ -391,7 +507,7 @@ pub fn argv_in_log(
     let raw = proctitle.or_else(|| {
         p.filter(|p| same_image(p))
             .and_then(|p| p.proctitle.as_ref().filter(|(_, i)| *i == p.image))
-            .map(|(raw, _)| raw.as_slice())
+            .map(|(raw, _)| &raw[..])
     });
     let title = raw.map(split_proctitle);
     let view = crate::argv::AuditView {
@@ -500,8 +616,8 @@ mod tests {
         assert_eq!(cut, Some(false));
         // An EXECVE argv of the same image wins over any PROCTITLE.
         let p = Proc {
-            exe: Some(b"/usr/bin/sleep".to_vec()),
-            exec_argv: Some((b"sleep\09".to_vec(), 0)),
+            exe: Some(Shared::from(&b"/usr/bin/sleep"[..])),
+            exec_argv: Some((Shared::from(&b"sleep\09"[..]), 0)),
             ..Proc::default()
         };
         let (argv, _) = trusted_argv(

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::files::{expand, Input};
 use super::input::InputStats;
 use super::{Replay, ReplayConfig, ReplayStats};
-use crate::render::{write_json, write_text, TextOptions};
+use crate::render::{write_json, write_text, Renderer};
 use crate::report::Report;
 use crate::Error;
 
@@ -19,6 +19,15 @@ pub struct ReplayOptions {
     pub journal: bool,
     /// JSON lines instead of text.
     pub json: bool,
+    /// Text: times in UTC instead of local time (as watch mode's `--utc`).
+    pub utc: bool,
+    /// Text: print everything, ancestors' lines whole (as `--full`).
+    pub full: bool,
+    /// Text: cut ancestor lines to this many characters (the terminal's
+    /// width); `None` prints them whole.
+    pub width: Option<usize>,
+    /// Text: ANSI colours (only when the output is a terminal).
+    pub color: bool,
     /// Signals, filters and limits.
     pub config: ReplayConfig,
 }
@@ -96,7 +105,16 @@ pub fn run_observed<W: Write>(
 ) -> Result<RunSummary, Error> {
     let mut replay = Replay::with_config(args.config.clone());
     let mut stats = InputStats::default();
-    let opts = TextOptions::default();
+    // The watch mode's text rules through the same renderer: local time
+    // unless --utc, ancestors cut to the terminal unless --full. User
+    // names are not looked up: the log may come from another host, whose
+    // uids this host's passwd database does not know.
+    let renderer = Renderer::text(args.color)
+        .utc(args.utc)
+        .full(args.full)
+        .width(args.width);
+    let no_names = |_: u32| None;
+    let opts = renderer.text_options(&no_names);
     let mut closed = false;
     let mut emit = |reports: Vec<Report>, closed: &mut bool| -> Result<(), Error> {
         reports.iter().for_each(&mut observe);
