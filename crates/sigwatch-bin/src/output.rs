@@ -208,6 +208,9 @@ pub struct OutQueue {
     nonblocking: Option<bool>,
     /// Whether the output is a pipe (read at the first write).
     pipe: Option<bool>,
+    /// The last attempt found the pipe writable but without room for the
+    /// whole front report (see [`OutQueue::awaits_pipe_room`]).
+    awaiting_room: bool,
 }
 
 /// What one non-blocking attempt achieved.
@@ -225,6 +228,14 @@ impl OutQueue {
     /// Reports not (completely) written yet.
     pub fn undelivered(&self) -> u64 {
         self.reports.len() as u64
+    }
+
+    /// The front report waits for the pipe to have room for all of it: a
+    /// pipe polls writable as soon as one page is free, so a caller should
+    /// not wait for `POLLOUT` then (it would wake at once, again and
+    /// again) but retry after a short while.
+    pub fn awaits_pipe_room(&self) -> bool {
+        self.awaiting_room && self.pending()
     }
 
     /// Whether the front report is partly written (the output would end
@@ -254,13 +265,17 @@ impl OutQueue {
             .nonblocking
             .get_or_insert_with(|| nonblocking(w.as_fd()));
         let is_pipe = *self.pipe.get_or_insert_with(|| is_pipe(w.as_fd()));
+        self.awaiting_room = false;
         let n = if nonblocking {
             // A pipe takes a write of at most PIPE_BUF whole or not at
             // all; a larger report is offered only when the pipe has room
             // for all of it, so it is never left half-written.
             if is_pipe && self.front_pos == 0 && rest.len() > PIPE_BUF {
                 match pipe_room(w.as_fd(), rest.len()) {
-                    Some(room) if room < rest.len() => return Ok(Progress::NoRoom),
+                    Some(room) if room < rest.len() => {
+                        self.awaiting_room = true;
+                        return Ok(Progress::NoRoom);
+                    }
                     _ => {}
                 }
             }

@@ -134,15 +134,18 @@ fn wait<W: AsFd>(
     w: &W,
     watch_output: bool,
     pending: bool,
+    awaits_pipe_room: bool,
 ) -> Result<(bool, bool), Error> {
     let mut fds = vec![
         PollFd::new(stop_signals.as_fd(), PollFlags::POLLIN),
         PollFd::new(watcher.as_fd(), PollFlags::POLLIN),
     ];
     // Room for queued reports; with no events requested, POLLERR/POLLHUP
-    // (the reader went away) are still reported.
+    // (the reader went away) are still reported. A report waiting for a
+    // pipe to have room for all of it is retried every 50 ms instead: the
+    // pipe polls writable with one free page, which would spin.
     let out_idx = (watch_output || pending).then(|| {
-        let ev = if pending {
+        let ev = if pending && !awaits_pipe_room {
             PollFlags::POLLOUT
         } else {
             PollFlags::empty()
@@ -150,7 +153,8 @@ fn wait<W: AsFd>(
         fds.push(PollFd::new(w.as_fd(), ev));
         fds.len() - 1
     });
-    let timeout = watcher.timeout().as_millis().min(60_000) as u16;
+    let cap = if awaits_pipe_room { 50 } else { 60_000 };
+    let timeout = watcher.timeout().as_millis().min(cap) as u16;
     match poll(&mut fds, PollTimeout::from(timeout)) {
         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
         Err(e) => return Err(Error::Fatal(format!("poll: {e}"))),
@@ -217,6 +221,7 @@ pub fn run<W: Write + AsFd>(
             &w,
             watch_output,
             out.queue.pending(),
+            out.queue.awaits_pipe_room(),
         )?;
         if signalled {
             if let Some(s) = stop_signals.take() {

@@ -117,6 +117,32 @@ fn blocked_stdout_at_exit(long: bool) {
         assert!(Instant::now() < deadline, "the pipe never filled: {q}");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // With reports larger than a page: free two pages of the full pipe,
+    // less than one report. The pipe polls writable now, but a report
+    // goes in only whole: sigwatch must wait without spinning (it once
+    // woke at once, again and again, at 100 % CPU).
+    let mut head = vec![0u8; if long { 8192 } else { 0 }];
+    let mut read_end = read_end;
+    if long {
+        read_end.read_exact(&mut head).unwrap();
+        let ticks = |pid: u32| -> u64 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
+            let f: Vec<&str> = after.split_whitespace().collect();
+            // utime + stime (fields 14 and 15; field 3, the state, is first).
+            let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+            field(11) + field(12)
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let before = ticks(sw.id());
+        std::thread::sleep(Duration::from_secs(1));
+        let used = ticks(sw.id()) - before;
+        eprintln!("waiting for pipe room: {used} ticks of CPU in 1 s");
+        assert!(
+            used <= 20,
+            "sigwatch used {used} ticks of CPU in 1 s waiting for pipe room (spinning)"
+        );
+    }
     // And until sigwatch is idle (asleep, its CPU time still for 300 ms):
     // on a loaded machine it may still be reading the deaths, or be
     // runnable and waiting for a CPU.
@@ -156,8 +182,7 @@ fn blocked_stdout_at_exit(long: bool) {
     };
     assert!(status.success(), "{status:?}");
     eprintln!("stopped {} ms after SIGTERM", t.elapsed().as_millis());
-    let mut out = Vec::new();
-    let mut read_end = read_end;
+    let mut out = head;
     read_end.read_to_end(&mut out).unwrap();
     assert!(out.ends_with(b"\n"), "the output ends in a cut line");
     let mut kills = 0u64;
