@@ -52,7 +52,7 @@
 //! queue in exit order) and runs inside [`ProcessTree::apply`]; no event
 //! costs a scan of the tree.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -589,7 +589,7 @@ pub struct ProcessTree {
     stats: TreeStats,
     /// Processes whose leader exit follows in the batch being applied
     /// ([`ProcessTree::expect_exits`]).
-    exiting: Vec<Pid>,
+    exiting: HashSet<Pid, Fx>,
 }
 
 impl ProcessTree {
@@ -616,7 +616,7 @@ impl ProcessTree {
             pinned: 0,
             now_ns: 0,
             stats: TreeStats::default(),
-            exiting: Vec::new(),
+            exiting: HashSet::default(),
         }
     }
 
@@ -1040,20 +1040,26 @@ impl ProcessTree {
     /// [`ProcessInfo::vanished`]. O(live processes): call it after the
     /// socket reported lost events, not per event. Returns how many closed.
     pub fn verify_live(&mut self) -> usize {
-        let live: Vec<(ProcessKey, Option<u64>)> = self
+        let live: Vec<(ProcessKey, Option<u64>, bool)> = self
             .entries
             .values()
             .filter(|e| e.state == State::Live)
-            .map(|e| (e.info.key, e.stat_ticks))
+            .map(|e| (e.info.key, e.stat_ticks, e.from_fork))
             .collect();
         let mut closed = 0;
-        for (key, ticks) in live {
+        for (key, ticks, from_fork) in live {
             self.stats.proc_reads += 1;
             let same = match self.source.snapshot(key.pid, Fields::STAT) {
                 // A zombie is gone for us: its exit event was lost.
                 Some(s) if !s.state_is_alive() => false,
                 Some(s) => match ticks {
                     Some(t) => s.start_ticks == t,
+                    // Born from its fork event and never read: its start
+                    // is exact (as at its exec read), so a pid taken again
+                    // soon after must not pass for it.
+                    None if from_fork => {
+                        s.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
+                    }
                     None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
                 },
                 None => false,
@@ -1228,7 +1234,7 @@ impl ProcessTree {
         }
         // Announced by `expect_exits`: a later exec of this pid in the
         // batch is a new process's.
-        self.exiting.retain(|&p| p != tgid);
+        self.exiting.remove(&tgid);
         let exit = ExitInfo {
             status,
             exit_code,

@@ -919,6 +919,25 @@ fn no_read_after_fork_rejects_an_exec_read_of_a_reused_pid() {
     s.check();
 }
 
+/// After lost events, `verify_live` closes a forked, never-read process
+/// whose pid another process took 100 ms later (the wide tolerance is for
+/// starts read from `/proc`, not for the fork event's exact one).
+#[test]
+fn no_read_after_fork_verify_live_closes_a_reused_pid() {
+    let mut s = Sim::host(TreeConfig {
+        read_after_fork: false,
+        ..TreeConfig::default()
+    });
+    s.fork_event(100, 200);
+    s.put(snap(200, 300, s.now + 100 * MS, &["/usr/bin/other"]));
+    s.fork_event(100, 201);
+    s.put(snap(201, 100, s.now - 3 * MS, &["/bin/bash", "-l"]));
+    assert_eq!(s.tree.verify_live(), 1);
+    assert!(s.tree.get(200).is_none_or(|p| p.vanished));
+    assert!(s.tree.get(201).is_some_and(|p| p.is_alive()));
+    s.check();
+}
+
 #[test]
 fn exec_whose_exit_follows_in_the_batch_reads_only_stat() {
     let mut s = Sim::host(TreeConfig::default());
