@@ -14,7 +14,7 @@ use procconn::{EventKind, Pid, ProcEvent};
 use auditsig::KillEvent;
 
 use crate::input::{parse_kmsg_line, parse_oom_kill_line};
-use crate::procview::{ProcessSnapshot, ProcessView};
+use crate::procview::{cgroup_within, ProcessSnapshot, ProcessView};
 use crate::report::{
     Ancestor, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin, ProcContext, Reason,
     Report, Sender, Text, Timestamp, TraceFacts, Victim, Witness,
@@ -275,11 +275,22 @@ const MAX_CGROUP_KILL_BURSTS: usize = 16;
 #[derive(Debug)]
 struct CgroupKillBurst {
     writer: Pid,
-    /// `now.mono_ns` of the burst's latest sighting.
+    /// Tracepoint time (wall ns) of the burst's latest sighting.
     last: u64,
     /// The deepest cgroup holding every victim's cgroup seen so far.
     common: String,
+    /// The victims seen (at most [`MAX_BURST_VICTIMS`]).
+    victims: Vec<Pid>,
+    /// More victims than kept: the burst is not used.
+    overflowed: bool,
 }
+
+/// Victims remembered per `cgroup.kill` burst.
+const MAX_BURST_VICTIMS: usize = 4096;
+
+/// Sightings of one writer further apart than this (tracepoint time) are
+/// two writes: the kernel signals a write's processes in one loop.
+const BURST_GAP_NS: u64 = 10_000_000;
 
 /// The deepest cgroup holding both paths (whole path components).
 fn common_cgroup(a: &str, b: &str) -> String {
@@ -293,15 +304,6 @@ fn common_cgroup(a: &str, b: &str) -> String {
         p if p.is_empty() => "/".to_string(),
         p => p,
     }
-}
-
-/// `cgroup` is `ancestor` or below it.
-fn cgroup_within(cgroup: &str, ancestor: &str) -> bool {
-    ancestor == "/"
-        || cgroup == ancestor
-        || cgroup
-            .strip_prefix(ancestor)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl<P: ProcessView> Attributor<P> {
@@ -525,7 +527,7 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Timestamp::Counter(_) => now.wall_ns,
         };
         if classify(ev, OomEvidence::Unavailable).origin == tracesig::Origin::CgroupKill {
-            self.note_cgroup_kill(sender_pid, tgid, now);
+            self.note_cgroup_kill(sender_pid, tgid, wall);
         }
         let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
         let cfg = self.cfg.clone();
@@ -564,19 +566,31 @@ impl<P: ProcessView> Attributor<P> {
     }
 
     /// Adds a `cgroup.kill` victim to its writer's burst (a sighting more
-    /// than a second after the writer's last one starts a new burst).
-    fn note_cgroup_kill(&mut self, writer: Pid, victim: Pid, now: Clock) {
+    /// than [`BURST_GAP_NS`] after the writer's last one starts a new
+    /// burst).
+    fn note_cgroup_kill(&mut self, writer: Pid, victim: Pid, wall: u64) {
         let Some(cgroup) = self.procs.process(victim).and_then(|p| p.cgroup) else {
             return;
         };
         let bursts = &mut self.cgroup_kill_bursts;
         if let Some(b) = bursts.iter_mut().find(|b| b.writer == writer) {
-            if now.mono_ns.saturating_sub(b.last) < 1_000_000_000 {
+            if wall.abs_diff(b.last) <= BURST_GAP_NS {
                 b.common = common_cgroup(&b.common, &cgroup);
+                if b.victims.len() < MAX_BURST_VICTIMS {
+                    b.victims.push(victim);
+                } else {
+                    b.overflowed = true;
+                }
             } else {
-                b.common = cgroup;
+                *b = CgroupKillBurst {
+                    writer,
+                    last: wall,
+                    common: cgroup,
+                    victims: vec![victim],
+                    overflowed: false,
+                };
             }
-            b.last = now.mono_ns;
+            b.last = wall;
             return;
         }
         if bursts.len() >= MAX_CGROUP_KILL_BURSTS {
@@ -584,18 +598,30 @@ impl<P: ProcessView> Attributor<P> {
         }
         bursts.push_back(CgroupKillBurst {
             writer,
-            last: now.mono_ns,
+            last: wall,
             common: cgroup,
+            victims: vec![victim],
+            overflowed: false,
         });
     }
 
     /// The cgroup a `cgroup.kill` write by `writer` killed, as its burst
-    /// shows it, when `victim_cgroup` is in it.
+    /// shows it, when `victim_cgroup` is in it. The deepest cgroup holding
+    /// the burst's victims is taken only when no other live process sits
+    /// in it (a written cgroup loses every process below it): two writes
+    /// close together (two units' cgroups under one slice) fall back to
+    /// the victim's own cgroup.
     fn killed_cgroup(&self, writer: Pid, victim_cgroup: &str) -> Option<&str> {
-        self.cgroup_kill_bursts
-            .iter()
-            .find(|b| b.writer == writer && cgroup_within(victim_cgroup, &b.common))
-            .map(|b| b.common.as_str())
+        let b = self.cgroup_kill_bursts.iter().find(|b| {
+            b.writer == writer && !b.overflowed && cgroup_within(victim_cgroup, &b.common)
+        })?;
+        if b.common == victim_cgroup {
+            return Some(&b.common);
+        }
+        match self.procs.live_in_cgroup(&b.common, &b.victims) {
+            Some(false) => Some(&b.common),
+            _ => None,
+        }
     }
 
     /// The classification of a sighting, with kernel-log OOM evidence.

@@ -73,6 +73,21 @@ pub trait ProcessView {
     /// Drops retained information that is too old (`now_ns` on the same
     /// clock as event timestamps).
     fn expire(&mut self, _now_ns: u64) {}
+    /// Whether a live process other than those in `except` sits in
+    /// `cgroup` or a cgroup below it, as far as the view knows; `None` when
+    /// the view cannot tell.
+    fn live_in_cgroup(&self, _cgroup: &str, _except: &[Pid]) -> Option<bool> {
+        None
+    }
+}
+
+/// `cgroup` is `ancestor` or below it (whole path components).
+pub fn cgroup_within(cgroup: &str, ancestor: &str) -> bool {
+    ancestor == "/"
+        || cgroup == ancestor
+        || cgroup
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// A simple in-memory [`ProcessView`] fed only by events and explicit
@@ -112,6 +127,16 @@ impl MemTree {
 }
 
 impl ProcessView for MemTree {
+    fn live_in_cgroup(&self, cgroup: &str, except: &[Pid]) -> Option<bool> {
+        Some(self.procs.values().any(|p| {
+            !p.exited
+                && !except.contains(&p.pid)
+                && p.cgroup
+                    .as_deref()
+                    .is_some_and(|c| cgroup_within(c, cgroup))
+        }))
+    }
+
     fn apply(&mut self, ev: &ProcEvent) {
         match &ev.kind {
             EventKind::Fork {
@@ -261,5 +286,15 @@ impl ProcessView for procconn::ProcessTree {
 
     fn expire(&mut self, now_ns: u64) {
         procconn::ProcessTree::expire(self, now_ns);
+    }
+
+    fn live_in_cgroup(&self, cgroup: &str, except: &[Pid]) -> Option<bool> {
+        Some(self.iter().any(|p| {
+            p.is_alive()
+                && !except.contains(&p.pid)
+                && p.cgroup
+                    .as_deref()
+                    .is_some_and(|c| cgroup_within(c, cgroup))
+        }))
     }
 }

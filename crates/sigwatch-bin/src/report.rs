@@ -422,8 +422,10 @@ pub struct CgroupKill {
     /// The cgroup written to, as the kill shows it: the deepest cgroup
     /// holding every process the same write killed (the kernel signals
     /// them all inside the writer's `write()`, seen by tracefs as one
-    /// burst). When all of them sat in one cgroup below the written one,
-    /// that cgroup; when only the victim's cgroup is known, the victim's.
+    /// burst), taken only when no other live process sits in it. When all
+    /// of them sat in one cgroup below the written one, or another process
+    /// lives in their common cgroup (two writes close together), the
+    /// victim's own cgroup.
     pub cgroup: Option<Text>,
 }
 

@@ -304,6 +304,52 @@ fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
     assert_eq!(cg.0, b"/kubepods/pod2/c1");
 }
 
+/// Two writes close together by one writer (systemd killing two units
+/// under one slice) are not merged into the slice: another live process
+/// sits in it, so the slice was not what was written; each report names
+/// its victim's own cgroup.
+#[test]
+fn cgroup_kills_of_two_units_are_not_widened_to_their_slice() {
+    let mut t = world();
+    for (pid, cg) in [
+        (301, "/system.slice/a.service"),
+        (302, "/system.slice/b.service"),
+        (305, "/system.slice/c.service"),
+    ] {
+        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
+        p.cgroup = Some(cg.to_string());
+        t.insert(p);
+    }
+    let mut a = Attributor::new(Config::default().audit_expected(false), t);
+    for v in [301, 302] {
+        a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
+    }
+    let mut r = Vec::new();
+    for v in [301, 302] {
+        r.extend(kills(a.on_proc_event(&exit(at(101), v, 9), at(101))));
+    }
+    let named: Vec<Vec<u8>> = r
+        .iter()
+        .map(|k| {
+            k.cgroup_kill
+                .as_ref()
+                .unwrap()
+                .cgroup
+                .as_ref()
+                .unwrap()
+                .0
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            b"/system.slice/a.service".to_vec(),
+            b"/system.slice/b.service".to_vec()
+        ]
+    );
+}
+
 #[test]
 fn rlimit_cpu_is_reported_after_the_mark_victim_hold() {
     let mut a = engine(true);
