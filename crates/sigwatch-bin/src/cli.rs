@@ -240,13 +240,14 @@ pub struct WatchArgs {
     /// every 5 s, within 1 s of a kill, and at exit. Metrics:
     /// sigwatch_kills_total{origin,reason,signal,victim,sender} (counter;
     /// victim and sender are the systemd unit, else the comm; each keeps
-    /// its first 64 distinct values, later ones count as "other", and at
-    /// most 1000 series, beyond which new combinations count as
-    /// victim="other",sender="other"; a label whose value is unknown is
-    /// left out), sigwatch_kill_label_overflow_total{label} (kills counted
+    /// its first 64 distinct values and 256 .service names besides, later
+    /// ones count as "other"; beyond 1000 series new combinations count as
+    /// victim="other",sender="other" (origin, reason and signal stay their
+    /// own); a label whose value is unknown is left out), sigwatch_kill_label_overflow_total{label} (kills counted
     /// as "other"), sigwatch_events_total{source} and
     /// sigwatch_events_lost_total{source} (counters per witness),
-    /// sigwatch_reports_dropped_total (reports a blocked output lost),
+    /// sigwatch_reports_dropped_total (reports a blocked output or the
+    /// journal lost),
     /// sigwatch_witness_up{witness} (gauge, 1 in use),
     /// sigwatch_start_time_seconds and sigwatch_build_info{version}
     /// (gauges). The directory must exist; a failed write is a diagnostic

@@ -40,12 +40,14 @@
 //! user names a process), so both their number and the memory they take
 //! are bounded: `victim` and `sender` each keep the first
 //! [`Limits::values_per_label`] distinct values seen (64 by default, each
-//! cut to [`MAX_VALUE_CHARS`] characters); kills with a later new value are
-//! counted under the value `other`. The first values keep their series for
+//! cut to [`MAX_VALUE_CHARS`] characters) and, besides, the first
+//! [`Limits::service_values`] `.service` unit names (256); kills with a
+//! later new value are counted under the value `other`. The first values keep their series for
 //! the whole run (a counter series never moves or drops). At most
 //! [`Limits::max_series`] combinations (1000) get a series of their own;
 //! a kill of a new combination beyond that is counted with `victim` and
-//! `sender` both `other`. `origin` (3 values), `reason` (5) and `signal`
+//! `sender` both `other` (keeping its origin, reason and signal, so the
+//! series stay bounded by a few thousand). `origin` (3 values), `reason` (5) and `signal`
 //! (64) are bounded by construction. Every kill counted under `other`
 //! instead of its own value adds to `sigwatch_kill_label_overflow_total`.
 
@@ -66,8 +68,13 @@ pub const OTHER: &str = "other";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// Distinct values of `victim`, and of `sender`, before `other`.
+    /// Distinct values of `victim`, and of `sender`, before `other`
+    /// (systemd services aside, see [`Limits::service_values`]).
     pub values_per_label: usize,
+    /// Distinct `.service` unit names of `victim`, and of `sender`, kept
+    /// besides: the services an operator alerts on keep their own value
+    /// when scopes, sessions and comms have used up the others.
+    pub service_values: usize,
     /// `sigwatch_kills_total` series before new combinations collapse
     /// into `victim="other",sender="other"`.
     pub max_series: usize,
@@ -77,16 +84,19 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             values_per_label: 64,
+            service_values: 256,
             max_series: 1000,
         }
     }
 }
 
 impl Limits {
-    /// Limits with these bounds.
+    /// Limits with these bounds ([`Limits::service_values`] as many as
+    /// `values_per_label`).
     pub fn new(values_per_label: usize, max_series: usize) -> Limits {
         Limits {
             values_per_label,
+            service_values: values_per_label,
             max_series,
         }
     }
@@ -104,18 +114,28 @@ enum Slot {
 struct LabelTable {
     values: Vec<String>,
     index: HashMap<String, u32>,
+    /// Of `values`, the `.service` unit names.
+    services: usize,
 }
 
 impl LabelTable {
-    /// The slot of `value`: its own while there is room, else `other`
-    /// (`None`: the table is full and `value` is new).
-    fn slot(&mut self, value: String, max: usize) -> Option<Slot> {
+    /// The slot of `value`: its own while there is room (`max` values, and
+    /// `max_services` `.service` names besides), else `other` (`None`: the
+    /// table is full and `value` is new).
+    fn slot(&mut self, value: String, max: usize, max_services: usize) -> Option<Slot> {
         if let Some(&i) = self.index.get(&value) {
             return Some(Slot::Kept(i));
         }
-        if self.values.len() >= max {
+        let service = value.ends_with(".service");
+        let full = if service {
+            self.services >= max_services
+        } else {
+            self.values.len() - self.services >= max
+        };
+        if full {
             return None;
         }
+        self.services += usize::from(service);
         let i = u32::try_from(self.values.len()).ok()?;
         self.index.insert(value.clone(), i);
         self.values.push(value);
@@ -173,16 +193,16 @@ impl Registry {
 
     /// Counts one kill report.
     pub fn count_kill(&mut self, r: &KillReport) {
-        let max = self.limits.values_per_label;
+        let (max, services) = (self.limits.values_per_label, self.limits.service_values);
         let victim = who(&r.victim.context, r.victim.comm.as_ref()).map(|v| {
-            self.victims.slot(v, max).unwrap_or_else(|| {
+            self.victims.slot(v, max, services).unwrap_or_else(|| {
                 self.overflow[0] += 1;
                 Slot::Other
             })
         });
         let sender = r.sender.as_ref().and_then(|s| {
             who(&s.context, s.comm.as_ref()).map(|v| {
-                self.senders.slot(v, max).unwrap_or_else(|| {
+                self.senders.slot(v, max, services).unwrap_or_else(|| {
                     self.overflow[1] += 1;
                     Slot::Other
                 })
@@ -302,7 +322,7 @@ impl Registry {
                 &mut o,
                 "sigwatch_reports_dropped_total",
                 "counter",
-                "Reports not written because the output was blocked.",
+                "Reports not delivered: the output was blocked, or the journal refused them.",
             );
             sample(
                 &mut o,
@@ -600,6 +620,36 @@ mod tests {
         assert!(m.render().contains(
             r#"sigwatch_kills_total{origin="user",signal="SIGKILL",victim="c1",sender="killer"} 2"#
         ));
+    }
+
+    #[test]
+    fn services_keep_their_own_values_when_scopes_and_comms_used_up_the_rest() {
+        let mut m = Registry::new(Limits::new(3, 1000), 1.0);
+        // Session scopes and comms come and go on a long-running host.
+        for i in 0..50 {
+            let scope = format!("session-{i}.scope");
+            m.count_kill(&kill(
+                (b"bash", Some(scope.as_str())),
+                Some((b"killer", None)),
+            ));
+        }
+        let k = kill(
+            (b"postgres", Some("postgresql.service")),
+            Some((b"killer", None)),
+        );
+        for _ in 0..3 {
+            m.count_kill(&k);
+        }
+        assert!(m.render().contains(
+            r#"sigwatch_kills_total{origin="user",signal="SIGKILL",victim="postgresql.service",sender="killer"} 3"#
+        ));
+        // The service quota is bounded too.
+        for i in 0..10 {
+            let unit = format!("run-u{i}.service");
+            m.count_kill(&kill((b"x", Some(unit.as_str())), Some((b"killer", None))));
+        }
+        assert_eq!(m.victims.services, 3);
+        assert_eq!(m.victims.values.len(), 6);
     }
 
     #[test]
