@@ -85,7 +85,7 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
         )
         .utc(args.utc)
         .full(args.full)
-        .width(Some(text_width())),
+        .width(text_width()),
     };
     let journal = match args.output() {
         cli::Output::Journal => {
@@ -121,9 +121,10 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     Ok(())
 }
 
-/// The width ancestor lines are cut to: the terminal's, else `COLUMNS`,
-/// else 160.
-fn text_width() -> usize {
+/// The width ancestor lines are cut to: the terminal's, else `COLUMNS`;
+/// `None` (whole lines) when standard output is no terminal and `COLUMNS`
+/// is unset: a file or a pipe keeps everything (for grep and archives).
+fn text_width() -> Option<usize> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -133,13 +134,12 @@ fn text_width() -> usize {
     // SAFETY: TIOCGWINSZ writes a winsize into the valid pointer.
     let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     if rc == 0 && ws.ws_col >= 40 {
-        return usize::from(ws.ws_col);
+        return Some(usize::from(ws.ws_col));
     }
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
         .filter(|&c| c >= 40)
-        .unwrap_or(160)
 }
 
 /// The line that says what sigwatch watches with.
@@ -208,7 +208,7 @@ fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut opts = args.options();
     // The same text rules as watch mode (see `run_watch`).
-    opts.width = Some(text_width());
+    opts.width = text_width();
     opts.color = std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal();
     let Some(path) = &args.metrics_file else {
         let summary = sigwatch::replay::run::run(&opts, out)?;
