@@ -1206,6 +1206,7 @@ impl<P: ProcessView> Attributor<P> {
 
     fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
         if let Report::Kill(k) = &mut r {
+            drop_stale_trace_comm(k);
             k.witnesses.clear();
             if k.audit.is_some() {
                 k.witnesses.push(Witness::Audit);
@@ -1327,6 +1328,26 @@ fn oom_evidence<'a>(t: &'a Sighting, cfg: &Config) -> OomEvidence<'a> {
         Some(m) => OomEvidence::Marked(m),
         None if cfg.mark_victim_traced => OomEvidence::NotMarked,
         None => OomEvidence::Unavailable,
+    }
+}
+
+/// The trace pipe names the current task from the kernel's comm cache
+/// (`saved_cmdlines`, filled at context switches), not from the event: a
+/// task that exec'd and signalled before it was switched out shows the
+/// name of an earlier holder of its pid. A name that contradicts the
+/// sender's from a fresher witness (the audit record's, of the very task;
+/// the process tree's after the exec, for a single-threaded sender) is
+/// dropped: null, never another process's name.
+fn drop_stale_trace_comm(k: &mut KillReport) {
+    let (Some(t), Some(s)) = (k.trace.as_mut(), k.sender.as_ref()) else {
+        return;
+    };
+    let (Some(cached), Some(known)) = (t.current_comm.as_ref(), s.comm.as_ref()) else {
+        return;
+    };
+    let same_task = k.audit.is_some() || (t.current_tid == s.pid && s.tid.is_none());
+    if same_task && t.current_pid == s.pid && cached != known {
+        t.current_comm = None;
     }
 }
 

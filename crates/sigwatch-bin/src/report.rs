@@ -190,8 +190,10 @@ pub struct TraceFacts {
     pub current_tid: i32,
     /// Its process (tgid), from the process tree or the `record-tgid` column.
     pub current_pid: i32,
-    /// Its `comm` as printed by the tracepoint (null when the kernel's
-    /// comm cache had no entry, `<...>`).
+    /// Its `comm` as the trace pipe prints it, from the kernel's comm
+    /// cache (`saved_cmdlines`): null when the cache had no entry (`<...>`)
+    /// or when the cached name contradicts the sender's from audit or the
+    /// process tree (the cache may hold an earlier holder of the pid).
     pub current_comm: Option<Text>,
     /// `pid`: the targeted thread.
     pub target_tid: i32,

@@ -188,6 +188,26 @@ fn tracefs_user_kill_waits_for_audit_then_reports_without_it() {
     assert!(r[0].audit.is_none());
 }
 
+/// The trace pipe names the current task from the kernel's comm cache,
+/// which can hold an earlier holder of the pid's name: a name that the
+/// audit record of the same task contradicts is dropped, not reported.
+#[test]
+fn a_stale_trace_comm_contradicted_by_audit_is_null() {
+    for (cached, want) in [("capture-d82d20c", None), ("sh", Some("sh"))] {
+        let mut a = engine(true);
+        a.on_trace(&sg(100, 200, cached, 9, 0, 300, 1), at(100));
+        a.on_audit_kill(&audit_kill(at(100)), at(100));
+        let r = kills(a.on_proc_event(&exit(at(102), 300, 9), at(102)));
+        assert_eq!(r.len(), 1);
+        let t = r[0].trace.as_ref().expect("joined");
+        assert_eq!(
+            t.current_comm.as_ref().map(|c| c.0.clone()),
+            want.map(|w| w.as_bytes().to_vec()),
+            "cached {cached}"
+        );
+    }
+}
+
 #[test]
 fn a_second_killer_seen_only_by_tracefs_does_not_double_report() {
     let mut a = engine(true);
