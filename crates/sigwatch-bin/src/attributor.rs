@@ -7,7 +7,8 @@
 //! confirms the death. Either may arrive first; each waits at most
 //! [`Config::window_ns`] for the other. A victim is reported once.
 
-use std::collections::{HashMap, VecDeque};
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use procconn::{EventKind, Pid, ProcEvent};
 
@@ -280,9 +281,12 @@ struct CgroupKillBurst {
     /// The deepest cgroup holding every victim's cgroup seen so far.
     common: String,
     /// The victims seen (at most [`MAX_BURST_VICTIMS`]).
-    victims: Vec<Pid>,
+    victims: HashSet<Pid>,
     /// More victims than kept: the burst is not used.
     overflowed: bool,
+    /// Whether `common` may be named (no other live process in it),
+    /// worked out at the first report after the victims last changed.
+    verdict: Cell<Option<bool>>,
 }
 
 /// Victims remembered per `cgroup.kill` burst.
@@ -565,32 +569,27 @@ impl<P: ProcessView> Attributor<P> {
         self.tidy(tgid);
     }
 
-    /// Adds a `cgroup.kill` victim to its writer's burst (a sighting more
-    /// than [`BURST_GAP_NS`] after the writer's last one starts a new
-    /// burst).
+    /// Adds a `cgroup.kill` victim to its writer's burst; a sighting more
+    /// than [`BURST_GAP_NS`] after the writer's last one starts a new burst
+    /// (the earlier one stays for its victims' reports).
     fn note_cgroup_kill(&mut self, writer: Pid, victim: Pid, wall: u64) {
         let Some(cgroup) = self.procs.process(victim).and_then(|p| p.cgroup) else {
             return;
         };
         let bursts = &mut self.cgroup_kill_bursts;
-        if let Some(b) = bursts.iter_mut().find(|b| b.writer == writer) {
-            if wall.abs_diff(b.last) <= BURST_GAP_NS {
-                b.common = common_cgroup(&b.common, &cgroup);
-                if b.victims.len() < MAX_BURST_VICTIMS {
-                    b.victims.push(victim);
-                } else {
-                    b.overflowed = true;
-                }
+        if let Some(b) = bursts
+            .iter_mut()
+            .rev()
+            .find(|b| b.writer == writer && wall.abs_diff(b.last) <= BURST_GAP_NS)
+        {
+            b.common = common_cgroup(&b.common, &cgroup);
+            if b.victims.len() < MAX_BURST_VICTIMS {
+                b.victims.insert(victim);
             } else {
-                *b = CgroupKillBurst {
-                    writer,
-                    last: wall,
-                    common: cgroup,
-                    victims: vec![victim],
-                    overflowed: false,
-                };
+                b.overflowed = true;
             }
             b.last = wall;
+            b.verdict.set(None);
             return;
         }
         if bursts.len() >= MAX_CGROUP_KILL_BURSTS {
@@ -600,28 +599,37 @@ impl<P: ProcessView> Attributor<P> {
             writer,
             last: wall,
             common: cgroup,
-            victims: vec![victim],
+            victims: HashSet::from([victim]),
             overflowed: false,
+            verdict: Cell::new(None),
         });
     }
 
-    /// The cgroup a `cgroup.kill` write by `writer` killed, as its burst
-    /// shows it, when `victim_cgroup` is in it. The deepest cgroup holding
-    /// the burst's victims is taken only when no other live process sits
-    /// in it (a written cgroup loses every process below it): two writes
-    /// close together (two units' cgroups under one slice) fall back to
-    /// the victim's own cgroup.
-    fn killed_cgroup(&self, writer: Pid, victim_cgroup: &str) -> Option<&str> {
-        let b = self.cgroup_kill_bursts.iter().find(|b| {
-            b.writer == writer && !b.overflowed && cgroup_within(victim_cgroup, &b.common)
+    /// The cgroup a `cgroup.kill` write by `writer` killed, as the burst
+    /// holding `victim` shows it. The deepest cgroup holding the burst's
+    /// victims is taken only when no other live process sits in it (a
+    /// written cgroup loses every process below it): two units' cgroups
+    /// under one slice killed close together, with other processes left
+    /// in the slice, fall back to the victim's own cgroup.
+    fn killed_cgroup(&self, writer: Pid, victim: Pid, victim_cgroup: &str) -> Option<&str> {
+        let b = self.cgroup_kill_bursts.iter().rev().find(|b| {
+            b.writer == writer
+                && !b.overflowed
+                && b.victims.contains(&victim)
+                && cgroup_within(victim_cgroup, &b.common)
         })?;
         if b.common == victim_cgroup {
             return Some(&b.common);
         }
-        match self.procs.live_in_cgroup(&b.common, &b.victims) {
-            Some(false) => Some(&b.common),
-            _ => None,
-        }
+        let ok = match b.verdict.get() {
+            Some(v) => v,
+            None => {
+                let v = self.procs.live_in_cgroup(&b.common, &b.victims) == Some(false);
+                b.verdict.set(Some(v));
+                v
+            }
+        };
+        ok.then_some(b.common.as_str())
     }
 
     /// The classification of a sighting, with kernel-log OOM evidence.
@@ -939,6 +947,7 @@ impl<P: ProcessView> Attributor<P> {
                     errno: k.errno,
                     targets: k.targets.len(),
                     target_arg: k.target_spec.pid_arg().map(i64::from),
+                    sender_comm_from_audit: known_bytes(&k.sender.comm.0).is_some(),
                 },
             };
             if !k.success {
@@ -1235,7 +1244,7 @@ impl<P: ProcessView> Attributor<P> {
                     let victim_cgroup = k.victim.context.cgroup.clone();
                     let killed = match (k.sender.as_ref(), victim_cgroup.as_ref()) {
                         (Some(s), Some(cg)) => self
-                            .killed_cgroup(s.pid, &String::from_utf8_lossy(&cg.0))
+                            .killed_cgroup(s.pid, k.victim.pid, &String::from_utf8_lossy(&cg.0))
                             .map(Text::from),
                         _ => None,
                     };
@@ -1333,11 +1342,11 @@ fn oom_evidence<'a>(t: &'a Sighting, cfg: &Config) -> OomEvidence<'a> {
 
 /// The trace pipe names the current task from the kernel's comm cache
 /// (`saved_cmdlines`, filled at context switches), not from the event: a
-/// task that exec'd and signalled before it was switched out shows the
-/// name of an earlier holder of its pid. A name that contradicts the
-/// sender's from a fresher witness (the audit record's, of the very task;
-/// the process tree's after the exec, for a single-threaded sender) is
-/// dropped: null, never another process's name.
+/// task that exec'd and signalled before it was switched out shows its
+/// own name from before the exec, or an earlier holder of its pid's. A
+/// name that contradicts the sender's from a fresher witness (the audit
+/// record's comm, of the very task; the process tree's after the exec,
+/// for a single-threaded sender) is dropped: null, never a wrong name.
 fn drop_stale_trace_comm(k: &mut KillReport) {
     let (Some(t), Some(s)) = (k.trace.as_mut(), k.sender.as_ref()) else {
         return;
@@ -1345,7 +1354,7 @@ fn drop_stale_trace_comm(k: &mut KillReport) {
     let (Some(cached), Some(known)) = (t.current_comm.as_ref(), s.comm.as_ref()) else {
         return;
     };
-    let same_task = k.audit.is_some() || (t.current_tid == s.pid && s.tid.is_none());
+    let same_task = k.extra.sender_comm_from_audit || (t.current_tid == s.pid && s.tid.is_none());
     if same_task && t.current_pid == s.pid && cached != known {
         t.current_comm = None;
     }

@@ -98,7 +98,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub utc: bool,
     /// Text: print everything (each ancestor's whole command line and
-    /// cwd) instead of one line per ancestor cut to the terminal.
+    /// cwd) instead of one line per ancestor cut to the terminal's width
+    /// (or COLUMNS; to a file or a pipe the lines stay whole anyway).
     #[arg(long)]
     pub full: bool,
     /// Signals to report.
@@ -179,7 +180,8 @@ pub struct WatchArgs {
     #[arg(long)]
     pub utc: bool,
     /// Text: print everything (each ancestor's whole command line, cwd
-    /// and cgroup) instead of one line per ancestor cut to the terminal.
+    /// and cgroup) instead of one line per ancestor cut to the terminal's
+    /// width (or COLUMNS; to a file or a pipe the lines stay whole anyway).
     #[arg(long)]
     pub full: bool,
     /// Exit after N kill reports (N ≥ 1).

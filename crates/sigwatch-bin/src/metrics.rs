@@ -46,8 +46,8 @@
 //! the whole run (a counter series never moves or drops). At most
 //! [`Limits::max_series`] combinations (1000) get a series of their own;
 //! a kill of a new combination beyond that is counted with `victim` and
-//! `sender` both `other` (keeping its origin, reason and signal, so the
-//! series stay bounded by a few thousand). `origin` (3 values), `reason` (5) and `signal`
+//! `sender` both `other` where they are known (keeping its origin, reason
+//! and signal, so the series stay bounded: at most 3 × 6 × 64 × 4 more). `origin` (3 values), `reason` (5) and `signal`
 //! (64) are bounded by construction. Every kill counted under `other`
 //! instead of its own value adds to `sigwatch_kill_label_overflow_total`.
 
@@ -251,7 +251,7 @@ impl Registry {
             &mut o,
             "sigwatch_kills_total",
             "counter",
-            &format!("Kills reported, by origin, reason, signal, victim and sender (systemd unit, else comm); victim and sender keep {} values each, then \"other\".", self.limits.values_per_label),
+            &format!("Kills reported, by origin, reason, signal, victim and sender (systemd unit, else comm); victim and sender keep {} values and {} .service names each, then \"other\".", self.limits.values_per_label, self.limits.service_values),
         );
         for (k, n) in &self.kills {
             let mut labels: Vec<(&str, &str)> = vec![("origin", k.origin)];

@@ -2,7 +2,7 @@
 //! as a trait so that the live `procconn::ProcessTree`, a tree rebuilt from
 //! an audit log (`sigwatch replay`) and test fixtures can all feed it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use procconn::{EventKind, Pid, ProcEvent};
@@ -76,7 +76,7 @@ pub trait ProcessView {
     /// Whether a live process other than those in `except` sits in
     /// `cgroup` or a cgroup below it, as far as the view knows; `None` when
     /// the view cannot tell.
-    fn live_in_cgroup(&self, _cgroup: &str, _except: &[Pid]) -> Option<bool> {
+    fn live_in_cgroup(&self, _cgroup: &str, _except: &HashSet<Pid>) -> Option<bool> {
         None
     }
 }
@@ -127,7 +127,7 @@ impl MemTree {
 }
 
 impl ProcessView for MemTree {
-    fn live_in_cgroup(&self, cgroup: &str, except: &[Pid]) -> Option<bool> {
+    fn live_in_cgroup(&self, cgroup: &str, except: &HashSet<Pid>) -> Option<bool> {
         Some(self.procs.values().any(|p| {
             !p.exited
                 && !except.contains(&p.pid)
@@ -288,7 +288,7 @@ impl ProcessView for procconn::ProcessTree {
         procconn::ProcessTree::expire(self, now_ns);
     }
 
-    fn live_in_cgroup(&self, cgroup: &str, except: &[Pid]) -> Option<bool> {
+    fn live_in_cgroup(&self, cgroup: &str, except: &HashSet<Pid>) -> Option<bool> {
         Some(self.iter().any(|p| {
             p.is_alive()
                 && !except.contains(&p.pid)

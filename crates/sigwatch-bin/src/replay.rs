@@ -456,6 +456,7 @@ impl Replay {
                     kmsg: false,
                     targets: n_targets,
                     target_arg,
+                    sender_comm_from_audit: true,
                 },
             }));
         }

@@ -193,7 +193,8 @@ pub struct TraceFacts {
     /// Its `comm` as the trace pipe prints it, from the kernel's comm
     /// cache (`saved_cmdlines`): null when the cache had no entry (`<...>`)
     /// or when the cached name contradicts the sender's from audit or the
-    /// process tree (the cache may hold an earlier holder of the pid).
+    /// process tree (the cache may hold the task's pre-exec name or an
+    /// earlier holder of its pid's).
     pub current_comm: Option<Text>,
     /// `pid`: the targeted thread.
     pub target_tid: i32,
@@ -227,6 +228,9 @@ pub struct KillExtra {
     /// The syscall's first argument as a signed pid (negative: a process
     /// group, -1: every process).
     pub target_arg: Option<i64>,
+    /// The sender's comm is the audit record's (the very task that made
+    /// the syscall), not the process tree's.
+    pub sender_comm_from_audit: bool,
 }
 
 /// The victim of a kill report.
@@ -427,7 +431,8 @@ pub struct CgroupKill {
     /// burst), taken only when no other live process sits in it. When all
     /// of them sat in one cgroup below the written one, or another process
     /// lives in their common cgroup (two writes close together), the
-    /// victim's own cgroup.
+    /// victim's own cgroup; writes close together that emptied a parent
+    /// cgroup between them name the parent.
     pub cgroup: Option<Text>,
 }
 

@@ -135,8 +135,15 @@ fn blocked_stdout_at_exit(long: bool) {
         };
         std::thread::sleep(Duration::from_millis(300));
         let before = ticks(sw.id());
+        let queued_before = queued(&read_end);
         std::thread::sleep(Duration::from_secs(1));
         let used = ticks(sw.id()) - before;
+        // The premise: room for less than one report, so nothing went in.
+        assert_eq!(
+            queued(&read_end),
+            queued_before,
+            "a report went into less room than it needs"
+        );
         eprintln!("waiting for pipe room: {used} ticks of CPU in 1 s");
         assert!(
             used <= 20,

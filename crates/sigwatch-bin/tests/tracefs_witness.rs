@@ -324,6 +324,47 @@ fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
     assert_eq!(cg.0, b"/kubepods/pod2/c1");
 }
 
+/// Two writes by one writer 50 ms apart (two pods killed one after the
+/// other) are two bursts: each pod's victims name their own pod, also
+/// when the second write's sightings are read before the first's exits.
+#[test]
+fn cgroup_kill_writes_50_ms_apart_are_two_bursts() {
+    let mut t = world();
+    for (pid, cg) in [
+        (301, "/kubepods/pod1/c1"),
+        (302, "/kubepods/pod1/c2"),
+        (306, "/kubepods/pod2/c1"),
+        (307, "/kubepods/pod2/c2"),
+    ] {
+        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
+        p.cgroup = Some(cg.to_string());
+        t.insert(p);
+    }
+    let mut a = Attributor::new(Config::default().audit_expected(false), t);
+    for v in [301, 302] {
+        a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
+    }
+    for v in [306, 307] {
+        a.on_trace(&sg(150, 200, "sh", 9, 0, v, 0), at(150));
+    }
+    let mut named = Vec::new();
+    for v in [301, 302, 306, 307] {
+        for k in kills(a.on_proc_event(&exit(at(160), v, 9), at(160))) {
+            let cg = k.cgroup_kill.unwrap().cgroup.unwrap().0;
+            named.push((v, String::from_utf8(cg).unwrap()));
+        }
+    }
+    assert_eq!(
+        named,
+        vec![
+            (301, "/kubepods/pod1".to_string()),
+            (302, "/kubepods/pod1".to_string()),
+            (306, "/kubepods/pod2".to_string()),
+            (307, "/kubepods/pod2".to_string()),
+        ]
+    );
+}
+
 /// Two writes close together by one writer (systemd killing two units
 /// under one slice) are not merged into the slice: another live process
 /// sits in it, so the slice was not what was written; each report names
