@@ -921,6 +921,7 @@ mod tests {
                 kmsg: false,
                 targets: 1,
                 target_arg: Some(1294),
+                sender_comm_from_audit: true,
             },
         }
     }
