@@ -709,30 +709,51 @@ impl Drop for MemoryCgroup {
 }
 
 /// Cgroup directories created under one hierarchy, removed deepest first
-/// on drop (after their processes are gone).
+/// on drop (after their processes are gone). Tests running at once share
+/// parents such as `/system.slice`: a directory this test process made
+/// is counted per user and removed by the last one ([`made_by_tests`]),
+/// so a parent made by one test and still used by another is not left
+/// behind (nor removed too early).
 #[derive(Debug)]
 pub struct Cgroups {
     root: PathBuf,
-    made: Vec<PathBuf>,
+    used: Vec<PathBuf>,
+}
+
+/// The cgroup directories this test process made, with how many
+/// [`Cgroups`] use each.
+fn made_by_tests() -> std::sync::MutexGuard<'static, std::collections::HashMap<PathBuf, usize>> {
+    static MADE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, usize>>> =
+        std::sync::OnceLock::new();
+    MADE.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 impl Cgroups {
     pub fn new(root: &Path) -> Cgroups {
         Cgroups {
             root: root.to_path_buf(),
-            made: Vec::new(),
+            used: Vec::new(),
         }
     }
 
     /// Creates `rel` (and its missing parents); returns its directory.
     pub fn make(&mut self, rel: &str) -> PathBuf {
+        let mut made = made_by_tests();
         let mut p = self.root.clone();
         for part in rel.split('/').filter(|s| !s.is_empty()) {
             p.push(part);
-            if !p.exists() {
+            if let Some(n) = made.get_mut(&p) {
+                *n += 1;
+            } else if !p.exists() {
                 std::fs::create_dir(&p).unwrap();
-                self.made.push(p.clone());
+                made.insert(p.clone(), 1);
+            } else {
+                // The host's own (or made before this process): never ours.
+                continue;
             }
+            self.used.push(p.clone());
         }
         p
     }
@@ -740,15 +761,27 @@ impl Cgroups {
 
 impl Drop for Cgroups {
     fn drop(&mut self) {
-        for p in self.made.iter().rev() {
-            // A process may take a moment to leave after its death.
-            for _ in 0..50 {
-                if std::fs::remove_dir(p).is_ok() || !p.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        let mut made = made_by_tests();
+        for p in self.used.iter().rev() {
+            let Some(n) = made.get_mut(p) else { continue };
+            *n -= 1;
+            if *n > 0 {
+                continue;
             }
+            made.remove(p);
+            remove_cgroup_dir(p);
         }
+    }
+}
+
+/// Removes an empty cgroup directory, waiting up to a second for its
+/// last processes to leave after their death.
+pub fn remove_cgroup_dir(p: &Path) {
+    for _ in 0..50 {
+        if std::fs::remove_dir(p).is_ok() || !p.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

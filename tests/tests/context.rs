@@ -486,9 +486,10 @@ impl Drop for Podman {
             if self.parents_before.contains(&p) {
                 continue;
             }
-            // conmon's group, then the parent.
-            let _ = std::fs::remove_dir(p.join("conmon"));
-            let _ = std::fs::remove_dir(&p);
+            // conmon's group, then the parent (conmon may take a moment
+            // to exit after `rm -f`).
+            remove_cgroup_dir(&p.join("conmon"));
+            remove_cgroup_dir(&p);
         }
     }
 }
