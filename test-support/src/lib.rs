@@ -174,3 +174,38 @@ pub fn proc_state(pid: i32) -> Option<char> {
 pub fn is_sleeping(pid: i32) -> bool {
     proc_state(pid) == Some('S')
 }
+
+/// The lock file every test (in any crate) that touches audit, a global
+/// host state, holds for its whole run.
+pub const AUDIT_LOCK_PATH: &str = "/run/lock/sigwatch-audit-tests.lock";
+
+/// An exclusive `flock` on [`AUDIT_LOCK_PATH`], held until dropped.
+#[derive(Debug)]
+pub struct AuditLock(#[allow(dead_code)] std::fs::File);
+
+impl AuditLock {
+    /// Blocks until the lock is ours.
+    ///
+    /// # Panics
+    /// When the lock file cannot be opened or locked (a test cannot run
+    /// safely then).
+    pub fn acquire() -> AuditLock {
+        use std::os::fd::AsRawFd;
+        let _ = std::fs::create_dir_all("/run/lock");
+        let f = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(AUDIT_LOCK_PATH)
+            .unwrap_or_else(|e| panic!("open {AUDIT_LOCK_PATH}: {e}"));
+        // SAFETY: flock on a file descriptor we own.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(
+            rc,
+            0,
+            "flock {AUDIT_LOCK_PATH}: {}",
+            std::io::Error::last_os_error()
+        );
+        AuditLock(f)
+    }
+}

@@ -9,7 +9,7 @@
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -112,26 +112,7 @@ pub fn require_sender_witness(test: &str) -> bool {
 }
 
 /// Exclusive lock serializing every test (in any crate) that touches audit.
-#[derive(Debug)]
-pub struct AuditLock(#[allow(dead_code)] File);
-
-impl AuditLock {
-    /// Blocks until the lock is ours.
-    pub fn acquire() -> AuditLock {
-        let path = "/run/lock/sigwatch-audit-tests.lock";
-        let _ = std::fs::create_dir_all("/run/lock");
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .unwrap();
-        // SAFETY: flock on a file descriptor we own.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {path}");
-        AuditLock(f)
-    }
-}
+pub use sigwatch_test_support::AuditLock;
 
 /// Audit's global state as seen before a test, to compare after it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -263,14 +263,7 @@ fn blocked_stderr_never_delays_the_clean_up() {
     let Some(_) = audit_state() else {
         panic!("auditctl (the oracle) cannot run: install Debian's auditd package (apt-get install auditd)");
     };
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/run/lock/sigwatch-audit-tests.lock")
-        .unwrap();
-    // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = audit_state().unwrap();
     let dir = std::env::temp_dir().join(format!("sigwatch-blocked-err-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

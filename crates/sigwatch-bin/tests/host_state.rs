@@ -50,22 +50,6 @@ fn audit_probe() -> &'static AuditProbe {
     sigwatch_test_support::probe::audit_cached()
 }
 
-/// The exclusive lock every test touching audit holds.
-struct AuditLock(#[allow(dead_code)] File);
-
-fn audit_lock() -> AuditLock {
-    let _ = std::fs::create_dir_all("/run/lock");
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/run/lock/sigwatch-audit-tests.lock")
-        .unwrap();
-    // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
-    AuditLock(f)
-}
-
 fn sh(cmd: &str) -> String {
     let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -294,7 +278,7 @@ fn output_reader_going_away_stops_and_restores() {
     if !require_root("output_reader_going_away_stops_and_restores") {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     let (mut rd, wr) = pipe();
     let mut run = Run::start(&["--json"], Stdio::from(wr), before);
@@ -338,7 +322,7 @@ fn sigterm_while_output_is_blocked_still_cleans_up() {
     if !require_root("sigterm_while_output_is_blocked_still_cleans_up") {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     let (rd, wr) = pipe();
     // SAFETY: fcntl on a pipe we own: the smallest capacity (one page).
@@ -396,7 +380,7 @@ fn write_error_exit_restores_everything() {
     if !require_root("write_error_exit_restores_everything") {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     let full = File::options().write(true).open("/dev/full").unwrap();
     let mut run = Run::start(&["--json"], Stdio::from(full), before);
@@ -426,7 +410,7 @@ fn other_terminating_signals_clean_up_too() {
     if !require_root("other_terminating_signals_clean_up_too") {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     use nix::sys::signal::Signal;
     for sig in [Signal::SIGUSR1, Signal::SIGQUIT, Signal::SIGXCPU] {
         let before = HostState::take();
@@ -447,7 +431,7 @@ fn sigint_and_sighup_clean_up() {
     if !require_root("sigint_and_sighup_clean_up") {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     use nix::sys::signal::Signal;
     for sig in [Signal::SIGINT, Signal::SIGHUP] {
         let before = HostState::take();
@@ -543,7 +527,7 @@ fn second_sigwatch_keeps_audit_working_after_the_first_exits() {
     if !require_root(test) || !require_audit(test) {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     if before.enabled != "0" || before.rules.trim() != "No rules" {
         skip(
@@ -591,7 +575,7 @@ fn audit_pid_holder_does_not_stop_on_ctrl_z() {
     if !require_root(test) || !require_audit(test) {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     if before.audit_pid != "0" {
         skip(
@@ -680,7 +664,7 @@ fn blocked_output_does_not_stop_reading_the_kernel() {
     if !require_root(test) {
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     let (mut rd, wr) = pipe();
     // SAFETY: fcntl on a pipe we own: the smallest capacity (one page).
@@ -846,7 +830,7 @@ fn tracefs_it_mounted_is_unmounted_and_its_mark_removed() {
         skip(test, Need::Tracefs, why);
         return;
     }
-    let _lock = audit_lock();
+    let _lock = sigwatch_test_support::AuditLock::acquire();
     let before = HostState::take();
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private"])

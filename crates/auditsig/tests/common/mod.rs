@@ -3,38 +3,10 @@
 //! NETLINK_AUDIT at all) and the host-wide audit test lock.
 #![allow(dead_code)]
 
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::process::Command;
 
-/// Path of the lock every crate's audit tests hold for their whole run.
-pub const LOCK_PATH: &str = "/run/lock/sigwatch-audit-tests.lock";
-
-/// Holds an exclusive `flock` on [`LOCK_PATH`] until dropped.
-#[derive(Debug)]
-pub struct AuditLock(File);
-
-impl AuditLock {
-    /// Blocks until the lock is ours.
-    pub fn acquire() -> AuditLock {
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(LOCK_PATH)
-            .expect("open audit test lock");
-        // SAFETY: flock on a valid, owned fd.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(
-            rc,
-            0,
-            "flock {LOCK_PATH}: {}",
-            std::io::Error::last_os_error()
-        );
-        AuditLock(f)
-    }
-}
+/// The lock every crate's audit tests hold for their whole run.
+pub use sigwatch_test_support::AuditLock;
 
 #[allow(unused_imports)] // not every test file uses the raw probe itself
 pub use sigwatch_test_support::probe::{audit as probe_audit, AuditProbe};

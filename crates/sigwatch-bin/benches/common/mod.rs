@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader};
-use std::os::fd::AsRawFd;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -24,7 +24,7 @@ pub fn env_f64(name: &str, default: f64) -> f64 {
 /// Holds `/run/lock/sigwatch-audit-tests.lock` (sigwatch changes audit,
 /// which is host-wide) and remembers audit's state to check it at the end.
 pub struct AuditGuard {
-    _lock: std::fs::File,
+    _lock: sigwatch_test_support::AuditLock,
     before: String,
 }
 
@@ -38,14 +38,7 @@ fn audit_state() -> String {
 
 impl AuditGuard {
     pub fn take() -> AuditGuard {
-        let lock = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open("/run/lock/sigwatch-audit-tests.lock")
-            .unwrap();
-        // SAFETY: flock on a descriptor we own.
-        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let lock = sigwatch_test_support::AuditLock::acquire();
         AuditGuard {
             _lock: lock,
             before: audit_state(),
