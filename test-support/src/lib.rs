@@ -169,6 +169,17 @@ pub fn proc_state(pid: i32) -> Option<char> {
     stat.rsplit_once(") ")?.1.chars().next()
 }
 
+/// The CPU time process `pid` used so far, in clock ticks (`utime` +
+/// `stime`, fields 14 and 15 of `/proc/PID/stat`); None when it is gone.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the comm: field 3 (the state) is the first.
+    let mut f = stat.rsplit_once(") ")?.1.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Whether process `pid` sleeps in the kernel (state `S`): a freshly
 /// started helper has reached its blocking call.
 pub fn is_sleeping(pid: i32) -> bool {

@@ -13,6 +13,8 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sigwatch_test_support::{cpu_ticks, is_sleeping};
+
 /// The binary under test: `$SIGWATCH_BIN` (the static release binary in
 /// CI's guests and its host e2e pass), else the one cargo built.
 fn bin() -> std::path::PathBuf {
@@ -125,14 +127,7 @@ fn blocked_stdout_at_exit(long: bool) {
     let mut read_end = read_end;
     if long {
         read_end.read_exact(&mut head).unwrap();
-        let ticks = |pid: u32| -> u64 {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
-            let f: Vec<&str> = after.split_whitespace().collect();
-            // utime + stime (fields 14 and 15; field 3, the state, is first).
-            let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-            field(11) + field(12)
-        };
+        let ticks = |pid: u32| cpu_ticks(pid as i32).unwrap_or(0);
         std::thread::sleep(Duration::from_millis(300));
         let before = ticks(sw.id());
         let queued_before = queued(&read_end);
@@ -153,13 +148,7 @@ fn blocked_stdout_at_exit(long: bool) {
     // And until sigwatch is idle (asleep, its CPU time still for 300 ms):
     // on a loaded machine it may still be reading the deaths, or be
     // runnable and waiting for a CPU.
-    let sample = |pid: u32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit_once(')').map_or("", |(_, r)| r).to_string();
-        let f: Vec<String> = after.split_whitespace().map(str::to_string).collect();
-        let asleep = f.first().is_some_and(|s| s == "S");
-        (asleep, f.get(11).cloned(), f.get(12).cloned())
-    };
+    let sample = |pid: u32| (is_sleeping(pid as i32), cpu_ticks(pid as i32));
     let mut last = (sample(sw.id()), Instant::now());
     while Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
