@@ -6,6 +6,7 @@
 use auditsig::kill::Bytes;
 use auditsig::{Arch, KillEvent, KillSyscall, Sender, Stamp, Target, TargetSpec};
 use procconn::{Pid, ProcEvent};
+use sigwatch::procview::ProcessSnapshot;
 use sigwatch::report::{KillReport, Origin, Report};
 use sigwatch::{Attributor, Clock, Config, MemTree, SignalSet};
 
@@ -285,25 +286,34 @@ fn cgroup_kill_names_the_writer() {
     assert_eq!(r[0].victim.tid, None);
 }
 
+/// A daemon (child of pid 1) with this pid in this cgroup.
+fn daemon_in(pid: Pid, cgroup: &str) -> ProcessSnapshot {
+    let mut p = proc_(pid, 1, "daemon", &["daemon"]);
+    p.cgroup = Some(cgroup.to_string());
+    p
+}
+
+/// [`world`] with daemons in these cgroups.
+fn world_with_cgroups(daemons: &[(Pid, &str)]) -> MemTree {
+    let mut t = world();
+    for &(pid, cg) in daemons {
+        t.insert(daemon_in(pid, cg));
+    }
+    t
+}
+
 /// `echo 1 > /kubepods/pod1/cgroup.kill` with the pod's processes in its
 /// container cgroups: every report names the pod's cgroup (the deepest
 /// one holding all the write's victims), not each victim's own.
 #[test]
 fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
-    let mut t = world();
-    for (pid, cg) in [
+    let mut t = world_with_cgroups(&[
         (301, "/kubepods/pod1/c1"),
         (302, "/kubepods/pod1/c2"),
         (303, "/kubepods/pod1/c2"),
-    ] {
-        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
-        p.cgroup = Some(cg.to_string());
-        t.insert(p);
-    }
+    ]);
     // A later write by the same writer to another cgroup is its own burst.
-    let mut lone = proc_(304, 1, "daemon", &["daemon"]);
-    lone.cgroup = Some("/kubepods/pod2/c1".to_string());
-    t.insert(lone);
+    t.insert(daemon_in(304, "/kubepods/pod2/c1"));
     let mut a = Attributor::new(Config::default().audit_expected(false), t);
     for v in [301, 302, 303] {
         a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
@@ -329,17 +339,12 @@ fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
 /// when the second write's sightings are read before the first's exits.
 #[test]
 fn cgroup_kill_writes_50_ms_apart_are_two_bursts() {
-    let mut t = world();
-    for (pid, cg) in [
+    let t = world_with_cgroups(&[
         (301, "/kubepods/pod1/c1"),
         (302, "/kubepods/pod1/c2"),
         (306, "/kubepods/pod2/c1"),
         (307, "/kubepods/pod2/c2"),
-    ] {
-        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
-        p.cgroup = Some(cg.to_string());
-        t.insert(p);
-    }
+    ]);
     let mut a = Attributor::new(Config::default().audit_expected(false), t);
     for v in [301, 302] {
         a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
@@ -371,16 +376,11 @@ fn cgroup_kill_writes_50_ms_apart_are_two_bursts() {
 /// its victim's own cgroup.
 #[test]
 fn cgroup_kills_of_two_units_are_not_widened_to_their_slice() {
-    let mut t = world();
-    for (pid, cg) in [
+    let t = world_with_cgroups(&[
         (301, "/system.slice/a.service"),
         (302, "/system.slice/b.service"),
         (305, "/system.slice/c.service"),
-    ] {
-        let mut p = proc_(pid, 1, "daemon", &["daemon"]);
-        p.cgroup = Some(cg.to_string());
-        t.insert(p);
-    }
+    ]);
     let mut a = Attributor::new(Config::default().audit_expected(false), t);
     for v in [301, 302] {
         a.on_trace(&sg(100, 200, "sh", 9, 0, v, 0), at(100));
