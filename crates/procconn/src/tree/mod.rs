@@ -633,10 +633,12 @@ impl ProcessTree {
     /// (`exit_mm`, `exit_fs`), so its argv, exe and cwd cannot be read any
     /// more, and the `stat` of the zombie still gives the new comm. Should
     /// that `stat` show the process alive (the exit was of an earlier
-    /// holder of the pid), everything is read as usual.
-    pub fn expect_exits(&mut self, tgids: impl IntoIterator<Item = Pid>) {
+    /// holder of the pid), everything is read as usual. Returns how many
+    /// processes are expected to exit.
+    pub fn expect_exits(&mut self, tgids: impl IntoIterator<Item = Pid>) -> usize {
         self.exiting.clear();
         self.exiting.extend(tgids);
+        self.exiting.len()
     }
 
     /// Counters.

@@ -365,24 +365,11 @@ impl Watcher {
         } else {
             self.audit_deferred += 1;
         }
-        // Only exits and audit kills need them: a batch of forks and execs
-        // does without the two reads (one syscall each when empty), which
-        // counts in storms.
-        let exits = self
-            .events
-            .iter()
-            .any(|e| matches!(e.kind, procconn::EventKind::Exit { .. }));
-        let explain = exits || !self.kills.is_empty();
-        if kmsg_ready || explain {
-            self.read_kmsg(now, &mut out);
-        }
-        // A sighting only waits for its exit.
-        if trace_ready || explain {
-            self.read_trace(now, &mut out);
-        }
         // An exec whose exit is in the same batch needs no reading of
-        // what the exit already took away.
-        self.engine
+        // what the exit already took away; the same pass says whether a
+        // process exits in the batch.
+        let exits = self
+            .engine
             .procs_mut()
             .expect_exits(self.events.iter().filter_map(|e| match e.kind {
                 procconn::EventKind::Exit {
@@ -391,7 +378,19 @@ impl Watcher {
                     ..
                 } if process_pid == process_tgid => Some(process_tgid),
                 _ => None,
-            }));
+            }))
+            > 0;
+        // Only exits and audit kills need the kernel log and the trace
+        // pipe: a batch of forks and execs does without the two reads (one
+        // syscall each when empty), which counts in storms.
+        let explain = exits || !self.kills.is_empty();
+        if kmsg_ready || explain {
+            self.read_kmsg(now, &mut out);
+        }
+        // A sighting only waits for its exit.
+        if trace_ready || explain {
+            self.read_trace(now, &mut out);
+        }
         for ev in &self.events {
             out.extend(self.engine.on_proc_event(ev, now));
         }
