@@ -237,19 +237,8 @@ impl Ledger {
     /// The entries of other keepers in the directory (unreadable or
     /// foreign files are skipped).
     pub fn others(&self) -> Vec<(PathBuf, Entry)> {
-        let Ok(rd) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(PathBuf, Entry)> = rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| *p != self.path && p.extension().is_some_and(|x| x == "ledger"))
-            .filter_map(|p| {
-                let e = Entry::parse(&fs::read_to_string(&p).ok()?)?;
-                Some((p, e))
-            })
-            .collect();
-        out.sort_by_key(|(_, e)| (e.owner.pid, e.owner.start));
+        let mut out = entries(&self.dir);
+        out.retain(|(p, _)| *p != self.path);
         out
     }
 }
