@@ -692,7 +692,7 @@ impl Drop for MemoryCgroup {
 /// Cgroup directories created under one hierarchy, removed deepest first
 /// on drop (after their processes are gone). Tests running at once share
 /// parents such as `/system.slice`: a directory this test process made
-/// is counted per user and removed by the last one ([`made_by_tests`]),
+/// is counted per user and removed by the last one,
 /// so a parent made by one test and still used by another is not left
 /// behind (nor removed too early).
 #[derive(Debug)]
