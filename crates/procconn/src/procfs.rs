@@ -46,8 +46,9 @@ impl Fields {
     pub const LOGINUID: Fields = Fields(1 << 5);
     /// `/proc/<pid>/sessionid` (the audit session id, `task->sessionid`).
     pub const SESSIONID: Fields = Fields(1 << 6);
-    /// The pid namespace: `/proc/<pid>/status` `NSpid:` and, for a process
-    /// in a nested namespace, the `/proc/<pid>/ns/pid` link.
+    /// The pid namespace: the `/proc/<pid>/ns/pid` link and, for a process
+    /// in another namespace than the procfs's own (a container), the pid
+    /// inside it from `/proc/<pid>/status` `NSpid:`.
     pub const PIDNS: Fields = Fields(1 << 7);
     /// Everything above.
     pub const ALL: Fields = Fields(0xff);
@@ -146,7 +147,8 @@ pub struct Snapshot {
     /// (innermost) pid namespace.
     pub ns_pid: Option<Pid>,
     /// The inode of the pid namespace (`/proc/<pid>/ns/pid` →
-    /// `pid:[INODE]`), read only when `NSpid:` shows a nested namespace.
+    /// `pid:[INODE]`), only when it is nested in the procfs's own (`NSpid:`
+    /// has more than one value).
     pub pid_ns: Option<u64>,
     /// `loginuid` raw (`u32::MAX` = unset).
     pub loginuid: Option<u32>,
@@ -394,6 +396,13 @@ pub struct ProcFs {
     tick_ns: u64,
     max_cmdline: usize,
     truncated: bool,
+    /// The process of the directory being read was reaped half-way (a
+    /// file that every live or zombie process has would not open, or a
+    /// read said `ESRCH`): the files not read yet are skipped.
+    gone: bool,
+    /// The pid namespace this procfs shows (`<root>/1/ns/pid`), once read:
+    /// `Some(None)` when it could not be read.
+    own_pid_ns: Option<Option<u64>>,
 }
 
 impl Default for ProcFs {
@@ -420,6 +429,8 @@ impl ProcFs {
             tick_ns: 1_000_000_000 / hz,
             max_cmdline: 64 << 10,
             truncated: false,
+            gone: false,
+            own_pid_ns: None,
         }
     }
 
@@ -482,7 +493,8 @@ impl ProcFs {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
-                Err(_) => {
+                Err(e) => {
+                    self.gone |= e.raw_os_error() == Some(libc::ESRCH);
                     self.buf.truncate(len);
                     return false;
                 }
@@ -522,6 +534,10 @@ impl ProcFs {
             )
         };
         if fd < 0 {
+            // Every file read here exists for a live or zombie process:
+            // ENOENT says the process was reaped since the directory was
+            // opened.
+            self.gone |= io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT);
             return false;
         }
         // SAFETY: openat returned a descriptor that nobody else owns.
@@ -554,6 +570,25 @@ impl ProcFs {
         }
         now(libc::CLOCK_BOOTTIME).saturating_sub(now(libc::CLOCK_MONOTONIC))
     }
+    /// The inode of the pid namespace this procfs shows, read once: the
+    /// reader's own (`<root>/self/ns/pid`) when the reader is in it (its
+    /// `NSpid:` there has one value). `None` otherwise, or when unreadable
+    /// (pid 1's link may be closed even to root): `status` is read instead.
+    fn own_pid_ns(&mut self) -> Option<u64> {
+        if let Some(v) = self.own_pid_ns {
+            return v;
+        }
+        let in_it = std::fs::read(self.root.join("self/status"))
+            .ok()
+            .and_then(|b| parse_nspid(&b))
+            .is_some_and(|ns| ns.len() == 1);
+        let v = in_it
+            .then(|| std::fs::read_link(self.root.join("self/ns/pid")).ok())
+            .flatten()
+            .and_then(|t| ns_inode(&t));
+        self.own_pid_ns = Some(v);
+        v
+    }
 }
 
 impl ProcSource for ProcFs {
@@ -575,13 +610,29 @@ impl ProcSource for ProcFs {
         self.set_path(pid, "\0");
         let dir = open_dir(&self.path)?;
         let dir = dir.as_fd();
+        self.gone = false;
         if !self.read_at(dir, c"stat", 1 << 20) {
             return None;
         }
         let mut snap = self.stat_snapshot()?;
-        let want_ns = fields.contains(Fields::PIDNS);
-        if (fields.contains(Fields::IDS) || want_ns) && self.read_at(dir, c"status", 1 << 20) {
-            if fields.contains(Fields::IDS) {
+        // A zombie has no exe, argv or cwd any more: three syscalls saved
+        // for every process that exits before its exec is read, common in
+        // exec storms of short-lived processes.
+        let image = snap.state_is_alive();
+        let want_ids = fields.contains(Fields::IDS);
+        let mut ns_link = None;
+        let mut want_status = want_ids;
+        if fields.contains(Fields::PIDNS) {
+            // One readlink instead of formatting all of `status`: a process
+            // in this procfs's own pid namespace has its pid there.
+            ns_link = link_at(dir, c"ns/pid").and_then(|t| ns_inode(&t));
+            match (ns_link, self.own_pid_ns()) {
+                (Some(ns), Some(own)) if ns == own => snap.ns_pid = Some(snap.pid),
+                _ => want_status = true,
+            }
+        }
+        if want_status && !self.gone && self.read_at(dir, c"status", 1 << 20) {
+            if want_ids {
                 let (u, g) = parse_status_ids(&self.buf);
                 if let Some((r, e)) = u {
                     snap.uid = Some(r);
@@ -589,38 +640,41 @@ impl ProcSource for ProcFs {
                 }
                 snap.gid = g.map(|(r, _)| r);
             }
-            if want_ns {
+            if fields.contains(Fields::PIDNS) && snap.ns_pid.is_none() {
                 if let Some(ns) = parse_nspid(&self.buf) {
                     snap.ns_pid = ns.last().copied();
-                    // One readlink more only for processes in a nested
-                    // namespace (containers), where it tells which one.
+                    // The namespace only for processes in a nested one
+                    // (containers), where it tells which.
                     if ns.len() > 1 {
-                        use std::os::unix::ffi::OsStrExt;
-                        snap.pid_ns = link_at(dir, c"ns/pid")
-                            .and_then(|t| parse_ns_link(t.as_os_str().as_bytes()));
+                        snap.pid_ns =
+                            ns_link.or_else(|| link_at(dir, c"ns/pid").and_then(|t| ns_inode(&t)));
                     }
                 }
             }
         }
-        if fields.contains(Fields::EXE) {
+        if fields.contains(Fields::EXE) && image && !self.gone {
             snap.exe = link_at(dir, c"exe");
         }
-        if fields.contains(Fields::CMDLINE) && self.read_at(dir, c"cmdline", self.max_cmdline) {
+        if fields.contains(Fields::CMDLINE)
+            && image
+            && !self.gone
+            && self.read_at(dir, c"cmdline", self.max_cmdline)
+        {
             snap.argv = Some(parse_cmdline(&self.buf));
             snap.argv_truncated = self.truncated;
         }
-        if fields.contains(Fields::CWD) {
+        if fields.contains(Fields::CWD) && image && !self.gone {
             snap.cwd = link_at(dir, c"cwd");
         }
-        if fields.contains(Fields::CGROUP) && self.read_at(dir, c"cgroup", 1 << 20) {
+        if fields.contains(Fields::CGROUP) && !self.gone && self.read_at(dir, c"cgroup", 1 << 20) {
             let paths = parse_cgroups(&self.buf);
             snap.cgroup = paths.primary().map(str::to_owned);
             snap.memory_cgroup = paths.memory_controller().map(str::to_owned);
         }
-        if fields.contains(Fields::LOGINUID) && self.read_at(dir, c"loginuid", 64) {
+        if fields.contains(Fields::LOGINUID) && !self.gone && self.read_at(dir, c"loginuid", 64) {
             snap.loginuid = parse_u32_file(&self.buf);
         }
-        if fields.contains(Fields::SESSIONID) && self.read_at(dir, c"sessionid", 64) {
+        if fields.contains(Fields::SESSIONID) && !self.gone && self.read_at(dir, c"sessionid", 64) {
             snap.sessionid = parse_u32_file(&self.buf);
         }
         Some(snap)
@@ -668,6 +722,12 @@ fn link_at(dir: BorrowedFd<'_>, name: &CStr) -> Option<PathBuf> {
     };
     let n = usize::try_from(n).ok()?;
     Some(PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n])))
+}
+
+/// The inode of a `pid:[INODE]` namespace link target.
+fn ns_inode(target: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    parse_ns_link(target.as_os_str().as_bytes())
 }
 
 fn numeric_entries(dir: &std::path::Path) -> io::Result<Vec<Pid>> {
@@ -957,5 +1017,101 @@ mod tests {
         assert!(s.argv_truncated);
         assert_eq!(s.argv.unwrap().concat().len(), 3);
         assert!(p.pids().unwrap().contains(&me));
+    }
+
+    /// The pid namespace read for a process of this procfs's own
+    /// namespace (one `ns/pid` readlink, no `status`), and for a process in
+    /// a nested one (where `status` gives the pid inside).
+    #[test]
+    fn pid_namespace_own_and_nested() {
+        let mut p = ProcFs::new();
+        let me = std::process::id() as Pid;
+        let s = p.snapshot(me, Fields::PIDNS).unwrap();
+        assert_eq!(s.ns_pid, Some(me));
+        assert_eq!(s.pid_ns, None);
+        // Known without `status`: the procfs's namespace is the test's.
+        assert!(p.own_pid_ns().is_some());
+        assert_eq!(s.uid, None, "IDS not asked for");
+        let s = p.snapshot(me, Fields::PIDNS | Fields::IDS).unwrap();
+        assert_eq!(s.ns_pid, Some(me));
+        assert!(s.uid.is_some());
+
+        // A process in a new pid namespace (needs root and unshare).
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIP nested pid namespace: not root");
+            return;
+        }
+        let Ok(mut unshare) = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "sleep", "30"])
+            .spawn()
+        else {
+            eprintln!("SKIP nested pid namespace: no unshare");
+            return;
+        };
+        let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+        let mut inner = None;
+        for _ in 0..500 {
+            inner = std::fs::read_to_string(&children)
+                .ok()
+                .and_then(|c| c.split_whitespace().next()?.parse::<Pid>().ok());
+            if inner.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let inner = inner.expect("unshare's child");
+        let s = p.snapshot(inner, Fields::PIDNS).unwrap();
+        let own = p.snapshot(me, Fields::PIDNS).unwrap();
+        // SAFETY: a child this test started (through unshare).
+        unsafe { libc::kill(unshare.id() as libc::pid_t, libc::SIGKILL) };
+        let _ = unshare.wait();
+        assert_eq!(s.ns_pid, Some(1), "the first process of a new namespace");
+        assert!(s.pid_ns.is_some());
+        assert_eq!(own.pid_ns, None);
+    }
+
+    /// A zombie keeps its `stat` and `cgroup`; its exe, argv and cwd are
+    /// gone and not asked for.
+    #[test]
+    fn zombie_has_no_image() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as Pid;
+        let mut p = ProcFs::new();
+        let mut snap = None;
+        for _ in 0..500 {
+            snap = p.snapshot(pid, Fields::ALL);
+            if snap.as_ref().is_some_and(|s| !s.state_is_alive()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.wait();
+        let s = snap.expect("stat of the unreaped child");
+        assert_eq!(s.state, b'Z');
+        assert_eq!(s.comm, b"true");
+        assert_eq!((s.exe, s.argv, s.cwd), (None, None, None));
+        assert!(s.cgroup.is_some());
+    }
+
+    /// A process directory that lacks files (as one reaped half-way
+    /// through the reads does) gives what could be read and `None` for
+    /// the rest.
+    #[test]
+    fn missing_files_are_none() {
+        let root = std::env::temp_dir().join(format!("procconn-missing-{}", std::process::id()));
+        let dir = root.join("4242");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("stat"),
+            "4242 (sh) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0",
+        )
+        .unwrap();
+        let s = ProcFs::with_root(&root).snapshot(4242, Fields::ALL);
+        std::fs::remove_dir_all(&root).unwrap();
+        let s = s.expect("stat was there");
+        assert_eq!((s.pid, s.ppid, s.start_ticks), (4242, 1, 777));
+        assert_eq!((s.uid, s.exe, s.argv, s.cwd), (None, None, None, None));
+        assert_eq!((s.cgroup, s.ns_pid, s.loginuid), (None, None, None));
     }
 }

@@ -186,6 +186,8 @@ pub struct ProcConnector {
     recv_buffer_size: usize,
     recv_buffer_forced: bool,
     nonblocking: bool,
+    /// The last receive left the socket's queue empty.
+    drained: bool,
     foreign_datagrams: u64,
     req_seq: u32,
 }
@@ -272,6 +274,7 @@ impl ProcConnector {
             recv_buffer_size,
             recv_buffer_forced,
             nonblocking: config.nonblocking,
+            drained: false,
             foreign_datagrams: 0,
             req_seq: 0,
         })
@@ -452,7 +455,10 @@ impl ProcConnector {
                                 return Ok(None);
                             }
                         }
-                        _ => return Ok(None),
+                        _ => {
+                            self.drained = true;
+                            return Ok(None);
+                        }
                     },
                     _ => return Err(Error::Recv(e)),
                 },
@@ -500,6 +506,9 @@ impl ProcConnector {
             return Err(io::Error::last_os_error());
         }
         let n = (n as usize).min(BATCH);
+        // A non-blocking recvmmsg stops early only when the queue ran dry
+        // (or an error waits, which the next receive reports).
+        self.drained = n < BATCH;
         for i in 0..n {
             let len = (hdrs[i].msg_len as usize).min(SLOT);
             // Only the kernel (port id 0) sends proc events; any local
@@ -630,6 +639,18 @@ impl ProcConnector {
         let count = self.pending.len();
         out.extend(self.pending.drain(..));
         Ok(count)
+    }
+
+    /// Whether the last receive left the socket's queue empty: it got
+    /// fewer datagrams than it had room for, or none (`EAGAIN`). A caller
+    /// draining a non-blocking connector until [`recv_events`]
+    /// returns 0 can stop here instead, one `recvmmsg` (that would only
+    /// say `EAGAIN`) sooner per wake-up; events arriving meanwhile make
+    /// the socket readable again.
+    ///
+    /// [`recv_events`]: ProcConnector::recv_events
+    pub fn drained(&self) -> bool {
+        self.drained && self.pending.is_empty()
     }
 
     /// Number of events received but not yet handed out.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use auditsig::KillEvent;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::signal::{SigHandler, Signal};
-use procconn::{ProcConnector, ProcEvent, ProcessTree, TreeConfig};
+use procconn::{Fields, ProcConnector, ProcEvent, ProcessTree, TreeConfig};
 
 use crate::attributor::{Attributor, Clock, Config};
 use crate::config::{AuditInput, WatchConfig};
@@ -143,10 +143,19 @@ impl Watcher {
         // comm, ids, cgroup and cwd are its parent's at the fork (what
         // the tree copies), and its pid, parent and start come with the
         // event; the `stat` read only cost a third of the CPU in fork
-        // storms. Everything is read at its exec.
+        // storms. At its exec, what the reports use of it and what may
+        // have changed since the fork: comm (`stat`), exe and argv (the
+        // exec), cwd and cgroup (launchers `chdir` and move a child between
+        // fork and exec) and its pid namespace (fixed at the fork, but not
+        // read then). Not its ids: exec keeps the real uid, and the tree
+        // follows `setuid` through the connector's id events. Not the
+        // login uid and session: the reports take them from audit.
         let mut tree = ProcessTree::new(
             TreeConfig::default()
                 .read_after_fork(false)
+                .exec_fields(
+                    Fields::EXE | Fields::CMDLINE | Fields::CWD | Fields::CGROUP | Fields::PIDNS,
+                )
                 .retain_exited_for(cfg.retention)
                 .max_exited(cfg.max_exited)
                 .max_retained_bytes(cfg.max_retained_bytes),
@@ -332,7 +341,7 @@ impl Watcher {
             Err(e) => return Err(fatal(format!("epoll_wait: {e}"))),
         };
         let is = |t: u64| ready[..n].iter().any(|e| e.data() == t);
-        let (proc_ready, _audit_ready, trace_ready, kmsg_ready) = (
+        let (proc_ready, audit_ready, trace_ready, kmsg_ready) = (
             is(TOKEN_PROC),
             is(TOKEN_AUDIT),
             is(TOKEN_TRACE),
@@ -359,7 +368,18 @@ impl Watcher {
         // Under a storm that never drains, they wait a few rounds at most
         // (the audit socket must not overflow either).
         let audit_now = !(proc_backlog && self.audit_deferred < MAX_AUDIT_DEFERRALS);
-        if audit_now {
+        // Every audit input is readable when it has something (a socket,
+        // a stream, a followed log's timer); only half-assembled events
+        // need polls without, to time out. A storm of process events then
+        // costs no audit receive that can only say EAGAIN.
+        let audit_due = audit_ready
+            || self
+                .audit
+                .as_ref()
+                .is_some_and(|a| a.tick_interval().is_some());
+        if !audit_due {
+            self.kills.clear();
+        } else if audit_now {
             self.audit_deferred = 0;
             self.read_audit(&mut out);
         } else {
@@ -438,6 +458,9 @@ impl Watcher {
                 .recv_events(&mut self.events, Some(Duration::ZERO))
             {
                 Ok(0) => break,
+                // Emptied: the next receive would only say EAGAIN (one
+                // syscall per wake-up saved; later events wake us again).
+                Ok(_) if self.conn.drained() => break,
                 Ok(_) => {}
                 Err(e) => {
                     log::warn!("process events: {e}");
