@@ -101,7 +101,9 @@ impl fmt::Debug for Fields {
 /// What `/proc/<pid>` said about one process at one moment.
 ///
 /// Fields that were not requested, or could not be read (permissions, the
-/// process exited half-way, a zombie has no `exe`), are `None`.
+/// process exited half-way), are `None`. Of a zombie (`state` `Z`), the
+/// exe, argv, cwd and pid namespace are not read: the kernel has released
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Snapshot {
@@ -622,7 +624,10 @@ impl ProcSource for ProcFs {
         let want_ids = fields.contains(Fields::IDS);
         let mut ns_link = None;
         let mut want_status = want_ids;
-        if fields.contains(Fields::PIDNS) {
+        // A zombie's namespaces are released (its `ns/pid` no longer
+        // reads): its pid namespace is not read, rather than falling back
+        // to `status` for it.
+        if fields.contains(Fields::PIDNS) && image {
             // One readlink instead of formatting all of `status`: a process
             // in this procfs's own pid namespace has its pid there.
             ns_link = link_at(dir, c"ns/pid").and_then(|t| ns_inode(&t));
@@ -640,7 +645,7 @@ impl ProcSource for ProcFs {
                 }
                 snap.gid = g.map(|(r, _)| r);
             }
-            if fields.contains(Fields::PIDNS) && snap.ns_pid.is_none() {
+            if fields.contains(Fields::PIDNS) && image && snap.ns_pid.is_none() {
                 if let Some(ns) = parse_nspid(&self.buf) {
                     snap.ns_pid = ns.last().copied();
                     // The namespace only for processes in a nested one
@@ -1071,8 +1076,8 @@ mod tests {
         assert_eq!(own.pid_ns, None);
     }
 
-    /// A zombie keeps its `stat` and `cgroup`; its exe, argv and cwd are
-    /// gone and not asked for.
+    /// A zombie keeps its `stat` and `cgroup`; its exe, argv, cwd and
+    /// namespaces are gone and not asked for.
     #[test]
     fn zombie_has_no_image() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -1091,7 +1096,9 @@ mod tests {
         assert_eq!(s.state, b'Z');
         assert_eq!(s.comm, b"true");
         assert_eq!((s.exe, s.argv, s.cwd), (None, None, None));
+        assert_eq!((s.ns_pid, s.pid_ns), (None, None));
         assert!(s.cgroup.is_some());
+        assert!(s.uid.is_some(), "status is still read for its ids");
     }
 
     /// A process directory that lacks files (as one reaped half-way

@@ -387,7 +387,8 @@ impl Watcher {
         }
         // An exec whose exit is in the same batch needs no reading of
         // what the exit already took away; the same pass says whether a
-        // process exits in the batch.
+        // process of the batch died of a signal.
+        let mut signalled = false;
         let exits = self
             .engine
             .procs_mut()
@@ -395,15 +396,21 @@ impl Watcher {
                 procconn::EventKind::Exit {
                     process_pid,
                     process_tgid,
+                    status,
                     ..
-                } if process_pid == process_tgid => Some(process_tgid),
+                } if process_pid == process_tgid => {
+                    signalled |= status.signal().is_some();
+                    Some(process_tgid)
+                }
                 _ => None,
             }))
             > 0;
-        // Only exits and audit kills need the kernel log and the trace
-        // pipe: a batch of forks and execs does without the two reads (one
-        // syscall each when empty), which counts in storms.
-        let explain = exits || !self.kills.is_empty();
+        // Only deaths by a signal and audit kills need the kernel log and
+        // the trace pipe (and exits of processes whose kills wait: a caught
+        // signal): a batch of forks, execs and plain exits does without
+        // the two reads (one syscall each when empty), which counts in
+        // storms of short-lived processes.
+        let explain = signalled || !self.kills.is_empty() || (exits && self.engine.pending() > 0);
         if kmsg_ready || explain {
             self.read_kmsg(now, &mut out);
         }
