@@ -643,3 +643,37 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
     audit_before.assert_restored();
 }
+
+/// The nice value of `pid` (`/proc/<pid>/stat` field 19, its main
+/// thread's: the watch loop's).
+fn nice_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    // Fields from 3 (state) on: nice is field 19.
+    after_comm.split(' ').nth(19 - 3).unwrap().parse().unwrap()
+}
+
+/// `--nice`: the watch loop raises its scheduling priority to -10 by
+/// default, to what `--nice` says, and never lowers it (a unit's lower
+/// `Nice=` stays).
+#[test]
+fn watch_loop_raises_its_priority_only_upward() {
+    if !require_root("watch_loop_raises_its_priority_only_upward") {
+        return;
+    }
+    // SAFETY: getpriority has no preconditions; this test's own nice.
+    let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    for (args, wanted) in [
+        (&[][..], -10),
+        (&["--nice", "-5"][..], -5),
+        (&["--nice", "5"][..], 5),
+    ] {
+        let mut all = vec!["--source", "proc"];
+        all.extend_from_slice(args);
+        let sw = Sigwatch::start(&all);
+        let nice = nice_of(sw.pid());
+        let (code, _) = sw.stop();
+        assert_eq!(code, Some(0));
+        assert_eq!(nice, wanted.min(own), "sigwatch {args:?} from nice {own}");
+    }
+}

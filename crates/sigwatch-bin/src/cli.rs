@@ -256,6 +256,15 @@ pub struct WatchArgs {
     /// and is tried again.
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// The scheduling priority (nice value, -20 to 19; lower runs sooner)
+    /// sigwatch raises itself to at start. A short-lived sender's argv,
+    /// exe and cwd can only be read from /proc while it lives: a watcher
+    /// that waits behind busy tasks misses them. Only raises: a sigwatch
+    /// started at this nice or lower (e.g. by its service unit) keeps its
+    /// own. Needs root (CAP_SYS_NICE); if refused, sigwatch runs on at
+    /// its nice (a warning when --nice was given). Default: -10.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
+    pub nice: Option<i32>,
 }
 
 fn parse_sources(s: &str) -> Result<Witnesses, String> {

@@ -8,6 +8,7 @@ mod cli;
 mod diag;
 mod generate;
 mod metrics_file;
+mod priority;
 mod run;
 
 use clap::Parser;
@@ -107,6 +108,10 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     let opts = run::RunOptions {
         count: args.count,
         metrics_file: args.metrics_file.clone(),
+        nice: Some(run::Nice {
+            value: args.nice.unwrap_or(run::DEFAULT_NICE),
+            explicit: args.nice.is_some(),
+        }),
     };
     let summary = run::run(
         &cfg,

@@ -38,6 +38,21 @@ pub struct RunOptions {
     pub count: Option<u64>,
     /// `--metrics-file`: the Prometheus exposition, kept up to date.
     pub metrics_file: Option<PathBuf>,
+    /// `--nice`: the priority to raise the watch loop to.
+    pub nice: Option<Nice>,
+}
+
+/// `--nice`'s default: what `contrib/sigwatch.service` sets too.
+pub const DEFAULT_NICE: i32 = -10;
+
+/// The nice value the watch loop raises itself to.
+#[derive(Debug, Clone, Copy)]
+pub struct Nice {
+    /// The nice value.
+    pub value: i32,
+    /// Given on the command line (a refusal is then a warning, else a
+    /// note at `-v`).
+    pub explicit: bool,
 }
 
 /// The kill counters and their file, when `--metrics-file` asks.
@@ -189,6 +204,11 @@ pub fn run<W: Write + AsFd>(
         source: e,
     })?;
     let mut watcher = Watcher::start(cfg)?;
+    // Once watching is possible at all, before the threads started below
+    // (which inherit it; nice is per thread on Linux).
+    if let Some(n) = opts.nice {
+        crate::priority::raise_to(n.value, n.explicit);
+    }
     for n in watcher.take_notices() {
         say(&n);
     }
