@@ -23,6 +23,8 @@
 //! the fork+exec storm (default 1 200/s); `LATENCY_KILLS` per latency
 //! phase (default 100); `STORM_RATE` of the fork+exit storm (default
 //! 10 000/s); `CAPTURE_PHASES` (default `capture,latency`).
+//! `BENCH_NICE` the nice value sigwatch runs at (default -10, its own
+//! `--nice` default; the killers and storms run at nice 0).
 //! `SIGWATCH_BENCH_BIN` runs another sigwatch binary (a build of the base
 //! commit, to compare before and after on the same busy machine).
 //! Holds the audit test lock and checks audit is left as found.
@@ -323,6 +325,10 @@ fn main() {
     let fork_rate = env_f64("STORM_RATE", 10_000.0);
     let kills = env_f64("LATENCY_KILLS", 100.0) as usize;
     let phases = std::env::var("CAPTURE_PHASES").unwrap_or_else(|_| "capture,latency".into());
+    println!(
+        "listeners at nice {} (BENCH_NICE; sigwatch's default is -10), storms at nice 0",
+        common::bench_nice()
+    );
     let guard = AuditGuard::take();
     if phases.contains("capture") {
         capture_phase(None, secs);

@@ -11,7 +11,8 @@
 //! (default 5) per storm; `STORM_RATE` processes/s of the fork+exit storm
 //! (default 10 000, 0 = unpaced); `STORM_EXEC_RATE` of the fork+exec storm
 //! (default 1 200, 0 = unpaced); `STORM_REPEAT` rounds (default 3; the
-//! spread is printed); `STORM_KINDS` (`fork,exec`).
+//! spread is printed); `STORM_KINDS` (`fork,exec`); `BENCH_NICE` the
+//! nice value of both listeners (default -10, sigwatch's `--nice`).
 //! `SIGWATCH_BENCH_BIN` runs another sigwatch binary (a build of the base
 //! commit, to compare before and after on the same busy machine).
 //! Holds the audit test lock and checks audit is left as found.
@@ -102,6 +103,10 @@ fn main() {
     let exec_rate = paced(env_f64("STORM_EXEC_RATE", 1_200.0));
     let repeat = env_f64("STORM_REPEAT", 3.0) as usize;
     let kinds = std::env::var("STORM_KINDS").unwrap_or_else(|_| "fork,exec".into());
+    println!(
+        "listeners at nice {} (BENCH_NICE; sigwatch's default is -10), storms at nice 0",
+        common::bench_nice()
+    );
     let guard = AuditGuard::take();
     let mut results: Vec<(StormKind, Vec<Round>)> = Vec::new();
     for k in kinds.split(',') {
