@@ -11,6 +11,7 @@
 //! tracefs mount); dropping a watcher does the same, without the reports.
 
 mod audit_witness;
+mod doorbell;
 mod losses;
 mod trace_witness;
 
@@ -30,6 +31,7 @@ use crate::sources::Kmsg;
 use crate::Error;
 
 use audit_witness::AuditWitness;
+use doorbell::Doorbell;
 use losses::{Counter, Losses};
 use trace_witness::open_trace;
 
@@ -70,12 +72,16 @@ const TOKEN_PROC: u64 = 1;
 const TOKEN_AUDIT: u64 = 2;
 const TOKEN_TRACE: u64 = 3;
 const TOKEN_KMSG: u64 = 4;
+const TOKEN_DOORBELL: u64 = 5;
 
 /// Watches one host and attributes every watched signal's kills. See the
 /// [module docs](self).
 pub struct Watcher {
     engine: Attributor<ProcessTree>,
     conn: ProcConnector,
+    /// Wakes the watcher for execs and non-zero exits only, where the
+    /// kernel can filter (see [`doorbell`]).
+    doorbell: Option<Doorbell>,
     audit: Option<AuditWitness>,
     trace: Option<tracesig::TraceSource>,
     kmsg: Option<Kmsg>,
@@ -123,6 +129,8 @@ impl Watcher {
         let pcfg = procconn::Config::default()
             .recv_buffer(Some(cfg.rcvbuf))
             .nonblocking(true);
+        // Before the main socket: see `Doorbell::open`.
+        let doorbell = Doorbell::open();
         let conn = ProcConnector::open(&pcfg).map_err(|e| {
             fatal(format!(
                 "cannot subscribe to process events ({e}); fix: run as root (CAP_NET_ADMIN) in the host's initial network and pid namespace{}",
@@ -231,7 +239,19 @@ impl Watcher {
                 .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
                 .map_err(|e| fatal(format!("epoll_ctl: {e}")))
         };
-        add(conn.as_fd(), TOKEN_PROC)?;
+        if let Some(d) = &doorbell {
+            // Waited on once per quiet window; the doorbell rings for
+            // what cannot wait.
+            epoll
+                .add(
+                    conn.as_fd(),
+                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, TOKEN_PROC),
+                )
+                .map_err(|e| fatal(format!("epoll_ctl: {e}")))?;
+            add(d.as_fd(), TOKEN_DOORBELL)?;
+        } else {
+            add(conn.as_fd(), TOKEN_PROC)?;
+        }
         if let Some(a) = &audit {
             add(a.fd(), TOKEN_AUDIT)?;
         }
@@ -244,6 +264,7 @@ impl Watcher {
         Ok(Watcher {
             engine: Attributor::new(engine_cfg, tree),
             conn,
+            doorbell,
             audit,
             trace,
             kmsg,
@@ -320,8 +341,16 @@ impl Watcher {
         } else {
             Duration::from_secs(1)
         };
-        match self.audit.as_ref().and_then(AuditWitness::tick_interval) {
+        let t = match self.audit.as_ref().and_then(AuditWitness::tick_interval) {
             Some(a) => t.min(a),
+            None => t,
+        };
+        match self
+            .doorbell
+            .as_ref()
+            .and_then(|d| d.timeout(Instant::now()))
+        {
+            Some(d) => t.min(d),
             None => t,
         }
     }
@@ -347,6 +376,11 @@ impl Watcher {
             is(TOKEN_TRACE),
             is(TOKEN_KMSG),
         );
+        if is(TOKEN_DOORBELL) {
+            if let Some(d) = self.doorbell.as_mut() {
+                d.ring();
+            }
+        }
         let now = Clock::now();
         let mut out = Vec::new();
         // Process events and audit kills are read first, and fed after the
@@ -361,7 +395,17 @@ impl Watcher {
         // its record could be reported in one round and their sighting,
         // read next round, dropped as late: under a 5,000-kill storm 269
         // reports lacked `tracefs`.)
-        let proc_backlog = proc_ready && self.read_proc();
+        // With a doorbell, the main socket may hold events without waking
+        // us: it is read at every step, before any other witness's input
+        // is fed (a kill, also one an audit timeout completes, must not
+        // overtake its sender's fork and exec). Steps are what the
+        // doorbell makes rare; an empty read is one syscall.
+        let proc_due = proc_ready || self.doorbell.is_some();
+        self.events.clear();
+        let proc_backlog = proc_due && self.read_proc();
+        if proc_due {
+            self.settle_doorbell(proc_ready, proc_backlog);
+        }
         // Audit records wait while process events are behind: a kill's
         // record must not overtake the fork and exec of its sender (the
         // tree would not know the sender yet). The socket keeps them.
@@ -426,7 +470,7 @@ impl Watcher {
         }
         self.events.clear();
         self.kills.clear();
-        if proc_ready {
+        if proc_due {
             self.check_proc_loss(&mut out);
         }
         out.extend(self.engine.tick(now));
@@ -458,7 +502,6 @@ impl Watcher {
     /// Reads a bounded batch of process events into `self.events`; `true`
     /// when more wait (a backlog after a pause or under a storm).
     fn read_proc(&mut self) -> bool {
-        self.events.clear();
         while self.events.len() < PROC_BATCH {
             match self
                 .conn
@@ -476,6 +519,72 @@ impl Watcher {
             }
         }
         self.events.len() >= PROC_BATCH
+    }
+
+    /// After a read of the main socket: waits briefly for the main copies
+    /// of doorbell events not read yet, and decides when the main socket
+    /// is waited on again (`fired`: it woke us, and is disarmed).
+    fn settle_doorbell(&mut self, fired: bool, backlog: bool) {
+        let Some(d) = self.doorbell.as_mut() else {
+            return;
+        };
+        // With a backlog the rest is read at the next step anyway.
+        if d.saw(&self.events) && !backlog {
+            // The doorbell's copy came first: the main one is being
+            // delivered right now.
+            let end = Instant::now() + doorbell::CATCH_UP;
+            loop {
+                let left = end.saturating_duration_since(Instant::now());
+                let fd = [nix::poll::PollFd::new(
+                    self.conn.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+                let mut fds = fd;
+                if left.is_zero() || nix::poll::poll(&mut fds, ms).unwrap_or(0) == 0 {
+                    d.forget_waiting();
+                    break;
+                }
+                let before = self.events.len();
+                while self.events.len() < PROC_BATCH {
+                    match self
+                        .conn
+                        .recv_events(&mut self.events, Some(Duration::ZERO))
+                    {
+                        Ok(0) => break,
+                        Ok(_) if self.conn.drained() => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            log::warn!("process events: {e}");
+                            break;
+                        }
+                    }
+                }
+                if !d.saw(&self.events[before..]) || self.events.len() >= PROC_BATCH {
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        if fired {
+            d.quiet_from(now, backlog);
+        } else if d.quiet_over(now) {
+            if backlog || !self.events.is_empty() {
+                // Still busy: read again after another quiet window.
+                d.quiet_from(now, backlog);
+            } else {
+                let ev =
+                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, TOKEN_PROC);
+                match self.epoll.modify(self.conn.as_fd(), &mut { ev }) {
+                    Ok(()) => d.armed(),
+                    // Keep reading on the timer rather than never.
+                    Err(e) => {
+                        log::warn!("epoll_ctl: {e}");
+                        d.quiet_from(now, false);
+                    }
+                }
+            }
+        }
     }
 
     /// Process events the kernel could not deliver: a loss report, and a
