@@ -19,6 +19,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use auditsig::KillEvent;
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::signal::{SigHandler, Signal};
 use procconn::{Fields, ProcConnector, ProcEvent, ProcessTree, TreeConfig};
@@ -239,18 +240,10 @@ impl Watcher {
                 .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
                 .map_err(|e| fatal(format!("epoll_ctl: {e}")))
         };
+        // Level-triggered while calm; one-shot in a storm (see `doorbell`).
+        add(conn.as_fd(), TOKEN_PROC)?;
         if let Some(d) = &doorbell {
-            // Waited on once per quiet window; the doorbell rings for
-            // what cannot wait.
-            epoll
-                .add(
-                    conn.as_fd(),
-                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, TOKEN_PROC),
-                )
-                .map_err(|e| fatal(format!("epoll_ctl: {e}")))?;
             add(d.as_fd(), TOKEN_DOORBELL)?;
-        } else {
-            add(conn.as_fd(), TOKEN_PROC)?;
         }
         if let Some(a) = &audit {
             add(a.fd(), TOKEN_AUDIT)?;
@@ -522,69 +515,46 @@ impl Watcher {
     }
 
     /// After a read of the main socket: waits briefly for the main copies
-    /// of doorbell events not read yet, and decides when the main socket
-    /// is waited on again (`fired`: it woke us, and is disarmed).
-    fn settle_doorbell(&mut self, fired: bool, backlog: bool) {
-        let Some(d) = self.doorbell.as_mut() else {
+    /// of doorbell events not read yet, and changes how the main socket
+    /// is waited on when the doorbell says so (`fired`: its one-shot wait
+    /// woke us).
+    fn settle_doorbell(&mut self, fired: bool, mut backlog: bool) {
+        let Some(mut d) = self.doorbell.take() else {
             return;
         };
         // With a backlog the rest is read at the next step anyway.
-        if d.saw(&self.events) && !backlog {
+        let mut missing = d.saw(&self.events);
+        let end = Instant::now() + doorbell::CATCH_UP;
+        while missing && !backlog {
             // The doorbell's copy came first: the main one is being
             // delivered right now.
-            let end = Instant::now() + doorbell::CATCH_UP;
-            loop {
-                let left = end.saturating_duration_since(Instant::now());
-                let fd = [nix::poll::PollFd::new(
-                    self.conn.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                )];
-                let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
-                let mut fds = fd;
-                if left.is_zero() || nix::poll::poll(&mut fds, ms).unwrap_or(0) == 0 {
-                    d.forget_waiting();
-                    break;
-                }
-                let before = self.events.len();
-                while self.events.len() < PROC_BATCH {
-                    match self
-                        .conn
-                        .recv_events(&mut self.events, Some(Duration::ZERO))
-                    {
-                        Ok(0) => break,
-                        Ok(_) if self.conn.drained() => break,
-                        Ok(_) => {}
-                        Err(e) => {
-                            log::warn!("process events: {e}");
-                            break;
-                        }
-                    }
-                }
-                if !d.saw(&self.events[before..]) || self.events.len() >= PROC_BATCH {
-                    break;
-                }
+            let left = end.saturating_duration_since(Instant::now());
+            let mut fds = [PollFd::new(self.conn.as_fd(), PollFlags::POLLIN)];
+            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+            if left.is_zero() || nix::poll::poll(&mut fds, ms).unwrap_or(0) == 0 {
+                d.forget_waiting();
+                break;
             }
+            let before = self.events.len();
+            backlog = self.read_proc();
+            missing = d.saw(&self.events[before..]);
         }
         let now = Instant::now();
-        if fired {
-            d.quiet_from(now, backlog);
-        } else if d.quiet_over(now) {
-            if backlog || !self.events.is_empty() {
-                // Still busy: read again after another quiet window.
-                d.quiet_from(now, backlog);
-            } else {
-                let ev =
-                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, TOKEN_PROC);
-                match self.epoll.modify(self.conn.as_fd(), &mut { ev }) {
-                    Ok(()) => d.armed(),
-                    // Keep reading on the timer rather than never.
-                    Err(e) => {
-                        log::warn!("epoll_ctl: {e}");
-                        d.quiet_from(now, false);
-                    }
-                }
+        if let Some(wait) = d.pace().after_read(now, fired, self.events.len(), backlog) {
+            let flags = match wait {
+                doorbell::MainWait::Always => EpollFlags::EPOLLIN,
+                doorbell::MainWait::OneShot => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
+            };
+            log::debug!("process events: main socket waited on {wait:?}");
+            if let Err(e) = self
+                .epoll
+                .modify(self.conn.as_fd(), &mut EpollEvent::new(flags, TOKEN_PROC))
+            {
+                log::warn!("epoll_ctl: {e}");
+                d.pace().change_failed(now);
             }
         }
+        self.doorbell = Some(d);
     }
 
     /// Process events the kernel could not deliver: a loss report, and a
