@@ -641,6 +641,27 @@ impl ProcConnector {
         Ok(count)
     }
 
+    /// Receives without waiting until the socket is empty or `out` holds
+    /// `limit` events (it may hold up to one batch more): what a
+    /// non-blocking caller does when its descriptor polls readable. Stops
+    /// at the first short batch ([`ProcConnector::drained`]) rather than
+    /// asking once more for an `EAGAIN`. Returns how many were appended.
+    ///
+    /// # Errors
+    /// [`Error::Recv`] when receiving fails; the events appended before it
+    /// stay in `out`.
+    pub fn drain_into(&mut self, out: &mut Vec<ProcEvent>, limit: usize) -> Result<usize> {
+        let before = out.len();
+        while out.len() < limit {
+            match self.recv_events(out, Some(Duration::ZERO))? {
+                0 => break,
+                _ if self.drained() => break,
+                _ => {}
+            }
+        }
+        Ok(out.len() - before)
+    }
+
     /// Whether the last receive left the socket's queue empty: it got
     /// fewer datagrams than it had room for, or none (`EAGAIN`). A caller
     /// draining a non-blocking connector until [`recv_events`]

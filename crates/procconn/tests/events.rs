@@ -335,6 +335,53 @@ fn nonblocking_poll_and_iterator() {
     assert!(seen_exit);
 }
 
+/// `drain_into` empties a non-blocking socket in batches, stops at a
+/// short batch (`drained`), respects its limit, and appends nothing more
+/// once empty.
+#[test]
+fn drain_into_empties_the_socket_and_says_so() {
+    let cfg = Config::default().nonblocking(true);
+    let Some(mut conn) = common::connector("drain_into_empties_the_socket_and_says_so", &cfg)
+    else {
+        return;
+    };
+    let mut out = Vec::new();
+    conn.drain_into(&mut out, usize::MAX).unwrap();
+    // 40 children: at least 120 events, more than one batch of datagrams.
+    let pids: Vec<Pid> = (0..40)
+        .map(|_| {
+            let mut c = Command::new("/bin/true").spawn().unwrap();
+            let pid = c.id() as Pid;
+            c.wait().unwrap();
+            pid
+        })
+        .collect();
+    let last = *pids.last().unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    // A limit below a batch: one batch at most, the rest stays queued.
+    out.clear();
+    let n = conn.drain_into(&mut out, 1).unwrap();
+    assert!((1..=procconn::socket::BATCH).contains(&n), "{n}");
+    let mut all = out.clone();
+    while !all.iter().any(|e| is_exit_of(e, last)) && std::time::Instant::now() < deadline {
+        let got = conn.drain_into(&mut all, usize::MAX).unwrap();
+        if got > 0 {
+            assert!(conn.drained(), "drain_into returned with events queued");
+        }
+    }
+    for pid in &pids {
+        assert!(
+            all.iter().any(|e| is_exit_of(e, *pid)),
+            "exit of {pid} missing"
+        );
+    }
+    // Empty now: none of them again, and it says so.
+    let mut rest = Vec::new();
+    conn.drain_into(&mut rest, usize::MAX).unwrap();
+    assert!(rest.iter().all(|e| !pids.iter().any(|p| about(e, *p))));
+    assert!(conn.drained());
+}
+
 /// A timeout with nothing to read returns `Ok(None)`, not an error: a
 /// listener subscribed only to ptrace events (which no test makes) waits
 /// out its timeouts, and in non-blocking mode returns at once.

@@ -139,19 +139,8 @@ impl Doorbell {
     /// read.
     pub(crate) fn ring(&mut self) {
         self.scratch.clear();
-        loop {
-            match self
-                .conn
-                .recv_events(&mut self.scratch, Some(Duration::ZERO))
-            {
-                Ok(0) => break,
-                Ok(_) if self.conn.drained() => break,
-                Ok(_) => {}
-                Err(e) => {
-                    log::debug!("doorbell: {e}");
-                    break;
-                }
-            }
+        if let Err(e) = self.conn.drain_into(&mut self.scratch, MAX_WAITING) {
+            log::debug!("doorbell: {e}");
         }
         for ev in &self.scratch {
             let id = identity(ev);

@@ -495,21 +495,8 @@ impl Watcher {
     /// Reads a bounded batch of process events into `self.events`; `true`
     /// when more wait (a backlog after a pause or under a storm).
     fn read_proc(&mut self) -> bool {
-        while self.events.len() < PROC_BATCH {
-            match self
-                .conn
-                .recv_events(&mut self.events, Some(Duration::ZERO))
-            {
-                Ok(0) => break,
-                // Emptied: the next receive would only say EAGAIN (one
-                // syscall per wake-up saved; later events wake us again).
-                Ok(_) if self.conn.drained() => break,
-                Ok(_) => {}
-                Err(e) => {
-                    log::warn!("process events: {e}");
-                    break;
-                }
-            }
+        if let Err(e) = self.conn.drain_into(&mut self.events, PROC_BATCH) {
+            log::warn!("process events: {e}");
         }
         self.events.len() >= PROC_BATCH
     }
