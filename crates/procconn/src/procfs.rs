@@ -102,8 +102,7 @@ impl fmt::Debug for Fields {
 ///
 /// Fields that were not requested, or could not be read (permissions, the
 /// process exited half-way), are `None`. Of a zombie (`state` `Z`), the
-/// exe, argv, cwd and pid namespace are not read: the kernel has released
-/// them.
+/// exe, argv and cwd are not read: the kernel has released them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Snapshot {
@@ -398,12 +397,12 @@ pub struct ProcFs {
     tick_ns: u64,
     max_cmdline: usize,
     truncated: bool,
-    /// The process of the directory being read was reaped half-way (a
-    /// file that every live or zombie process has would not open, or a
-    /// read said `ESRCH`): the files not read yet are skipped.
+    /// The process of the directory being read was reaped half-way
+    /// (`stat`, `status` or `cmdline` would not open, or a read said
+    /// `ESRCH`): the files not read yet are skipped.
     gone: bool,
-    /// The pid namespace this procfs shows (`<root>/1/ns/pid`), once read:
-    /// `Some(None)` when it could not be read.
+    /// The pid namespace this procfs shows (the reader's, when it is in
+    /// it: see `own_pid_ns`), once read: `Some(None)` when unknown.
     own_pid_ns: Option<Option<u64>>,
 }
 
@@ -536,10 +535,12 @@ impl ProcFs {
             )
         };
         if fd < 0 {
-            // Every file read here exists for a live or zombie process:
-            // ENOENT says the process was reaped since the directory was
-            // opened.
-            self.gone |= io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT);
+            // These exist for every live or zombie process on every kernel
+            // (unlike `cgroup` or `loginuid`, which a kernel may be built
+            // without): ENOENT says the process was reaped since the
+            // directory was opened.
+            let always = matches!(file.to_bytes(), b"stat" | b"status" | b"cmdline");
+            self.gone |= always && io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT);
             return false;
         }
         // SAFETY: openat returned a descriptor that nobody else owns.
@@ -624,10 +625,9 @@ impl ProcSource for ProcFs {
         let want_ids = fields.contains(Fields::IDS);
         let mut ns_link = None;
         let mut want_status = want_ids;
-        // A zombie's namespaces are released (its `ns/pid` no longer
-        // reads): its pid namespace is not read, rather than falling back
-        // to `status` for it.
-        if fields.contains(Fields::PIDNS) && image {
+        // (A zombie's pid namespace still reads: it comes with its pid,
+        // which lives until the zombie is reaped.)
+        if fields.contains(Fields::PIDNS) {
             // One readlink instead of formatting all of `status`: a process
             // in this procfs's own pid namespace has its pid there.
             ns_link = link_at(dir, c"ns/pid").and_then(|t| ns_inode(&t));
@@ -645,7 +645,7 @@ impl ProcSource for ProcFs {
                 }
                 snap.gid = g.map(|(r, _)| r);
             }
-            if fields.contains(Fields::PIDNS) && image && snap.ns_pid.is_none() {
+            if fields.contains(Fields::PIDNS) && snap.ns_pid.is_none() {
                 if let Some(ns) = parse_nspid(&self.buf) {
                     snap.ns_pid = ns.last().copied();
                     // The namespace only for processes in a nested one
@@ -1076,8 +1076,8 @@ mod tests {
         assert_eq!(own.pid_ns, None);
     }
 
-    /// A zombie keeps its `stat` and `cgroup`; its exe, argv, cwd and
-    /// namespaces are gone and not asked for.
+    /// A zombie keeps its `stat`, `cgroup`, ids and pid namespace; its
+    /// exe, argv and cwd are gone and not asked for.
     #[test]
     fn zombie_has_no_image() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -1096,7 +1096,7 @@ mod tests {
         assert_eq!(s.state, b'Z');
         assert_eq!(s.comm, b"true");
         assert_eq!((s.exe, s.argv, s.cwd), (None, None, None));
-        assert_eq!((s.ns_pid, s.pid_ns), (None, None));
+        assert_eq!((s.ns_pid, s.pid_ns), (Some(pid), None));
         assert!(s.cgroup.is_some());
         assert!(s.uid.is_some(), "status is still read for its ids");
     }

@@ -449,17 +449,17 @@ impl ProcConnector {
                         log::warn!("proc connector receive queue overflowed (ENOBUFS)");
                     }
                     Some(libc::EINTR) => return Ok(None),
-                    Some(libc::EAGAIN) => match deadline {
-                        Some(d) if !self.nonblocking => {
-                            if !self.wait_readable(d)? {
-                                return Ok(None);
+                    Some(libc::EAGAIN) => {
+                        self.drained = true;
+                        match deadline {
+                            Some(d) if !self.nonblocking => {
+                                if !self.wait_readable(d)? {
+                                    return Ok(None);
+                                }
                             }
+                            _ => return Ok(None),
                         }
-                        _ => {
-                            self.drained = true;
-                            return Ok(None);
-                        }
-                    },
+                    }
                     _ => return Err(Error::Recv(e)),
                 },
             }

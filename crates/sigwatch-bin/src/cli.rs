@@ -259,10 +259,12 @@ pub struct WatchArgs {
     /// The scheduling priority (nice value, -20 to 19; lower runs sooner)
     /// sigwatch raises itself to at start. A short-lived sender's argv,
     /// exe and cwd can only be read from /proc while it lives: a watcher
-    /// that waits behind busy tasks misses them. Only raises: a sigwatch
-    /// started at this nice or lower (e.g. by its service unit) keeps its
-    /// own. Needs root (CAP_SYS_NICE); if refused, sigwatch runs on at
-    /// its nice (a warning when --nice was given). Default: -10.
+    /// that waits behind busy tasks misses them. Default: -10, applied
+    /// only to a sigwatch started at nice 0 (a nice chosen by whoever
+    /// started it, `nice -n 5` or a unit's Nice=, is kept). A value given
+    /// here only raises, never lowers. Needs root (CAP_SYS_NICE); if
+    /// refused, sigwatch runs on at its nice (a warning when --nice was
+    /// given).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub nice: Option<i32>,
 }

@@ -8,11 +8,13 @@
 //! same reason (`priority_boost` in auditd.conf). Measured in the README's
 //! capture figures.
 
-/// The nice value to set, if any: only a raise (a lower value) is made,
-/// so that a priority chosen by whoever started sigwatch (a service
-/// unit's `Nice=`) is never lowered.
-fn target(current: i32, wanted: i32) -> Option<i32> {
-    (wanted < current).then_some(wanted)
+/// The nice value to set, if any. An `explicit` value only raises (a
+/// lower nice), never lowers. The default applies only to a sigwatch
+/// started at nice 0: a nice chosen by whoever started it (`nice -n 5`, a
+/// unit's `Nice=`) is theirs.
+fn target(current: i32, wanted: i32, explicit: bool) -> Option<i32> {
+    let chosen_by_starter = current != 0;
+    (wanted < current && (explicit || !chosen_by_starter)).then_some(wanted)
 }
 
 /// The calling thread's nice value (`getpriority`; on Linux, per thread).
@@ -33,8 +35,12 @@ pub fn raise_to(wanted: i32, explicit: bool) {
         log::warn!("--nice: cannot read the scheduling priority; left as is");
         return;
     };
-    let Some(n) = target(now, wanted) else {
-        log::debug!("--nice {wanted}: already at nice {now}");
+    let Some(n) = target(now, wanted, explicit) else {
+        if explicit {
+            log::info!("--nice {wanted}: kept nice {now} (only raised, never lowered)");
+        } else {
+            log::debug!("started at nice {now}: kept");
+        }
         return;
     };
     // SAFETY: setpriority has no memory-safety preconditions.
@@ -59,13 +65,22 @@ mod tests {
     use super::target;
 
     #[test]
-    fn only_raises() {
-        assert_eq!(target(0, -10), Some(-10));
-        assert_eq!(target(5, -10), Some(-10));
+    fn explicit_only_raises() {
+        assert_eq!(target(0, -10, true), Some(-10));
+        assert_eq!(target(5, -10, true), Some(-10));
         // Started higher by its unit: kept.
-        assert_eq!(target(-15, -10), None);
-        assert_eq!(target(-10, -10), None);
+        assert_eq!(target(-15, -10, true), None);
+        assert_eq!(target(-10, -10, true), None);
         // Asking for a lower priority than it has changes nothing.
-        assert_eq!(target(0, 5), None);
+        assert_eq!(target(0, 5, true), None);
+    }
+
+    #[test]
+    fn the_default_leaves_a_chosen_nice_alone() {
+        assert_eq!(target(0, -10, false), Some(-10));
+        // `nice -n 10 sigwatch`, a unit's Nice=5 or Nice=-15: theirs.
+        assert_eq!(target(10, -10, false), None);
+        assert_eq!(target(5, -10, false), None);
+        assert_eq!(target(-15, -10, false), None);
     }
 }

@@ -342,6 +342,9 @@ pub struct TreeConfig {
     /// [`Fields::ALL`] to re-read everything.
     pub fork_fields: Fields,
     /// What to read from `/proc` after an exec. Default: [`Fields::ALL`].
+    /// What is not read keeps the value copied from the parent at the
+    /// fork, as id and comm events update it (and [`ProcessTree::verify_live`]
+    /// re-reads the ids after lost events, when [`Fields::IDS`] is left out).
     pub exec_fields: Fields,
     /// At most this many argv bytes are kept per process (longer ones are
     /// cut and flagged [`ProcessInfo::argv_truncated`]), so that retention
@@ -1039,9 +1042,17 @@ impl ProcessTree {
     /// Checks every live process against `/proc` (one `stat` read each) and
     /// closes those that are gone (or zombies) or whose pid now names another
     /// process as
-    /// [`ProcessInfo::vanished`]. O(live processes): call it after the
-    /// socket reported lost events, not per event. Returns how many closed.
+    /// [`ProcessInfo::vanished`]. When [`TreeConfig::exec_fields`] leaves
+    /// the ids to the connector's id events (no [`Fields::IDS`]), their
+    /// `status` is read too: the loss may have taken a `setuid`'s event.
+    /// O(live processes): call it after the socket reported lost events,
+    /// not per event. Returns how many closed.
     pub fn verify_live(&mut self) -> usize {
+        let fields = if self.config.exec_fields.contains(Fields::IDS) {
+            Fields::STAT
+        } else {
+            Fields::IDS
+        };
         let live: Vec<(ProcessKey, Option<u64>, bool)> = self
             .entries
             .values()
@@ -1051,7 +1062,8 @@ impl ProcessTree {
         let mut closed = 0;
         for (key, ticks, from_fork) in live {
             self.stats.proc_reads += 1;
-            let same = match self.source.snapshot(key.pid, Fields::STAT) {
+            let snap = self.source.snapshot(key.pid, fields);
+            let same = match &snap {
                 // A zombie is gone for us: its exit event was lost.
                 Some(s) if !s.state_is_alive() => false,
                 Some(s) => match ticks {
@@ -1069,6 +1081,12 @@ impl ProcessTree {
             if !same {
                 self.close_vanished(key, self.now_ns);
                 closed += 1;
+            } else if let (Some(s), Some(e)) = (&snap, self.entries.get_mut(&key)) {
+                if s.uid.is_some() {
+                    e.info.uid = s.uid;
+                    e.info.euid = s.euid;
+                    e.info.gid = s.gid.or(e.info.gid);
+                }
             }
         }
         self.expire(self.now_ns);

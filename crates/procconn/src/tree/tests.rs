@@ -938,6 +938,32 @@ fn no_read_after_fork_verify_live_closes_a_reused_pid() {
     s.check();
 }
 
+/// Exec reads without ids (the watcher's setting) leave them to the
+/// connector's id events; after lost events, `verify_live` reads them: a
+/// `setuid` whose event was lost does not leave the parent's uid behind.
+#[test]
+fn verify_live_rereads_ids_the_exec_reads_leave_to_events() {
+    let mut s = Sim::host(TreeConfig {
+        read_after_fork: false,
+        exec_fields: Fields::EXE | Fields::CMDLINE | Fields::CWD,
+        ..TreeConfig::default()
+    });
+    s.fork(100, 200);
+    s.exec(200, &["/usr/bin/setpriv"]);
+    assert_eq!(s.tree.get(200).unwrap().uid, Some(1000), "inherited");
+    // It called setuid(65534); that event was lost.
+    s.fake.update(200, |p| {
+        p.snapshot.uid = Some(65534);
+        p.snapshot.euid = Some(65534);
+    });
+    s.exec(200, &["/opt/jobs/guard.sh"]);
+    assert_eq!(s.tree.get(200).unwrap().uid, Some(1000), "not read at exec");
+    assert_eq!(s.tree.verify_live(), 0);
+    let c = s.tree.get(200).unwrap();
+    assert_eq!((c.uid, c.euid), (Some(65534), Some(65534)));
+    s.check();
+}
+
 #[test]
 fn exec_whose_exit_follows_in_the_batch_reads_only_stat() {
     let mut s = Sim::host(TreeConfig::default());

@@ -26,12 +26,12 @@
 //! On older kernels the filter is not there (the doorbell would ring for
 //! every event): no doorbell, and every event wakes the watcher as before.
 
-use std::collections::VecDeque;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use procconn::event::what;
-use procconn::{EventKind, ProcConnector, ProcEvent, Subscription};
+use procconn::{ProcConnector, ProcEvent, Subscription};
 
 /// How long forks and plain exits may wait in the main socket in a storm.
 pub(crate) const QUIET: Duration = Duration::from_millis(5);
@@ -55,36 +55,66 @@ pub(crate) enum MainWait {
 /// How long to wait for the main socket's copy of a doorbell event.
 pub(crate) const CATCH_UP: Duration = Duration::from_millis(2);
 
-/// Identities of main-socket events kept to match late doorbell copies.
-const RECENT: usize = 256;
+/// Events read from the doorbell per step, at most (the rest wait).
+const RING_BATCH: usize = 4096;
 
-/// Doorbell events waiting for their main copy, at most.
-const MAX_WAITING: usize = 4096;
-
-/// The identity of one event in both sockets: the same message is
-/// delivered to each (`cn_msg.seq` per CPU).
-type Identity = (u32, u32);
-
-fn identity(ev: &ProcEvent) -> Identity {
-    (ev.cpu, ev.seq)
+/// Whether sequence number `a` is after `b` (they wrap).
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
 }
 
-/// Whether `ev` is of the kinds the doorbell rings for.
-pub(crate) fn rings_for(ev: &ProcEvent) -> bool {
-    match ev.kind {
-        EventKind::Exec { .. } => true,
-        EventKind::Exit { exit_code, .. } => exit_code != 0,
-        _ => false,
+/// Which doorbell events the main socket has not delivered yet, by the
+/// same message's per-CPU sequence number (`cn_msg.seq`): the kernel
+/// numbers each CPU's events in order and sends the one message to both
+/// sockets, so the main copy of a doorbell event is read once the main
+/// socket's events of that CPU reach its number. Bounded by the number of
+/// CPUs; no list of events.
+#[derive(Debug, Default)]
+pub(crate) struct SeqMarks {
+    /// Per CPU: the last doorbell event whose main copy is not read yet.
+    bell: HashMap<u32, u32>,
+    /// Per CPU: the last event read from the main socket.
+    main: HashMap<u32, u32>,
+}
+
+impl SeqMarks {
+    /// The doorbell delivered `ev`.
+    pub(crate) fn rang(&mut self, ev: &ProcEvent) {
+        if self.main.get(&ev.cpu).is_some_and(|&m| !after(ev.seq, m)) {
+            return;
+        }
+        let b = self.bell.entry(ev.cpu).or_insert(ev.seq);
+        if after(ev.seq, *b) {
+            *b = ev.seq;
+        }
+    }
+
+    /// The main socket delivered `events`; `true` while a doorbell event's
+    /// main copy is still to come.
+    pub(crate) fn read(&mut self, events: &[ProcEvent]) -> bool {
+        for ev in events {
+            let m = self.main.entry(ev.cpu).or_insert(ev.seq);
+            if after(ev.seq, *m) {
+                *m = ev.seq;
+            }
+        }
+        let main = &self.main;
+        self.bell
+            .retain(|cpu, b| main.get(cpu).is_none_or(|&m| after(*b, m)));
+        !self.bell.is_empty()
+    }
+
+    /// Gives up on the main copies still to come (lost in the main socket,
+    /// which counts its own losses, or sent before it subscribed).
+    pub(crate) fn forget(&mut self) {
+        self.bell.clear();
     }
 }
 
 pub(crate) struct Doorbell {
     conn: ProcConnector,
     scratch: Vec<ProcEvent>,
-    /// Doorbell events whose main-socket copy was not read yet.
-    waiting: Vec<Identity>,
-    /// Doorbell-kind events read from the main socket lately.
-    recent: VecDeque<Identity>,
+    marks: SeqMarks,
     pace: Pace,
 }
 
@@ -99,6 +129,9 @@ pub(crate) struct Pace {
     storm: bool,
     /// Start of the current rate window and the events read in it.
     window: (Instant, u32),
+    /// In storm mode: events read since the quiet window began (by any
+    /// step, also the doorbell's).
+    window_reads: usize,
 }
 
 impl Doorbell {
@@ -107,6 +140,16 @@ impl Doorbell {
     /// socket first, so the main copy of an event is then usually there
     /// before the doorbell rings.
     pub(crate) fn open() -> Option<Doorbell> {
+        // Not even tried where the kernel cannot filter: the old
+        // behaviour exactly.
+        if procconn::socket::kernel_version()
+            .is_none_or(|v| v < procconn::socket::FILTER_MIN_KERNEL)
+        {
+            log::info!(
+                "process events: the kernel filters no subscription (Linux < 6.6); every event wakes the watcher"
+            );
+            return None;
+        }
         let cfg = procconn::Config::default()
             .recv_buffer(Some(1 << 20))
             .filter(Some(what::EXEC | what::NONZERO_EXIT))
@@ -120,6 +163,25 @@ impl Doorbell {
                 return None;
             }
         };
+        // An overflowing doorbell loses no event (the main socket has them
+        // all), only wake-ups: no ENOBUFS error or loss warning for it.
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                conn.as_raw_fd(),
+                libc::SOL_NETLINK,
+                libc::NETLINK_NO_ENOBUFS,
+                std::ptr::from_ref(&on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            log::debug!(
+                "doorbell: NETLINK_NO_ENOBUFS: {}",
+                std::io::Error::last_os_error()
+            );
+        }
         if !matches!(conn.subscription(), Some(Subscription::KernelFilter(_))) {
             log::info!(
                 "process events: the kernel filters no subscription (Linux < 6.6); every event wakes the watcher"
@@ -129,8 +191,7 @@ impl Doorbell {
         Some(Doorbell {
             conn,
             scratch: Vec::new(),
-            waiting: Vec::new(),
-            recent: VecDeque::with_capacity(RECENT),
+            marks: SeqMarks::default(),
             pace: Pace::new(Instant::now()),
         })
     }
@@ -139,41 +200,23 @@ impl Doorbell {
     /// read.
     pub(crate) fn ring(&mut self) {
         self.scratch.clear();
-        if let Err(e) = self.conn.drain_into(&mut self.scratch, MAX_WAITING) {
+        if let Err(e) = self.conn.drain_into(&mut self.scratch, RING_BATCH) {
             log::debug!("doorbell: {e}");
         }
         for ev in &self.scratch {
-            let id = identity(ev);
-            if !self.recent.contains(&id) {
-                self.waiting.push(id);
-            }
-        }
-        // Bounded: copies the main socket never shows (it lost them) are
-        // given up after a catch-up, and never more than this are kept.
-        if self.waiting.len() > MAX_WAITING {
-            let extra = self.waiting.len() - MAX_WAITING;
-            self.waiting.drain(..extra);
+            self.marks.rang(ev);
         }
     }
 
-    /// Notes the doorbell-kind events read from the main socket; `true`
-    /// while some doorbell event's main copy is still missing.
+    /// Notes the events read from the main socket; `true` while some
+    /// doorbell event's main copy is still to come.
     pub(crate) fn saw(&mut self, events: &[ProcEvent]) -> bool {
-        for ev in events.iter().filter(|e| rings_for(e)) {
-            let id = identity(ev);
-            self.waiting.retain(|w| *w != id);
-            if self.recent.len() == RECENT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(id);
-        }
-        !self.waiting.is_empty()
+        self.marks.read(events)
     }
 
-    /// Gives up on the main copies still missing (lost in the main socket,
-    /// which counts its own losses).
+    /// Gives up on the main copies still to come.
     pub(crate) fn forget_waiting(&mut self) {
-        self.waiting.clear();
+        self.marks.forget();
     }
 
     /// How the main socket is waited on.
@@ -193,6 +236,7 @@ impl Pace {
             quiet_until: None,
             storm: false,
             window: (now, 0),
+            window_reads: 0,
         }
     }
 
@@ -221,16 +265,25 @@ impl Pace {
             self.quiet_until = None;
             return Some(MainWait::OneShot);
         }
+        self.window_reads = self.window_reads.saturating_add(read);
+        if backlog {
+            // More wait: read again at once, whatever the window.
+            self.quiet_until = Some(now);
+            return None;
+        }
         if fired {
-            self.quiet_until = Some(if backlog { now } else { now + QUIET });
+            self.quiet_until = Some(now + QUIET);
+            self.window_reads = 0;
             return None;
         }
         if !self.quiet_over(now) {
             return None;
         }
-        if backlog || read > 0 {
-            // Still busy: read again after another quiet window.
-            self.quiet_until = Some(if backlog { now } else { now + QUIET });
+        if self.window_reads > 0 {
+            // Still busy (doorbell steps may have emptied the socket
+            // before this read): another quiet window.
+            self.quiet_until = Some(now + QUIET);
+            self.window_reads = 0;
             return None;
         }
         // Empty after a quiet window: calm again.
@@ -321,12 +374,75 @@ mod tests {
         let t3 = t2 + QUIET;
         assert_eq!(p.after_read(t3, false, 4096, true), None);
         assert_eq!(p.timeout(t3), Some(Duration::ZERO));
-        // Over and empty: calm, waited on always again.
-        assert_eq!(
-            p.after_read(t3 + ms(1), false, 0, false),
-            Some(MainWait::Always)
-        );
-        assert_eq!(p.timeout(t3 + ms(1)), None);
+        // The rest read: that window had events, so another one.
+        assert_eq!(p.after_read(t3, false, 0, false), None);
+        assert_eq!(p.timeout(t3), Some(QUIET));
+        // A whole window without events: calm, waited on always again.
+        let t4 = t3 + QUIET;
+        assert_eq!(p.after_read(t4, false, 0, false), Some(MainWait::Always));
+        assert_eq!(p.timeout(t4), None);
+    }
+
+    /// In an exec storm the doorbell's steps empty the main socket, so the
+    /// read at the end of a window finds nothing: the window's other reads
+    /// keep the storm mode (no flapping between the modes).
+    #[test]
+    fn reads_by_doorbell_steps_keep_the_storm() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        assert_eq!(p.after_read(t0, true, 500, false), Some(MainWait::OneShot));
+        assert_eq!(p.after_read(t0, true, 1, false), None);
+        assert_eq!(p.after_read(t0 + ms(2), false, 3, false), None);
+        assert_eq!(p.after_read(t0 + QUIET, false, 0, false), None);
+        assert_eq!(p.timeout(t0 + QUIET), Some(QUIET));
+    }
+
+    /// A backlog found by a doorbell step inside a quiet window is read at
+    /// once, not at the window's end.
+    #[test]
+    fn a_backlog_is_read_at_once_inside_a_window() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        p.after_read(t0, true, 500, false);
+        p.after_read(t0, true, 1, false);
+        assert_eq!(p.after_read(t0 + ms(1), false, 4096, true), None);
+        assert_eq!(p.timeout(t0 + ms(1)), Some(Duration::ZERO));
+    }
+
+    fn ev(cpu: u32, seq: u32) -> ProcEvent {
+        ProcEvent {
+            seq,
+            cpu,
+            timestamp_ns: 0,
+            kind: procconn::EventKind::Unknown {
+                what: 0,
+                data: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn doorbell_events_are_matched_by_per_cpu_sequence() {
+        let mut m = SeqMarks::default();
+        assert!(!m.read(&[ev(0, 10), ev(1, 5)]));
+        // The doorbell rings for cpu 0 seq 12 and cpu 1 seq 7.
+        m.rang(&ev(0, 12));
+        m.rang(&ev(1, 7));
+        // The main socket has cpu 0 up to 12 only: cpu 1 still to come.
+        assert!(m.read(&[ev(0, 11), ev(0, 12), ev(1, 6)]));
+        assert!(!m.read(&[ev(1, 7)]));
+        // A doorbell copy of an event the main socket delivered already.
+        m.rang(&ev(0, 12));
+        assert!(!m.read(&[]));
+        // Sequence numbers wrap.
+        m.read(&[ev(2, u32::MAX)]);
+        m.rang(&ev(2, 1));
+        assert!(m.read(&[ev(2, 0)]));
+        assert!(!m.read(&[ev(2, 1)]));
+        // Given up: nothing waits.
+        m.rang(&ev(3, 1));
+        m.forget();
+        assert!(!m.read(&[]));
     }
 
     #[test]

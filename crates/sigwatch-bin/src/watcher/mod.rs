@@ -5,7 +5,10 @@
 //! It is [`AsFd`] (an epoll descriptor that is readable when any witness
 //! has something) with a non-blocking [`Watcher::step`] that hands out
 //! typed [`Report`]s; [`Watcher::timeout`] says how long the caller may
-//! wait before the next step is due anyway (join windows expire on time).
+//! wait before the next step is due anyway (join windows expire on time,
+//! and in a storm of process events — kernel ≥ 6.6 — only execs and
+//! non-zero exits wake the caller: the other events are read on that
+//! timer, at most 5 ms late).
 //! [`Watcher::finish`] reports what is still pending and puts the host
 //! back as it was found (rules, `enabled`, audit pid, trace instance,
 //! tracefs mount); dropping a watcher does the same, without the reports.
@@ -348,10 +351,14 @@ impl Watcher {
         }
     }
 
-    /// Reads what every witness has now (never blocks), feeds the engine
-    /// and returns the reports that are due: kill reports and loss
-    /// reports. Call it when the descriptor is readable or
-    /// [`Watcher::timeout`] has passed.
+    /// Reads what every witness has now, feeds the engine and returns the
+    /// reports that are due: kill reports and loss reports. Call it when
+    /// the descriptor is readable or [`Watcher::timeout`] has passed: in
+    /// a storm of process events (kernel ≥ 6.6) the process socket is
+    /// only read by a step after its timeout, and a caller that ignores
+    /// the timeout lets it overflow. It does not block, except for up to
+    /// 2 ms when the doorbell rang for an event whose copy the main
+    /// socket has not got yet (the kernel is delivering it).
     ///
     /// # Errors
     /// [`Error::Fatal`] when waiting on the witnesses failed.
@@ -395,10 +402,14 @@ impl Watcher {
         // doorbell makes rare; an empty read is one syscall.
         let proc_due = proc_ready || self.doorbell.is_some();
         self.events.clear();
-        let proc_backlog = proc_due && self.read_proc();
-        if proc_due {
-            self.settle_doorbell(proc_ready, proc_backlog);
-        }
+        // The backlog after the doorbell's catch-up, which may read more:
+        // what the audit gate below must see.
+        let proc_backlog = if proc_due {
+            let backlog = self.read_proc();
+            self.settle_doorbell(proc_ready, backlog)
+        } else {
+            false
+        };
         // Audit records wait while process events are behind: a kill's
         // record must not overtake the fork and exec of its sender (the
         // tree would not know the sender yet). The socket keeps them.
@@ -426,6 +437,7 @@ impl Watcher {
         // what the exit already took away; the same pass says whether a
         // process of the batch died of a signal.
         let mut signalled = false;
+        let watched = self.engine.config().signals;
         let exits = self
             .engine
             .procs_mut()
@@ -436,17 +448,19 @@ impl Watcher {
                     status,
                     ..
                 } if process_pid == process_tgid => {
-                    signalled |= status.signal().is_some();
+                    signalled |= status
+                        .signal()
+                        .is_some_and(|sig| watched.contains(i32::from(sig)));
                     Some(process_tgid)
                 }
                 _ => None,
             }))
             > 0;
-        // Only deaths by a signal and audit kills need the kernel log and
-        // the trace pipe (and exits of processes whose kills wait: a caught
-        // signal): a batch of forks, execs and plain exits does without
-        // the two reads (one syscall each when empty), which counts in
-        // storms of short-lived processes.
+        // Only deaths by a watched signal and audit kills need the kernel
+        // log and the trace pipe (and exits of processes whose kills wait:
+        // a caught signal): a batch of forks, execs, plain exits and, say,
+        // SIGPIPE deaths does without the two reads (one syscall each when
+        // empty), which counts in storms of short-lived processes.
         let explain = signalled || !self.kills.is_empty() || (exits && self.engine.pending() > 0);
         if kmsg_ready || explain {
             self.read_kmsg(now, &mut out);
@@ -504,10 +518,11 @@ impl Watcher {
     /// After a read of the main socket: waits briefly for the main copies
     /// of doorbell events not read yet, and changes how the main socket
     /// is waited on when the doorbell says so (`fired`: its one-shot wait
-    /// woke us).
-    fn settle_doorbell(&mut self, fired: bool, mut backlog: bool) {
+    /// woke us). Returns whether more events wait (after the catch-up's
+    /// reads, if any).
+    fn settle_doorbell(&mut self, fired: bool, mut backlog: bool) -> bool {
         let Some(mut d) = self.doorbell.take() else {
-            return;
+            return backlog;
         };
         // With a backlog the rest is read at the next step anyway.
         let mut missing = d.saw(&self.events);
@@ -542,6 +557,7 @@ impl Watcher {
             }
         }
         self.doorbell = Some(d);
+        backlog
     }
 
     /// Process events the kernel could not deliver: a loss report, and a
