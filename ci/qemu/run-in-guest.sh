@@ -323,7 +323,9 @@ while IFS='|' read -r name dir exe; do
   fi
   [ -z "$skips" ] || echo "$skips" | sed 's/^/                 /'
 done <"$list"
+hung=0
 if ! grep -qx 'SIGWATCH-QEMU: done' "$console"; then
+  hung=1
   if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
     echo "guest did not finish within ${timeout_s}s"
   else
@@ -355,5 +357,9 @@ fi
 log "times: packages $((t_pkgs - t_start))s, kernel $((t_kernel - t_pkgs))s, cargo $((t_build - t_kernel))s, initramfs $((t_initrd - t_build))s, guest $((t_boot - t_initrd))s, total $((t_boot - t_start))s"
 log "console log: $console"
 [ $fail -eq 0 ] && log "all guest tests passed" || log "FAILED"
+# 75 (EX_TEMPFAIL): the guest never finished (e.g. a guest-kernel stall
+# under TCG emulation), as opposed to a test that failed: the caller may
+# boot it once more.
+[ $fail -ne 0 ] && [ $hung -eq 1 ] && exit 75
 exit $fail
 }
