@@ -334,6 +334,15 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// A pace in storm mode whose one-shot wait fired at `t0`: quiet until
+    /// `t0 + QUIET`.
+    fn fired_in_a_storm(t0: Instant) -> Pace {
+        let mut p = Pace::new(t0);
+        assert_eq!(p.after_read(t0, true, 500, false), Some(MainWait::OneShot));
+        assert_eq!(p.after_read(t0, true, 1, false), None);
+        p
+    }
+
     #[test]
     fn calm_until_the_rate_of_a_storm() {
         let t0 = Instant::now();
@@ -389,9 +398,7 @@ mod tests {
     #[test]
     fn reads_by_doorbell_steps_keep_the_storm() {
         let t0 = Instant::now();
-        let mut p = Pace::new(t0);
-        assert_eq!(p.after_read(t0, true, 500, false), Some(MainWait::OneShot));
-        assert_eq!(p.after_read(t0, true, 1, false), None);
+        let mut p = fired_in_a_storm(t0);
         assert_eq!(p.after_read(t0 + ms(2), false, 3, false), None);
         assert_eq!(p.after_read(t0 + QUIET, false, 0, false), None);
         assert_eq!(p.timeout(t0 + QUIET), Some(QUIET));
@@ -402,9 +409,7 @@ mod tests {
     #[test]
     fn a_backlog_is_read_at_once_inside_a_window() {
         let t0 = Instant::now();
-        let mut p = Pace::new(t0);
-        p.after_read(t0, true, 500, false);
-        p.after_read(t0, true, 1, false);
+        let mut p = fired_in_a_storm(t0);
         assert_eq!(p.after_read(t0 + ms(1), false, 4096, true), None);
         assert_eq!(p.timeout(t0 + ms(1)), Some(Duration::ZERO));
     }
@@ -448,9 +453,7 @@ mod tests {
     #[test]
     fn timeout_rounds_up_to_whole_milliseconds() {
         let t0 = Instant::now();
-        let mut p = Pace::new(t0);
-        p.after_read(t0, true, 500, false);
-        p.after_read(t0, true, 1, false);
+        let p = fired_in_a_storm(t0);
         // 4.7 ms left: 5 ms, so that a millisecond poll does not return
         // before the window is over and spin.
         assert_eq!(p.timeout(t0 + Duration::from_micros(300)), Some(ms(5)));
