@@ -15,19 +15,127 @@
 //! nice value of both listeners (default -10, sigwatch's `--nice`).
 //! `SIGWATCH_BENCH_BIN` runs another sigwatch binary (a build of the base
 //! commit, to compare before and after on the same busy machine).
+//!
+//! `STORM_KINDS=floor` adds the *reader floor* of the fork+exec storm:
+//! instead of sigwatch, a bare listener (this bench binary re-run) with a
+//! connector socket filtered in the kernel to execs (Linux ≥ 6.6) reads,
+//! for each exec, what sigwatch's process tree reads, through the same
+//! `procconn::ProcFs`, and nothing else: no forks, no exits, no tree, no
+//! output. Once with sigwatch's exec facts (comm, exe, argv, cwd, cgroup,
+//! pid namespace), once with argv, exe and cwd only (with the `stat` that
+//! `ProcFs` reads first in every snapshot: comm, and the start time that
+//! proves the pid was not reused in between). Its ratio to forkstat
+//! is what reading those facts costs at the least: the part of
+//! sigwatch's CPU that no change to sigwatch's own code can remove.
 //! Holds the audit test lock and checks audit is left as found.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{env_f64, spread, AuditGuard, Forkstat, Sigwatch, Storm, StormKind};
+
+/// One kind of round: sigwatch on a storm, or the reader floor (which
+/// facts) on the fork+exec storm.
+#[derive(Debug, Clone, Copy)]
+enum Trial {
+    Storm(StormKind),
+    Floor(&'static str),
+}
+
+impl Trial {
+    fn name(&self) -> String {
+        match self {
+            Trial::Storm(kind) => format!("{} storm", kind.name()),
+            Trial::Floor("image") => {
+                "reader floor, stat+argv+exe+cwd, on the fork+exec storm".into()
+            }
+            Trial::Floor(_) => "reader floor, sigwatch's exec facts, on the fork+exec storm".into(),
+        }
+    }
+}
 
 struct Round {
     ratio: f64,
     sw_us_per_proc: f64,
     fs_us_per_proc: f64,
+}
+
+/// The facts the reader floor reads per exec: sigwatch's (`all`), or
+/// argv, exe and cwd (`image`); `stat` comes with both.
+fn floor_fields(which: &str) -> procconn::Fields {
+    use procconn::Fields;
+    let image = Fields::EXE | Fields::CMDLINE | Fields::CWD;
+    match which {
+        "image" => image,
+        _ => image | Fields::CGROUP | Fields::PIDNS,
+    }
+}
+
+/// The reader floor's listener (run as `STORM_FLOOR_LISTENER=all|image
+/// <this bench>`): reads each exec's facts until it is killed.
+fn floor_listener(which: &str) -> ! {
+    let fields = floor_fields(which);
+    let cfg = procconn::Config::default()
+        .recv_buffer(Some(1 << 20))
+        .filter(Some(procconn::event::what::EXEC))
+        .nonblocking(true);
+    let mut conn = procconn::ProcConnector::open(&cfg).expect("proc connector");
+    let mut procfs = procconn::ProcFs::new();
+    let mut events = Vec::new();
+    loop {
+        let mut fds = [nix::poll::PollFd::new(
+            conn.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+        events.clear();
+        let _ = conn.drain_into(&mut events, 4096);
+        for ev in &events {
+            if let procconn::EventKind::Exec { process_tgid, .. } = ev.kind {
+                let _ = procconn::ProcSource::snapshot(&mut procfs, process_tgid, fields);
+            }
+        }
+    }
+}
+
+/// The reader floor on one fork+exec storm, next to forkstat.
+fn floor_round(which: &str, secs: f64, rate: Option<f64>) -> Option<Round> {
+    let exe = std::env::current_exe().ok()?;
+    let child = Command::new("nice")
+        .args(["-n", &common::bench_nice().to_string()])
+        .arg(exe)
+        .env("STORM_FLOOR_LISTENER", which)
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pid = child.id() as libc::pid_t;
+    let fs = Forkstat::start();
+    std::thread::sleep(Duration::from_millis(300));
+    let storm = Storm::start(StormKind::Exec, secs, rate);
+    let (made, _) = storm.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let cpu = common::wait_cpu(pid);
+    let (fs_cpu, _, _) = fs?.stop();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / made.max(1) as f64;
+    let ratio = cpu.as_secs_f64() / fs_cpu.as_secs_f64().max(1e-9);
+    println!(
+        "  reader floor ({which}): CPU {:.2} s ({:.1} µs/process); forkstat CPU {:.2} s ({:.1} µs/process); floor/forkstat {ratio:.2}×",
+        cpu.as_secs_f64(),
+        per(cpu),
+        fs_cpu.as_secs_f64(),
+        per(fs_cpu)
+    );
+    Some(Round {
+        ratio,
+        sw_us_per_proc: per(cpu),
+        fs_us_per_proc: per(fs_cpu),
+    })
 }
 
 fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
@@ -90,6 +198,9 @@ fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
 }
 
 fn main() {
+    if let Ok(which) = std::env::var("STORM_FLOOR_LISTENER") {
+        floor_listener(&which);
+    }
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -108,39 +219,48 @@ fn main() {
         common::bench_nice()
     );
     let guard = AuditGuard::take();
-    let mut results: Vec<(StormKind, Vec<Round>)> = Vec::new();
+    let mut results: Vec<(Trial, Vec<Round>)> = Vec::new();
     for k in kinds.split(',') {
-        let kind = match k.trim() {
-            "fork" => StormKind::Fork,
-            "exec" => StormKind::Exec,
-            other => panic!("STORM_KINDS: unknown storm {other:?} (fork, exec)"),
-        };
-        results.push((kind, Vec::new()));
+        match k.trim() {
+            "fork" => results.push((Trial::Storm(StormKind::Fork), Vec::new())),
+            "exec" => results.push((Trial::Storm(StormKind::Exec), Vec::new())),
+            "floor" => {
+                results.push((Trial::Floor("all"), Vec::new()));
+                results.push((Trial::Floor("image"), Vec::new()));
+            }
+            other => panic!("STORM_KINDS: unknown storm {other:?} (fork, exec, floor)"),
+        }
     }
     for r in 0..repeat {
-        for (kind, rounds) in &mut results {
-            let rate = if *kind == StormKind::Fork {
-                fork_rate
-            } else {
-                exec_rate
+        for (trial, rounds) in &mut results {
+            let rate = match trial {
+                Trial::Storm(StormKind::Fork) => fork_rate,
+                _ => exec_rate,
             };
             println!(
-                "round {}/{repeat}, {} storm, {secs} s, {}",
+                "round {}/{repeat}, {}, {secs} s, {}",
                 r + 1,
-                kind.name(),
+                trial.name(),
                 rate.map_or("unpaced".into(), |r| format!("paced at {r:.0}/s"))
             );
-            rounds.extend(round(*kind, secs, rate));
+            rounds.extend(match trial {
+                Trial::Storm(kind) => round(*kind, secs, rate),
+                Trial::Floor(which) => floor_round(which, secs, rate),
+            });
         }
     }
     println!("summary (median (min–max) over {repeat} rounds):");
-    for (kind, rounds) in &results {
+    for (trial, rounds) in &results {
         let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
         let sw: Vec<f64> = rounds.iter().map(|r| r.sw_us_per_proc).collect();
         let fs: Vec<f64> = rounds.iter().map(|r| r.fs_us_per_proc).collect();
+        let who = match trial {
+            Trial::Storm(_) => "sigwatch",
+            Trial::Floor(_) => "floor",
+        };
         println!(
-            "  {}: sigwatch/forkstat CPU {}×; sigwatch {} µs/process, forkstat {} µs/process",
-            kind.name(),
+            "  {}: {who}/forkstat CPU {}×; {who} {} µs/process, forkstat {} µs/process",
+            trial.name(),
             spread(&ratios, 2),
             spread(&sw, 1),
             spread(&fs, 1)
