@@ -250,6 +250,74 @@ fn thread_creation_and_exit() {
     assert_eq!((parent_pid.unwrap_or(0), parent_tgid.unwrap_or(0)), (0, 0));
 }
 
+/// The kernel builds one message per event and sends it to every socket
+/// of the group: an exec has the same `cpu` and `seq` (the per-CPU
+/// sequence number) in a socket filtered in the kernel to execs as in an
+/// unfiltered one. sigwatch's doorbell (a filtered socket that wakes the
+/// reader of an unfiltered one) matches the two copies on it.
+#[test]
+fn kernel_filtered_copy_has_the_same_cpu_and_seq() {
+    let test = "kernel_filtered_copy_has_the_same_cpu_and_seq";
+    if !common::require_proc_connector(test) {
+        return;
+    }
+    if !sigwatch_test_support::probe::proc_connector_filter() {
+        sigwatch_test_support::skip(
+            test,
+            sigwatch_test_support::Need::Kernel("no proc connector filter (Linux < 6.6)".into()),
+            "needs the kernel's subscription filter",
+        );
+        return;
+    }
+    let bell_cfg = Config::default().filter(Some(what::EXEC)).nonblocking(true);
+    let mut bell = common::connector(test, &bell_cfg).unwrap();
+    assert_eq!(
+        bell.subscription(),
+        Some(Subscription::KernelFilter(what::EXEC))
+    );
+    let mut main = common::connector(test, &Config::default().nonblocking(true)).unwrap();
+    let (mut bell_evs, mut main_evs) = (Vec::new(), Vec::new());
+    let pids: Vec<Pid> = (0..20)
+        .map(|_| {
+            let mut c = Command::new("/bin/true").spawn().unwrap();
+            let pid = c.id() as Pid;
+            c.wait().unwrap();
+            pid
+        })
+        .collect();
+    let exec_of = |evs: &[ProcEvent], pid: Pid| {
+        evs.iter()
+            .find(|e| matches!(e.kind, EventKind::Exec { process_tgid, .. } if process_tgid == pid))
+            .map(|e| (e.cpu, e.seq))
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while pids
+        .iter()
+        .any(|&p| exec_of(&bell_evs, p).is_none() || exec_of(&main_evs, p).is_none())
+        && std::time::Instant::now() < deadline
+    {
+        bell.drain_into(&mut bell_evs, usize::MAX).unwrap();
+        main.drain_into(&mut main_evs, usize::MAX).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        bell_evs
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Exec { .. })),
+        "only execs pass the filter"
+    );
+    for pid in pids {
+        let bell_copy = exec_of(&bell_evs, pid)
+            .unwrap_or_else(|| panic!("no exec of {pid} in the filtered socket"));
+        let main_copy = exec_of(&main_evs, pid)
+            .unwrap_or_else(|| panic!("no exec of {pid} in the plain socket"));
+        assert_eq!(
+            bell_copy, main_copy,
+            "exec of {pid}: (cpu, seq) differ between the copies"
+        );
+    }
+}
+
 /// Two listeners: dropping one (IGNORE in the same form as its LISTEN)
 /// leaves the other receiving. A kernel filter (≥ 6.6) delivers only the
 /// selected events.
