@@ -24,7 +24,9 @@
 //! output. Once with sigwatch's exec facts (comm, exe, argv, cwd, cgroup,
 //! pid namespace), once with argv, exe and cwd only (with the `stat` that
 //! `ProcFs` reads first in every snapshot: comm, and the start time that
-//! proves the pid was not reused in between). Its ratio to forkstat
+//! proves the pid was not reused in between), once argv, exe and cwd by
+//! bare syscalls without `stat` (the least any reader of them can do).
+//! Its ratio to forkstat
 //! is what reading those facts costs at the least: the part of
 //! sigwatch's CPU that no change to sigwatch's own code can remove.
 //! Holds the audit test lock and checks audit is left as found.
@@ -64,8 +66,9 @@ struct Round {
     fs_us_per_proc: f64,
 }
 
-/// The facts the reader floor reads per exec: sigwatch's (`all`), or
-/// argv, exe and cwd (`image`); `stat` comes with both.
+/// The facts the reader floor reads per exec through `ProcFs`:
+/// sigwatch's (`all`), or argv, exe and cwd (`image`); `stat` comes with
+/// both. (`bare` does not use `ProcFs`: [`bare_read`].)
 fn floor_fields(which: &str) -> procconn::Fields {
     use procconn::Fields;
     let image = Fields::EXE | Fields::CMDLINE | Fields::CWD;
@@ -75,7 +78,7 @@ fn floor_fields(which: &str) -> procconn::Fields {
     }
 }
 
-/// The reader floor's listener (run as `STORM_FLOOR_LISTENER=all|image
+/// The reader floor's listener (run as `STORM_FLOOR_LISTENER=all|image|bare
 /// <this bench>`): reads each exec's facts until it is killed.
 fn floor_listener(which: &str) -> ! {
     let fields = floor_fields(which);
@@ -96,9 +99,43 @@ fn floor_listener(which: &str) -> ! {
         let _ = conn.drain_into(&mut events, 4096);
         for ev in &events {
             if let procconn::EventKind::Exec { process_tgid, .. } = ev.kind {
-                let _ = procconn::ProcSource::snapshot(&mut procfs, process_tgid, fields);
+                if which == "bare" {
+                    bare_read(process_tgid);
+                } else {
+                    let _ = procconn::ProcSource::snapshot(&mut procfs, process_tgid, fields);
+                }
             }
         }
+    }
+}
+
+/// The least a reader of argv, exe and cwd can do: the directory, then
+/// `cmdline`, `exe` and `cwd` relative to it, with bare syscalls (no
+/// `stat`, so nothing proves the pid was not reused in between).
+fn bare_read(pid: procconn::Pid) {
+    let mut buf = [0u8; 4096];
+    let Ok(path) = std::ffi::CString::new(format!("/proc/{pid}")) else {
+        return;
+    };
+    // SAFETY: NUL-terminated paths and a buffer of the length given; every
+    // descriptor opened here is closed here.
+    unsafe {
+        let dir = libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        if dir < 0 {
+            return;
+        }
+        let f = libc::openat(dir, c"cmdline".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if f >= 0 {
+            libc::read(f, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(f);
+        }
+        for link in [c"exe", c"cwd"] {
+            libc::readlinkat(dir, link.as_ptr(), buf.as_mut_ptr().cast(), buf.len());
+        }
+        libc::close(dir);
     }
 }
 
@@ -227,6 +264,7 @@ fn main() {
             "floor" => {
                 results.push((Trial::Floor("all"), Vec::new()));
                 results.push((Trial::Floor("image"), Vec::new()));
+                results.push((Trial::Floor("bare"), Vec::new()));
             }
             other => panic!("STORM_KINDS: unknown storm {other:?} (fork, exec, floor)"),
         }
