@@ -251,9 +251,10 @@ fn thread_creation_and_exit() {
 }
 
 /// The kernel builds one message per event and sends it to every socket
-/// of the group: an exec has the same `cpu` and `seq` (the per-CPU
-/// sequence number) in a socket filtered in the kernel to execs as in an
-/// unfiltered one. sigwatch's doorbell (a filtered socket that wakes the
+/// of the group: an exec, or a non-zero exit, has the same `cpu`, `seq`
+/// (the per-CPU sequence number) and timestamp in a socket filtered in
+/// the kernel to those as in an unfiltered one, and `(cpu, seq)` names
+/// one event. sigwatch's doorbell (a filtered socket that wakes the
 /// reader of an unfiltered one) matches the two copies on it.
 #[test]
 fn kernel_filtered_copy_has_the_same_cpu_and_seq() {
@@ -269,53 +270,94 @@ fn kernel_filtered_copy_has_the_same_cpu_and_seq() {
         );
         return;
     }
-    let bell_cfg = Config::default().filter(Some(what::EXEC)).nonblocking(true);
+    // As sigwatch's doorbell: execs and non-zero exits. Room for a busy
+    // host's events while the children run.
+    let mask = what::EXEC | what::NONZERO_EXIT;
+    let bell_cfg = Config::default()
+        .filter(Some(mask))
+        .recv_buffer(Some(1 << 20))
+        .nonblocking(true);
     let mut bell = common::connector(test, &bell_cfg).unwrap();
-    assert_eq!(
-        bell.subscription(),
-        Some(Subscription::KernelFilter(what::EXEC))
-    );
-    let mut main = common::connector(test, &Config::default().nonblocking(true)).unwrap();
+    assert_eq!(bell.subscription(), Some(Subscription::KernelFilter(mask)));
+    let main_cfg = Config::default()
+        .recv_buffer(Some(1 << 20))
+        .nonblocking(true);
+    let mut main = common::connector(test, &main_cfg).unwrap();
     let (mut bell_evs, mut main_evs) = (Vec::new(), Vec::new());
-    let pids: Vec<Pid> = (0..20)
-        .map(|_| {
-            let mut c = Command::new("/bin/true").spawn().unwrap();
+    // Half exit 0 (the filter drops their exits), half exit 1.
+    let pids: Vec<(Pid, bool)> = (0..20)
+        .map(|i| {
+            let failing = i % 2 == 1;
+            let prog = if failing { "/bin/false" } else { "/bin/true" };
+            let mut c = Command::new(prog).spawn().unwrap();
             let pid = c.id() as Pid;
             c.wait().unwrap();
-            pid
+            (pid, failing)
         })
         .collect();
     let exec_of = |evs: &[ProcEvent], pid: Pid| {
         evs.iter()
             .find(|e| matches!(e.kind, EventKind::Exec { process_tgid, .. } if process_tgid == pid))
-            .map(|e| (e.cpu, e.seq))
+            .map(|e| (e.cpu, e.seq, e.timestamp_ns))
+    };
+    let exit_of = |evs: &[ProcEvent], pid: Pid| {
+        evs.iter()
+            .find(|e| is_exit_of(e, pid))
+            .map(|e| (e.cpu, e.seq, e.timestamp_ns))
+    };
+    let complete = |bell: &[ProcEvent], main: &[ProcEvent]| {
+        pids.iter().all(|&(p, failing)| {
+            exec_of(bell, p).is_some()
+                && exec_of(main, p).is_some()
+                && exit_of(main, p).is_some()
+                && (!failing || exit_of(bell, p).is_some())
+        })
     };
     let deadline = std::time::Instant::now() + WAIT;
-    while pids
-        .iter()
-        .any(|&p| exec_of(&bell_evs, p).is_none() || exec_of(&main_evs, p).is_none())
-        && std::time::Instant::now() < deadline
-    {
+    while !complete(&bell_evs, &main_evs) && std::time::Instant::now() < deadline {
         bell.drain_into(&mut bell_evs, usize::MAX).unwrap();
         main.drain_into(&mut main_evs, usize::MAX).unwrap();
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(
-        bell_evs
-            .iter()
-            .all(|e| matches!(e.kind, EventKind::Exec { .. })),
-        "only execs pass the filter"
+    let lost = format!(
+        "(losses: filtered {:?}, plain {:?})",
+        bell.loss(),
+        main.loss()
     );
-    for pid in pids {
-        let bell_copy = exec_of(&bell_evs, pid)
-            .unwrap_or_else(|| panic!("no exec of {pid} in the filtered socket"));
-        let main_copy = exec_of(&main_evs, pid)
-            .unwrap_or_else(|| panic!("no exec of {pid} in the plain socket"));
-        assert_eq!(
-            bell_copy, main_copy,
-            "exec of {pid}: (cpu, seq) differ between the copies"
-        );
+    for e in &bell_evs {
+        match e.kind {
+            EventKind::Exec { .. } => {}
+            EventKind::Exit { exit_code, .. } => assert_ne!(exit_code, 0, "a zero exit passed"),
+            _ => panic!("the filter let through {e:?}"),
+        }
     }
+    let mut main_keys = Vec::new();
+    for &(pid, failing) in &pids {
+        let bell_copy = exec_of(&bell_evs, pid)
+            .unwrap_or_else(|| panic!("no exec of {pid} in the filtered socket {lost}"));
+        let main_copy = exec_of(&main_evs, pid)
+            .unwrap_or_else(|| panic!("no exec of {pid} in the plain socket {lost}"));
+        assert_eq!(bell_copy, main_copy, "exec of {pid}: the copies differ");
+        main_keys.push((main_copy.0, main_copy.1));
+        let main_exit = exit_of(&main_evs, pid)
+            .unwrap_or_else(|| panic!("no exit of {pid} in the plain socket {lost}"));
+        main_keys.push((main_exit.0, main_exit.1));
+        if failing {
+            let bell_exit = exit_of(&bell_evs, pid)
+                .unwrap_or_else(|| panic!("no exit of {pid} in the filtered socket {lost}"));
+            assert_eq!(bell_exit, main_exit, "exit of {pid}: the copies differ");
+        } else {
+            assert!(
+                exit_of(&bell_evs, pid).is_none(),
+                "zero exit of {pid} passed"
+            );
+        }
+    }
+    // (cpu, seq) names one event: no two of these share it.
+    let n = main_keys.len();
+    main_keys.sort_unstable();
+    main_keys.dedup();
+    assert_eq!(main_keys.len(), n, "events share a (cpu, seq)");
 }
 
 /// Two listeners: dropping one (IGNORE in the same form as its LISTEN)

@@ -25,10 +25,11 @@
 //! pid namespace), once with argv, exe and cwd only (with the `stat` that
 //! `ProcFs` reads first in every snapshot: comm, and the start time that
 //! proves the pid was not reused in between), once argv, exe and cwd by
-//! bare syscalls without `stat` (the least any reader of them can do).
-//! Its ratio to forkstat
-//! is what reading those facts costs at the least: the part of
-//! sigwatch's CPU that no change to sigwatch's own code can remove.
+//! bare syscalls without `stat`. Its ratio to forkstat is the least that
+//! reading those facts costs.
+//!
+//! Every round also prints the listener's wake-ups (voluntary context
+//! switches, from `wait4`).
 //! Holds the audit test lock and checks audit is left as found.
 #![allow(clippy::unwrap_used)]
 
@@ -40,53 +41,116 @@ use std::time::Duration;
 
 use common::{env_f64, spread, AuditGuard, Forkstat, Sigwatch, Storm, StormKind};
 
-/// One kind of round: sigwatch on a storm, or the reader floor (which
-/// facts) on the fork+exec storm.
+/// One kind of round: sigwatch on a storm, or the reader floor on the
+/// fork+exec storm.
 #[derive(Debug, Clone, Copy)]
 enum Trial {
     Storm(StormKind),
-    Floor(&'static str),
+    Floor(FloorFacts),
 }
 
 impl Trial {
     fn name(&self) -> String {
         match self {
             Trial::Storm(kind) => format!("{} storm", kind.name()),
-            Trial::Floor("image") => {
-                "reader floor, stat+argv+exe+cwd, on the fork+exec storm".into()
-            }
-            Trial::Floor(_) => "reader floor, sigwatch's exec facts, on the fork+exec storm".into(),
+            Trial::Floor(facts) => format!(
+                "reader floor ({}), on the fork+exec storm",
+                facts.describe()
+            ),
+        }
+    }
+}
+
+/// What the reader floor reads at each exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FloorFacts {
+    /// sigwatch's exec facts, through `ProcFs`.
+    All,
+    /// argv, exe and cwd through `ProcFs` (which reads `stat` first).
+    Image,
+    /// argv, exe and cwd by bare syscalls ([`bare_read`]).
+    Bare,
+}
+
+impl FloorFacts {
+    const EVERY: [FloorFacts; 3] = [FloorFacts::All, FloorFacts::Image, FloorFacts::Bare];
+
+    /// Its value of `STORM_FLOOR_LISTENER`.
+    fn key(self) -> &'static str {
+        match self {
+            FloorFacts::All => "all",
+            FloorFacts::Image => "image",
+            FloorFacts::Bare => "bare",
+        }
+    }
+
+    fn from_key(key: &str) -> Option<FloorFacts> {
+        FloorFacts::EVERY.into_iter().find(|f| f.key() == key)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FloorFacts::All => "sigwatch's exec facts: stat, exe, argv, cwd, cgroup, pid ns",
+            FloorFacts::Image => "stat, argv, exe, cwd",
+            FloorFacts::Bare => "argv, exe, cwd by bare syscalls, no stat",
+        }
+    }
+
+    /// What `ProcFs` reads for it (`stat` comes with every snapshot).
+    fn fields(self) -> procconn::Fields {
+        use procconn::Fields;
+        let image = Fields::EXE | Fields::CMDLINE | Fields::CWD;
+        match self {
+            FloorFacts::All => image | Fields::CGROUP | Fields::PIDNS,
+            FloorFacts::Image | FloorFacts::Bare => image,
         }
     }
 }
 
 struct Round {
     ratio: f64,
-    sw_us_per_proc: f64,
+    /// The listener's (sigwatch's or the floor's) CPU per process.
+    listener_us_per_proc: f64,
     fs_us_per_proc: f64,
 }
 
-/// The facts the reader floor reads per exec through `ProcFs`:
-/// sigwatch's (`all`), or argv, exe and cwd (`image`); `stat` comes with
-/// both. (`bare` does not use `ProcFs`: [`bare_read`].)
-fn floor_fields(which: &str) -> procconn::Fields {
-    use procconn::Fields;
-    let image = Fields::EXE | Fields::CMDLINE | Fields::CWD;
-    match which {
-        "image" => image,
-        _ => image | Fields::CGROUP | Fields::PIDNS,
-    }
-}
-
 /// The reader floor's listener (run as `STORM_FLOOR_LISTENER=all|image|bare
-/// <this bench>`): reads each exec's facts until it is killed.
-fn floor_listener(which: &str) -> ! {
-    let fields = floor_fields(which);
+/// <this bench>`): says `ready` on stdout once subscribed with the
+/// kernel's filter, then reads each exec's facts until it is killed.
+fn floor_listener(key: &str) -> ! {
+    let Some(facts) = FloorFacts::from_key(key) else {
+        eprintln!("STORM_FLOOR_LISTENER: unknown {key:?} (all, image, bare)");
+        std::process::exit(2);
+    };
+    // Dies with the bench, whatever happens to it.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if nix::unistd::getppid().as_raw() == 1 {
+        std::process::exit(1);
+    }
     let cfg = procconn::Config::default()
         .recv_buffer(Some(1 << 20))
         .filter(Some(procconn::event::what::EXEC))
         .nonblocking(true);
-    let mut conn = procconn::ProcConnector::open(&cfg).expect("proc connector");
+    let mut conn = match procconn::ProcConnector::open(&cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("floor listener: proc connector: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Without the kernel's filter (Linux < 6.6) it would read every event:
+    // not the floor.
+    if conn.subscription()
+        != Some(procconn::Subscription::KernelFilter(
+            procconn::event::what::EXEC,
+        ))
+    {
+        eprintln!("floor listener: the kernel does not filter (Linux < 6.6)");
+        std::process::exit(1);
+    }
+    println!("ready");
+    let fields = facts.fields();
     let mut procfs = procconn::ProcFs::new();
     let mut events = Vec::new();
     loop {
@@ -99,7 +163,7 @@ fn floor_listener(which: &str) -> ! {
         let _ = conn.drain_into(&mut events, 4096);
         for ev in &events {
             if let procconn::EventKind::Exec { process_tgid, .. } = ev.kind {
-                if which == "bare" {
+                if facts == FloorFacts::Bare {
                     bare_read(process_tgid);
                 } else {
                     let _ = procconn::ProcSource::snapshot(&mut procfs, process_tgid, fields);
@@ -139,38 +203,71 @@ fn bare_read(pid: procconn::Pid) {
     }
 }
 
-/// The reader floor on one fork+exec storm, next to forkstat.
-fn floor_round(which: &str, secs: f64, rate: Option<f64>) -> Option<Round> {
+/// The reader floor on one fork+exec storm, next to forkstat; `None`
+/// (with the reason printed) when either could not run.
+fn floor_round(facts: FloorFacts, secs: f64, rate: Option<f64>) -> Option<Round> {
+    use std::io::BufRead;
+    let fs = Forkstat::start()?;
     let exe = std::env::current_exe().ok()?;
-    let child = Command::new("nice")
+    let mut child = match Command::new("nice")
         .args(["-n", &common::bench_nice().to_string()])
         .arg(exe)
-        .env("STORM_FLOOR_LISTENER", which)
-        .stdout(Stdio::null())
+        .env("STORM_FLOOR_LISTENER", facts.key())
+        .stdout(Stdio::piped())
         .spawn()
-        .ok()?;
+    {
+        Ok(c) => c,
+        Err(e) => {
+            println!("  reader floor not run: {e}");
+            let _ = fs.stop();
+            return None;
+        }
+    };
     let pid = child.id() as libc::pid_t;
-    let fs = Forkstat::start();
+    // Ready once subscribed (a line), or gone (EOF) when it could not be.
+    let mut line = String::new();
+    let ready = child.stdout.take().is_some_and(|out| {
+        std::io::BufReader::new(out).read_line(&mut line).is_ok() && line.trim() == "ready"
+    });
+    if !ready {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = child.wait();
+        let _ = fs.stop();
+        println!("  reader floor not run (its reason is on stderr)");
+        return None;
+    }
     std::thread::sleep(Duration::from_millis(300));
     let storm = Storm::start(StormKind::Exec, secs, rate);
     let (made, _) = storm.wait();
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let cpu = common::wait_cpu(pid);
-    let (fs_cpu, _, _) = fs?.stop();
+    let usage = common::wait_usage(pid);
+    let _ = child.try_wait();
+    let (fs_cpu, _, _) = fs.stop();
+    // Killed by us, not dead of its own accord mid-storm.
+    if !(libc::WIFSIGNALED(usage.status) && libc::WTERMSIG(usage.status) == libc::SIGKILL) {
+        println!(
+            "  reader floor ended by itself (wait status {:#x}): no figure",
+            usage.status
+        );
+        return None;
+    }
     let per = |d: Duration| d.as_secs_f64() * 1e6 / made.max(1) as f64;
-    let ratio = cpu.as_secs_f64() / fs_cpu.as_secs_f64().max(1e-9);
+    let ratio = usage.cpu.as_secs_f64() / fs_cpu.as_secs_f64().max(1e-9);
     println!(
-        "  reader floor ({which}): CPU {:.2} s ({:.1} µs/process); forkstat CPU {:.2} s ({:.1} µs/process); floor/forkstat {ratio:.2}×",
-        cpu.as_secs_f64(),
-        per(cpu),
+        "  reader floor ({}): CPU {:.2} s ({:.1} µs/process), {} wake-ups; forkstat CPU {:.2} s ({:.1} µs/process); floor/forkstat {ratio:.2}×",
+        facts.key(),
+        usage.cpu.as_secs_f64(),
+        per(usage.cpu),
+        usage.wakeups,
         fs_cpu.as_secs_f64(),
         per(fs_cpu)
     );
     Some(Round {
         ratio,
-        sw_us_per_proc: per(cpu),
+        listener_us_per_proc: per(usage.cpu),
         fs_us_per_proc: per(fs_cpu),
     })
 }
@@ -192,7 +289,8 @@ fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
     let (made, took) = storm.wait();
     // Let both drain what the storm left in their sockets.
     std::thread::sleep(Duration::from_millis(500));
-    let (sw_cpu, lines) = sw.stop();
+    let (sw_usage, lines) = sw.stop_usage();
+    let sw_cpu = sw_usage.cpu;
     let summary = lines.iter().rev().find(|o| o["type"] == "summary");
     let field = |k: &str| summary.map_or(serde_json::Value::Null, |s| s[k].clone());
     let attributed = kill.map(|(victim, sender)| {
@@ -209,9 +307,10 @@ fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
         made as f64 / took
     );
     println!(
-        "  sigwatch --json: CPU {:.2} s ({:.1} µs/process); proc events {}, lost {}{}",
+        "  sigwatch --json: CPU {:.2} s ({:.1} µs/process), {} wake-ups; proc events {}, lost {}{}",
         sw_cpu.as_secs_f64(),
         sw_cpu.as_secs_f64() * 1e6 / made.max(1) as f64,
+        sw_usage.wakeups,
         field("proc_events"),
         field("proc_lost"),
         attributed.map_or(String::new(), |a| format!(
@@ -229,14 +328,14 @@ fn round(kind: StormKind, secs: f64, rate: Option<f64>) -> Option<Round> {
     println!("  sigwatch/forkstat CPU: {ratio:.2}×");
     Some(Round {
         ratio,
-        sw_us_per_proc: sw_cpu.as_secs_f64() * 1e6 / made.max(1) as f64,
+        listener_us_per_proc: sw_cpu.as_secs_f64() * 1e6 / made.max(1) as f64,
         fs_us_per_proc: fs_cpu.as_secs_f64() * 1e6 / made.max(1) as f64,
     })
 }
 
 fn main() {
-    if let Ok(which) = std::env::var("STORM_FLOOR_LISTENER") {
-        floor_listener(&which);
+    if let Ok(key) = std::env::var("STORM_FLOOR_LISTENER") {
+        floor_listener(&key);
     }
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -262,9 +361,9 @@ fn main() {
             "fork" => results.push((Trial::Storm(StormKind::Fork), Vec::new())),
             "exec" => results.push((Trial::Storm(StormKind::Exec), Vec::new())),
             "floor" => {
-                results.push((Trial::Floor("all"), Vec::new()));
-                results.push((Trial::Floor("image"), Vec::new()));
-                results.push((Trial::Floor("bare"), Vec::new()));
+                for facts in FloorFacts::EVERY {
+                    results.push((Trial::Floor(facts), Vec::new()));
+                }
             }
             other => panic!("STORM_KINDS: unknown storm {other:?} (fork, exec, floor)"),
         }
@@ -283,14 +382,14 @@ fn main() {
             );
             rounds.extend(match trial {
                 Trial::Storm(kind) => round(*kind, secs, rate),
-                Trial::Floor(which) => floor_round(which, secs, rate),
+                Trial::Floor(facts) => floor_round(*facts, secs, rate),
             });
         }
     }
     println!("summary (median (min–max) over {repeat} rounds):");
     for (trial, rounds) in &results {
         let ratios: Vec<f64> = rounds.iter().map(|r| r.ratio).collect();
-        let sw: Vec<f64> = rounds.iter().map(|r| r.sw_us_per_proc).collect();
+        let sw: Vec<f64> = rounds.iter().map(|r| r.listener_us_per_proc).collect();
         let fs: Vec<f64> = rounds.iter().map(|r| r.fs_us_per_proc).collect();
         let who = match trial {
             Trial::Storm(_) => "sigwatch",

@@ -160,10 +160,16 @@ impl Sigwatch {
 
     /// Stops it (SIGTERM); returns its CPU time and every line not yet
     /// taken (the summary last).
-    pub fn stop(mut self) -> (Duration, Vec<serde_json::Value>) {
+    pub fn stop(self) -> (Duration, Vec<serde_json::Value>) {
+        let (usage, lines) = self.stop_usage();
+        (usage.cpu, lines)
+    }
+
+    /// [`Sigwatch::stop`], with its wake-ups.
+    pub fn stop_usage(mut self) -> (Usage, Vec<serde_json::Value>) {
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(self.pid, libc::SIGTERM) };
-        let cpu = wait_cpu(self.pid);
+        let usage = wait_usage(self.pid);
         // wait4 reaped it; let Child know nothing is left to wait for.
         let _ = self.child.try_wait();
         let mut out = Vec::new();
@@ -173,7 +179,7 @@ impl Sigwatch {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        (cpu, out)
+        (usage, out)
     }
 }
 
@@ -218,12 +224,33 @@ impl Forkstat {
 
 /// Waits for `pid` and returns its user + system CPU time.
 pub fn wait_cpu(pid: libc::pid_t) -> Duration {
-    let mut st = 0;
+    wait_usage(pid).cpu
+}
+
+/// What a reaped child used, from `wait4`.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// User + system CPU time.
+    pub cpu: Duration,
+    /// Voluntary context switches (`ru_nvcsw`): the times it slept and
+    /// was woken, i.e. its wake-ups.
+    pub wakeups: i64,
+    /// The `wait4` status.
+    pub status: libc::c_int,
+}
+
+/// Waits for `pid` and returns what it used.
+pub fn wait_usage(pid: libc::pid_t) -> Usage {
+    let mut status = 0;
     // SAFETY: rusage is plain data.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::wait4(pid, &mut st, 0, &mut ru) };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    Usage {
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        wakeups: ru.ru_nvcsw,
+        status,
+    }
 }
 
 /// What the storm's children do.

@@ -124,8 +124,9 @@ pub(crate) struct Doorbell {
 /// I/O, so that tests drive it with made-up times).
 #[derive(Debug)]
 pub(crate) struct Pace {
-    /// In storm mode: the main socket is not waited on until then
-    /// (`None`: it is, one-shot).
+    /// In storm mode: when the main socket must be read at the latest
+    /// (steps read it earlier); `None`: the one-shot wait armed at the
+    /// storm's start has not fired yet.
     quiet_until: Option<Instant>,
     /// Storm mode: the main socket is waited on one-shot.
     storm: bool,
@@ -387,7 +388,7 @@ mod tests {
         let t3 = t2 + QUIET;
         assert_eq!(p.after_read(t3, false, 4096, true), None);
         assert_eq!(p.timeout(t3), Some(Duration::ZERO));
-        // The rest read: that window had events, so another one.
+        // The rest read: the backlog's reads add up, the deadline moves on.
         assert_eq!(p.after_read(t3, false, 0, false), None);
         assert_eq!(p.timeout(t3), Some(QUIET));
         // A whole window without events: calm, waited on always again.
@@ -415,6 +416,20 @@ mod tests {
         assert_eq!(p.timeout(t + ms(1)), Some(ms(4)));
         let end = t + QUIET;
         assert_eq!(p.after_read(end, false, 0, false), Some(MainWait::Always));
+    }
+
+    /// The one-shot wait can fire for an event a doorbell step has read
+    /// already: its read is empty, and the main socket still needs a
+    /// deadline (the one-shot is spent), not the caller's long timeout.
+    #[test]
+    fn a_one_shot_that_fires_on_an_empty_socket_sets_the_deadline() {
+        let t0 = Instant::now();
+        let mut p = Pace::new(t0);
+        assert_eq!(p.after_read(t0, true, 500, false), Some(MainWait::OneShot));
+        assert_eq!(p.timeout(t0), None);
+        let t1 = t0 + ms(1);
+        assert_eq!(p.after_read(t1, true, 0, false), None);
+        assert_eq!(p.timeout(t1), Some(QUIET));
     }
 
     /// A backlog found by a doorbell step inside a quiet window is read at

@@ -354,9 +354,10 @@ impl Watcher {
     /// Reads what every witness has now, feeds the engine and returns the
     /// reports that are due: kill reports and loss reports. Call it when
     /// the descriptor is readable or [`Watcher::timeout`] has passed: in
-    /// a storm of process events (kernel ≥ 6.6) the process socket is
-    /// only read by a step after its timeout, and a caller that ignores
-    /// the timeout lets it overflow. It does not block, except for up to
+    /// a storm of process events (kernel ≥ 6.6) the process socket, read
+    /// by every step, wakes nobody: without other wake-ups it is read only
+    /// after its timeout, and a caller that ignores the timeout lets it
+    /// overflow. It does not block, except for up to
     /// 2 ms when the doorbell rang for an event whose copy the main
     /// socket has not got yet (the kernel is delivering it).
     ///
