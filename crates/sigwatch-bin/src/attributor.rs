@@ -947,6 +947,7 @@ impl<P: ProcessView> Attributor<P> {
                     errno: k.errno,
                     targets: k.targets.len(),
                     target_arg: k.target_spec.pid_arg().map(i64::from),
+                    target_tid: tgkill_tid(&k.target_spec),
                     sender_comm_from_audit: known_bytes(&k.sender.comm.0).is_some(),
                 },
             };
@@ -1402,6 +1403,15 @@ fn fill_victim(v: &mut Victim, s: &ProcessSnapshot, now: Clock) {
     if let Some(a) = &s.argv {
         v.argv = Some(a.iter().cloned().map(Text).collect());
         v.argv_truncated = Some(s.argv_truncated);
+    }
+}
+
+/// The thread id argument of a syscall that names a thread of a process
+/// (`tgkill`, `rt_tgsigqueueinfo`).
+pub(crate) fn tgkill_tid(spec: &auditsig::TargetSpec) -> Option<i64> {
+    match *spec {
+        auditsig::TargetSpec::ThreadOf { tid, .. } => Some(i64::from(tid)),
+        _ => None,
     }
 }
 

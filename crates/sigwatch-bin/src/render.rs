@@ -405,11 +405,23 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             };
             let mut call = format!("           syscall {}", escape(sc.as_bytes()));
             if let Some(a) = k.extra.target_arg {
-                let _ = write!(call, "({a}, {})", k.signal);
-                if a == -1 {
-                    call.push_str(" — every process");
-                } else if a < -1 {
-                    let _ = write!(call, " — process group {}", -a);
+                match k.extra.target_tid {
+                    Some(t) => {
+                        let _ = write!(call, "({a}, {t}, {})", k.signal);
+                    }
+                    None => {
+                        let _ = write!(call, "({a}, {})", k.signal);
+                    }
+                }
+                if k.syscall.as_deref() == Some("kill") {
+                    match a {
+                        0 => call.push_str(" — its own process group"),
+                        -1 => call.push_str(" — every process"),
+                        a if a < -1 => {
+                            let _ = write!(call, " — process group {}", -a);
+                        }
+                        _ => {}
+                    }
                 }
             }
             if k.extra.targets > 1 {
@@ -921,6 +933,7 @@ mod tests {
                 kmsg: false,
                 targets: 1,
                 target_arg: Some(1294),
+                target_tid: None,
                 sender_comm_from_audit: true,
             },
         }
@@ -972,6 +985,35 @@ mod tests {
             },
         );
         assert!(c.contains("\x1b[1;31mpid 1294"), "{c}");
+    }
+
+    /// The syscall line shows the call's own arguments: a thread-directed
+    /// call its thread id, `kill(0)` whose group it hit.
+    #[test]
+    fn syscall_line_shows_the_calls_own_arguments() {
+        let line = |k: &KillReport| {
+            let t = render_text(&Report::Kill(k.clone()), &TextOptions::default());
+            t.lines()
+                .find(|l| l.trim_start().starts_with("syscall "))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let mut k = sample();
+        k.syscall = Some("tgkill".into());
+        k.extra.target_arg = Some(1294);
+        k.extra.target_tid = Some(1301);
+        assert_eq!(line(&k), "syscall tgkill(1294, 1301, 9)");
+        k.syscall = Some("kill".into());
+        k.extra.target_tid = None;
+        k.extra.target_arg = Some(0);
+        k.extra.targets = 2;
+        assert_eq!(line(&k), "syscall kill(0, 9) — its own process group, 2 targets");
+        k.extra.target_arg = Some(-77);
+        assert_eq!(line(&k), "syscall kill(-77, 9) — process group 77, 2 targets");
+        // A negative first argument means a group only to kill().
+        k.syscall = Some("rt_sigqueueinfo".into());
+        assert_eq!(line(&k), "syscall rt_sigqueueinfo(-77, 9), 2 targets");
     }
 
     #[test]

@@ -456,6 +456,7 @@ impl Replay {
                     kmsg: false,
                     targets: n_targets,
                     target_arg,
+                    target_tid: crate::attributor::tgkill_tid(&k.target_spec),
                     sender_comm_from_audit: true,
                 },
             }));

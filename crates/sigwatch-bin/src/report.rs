@@ -228,6 +228,9 @@ pub struct KillExtra {
     /// The syscall's first argument as a signed pid (negative: a process
     /// group, -1: every process).
     pub target_arg: Option<i64>,
+    /// The thread id argument of `tgkill` and `rt_tgsigqueueinfo` (their
+    /// second).
+    pub target_tid: Option<i64>,
     /// The sender's comm is the audit record's (the very task that made
     /// the syscall), not the process tree's.
     pub sender_comm_from_audit: bool,
