@@ -464,3 +464,36 @@ fn a_failing_metrics_write_neither_stops_the_watch_nor_stays_failed() {
         "the file was not written after the obstacle went\n{stderr}"
     );
 }
+
+/// A `--metrics-file` in a directory that does not exist is refused
+/// before the host is touched: no audit rule, no trace instance, not even
+/// the process tree's scan of `/proc` (which `-v` would log).
+#[test]
+fn a_wrong_metrics_path_is_refused_before_the_host_is_touched() {
+    let test = "wrong_metrics_path";
+    if !require_root(test) {
+        return;
+    }
+    let dir = TempDir::new("metrics-wrong");
+    let file = dir.0.join("no-such-dir").join("sigwatch.prom");
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let trace_before = TraceSnapshot::take();
+    let out = Command::new(sigwatch_bin())
+        .args(["-v", "--metrics-file", file.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    before.assert_restored();
+    trace_before.assert_restored();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--metrics-file") && stderr.contains("is not a directory"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("process tree seeded") && !stderr.contains("watching"),
+        "the watch started before the path was checked:\n{stderr}"
+    );
+}

@@ -1008,9 +1008,15 @@ mod tests {
         k.extra.target_tid = None;
         k.extra.target_arg = Some(0);
         k.extra.targets = 2;
-        assert_eq!(line(&k), "syscall kill(0, 9) — its own process group, 2 targets");
+        assert_eq!(
+            line(&k),
+            "syscall kill(0, 9) — its own process group, 2 targets"
+        );
         k.extra.target_arg = Some(-77);
-        assert_eq!(line(&k), "syscall kill(-77, 9) — process group 77, 2 targets");
+        assert_eq!(
+            line(&k),
+            "syscall kill(-77, 9) — process group 77, 2 targets"
+        );
         // A negative first argument means a group only to kill().
         k.syscall = Some("rt_sigqueueinfo".into());
         assert_eq!(line(&k), "syscall rt_sigqueueinfo(-77, 9), 2 targets");

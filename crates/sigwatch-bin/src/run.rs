@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -62,11 +62,10 @@ struct Metrics {
 }
 
 impl Metrics {
-    fn start(path: &Path, watcher: &Watcher) -> Result<Metrics, Error> {
-        let file = MetricsFile::start(path)?;
+    fn new(file: MetricsFile, watcher: &Watcher) -> Metrics {
         let mut registry = Registry::new(Limits::default(), now_epoch_secs());
         registry.set_witnesses(watcher.witnesses());
-        Ok(Metrics { registry, file })
+        Metrics { registry, file }
     }
 
     /// Takes the watcher's counters and writes when due (never blocks).
@@ -203,6 +202,12 @@ pub fn run<W: Write + AsFd>(
         what: "blocking the termination signals".into(),
         source: e,
     })?;
+    // A wrong path is an error before the host is touched (audit rules,
+    // a trace instance).
+    let metrics_file = match &opts.metrics_file {
+        Some(p) => Some(MetricsFile::start(p)?),
+        None => None,
+    };
     let mut watcher = Watcher::start(cfg)?;
     // Once watching is possible at all, before the threads started below
     // (which inherit it; nice is per thread on Linux).
@@ -212,10 +217,7 @@ pub fn run<W: Write + AsFd>(
     for n in watcher.take_notices() {
         say(&n);
     }
-    let mut metrics = match &opts.metrics_file {
-        Some(p) => Some(Metrics::start(p, &watcher)?),
-        None => None,
-    };
+    let mut metrics = metrics_file.map(|file| Metrics::new(file, &watcher));
     crate::diag::say(&banner(&watcher));
     // After the banner, so that whoever waits for READY can read it.
     if let Err(e) = sigwatch::sources::sd_notify("READY=1") {
