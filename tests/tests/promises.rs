@@ -677,3 +677,30 @@ fn watch_loop_raises_its_priority_only_upward() {
         assert_eq!(nice, expected, "sigwatch {args:?} from nice {own}");
     }
 }
+
+/// A reader that goes away early (`sigwatch generate man | head -1`) is
+/// the reader's choice, as for any filter: no error message, exit 0.
+#[test]
+fn a_closed_output_pipe_is_not_an_error() {
+    for args in [&["generate", "man"][..], &["rules"][..]] {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // The read end closed before sigwatch writes: every write is EPIPE.
+        unsafe { libc::close(fds[0]) };
+        // SAFETY: a descriptor we own, handed over once.
+        let write_end =
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+        let out = Command::new(sigwatch_bin())
+            .args(args)
+            .stdout(Stdio::from(write_end))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -52,6 +52,11 @@ fn main() -> ExitCode {
     };
     let code = match res {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of standard output went away (`| head -1`): its
+        // choice, as for any filter; nothing to report.
+        Err(sigwatch::Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             diag::say(&format!("sigwatch: error: {e}"));
             ExitCode::FAILURE
