@@ -51,7 +51,7 @@ fn rotation(p: &Path) -> (Vec<u8>, u32) {
 ///
 /// # Errors
 ///
-/// A directory that cannot be listed.
+/// A directory that cannot be listed, or that holds no `audit.log*` file.
 pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
@@ -65,6 +65,17 @@ pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
                             .is_some_and(|n| n.as_bytes().starts_with(b"audit.log"))
                 })
                 .collect();
+            if set.is_empty() {
+                // Most likely the wrong directory: say so rather than
+                // replay nothing.
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "{}: no audit.log* file in this directory (a directory stands for auditd's rotated set; name other files one by one)",
+                        p.display()
+                    ),
+                ));
+            }
             set.sort_by_key(|f| std::cmp::Reverse(rotation(f).1));
             out.extend(set);
         } else {
@@ -262,6 +273,21 @@ mod tests {
                 "other.txt"
             ]
         );
+    }
+
+    /// A directory without `audit.log*` is most likely the wrong one: an
+    /// error naming it, not a replay of nothing.
+    #[test]
+    fn a_directory_without_a_rotated_set_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("messages"), "x\n").unwrap();
+        let e = expand(&[dir.path().to_path_buf()]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        let msg = e.to_string();
+        assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+        assert!(msg.contains("no audit.log"), "{msg}");
+        std::fs::write(dir.path().join("audit.log"), "").unwrap();
+        assert_eq!(expand(&[dir.path().to_path_buf()]).unwrap().len(), 1);
     }
 
     #[test]

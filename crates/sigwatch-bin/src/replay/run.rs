@@ -77,7 +77,22 @@ impl RunSummary {
             r.filtered,
             r.pid_reuse,
             r.processes_evicted,
-        )
+        ) + &self.notes()
+    }
+
+    /// Lines that say why a replay found nothing, when it did not.
+    fn notes(&self) -> String {
+        let i = &self.input;
+        if i.lines == 0 {
+            "\nnote: the input held no line: nothing to replay".into()
+        } else if i.records == 0 && i.unused_records == 0 {
+            "\nnote: no audit record in the input: is it an audit log (auditd's audit.log, \
+             `ausearch --raw` or `ausearch -i` output, `journalctl -o export` of the audit \
+             messages)?"
+                .into()
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -201,4 +216,28 @@ pub fn run_observed<W: Write>(
         input: stats,
         replay: replay.stats(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replay that found nothing says why: an empty input, or lines
+    /// that are no audit records; an audit log without kills needs no note.
+    #[test]
+    fn a_replay_that_found_nothing_says_why() {
+        let mut s = RunSummary {
+            inputs: 1,
+            ..RunSummary::default()
+        };
+        assert!(s.render().contains("note: the input held no line"));
+        s.input.lines = 3;
+        s.input.not_audit = 3;
+        assert!(s.render().contains("note: no audit record in the input"));
+        s.input.unused_records = 2;
+        assert!(!s.render().contains("note:"), "{}", s.render());
+        s.input.unused_records = 0;
+        s.input.records = 1;
+        assert!(!s.render().contains("note:"), "{}", s.render());
+    }
 }
