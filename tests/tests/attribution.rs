@@ -363,6 +363,12 @@ fn process_group_kill_gives_one_report_per_victim() {
     for &m in &members {
         let r = sw.wait_kill_of(m);
         assert_user_kill(&r, m, "kill");
+        if m != pgid {
+            // Its parent when the signal was sent: the group's `sh`, which
+            // the same kill took (not the reaper its exit names when `sh`
+            // died first).
+            assert_eq!(r["victim"]["ppid"], pgid, "{r:#}");
+        }
         serials.push(r["audit"]["serial"].clone());
         senders.push(r["sender"]["pid"].clone());
     }

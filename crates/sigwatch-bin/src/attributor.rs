@@ -266,6 +266,11 @@ pub struct Attributor<P> {
     stats: Stats,
 }
 
+/// A parent that died of the victim's signal at most this long before it
+/// was killed by the same kill (a group's members die within
+/// microseconds of each other; a busy host may spread them out).
+const SAME_KILL_NS: u64 = 100_000_000;
+
 /// `cgroup.kill` writes remembered at once (one per writer; the oldest go).
 const MAX_CGROUP_KILL_BURSTS: usize = 16;
 
@@ -405,7 +410,22 @@ impl<P: ProcessView> Attributor<P> {
         // Snapshot before applying: a view may drop exited processes.
         let before = self.procs.process(tgid);
         self.procs.apply(ev);
-        let snap = self.procs.process(tgid).or(before);
+        let mut snap = self.procs.process(tgid).or(before.clone());
+        // The parent when the signal was sent, not the reaper the exit
+        // names, when one kill took both (a process group, `timeout -s
+        // KILL`): the parent died of the same signal just before.
+        let parent_before = before.as_ref().and_then(|b| b.ppid);
+        if let (Some(s), Some(pp)) = (snap.as_mut(), parent_before) {
+            let died_with_it = |p: &ProcessSnapshot| {
+                p.exited
+                    && p.exit_signal.map(i32::from) == status.signal().map(i32::from)
+                    && p.exit_time_ns
+                        .is_some_and(|t| ev.timestamp_ns.saturating_sub(t) <= SAME_KILL_NS)
+            };
+            if s.ppid != Some(pp) && self.procs.process(pp).is_some_and(|p| died_with_it(&p)) {
+                s.ppid = Some(pp);
+            }
+        }
         let ran_ns = snap
             .as_ref()
             .and_then(|s| s.start_time_ns)

@@ -174,6 +174,7 @@ impl ProcessView for MemTree {
                 process_pid,
                 process_tgid,
                 status,
+                parent_tgid,
                 ..
             } => {
                 if process_pid != process_tgid {
@@ -186,6 +187,11 @@ impl ProcessView for MemTree {
                         pid: *process_tgid,
                         ..Default::default()
                     });
+                // As the process tree: the exit names the current parent
+                // (a reaper after re-parenting).
+                if let Some(pp) = parent_tgid.filter(|&pp| pp > 0) {
+                    p.ppid = Some(pp);
+                }
                 p.exited = true;
                 p.exit_signal = status.signal();
                 p.exit_time_ns = Some(ev.timestamp_ns);

@@ -425,6 +425,53 @@ fn sender_unknown_to_the_tree_starts_its_chain_at_ppid() {
     assert_eq!(anc, vec![100, 1]);
 }
 
+/// An exit after re-parenting names the reaper. When one kill took the
+/// parent too (a process group, `timeout -s KILL`), the victim's parent is
+/// the one it had when the signal was sent; a parent that died long
+/// before left the reaper as the parent.
+#[test]
+fn a_parent_killed_by_the_same_kill_stays_the_victims_parent() {
+    let reparented = |now: Clock, pid: Pid| {
+        let mut e = exit(now, pid, pid, 9);
+        if let EventKind::Exit {
+            parent_tgid,
+            parent_pid,
+            ..
+        } = &mut e.kind
+        {
+            *parent_tgid = Some(1);
+            *parent_pid = Some(1);
+        }
+        e
+    };
+    // 100 (launcher, parent of 600) dies of SIGKILL 1 ms before 600 does.
+    let mut a = engine();
+    a.procs_mut()
+        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    a.on_audit_kill(&kill(91, at(1), "kill", 9, &[600]), at(1));
+    a.on_proc_event(&exit(clock_ms(200), 100, 100, 9), clock_ms(200));
+    let r = kills(a.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].victim.ppid, Some(100));
+    // The parent died 5 s earlier: re-parented long before the kill.
+    let mut b = engine();
+    b.procs_mut()
+        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    b.on_proc_event(&exit(at(1), 100, 100, 9), at(1));
+    b.on_audit_kill(&kill(92, at(51), "kill", 9, &[600]), at(51));
+    let r = kills(b.on_proc_event(&reparented(at(52), 600), at(52)));
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].victim.ppid, Some(1));
+    // Died of another signal just before: not the same kill.
+    let mut c = engine();
+    c.procs_mut()
+        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    c.on_audit_kill(&kill(93, at(1), "kill", 9, &[600]), at(1));
+    c.on_proc_event(&exit(clock_ms(200), 100, 100, 15), clock_ms(200));
+    let r = kills(c.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
+    assert_eq!(r[0].victim.ppid, Some(1));
+}
+
 #[test]
 fn a_forked_killer_is_followed_through_the_tree() {
     // Fork events build the chain: 100 forks 400, which forks 401 (the
