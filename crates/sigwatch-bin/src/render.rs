@@ -414,11 +414,16 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
                     }
                 }
                 if k.syscall.as_deref() == Some("kill") {
+                    // The argument counts in the sender's pid namespace: a
+                    // containerised `kill -9 -1` reached only that one.
+                    let nested = snd.context.pid_ns.is_some();
+                    let scope = if nested { " of its pid namespace" } else { "" };
                     match a {
                         0 => call.push_str(" — its own process group"),
+                        -1 if nested => call.push_str(" — every process of its pid namespace"),
                         -1 => call.push_str(" — every process"),
                         a if a < -1 => {
-                            let _ = write!(call, " — process group {}", -a);
+                            let _ = write!(call, " — process group {}{scope}", -a);
                         }
                         _ => {}
                     }
@@ -1017,7 +1022,19 @@ mod tests {
             line(&k),
             "syscall kill(-77, 9) — process group 77, 2 targets"
         );
+        // A sender in a nested pid namespace: its numbers count there.
+        k.sender.as_mut().unwrap().context.pid_ns = Some(4_026_532_300);
+        assert_eq!(
+            line(&k),
+            "syscall kill(-77, 9) — process group 77 of its pid namespace, 2 targets"
+        );
+        k.extra.target_arg = Some(-1);
+        assert_eq!(
+            line(&k),
+            "syscall kill(-1, 9) — every process of its pid namespace, 2 targets"
+        );
         // A negative first argument means a group only to kill().
+        k.extra.target_arg = Some(-77);
         k.syscall = Some("rt_sigqueueinfo".into());
         assert_eq!(line(&k), "syscall rt_sigqueueinfo(-77, 9), 2 targets");
     }
