@@ -25,6 +25,8 @@ const KILL_FIELDS: &[(&str, &str)] = &[
     ("reason", "string/null"),
     ("syscall", "string/null"),
     ("success", "bool/null"),
+    ("syscall_target", "number/null"),
+    ("syscall_target_count", "number/null"),
     ("victim.pid", "number"),
     ("victim.tid", "number/null"),
     ("victim.ppid", "number/null"),
@@ -437,6 +439,8 @@ fn every_kill_field_in_real_output() {
     assert_eq!(r["reason"], Value::Null);
     assert_eq!(r["syscall"], "kill");
     assert_eq!(r["success"], true);
+    assert_eq!(r["syscall_target"], vpid);
+    assert_eq!(r["syscall_target_count"], 1);
     // victim
     let v = &r["victim"];
     assert_eq!(v["pid"], vpid);

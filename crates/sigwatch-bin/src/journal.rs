@@ -351,6 +351,8 @@ mod tests {
             reason: None,
             syscall: Some("kill".into()),
             success: Some(true),
+            syscall_target: None,
+            syscall_target_count: None,
             victim: Victim {
                 pid: 5,
                 tid: None,

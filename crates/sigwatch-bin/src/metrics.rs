@@ -488,6 +488,8 @@ mod tests {
             reason: None,
             syscall: None,
             success: None,
+            syscall_target: None,
+            syscall_target_count: None,
             victim: Victim {
                 pid: 100,
                 tid: None,

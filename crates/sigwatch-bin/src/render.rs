@@ -875,6 +875,8 @@ mod tests {
             reason: None,
             syscall: Some("kill".into()),
             success: Some(true),
+            syscall_target: Some(1294),
+            syscall_target_count: Some(1),
             victim: Victim {
                 pid: 1294,
                 tid: None,
@@ -1226,6 +1228,8 @@ mod tests {
             "reason",
             "syscall",
             "success",
+            "syscall_target",
+            "syscall_target_count",
             "victim",
             "sender",
             "ancestors",
@@ -1238,7 +1242,7 @@ mod tests {
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 17);
+        assert_eq!(keys.len(), 19);
         assert!(v["node"].is_null());
         assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));

@@ -437,6 +437,8 @@ impl Replay {
                 reason: None,
                 syscall: k.syscall.name().map(str::to_string),
                 success: Some(k.success),
+                syscall_target: target_arg,
+                syscall_target_count: Some(k.targets.len() as u64),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),

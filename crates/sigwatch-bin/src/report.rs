@@ -146,6 +146,16 @@ pub struct KillReport {
     pub syscall: Option<String>,
     /// Whether the syscall succeeded (audit `success=`), null without audit.
     pub success: Option<bool>,
+    /// The syscall's first argument as a signed pid (audit `a0`): a
+    /// process (`kill`, `rt_sigqueueinfo`; the thread group of `tgkill`,
+    /// `rt_tgsigqueueinfo`; the thread of `tkill`), 0 the sender's own
+    /// process group, -1 every process it may signal, below -1 the process
+    /// group of that number (`kill`), counted in the sender's pid
+    /// namespace. Null for `pidfd_send_signal` (an fd) and without audit.
+    pub syscall_target: Option<i64>,
+    /// How many processes the syscall signalled (audit `OBJ_PID` records;
+    /// more than 1 for a process group or `kill(-1)`); null without audit.
+    pub syscall_target_count: Option<u64>,
     /// The process that received the signal.
     pub victim: Victim,
     /// The process that sent it; null when there is none known.
