@@ -1020,8 +1020,13 @@ impl<P: ProcessView> Attributor<P> {
             return;
         }
         if c.reported() {
-            log::warn!(
-                "audit kill of pid {tgid} (serial {}) arrived after its victim was reported",
+            // A second sender of the same signal (`timeout` signals its
+            // child, then its whole group; two `kill -9` race): the first
+            // one's report stands. Common and harmless, so not a warning;
+            // counted in the engine's duplicates.
+            log::info!(
+                "audit kill of pid {tgid} by pid {} (serial {}) arrived after its victim was reported: a second sender",
+                report.sender.as_ref().map_or(0, |s| s.pid),
                 report.audit.as_ref().map_or(0, |a| a.serial)
             );
             self.stats.duplicates += 1;
