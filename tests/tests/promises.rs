@@ -704,3 +704,40 @@ fn a_closed_output_pipe_is_not_an_error() {
         );
     }
 }
+
+/// `sigwatch status` run by another user than root names root as the fix
+/// where root is what is missing: tracefs (root's, mode 700) is not a
+/// kernel configuration problem, and from Linux 6.6 on the proc
+/// connector needs no capability (it subscribed: no CAP_NET_ADMIN gap).
+#[test]
+fn status_as_another_user_names_root_as_the_fix() {
+    let test = "status_as_another_user";
+    if !require_root(test) || !require_tool(test, "setpriv") {
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(sigwatch_bin())
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let block = |name: &str| {
+        let mut lines = text.lines().skip_while(|l| !l.starts_with(name));
+        let first = lines.next().unwrap_or_default().to_string();
+        let rest: Vec<String> = lines
+            .take_while(|l| l.starts_with(' '))
+            .map(str::to_string)
+            .collect();
+        format!("{first}\n{}", rest.join("\n"))
+    };
+    let tracefs = block("tracefs ");
+    assert!(tracefs.contains("GAP"), "{text}");
+    assert!(tracefs.contains("run as root"), "{tracefs}");
+    assert!(!tracefs.contains("CONFIG_FTRACE"), "{tracefs}");
+    let caps = block("capabilities");
+    let connector = block("proc connector");
+    if connector.contains(" ok ") {
+        assert!(!caps.contains("CAP_NET_ADMIN"), "{caps}\n{connector}");
+    }
+}

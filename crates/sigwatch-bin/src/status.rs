@@ -72,8 +72,11 @@ pub fn checks() -> Vec<Check> {
     ));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let caps = parse_cap_eff(&status).unwrap_or(0);
+    // Since Linux 6.6 any user may listen to the proc connector.
+    let open_connector = version.is_some_and(|v| v >= procconn::socket::FILTER_MIN_KERNEL);
     let missing: Vec<String> = CAPS
         .iter()
+        .filter(|(name, _, _)| !(open_connector && *name == "CAP_NET_ADMIN"))
         .filter(|(_, bit, _)| caps & (1u64 << bit) == 0)
         .map(|(n, _, why)| format!("{n} ({why})"))
         .collect();
@@ -221,6 +224,14 @@ pub fn checks() -> Vec<Check> {
             out.extend(tracefs_checks(Ok((tfs.root(), how))));
             out.push(tracefs_writable_check(tfs.root(), is_read_only(tfs.root())));
         }
+        // tracefs is root's (mode 700): for another user the fix is root,
+        // whatever else the error says.
+        Err(e) if !nix::unistd::geteuid().is_root() => out.push(check(
+            "tracefs",
+            false,
+            format!("not usable by this user: {e}"),
+            "run as root: tracefs belongs to root (mode 700), and sigwatch creates a trace instance in it",
+        )),
         Err(e) if was_mounted.is_none() && caps & (1u64 << CAP_SYS_ADMIN) == 0 => {
             out.push(tracefs_unmountable_check(&e.to_string()));
         }
