@@ -177,7 +177,7 @@ pub fn answer(k: &KillReport) -> String {
             k.cgroup_kill
                 .as_ref()
                 .and_then(|c| c.cgroup.as_ref())
-                .map_or_else(String::new, |c| format!(" (its cgroup {})", escape(&c.0)))
+                .map_or_else(String::new, |c| format!(" (killed {})", escape(&c.0)))
         ),
         (_, Origin::Kernel, Some(r)) => format!("the kernel ({})", r.as_str()),
         (_, Origin::Kernel, None) => "the kernel".to_string(),
@@ -534,7 +534,7 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     if let Some(c) = &k.cgroup_kill {
         let _ = writeln!(
             s,
-            "  cgroup.kill  {} (the victim's cgroup: the one killed or below it)",
+            "  cgroup.kill  {} (the cgroup written to, or one below it: the deepest that held every process the write killed)",
             opt_text(&c.cgroup)
         );
     }
