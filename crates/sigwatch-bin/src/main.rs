@@ -101,9 +101,11 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
                 std::path::PathBuf::from,
             );
             Some(
-                sigwatch::journal::Journal::connect(&path).map_err(|e| sigwatch::Error::Io {
-                    what: format!("connecting to the journal at {}", path.display()),
-                    source: e,
+                sigwatch::journal::Journal::connect(&path).map_err(|e| {
+                    sigwatch::Error::Fatal(format!(
+                        "--output journal: cannot connect to the journal at {}: {e}; fix: run where systemd-journald runs (the socket exists once it is up), or use --output text or json",
+                        path.display()
+                    ))
                 })?,
             )
         }
