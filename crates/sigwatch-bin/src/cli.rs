@@ -185,7 +185,7 @@ pub struct WatchArgs {
     #[arg(long)]
     pub full: bool,
     /// Exit after N kill reports (N ≥ 1).
-    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'c', long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
     /// Signals to report: names or numbers, comma-separated, or `all`.
     #[arg(long, value_name = "LIST", default_value = "KILL", value_parser = parse_signals)]
@@ -304,6 +304,13 @@ impl WatchArgs {
             cfg = cfg.victim_comm(c.as_bytes());
         }
         cfg
+    }
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("a number of reports, 1 or more (without -c, sigwatch runs until stopped)".into()),
     }
 }
 
