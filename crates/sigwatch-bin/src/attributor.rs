@@ -411,18 +411,8 @@ impl<P: ProcessView> Attributor<P> {
         let before = self.procs.process(tgid);
         self.procs.apply(ev);
         let mut snap = self.procs.process(tgid).or(before.clone());
-        // The parent when the signal was sent, not the reaper the exit
-        // names, when one kill took both (a process group, `timeout -s
-        // KILL`): the parent died of the same signal just before.
-        let parent_before = before.as_ref().and_then(|b| b.ppid);
-        if let (Some(s), Some(pp)) = (snap.as_mut(), parent_before) {
-            let died_with_it = |p: &ProcessSnapshot| {
-                p.exited
-                    && p.exit_signal.map(i32::from) == status.signal().map(i32::from)
-                    && p.exit_time_ns
-                        .is_some_and(|t| ev.timestamp_ns.saturating_sub(t) <= SAME_KILL_NS)
-            };
-            if s.ppid != Some(pp) && self.procs.process(pp).is_some_and(|p| died_with_it(&p)) {
+        if let (Some(s), Some(b), Some(_)) = (snap.as_mut(), before.as_ref(), status.signal()) {
+            if let Some(pp) = self.parent_at_the_kill(b, s, status, ev.timestamp_ns) {
                 s.ppid = Some(pp);
             }
         }
@@ -467,6 +457,44 @@ impl<P: ProcessView> Attributor<P> {
         }
         self.tidy(tgid);
         out
+    }
+
+    /// The parent a killed process had when the signal was sent, when its
+    /// exit names another one (a reaper): the kernel re-parents children
+    /// in their parent's exit, so one kill that took both (a process group,
+    /// `timeout -s KILL`) shows the reaper in the child's exit. The parent
+    /// the view had (`before`, the victim before its exit) counts when it
+    /// started before the victim (not a later holder of its pid) and
+    /// either died of the same signal at most [`SAME_KILL_NS`] before, or
+    /// is still alive to the view: its exit, which re-parented the victim
+    /// just now, is on its way (the kernel sends a process's exit event
+    /// after re-parenting its children).
+    fn parent_at_the_kill(
+        &self,
+        before: &ProcessSnapshot,
+        after: &ProcessSnapshot,
+        status: procconn::ExitStatus,
+        exit_ns: u64,
+    ) -> Option<Pid> {
+        if before.exited {
+            return None;
+        }
+        let pp = before.ppid?;
+        if after.ppid == Some(pp) {
+            return None;
+        }
+        let p = self.procs.process(pp)?;
+        let started_before = matches!(
+            (p.start_time_ns, before.start_time_ns),
+            (Some(parent), Some(child)) if parent <= child
+        );
+        let same_kill = p.exited
+            && p.exit_signal.is_some()
+            && p.exit_signal == status.signal()
+            && p.exit_time_ns
+                .is_some_and(|t| exit_ns.saturating_sub(t) <= SAME_KILL_NS);
+        let exiting_now = !p.exited && !p.liveness_unknown;
+        (started_before && (same_kill || exiting_now)).then_some(pp)
     }
 
     /// The victim of audit-recorded kills exited: every waiting kill is
@@ -951,7 +979,7 @@ impl<P: ProcessView> Attributor<P> {
                 syscall: k.syscall.name().map(str::to_string),
                 success: Some(k.success),
                 syscall_target: k.target_spec.pid_arg().map(i64::from),
-                syscall_target_count: Some(k.targets.len() as u64),
+                syscall_target_count: Some((k.targets.len() + k.targets_dropped) as u64),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),

@@ -37,26 +37,29 @@ fn main() -> ExitCode {
         Some(Command::Rules { signal, arch }) => rules(*signal, *arch),
         Some(Command::Status) => {
             let checks = sigwatch::status::checks();
-            print!("{}", sigwatch::status::render(&checks));
+            // (A reader gone early, `| head -3`, is no error: print! would
+            // panic on it.)
+            let _ = write!(io::stdout().lock(), "{}", sigwatch::status::render(&checks));
             if checks.iter().any(|c| !c.ok) {
                 return ExitCode::from(sigwatch::status::EXIT_GAP);
             }
             Ok(())
         }
-        Some(Command::Generate { what }) => generate::generate(*what, &mut io::stdout().lock())
-            .map_err(|e| sigwatch::Error::Io {
-                what: "writing".into(),
-                source: e,
-            }),
+        Some(Command::Generate { what }) => {
+            match generate::generate(*what, &mut io::stdout().lock()) {
+                // The reader went away (`| head -1`): its choice, as for
+                // any filter; nothing to report.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|e| sigwatch::Error::Io {
+                    what: "writing".into(),
+                    source: e,
+                }),
+            }
+        }
         Some(Command::Replay(args)) => replay(args),
     };
     let code = match res {
         Ok(()) => ExitCode::SUCCESS,
-        // The reader of standard output went away (`| head -1`): its
-        // choice, as for any filter; nothing to report.
-        Err(sigwatch::Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
         Err(e) => {
             diag::say(&format!("sigwatch: error: {e}"));
             ExitCode::FAILURE

@@ -421,7 +421,7 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
                     match a {
                         0 => call.push_str(" — its own process group"),
                         -1 if nested => call.push_str(" — every process of its pid namespace"),
-                        -1 => call.push_str(" — every process"),
+                        -1 => call.push_str(" — every process it may signal"),
                         a if a < -1 => {
                             let _ = write!(call, " — process group {}{scope}", -a);
                         }

@@ -384,10 +384,7 @@ impl Replay {
         let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
         let node_name = ev.node().map(Text::from);
         let n_targets = k.targets.len().max(1);
-        let target_arg = match k.target_spec {
-            TargetSpec::Pidfd(_) => None,
-            _ => Some(i64::from(k.args[0] as u32 as i32)),
-        };
+        let target_arg = k.target_spec.pid_arg().map(i64::from);
         for VictimRef {
             pid,
             tid,
@@ -438,7 +435,7 @@ impl Replay {
                 syscall: k.syscall.name().map(str::to_string),
                 success: Some(k.success),
                 syscall_target: target_arg,
-                syscall_target_count: Some(k.targets.len() as u64),
+                syscall_target_count: Some((k.targets.len() + k.targets_dropped) as u64),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),

@@ -153,8 +153,10 @@ pub struct KillReport {
     /// group of that number (`kill`), counted in the sender's pid
     /// namespace. Null for `pidfd_send_signal` (an fd) and without audit.
     pub syscall_target: Option<i64>,
-    /// How many processes the syscall signalled (audit `OBJ_PID` records;
-    /// more than 1 for a process group or `kill(-1)`); null without audit.
+    /// How many processes the syscall aimed at: one audit `OBJ_PID` record
+    /// each, written before the permission check (a refused target
+    /// counts), those over the per-event limit included; more than 1 for
+    /// a process group or `kill(-1)`. Null without audit.
     pub syscall_target_count: Option<u64>,
     /// The process that received the signal.
     pub victim: Victim,

@@ -210,7 +210,8 @@ pub fn run<W: Write + AsFd>(
     };
     let mut watcher = Watcher::start(cfg)?;
     // Once watching is possible at all, before the threads started below
-    // (which inherit it; nice is per thread on Linux).
+    // (which inherit it; nice is per thread on Linux). The metrics writer,
+    // started above, keeps the original nice: it needs no priority.
     if let Some(n) = opts.nice {
         crate::priority::raise_to(n.value, n.explicit);
     }

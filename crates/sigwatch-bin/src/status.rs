@@ -72,13 +72,20 @@ pub fn checks() -> Vec<Check> {
     ));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let caps = parse_cap_eff(&status).unwrap_or(0);
-    // Since Linux 6.6 any user may listen to the proc connector.
+    // Since Linux 6.6 any user may listen to the proc connector; the
+    // capability still lets sigwatch's sockets have receive buffers
+    // beyond net.core.rmem_max (SO_RCVBUFFORCE), so that a storm loses
+    // no event.
     let open_connector = version.is_some_and(|v| v >= procconn::socket::FILTER_MIN_KERNEL);
     let missing: Vec<String> = CAPS
         .iter()
-        .filter(|(name, _, _)| !(open_connector && *name == "CAP_NET_ADMIN"))
         .filter(|(_, bit, _)| caps & (1u64 << bit) == 0)
-        .map(|(n, _, why)| format!("{n} ({why})"))
+        .map(|(n, _, why)| match *n {
+            "CAP_NET_ADMIN" if open_connector => {
+                format!("{n} (receive buffers beyond net.core.rmem_max: events lost in storms)")
+            }
+            _ => format!("{n} ({why})"),
+        })
         .collect();
     out.push(check(
         "capabilities",

@@ -470,6 +470,39 @@ fn a_parent_killed_by_the_same_kill_stays_the_victims_parent() {
     c.on_proc_event(&exit(clock_ms(200), 100, 100, 15), clock_ms(200));
     let r = kills(c.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
     assert_eq!(r[0].victim.ppid, Some(1));
+    let sleeper = || proc_(600, 100, "sleep", &["sleep", "300"]);
+    // The parent's exit is still on its way (the kernel sends it after
+    // re-parenting its children): the parent it had until then.
+    let mut d = engine();
+    d.procs_mut().insert(sleeper());
+    d.on_audit_kill(&kill(94, at(1), "kill", 9, &[600]), at(1));
+    let r = kills(d.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
+    assert_eq!(r[0].victim.ppid, Some(100));
+    // Its pid taken by a later process, killed with it: not its parent.
+    let mut e = engine();
+    e.procs_mut().insert(sleeper());
+    e.on_proc_event(&exit(at(1), 100, 100, 0), at(1));
+    e.on_proc_event(&fork(at(2), 1, 100), at(2));
+    e.on_audit_kill(&kill(95, at(3), "kill", 9, &[600]), at(3));
+    e.on_proc_event(&exit(clock_ms(400), 100, 100, 9), clock_ms(400));
+    let r = kills(e.on_proc_event(&reparented(clock_ms(401), 600), clock_ms(401)));
+    assert_eq!(r[0].victim.ppid, Some(1));
+    // Not killed (it handled the signal and exited 0): nothing to keep.
+    let mut f = engine();
+    f.procs_mut().insert(sleeper());
+    f.on_audit_kill(&kill(96, at(1), "kill", 15, &[600]), at(1));
+    f.on_proc_event(&exit(clock_ms(200), 100, 100, 0), clock_ms(200));
+    let mut normal = reparented(clock_ms(201), 600);
+    if let EventKind::Exit {
+        status, exit_code, ..
+    } = &mut normal.kind
+    {
+        *exit_code = 0;
+        *status = procconn::ExitStatus::from_wait_status(0);
+    }
+    let mut r = kills(f.on_proc_event(&normal, clock_ms(201)));
+    r.extend(kills(f.tick(at(100))));
+    assert!(r.iter().all(|k| k.victim.ppid != Some(100)), "{r:?}");
 }
 
 #[test]
