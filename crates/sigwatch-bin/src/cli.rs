@@ -112,10 +112,12 @@ pub struct ReplayArgs {
     /// Only kills before this time (same forms as --since).
     #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
     pub until: Option<u64>,
-    /// Only report victims with this pid (repeatable).
+    /// Only report victims with this pid (repeatable: any of them; with
+    /// --comm, a victim must match both).
     #[arg(long, value_name = "PID")]
     pub pid: Vec<i32>,
-    /// Only report victims with this comm (repeatable).
+    /// Only report victims with this comm (repeatable: any of them; with
+    /// --pid, a victim must match both).
     #[arg(long, value_name = "COMM")]
     pub comm: Vec<String>,
     /// Most processes remembered from the log (bounds memory).
@@ -190,10 +192,12 @@ pub struct WatchArgs {
     /// Signals to report: names or numbers, comma-separated, or `all`.
     #[arg(long, value_name = "LIST", default_value = "KILL", value_parser = parse_signals)]
     pub signal: SignalSet,
-    /// Only report victims with this pid (repeatable).
+    /// Only report victims with this pid (repeatable: any of them; with
+    /// --comm, a victim must match both).
     #[arg(long, value_name = "PID")]
     pub pid: Vec<i32>,
-    /// Only report victims with this comm (repeatable).
+    /// Only report victims with this comm (repeatable: any of them; with
+    /// --pid, a victim must match both).
     #[arg(long, value_name = "COMM")]
     pub comm: Vec<String>,
     /// The witnesses to use, comma-separated: `proc` (process events,

@@ -27,6 +27,7 @@ pub enum Item {
 
 /// What the input held, including everything skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InputStats {
     /// Lines or journal entries read.
     pub lines: u64,
@@ -43,6 +44,10 @@ pub struct InputStats {
     pub not_audit: u64,
     /// `ausearch` framing lines (`----`, `time->...`).
     pub framing: u64,
+    /// Records as `ausearch -i` prints them (interpreted: a date in the
+    /// stamp, names for numbers, `arch=x86_64`): the raw values a replay
+    /// needs are gone (`ausearch --raw` keeps them).
+    pub interpreted: u64,
 }
 
 /// The record types a replay reads: the caller of every syscall (for the
@@ -147,12 +152,27 @@ fn parse(line: &[u8], stats: &mut InputStats) -> Item {
             stats.unused_records += 1;
             Item::Skip
         }
+        Err(_) if interpreted_stamp(line) => {
+            stats.interpreted += 1;
+            Item::Skip
+        }
         Err(e) => {
             log::debug!("unparsable audit line: {e}");
             stats.unparsable += 1;
             Item::Skip
         }
     }
+}
+
+/// Whether the record's stamp is a date (`msg=audit(11/26/26
+/// 04:39:28.504:23)`, as `ausearch -i` prints it) rather than epoch
+/// seconds.
+fn interpreted_stamp(line: &[u8]) -> bool {
+    const STAMP: &[u8] = b"msg=audit(";
+    line.windows(STAMP.len())
+        .position(|w| w == STAMP)
+        .and_then(|i| line.get(i + STAMP.len()..i + STAMP.len() + 3))
+        .is_some_and(|d| d[0].is_ascii_digit() && d[1].is_ascii_digit() && d[2] == b'/')
 }
 
 fn contains(h: &[u8], n: &[u8]) -> bool {
@@ -441,8 +461,13 @@ mod tests {
                 oversized: 0,
                 not_audit: 1,
                 framing: 2,
+                interpreted: 0,
             }
         );
+        // `ausearch -i` output: counted apart, with its own note.
+        let interp = b"type=SYSCALL msg=audit(11/26/26 04:39:28.504:23) : arch=x86_64 syscall=kill success=yes exit=0 a0=0x50e a1=SIGKILL";
+        assert!(matches!(classify_line(interp, &mut st), Item::Skip));
+        assert_eq!((st.interpreted, st.unparsable), (1, 1));
         let long = vec![b'a'; MAX_LINE + 1];
         assert!(matches!(classify_line(&long, &mut st), Item::Skip));
         assert_eq!(st.oversized, 1);

@@ -53,7 +53,8 @@ impl RunSummary {
             "sigwatch replay: {} input(s), {} line(s)/entries, {} record(s) used, {} event(s), \
              {} kill event(s), {} report(s)\n\
              skipped: {} unparsable line(s), {} over-long line(s) (> 1 MiB), {} non-audit line(s), \
-             {} record(s) of unused types, {} ausearch framing line(s); \
+             {} record(s) of unused types, {} ausearch framing line(s), \
+             {} `ausearch -i` record(s); \
              {} event(s) of unknown arch, {} malformed kill event(s), \
              {} kill(s) without target, {} target(s) over the per-event limit, \
              {} kill(s) of other signals, {} kill(s) filtered out (--since/--until/--pid/--comm)\n\
@@ -69,6 +70,7 @@ impl RunSummary {
             i.not_audit,
             i.unused_records,
             i.framing,
+            i.interpreted,
             r.unknown_arch,
             r.malformed,
             r.no_target,
@@ -83,12 +85,18 @@ impl RunSummary {
     /// Lines that say why a replay found nothing, when it did not.
     fn notes(&self) -> String {
         let i = &self.input;
-        if i.lines == 0 {
+        if i.interpreted > 0 {
+            format!(
+                "\nnote: {} record(s) are `ausearch -i` output, whose interpreted values \
+                 (dates, names for numbers) cannot be replayed: run `ausearch --raw` (or \
+                 without -i) instead",
+                i.interpreted
+            )
+        } else if i.lines == 0 {
             "\nnote: the input held no line: nothing to replay".into()
         } else if i.records == 0 && i.unused_records == 0 {
             "\nnote: no audit record in the input: is it an audit log (auditd's audit.log, \
-             `ausearch --raw` or `ausearch -i` output, `journalctl -o export` of the audit \
-             messages)?"
+             `ausearch --raw` output, `journalctl -o export` of the audit messages)?"
                 .into()
         } else {
             String::new()
@@ -239,5 +247,7 @@ mod tests {
         s.input.unused_records = 0;
         s.input.records = 1;
         assert!(!s.render().contains("note:"), "{}", s.render());
+        s.input.interpreted = 4;
+        assert!(s.render().contains("ausearch --raw"), "{}", s.render());
     }
 }
