@@ -84,6 +84,7 @@ impl Default for ReplayConfig {
 
 /// Counters of a replay: what was read, reported and skipped, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReplayStats {
     /// Records fed to the assembler.
     pub records: u64,
@@ -112,6 +113,10 @@ pub struct ReplayStats {
     pub processes_evicted: u64,
     /// Times a pid was seen to belong to a new process.
     pub pid_reuse: u64,
+    /// Events of the records a replay reads (`OBJ_PID`, `PROCTITLE`,
+    /// `EXECVE`, `CWD`) without the `SYSCALL` record they come with: a log
+    /// cut, or files given out of order, separated them.
+    pub without_syscall: u64,
 }
 
 /// Replays records in input order and produces reports.
@@ -204,6 +209,15 @@ impl Replay {
     fn event(&mut self, ev: &Event) {
         self.stats.events += 1;
         let Some(sc) = ev.first(RecordType::SYSCALL) else {
+            let parts = [
+                RecordType::OBJ_PID,
+                RecordType::PROCTITLE,
+                RecordType::EXECVE,
+                RecordType::CWD,
+            ];
+            if parts.into_iter().any(|t| ev.first(t).is_some()) {
+                self.stats.without_syscall += 1;
+            }
             return;
         };
         let node = self.procs.node_id(ev.node());

@@ -632,3 +632,18 @@ fn a_record_whose_enrichment_is_cut_is_still_used() {
     );
     assert_eq!(st.malformed, 0);
 }
+
+/// An event's `OBJ_PID` and `PROCTITLE` before its `SYSCALL` (files given
+/// out of order, a log cut between them): the kill is reported from what
+/// its `SYSCALL` says, and the separated records are counted, not dropped
+/// in silence.
+#[test]
+fn records_before_their_syscall_are_counted() {
+    let text = [KILL_32[1], KILL_32[2], KILL_32[0]].join("\n");
+    let (k, stats) = kills(&text, ReplayConfig::default());
+    assert_eq!(stats.without_syscall, 1, "{stats:?}");
+    assert_eq!(k.len(), 1);
+    // In order, nothing is counted.
+    let (_, stats) = kills(&KILL_32.join("\n"), ReplayConfig::default());
+    assert_eq!(stats.without_syscall, 0, "{stats:?}");
+}

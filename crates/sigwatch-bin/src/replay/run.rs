@@ -57,7 +57,8 @@ impl RunSummary {
              {} `ausearch -i` record(s); \
              {} event(s) of unknown arch, {} malformed kill event(s), \
              {} kill(s) without target, {} target(s) over the per-event limit, \
-             {} kill(s) of other signals, {} kill(s) filtered out (--since/--until/--pid/--comm)\n\
+             {} kill(s) of other signals, {} kill(s) filtered out (--since/--until/--pid/--comm), \
+             {} event(s) without their SYSCALL record (a cut log, or files out of order)\n\
              processes: {} pid reuse(s) seen, {} forgotten to bound memory",
             self.inputs,
             i.lines,
@@ -77,6 +78,7 @@ impl RunSummary {
             r.targets_dropped,
             r.other_signal,
             r.filtered,
+            r.without_syscall,
             r.pid_reuse,
             r.processes_evicted,
         ) + &self.notes()
