@@ -363,8 +363,14 @@ fn process_group_kill_gives_one_report_per_victim() {
     for &m in &members {
         let r = sw.wait_kill_of(m);
         assert_user_kill(&r, m, "kill");
-        assert_eq!(r["syscall_target"], -pgid, "{r:#}");
-        assert_eq!(r["syscall_target_count"], 3, "{r:#}");
+        if r["audit"].is_null() {
+            // Only an audit record has the syscall's arguments.
+            assert_eq!(r["syscall_target"], Value::Null, "{r:#}");
+            assert_eq!(r["syscall_target_count"], Value::Null, "{r:#}");
+        } else {
+            assert_eq!(r["syscall_target"], -pgid, "{r:#}");
+            assert_eq!(r["syscall_target_count"], 3, "{r:#}");
+        }
         if m != pgid {
             // Its parent when the signal was sent: the group's `sh`, which
             // the same kill took (not the reaper its exit names when `sh`
