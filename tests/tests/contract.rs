@@ -119,6 +119,7 @@ const SUMMARY_FIELDS: &[(&str, &str)] = &[
     ("trace_events", "number"),
     ("trace_lost", "number"),
     ("reports_dropped", "number"),
+    ("repeat_kills", "number"),
 ];
 
 fn readme() -> String {

@@ -329,8 +329,8 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
             l.count
         ),
         Report::Summary(s) => format!(
-            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {})\n",
-            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost
+            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {}); {} repeat kill(s) of reported victims\n",
+            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost, s.repeat_kills
         ),
     }
 }

@@ -606,6 +606,12 @@ pub struct Summary {
     /// (more than the output queue holds waited, or the output was still
     /// blocked when sigwatch stopped).
     pub reports_dropped: u64,
+    /// Kills (an audit record, a tracefs sighting) of a victim whose kill
+    /// was reported already: a second sender of the same signal
+    /// (`timeout -s KILL` signals its child, then its whole group; two
+    /// `kill -9` race). The first sender's report stands; these are only
+    /// counted (`-v` logs each).
+    pub repeat_kills: u64,
 }
 
 #[cfg(test)]
@@ -647,10 +653,11 @@ mod tests {
             trace_events: 6,
             trace_lost: 7,
             reports_dropped: 8,
+            repeat_kills: 9,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8,"repeat_kills":9}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");

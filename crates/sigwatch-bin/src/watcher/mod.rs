@@ -295,6 +295,7 @@ impl Watcher {
     pub fn summary(&self) -> Summary {
         let mut s = self.summary;
         s.proc_events = self.engine.stats().proc_events;
+        s.repeat_kills = self.engine.stats().duplicates;
         s.proc_lost = self.losses.total(LossSource::Proc);
         s.trace_lost = self.losses.total(LossSource::Tracefs);
         match self.audit.as_ref() {
