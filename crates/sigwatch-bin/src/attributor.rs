@@ -410,11 +410,14 @@ impl<P: ProcessView> Attributor<P> {
         // Snapshot before applying: a view may drop exited processes.
         let before = self.procs.process(tgid);
         self.procs.apply(ev);
-        let mut snap = self.procs.process(tgid).or(before.clone());
-        if let (Some(s), Some(b), Some(_)) = (snap.as_mut(), before.as_ref(), status.signal()) {
-            if let Some(pp) = self.parent_at_the_kill(b, s, status, ev.timestamp_ns) {
-                s.ppid = Some(pp);
-            }
+        let after = self.procs.process(tgid);
+        let kept_parent = match (&before, &after, status.signal()) {
+            (Some(b), Some(a), Some(_)) => self.parent_at_the_kill(b, a, status, ev.timestamp_ns),
+            _ => None,
+        };
+        let mut snap = after.or(before);
+        if let (Some(s), Some(pp)) = (snap.as_mut(), kept_parent) {
+            s.ppid = Some(pp);
         }
         let ran_ns = snap
             .as_ref()

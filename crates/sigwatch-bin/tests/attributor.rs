@@ -425,6 +425,14 @@ fn sender_unknown_to_the_tree_starts_its_chain_at_ppid() {
     assert_eq!(anc, vec![100, 1]);
 }
 
+/// The world with 600 (`sleep`), a child of 100 (launcher).
+fn with_sleeper() -> Attributor<MemTree> {
+    let mut a = engine();
+    a.procs_mut()
+        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    a
+}
+
 /// An exit after re-parenting names the reaper. When one kill took the
 /// parent too (a process group, `timeout -s KILL`), the victim's parent is
 /// the one it had when the signal was sent; a parent that died long
@@ -445,42 +453,33 @@ fn a_parent_killed_by_the_same_kill_stays_the_victims_parent() {
         e
     };
     // 100 (launcher, parent of 600) dies of SIGKILL 1 ms before 600 does.
-    let mut a = engine();
-    a.procs_mut()
-        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    let mut a = with_sleeper();
     a.on_audit_kill(&kill(91, at(1), "kill", 9, &[600]), at(1));
     a.on_proc_event(&exit(clock_ms(200), 100, 100, 9), clock_ms(200));
     let r = kills(a.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].victim.ppid, Some(100));
     // The parent died 5 s earlier: re-parented long before the kill.
-    let mut b = engine();
-    b.procs_mut()
-        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    let mut b = with_sleeper();
     b.on_proc_event(&exit(at(1), 100, 100, 9), at(1));
     b.on_audit_kill(&kill(92, at(51), "kill", 9, &[600]), at(51));
     let r = kills(b.on_proc_event(&reparented(at(52), 600), at(52)));
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].victim.ppid, Some(1));
     // Died of another signal just before: not the same kill.
-    let mut c = engine();
-    c.procs_mut()
-        .insert(proc_(600, 100, "sleep", &["sleep", "300"]));
+    let mut c = with_sleeper();
     c.on_audit_kill(&kill(93, at(1), "kill", 9, &[600]), at(1));
     c.on_proc_event(&exit(clock_ms(200), 100, 100, 15), clock_ms(200));
     let r = kills(c.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
     assert_eq!(r[0].victim.ppid, Some(1));
-    let sleeper = || proc_(600, 100, "sleep", &["sleep", "300"]);
     // The parent's exit is still on its way (the kernel sends it after
     // re-parenting its children): the parent it had until then.
-    let mut d = engine();
-    d.procs_mut().insert(sleeper());
+    let mut d = with_sleeper();
     d.on_audit_kill(&kill(94, at(1), "kill", 9, &[600]), at(1));
     let r = kills(d.on_proc_event(&reparented(clock_ms(201), 600), clock_ms(201)));
     assert_eq!(r[0].victim.ppid, Some(100));
     // Its pid taken by a later process, killed with it: not its parent.
-    let mut e = engine();
-    e.procs_mut().insert(sleeper());
+    let mut e = with_sleeper();
     e.on_proc_event(&exit(at(1), 100, 100, 0), at(1));
     e.on_proc_event(&fork(at(2), 1, 100), at(2));
     e.on_audit_kill(&kill(95, at(3), "kill", 9, &[600]), at(3));
@@ -488,8 +487,7 @@ fn a_parent_killed_by_the_same_kill_stays_the_victims_parent() {
     let r = kills(e.on_proc_event(&reparented(clock_ms(401), 600), clock_ms(401)));
     assert_eq!(r[0].victim.ppid, Some(1));
     // Not killed (it handled the signal and exited 0): nothing to keep.
-    let mut f = engine();
-    f.procs_mut().insert(sleeper());
+    let mut f = with_sleeper();
     f.on_audit_kill(&kill(96, at(1), "kill", 15, &[600]), at(1));
     f.on_proc_event(&exit(clock_ms(200), 100, 100, 0), clock_ms(200));
     let mut normal = reparented(clock_ms(201), 600);

@@ -169,8 +169,7 @@ fn parse(line: &[u8], stats: &mut InputStats) -> Item {
 /// seconds.
 fn interpreted_stamp(line: &[u8]) -> bool {
     const STAMP: &[u8] = b"msg=audit(";
-    line.windows(STAMP.len())
-        .position(|w| w == STAMP)
+    memchr::memmem::find(line, STAMP)
         .and_then(|i| line.get(i + STAMP.len()..i + STAMP.len() + 3))
         .is_some_and(|d| d[0].is_ascii_digit() && d[1].is_ascii_digit() && d[2] == b'/')
 }

@@ -294,8 +294,9 @@ impl Watcher {
     /// `reports_dropped` is the caller's (the watcher has no output).
     pub fn summary(&self) -> Summary {
         let mut s = self.summary;
-        s.proc_events = self.engine.stats().proc_events;
-        s.repeat_kills = self.engine.stats().duplicates;
+        let engine = self.engine.stats();
+        s.proc_events = engine.proc_events;
+        s.repeat_kills = engine.duplicates;
         s.proc_lost = self.losses.total(LossSource::Proc);
         s.trace_lost = self.losses.total(LossSource::Tracefs);
         match self.audit.as_ref() {
