@@ -253,6 +253,54 @@ fn rt_sigqueueinfo_is_attributed() {
     );
 }
 
+/// `kill -9` twice at the same victim (here one process, as `timeout`
+/// signals its child and then its group): one report, and the second
+/// kill is not dropped in silence but counted in the summary's
+/// `repeat_kills` (a field that stayed 0 in the final summary until
+/// 2026-12-02, although the engine counted it).
+#[test]
+fn a_second_kill_of_a_reported_victim_is_a_repeat_kill_in_the_summary() {
+    let test = "repeat_kills";
+    if !require_root(test) || !require_sender_witness(test) || !require_tool(test, "python3") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let mut victim_child = spawn_sleep();
+    let victim = victim_child.id() as i32;
+    // The victim is not reaped before both kills: the second one is sent
+    // to its zombie and succeeds.
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os,sys\nv=int(sys.argv[1])\nos.kill(v,9)\nos.kill(v,9)",
+            &victim.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    victim_child.wait().unwrap();
+    let r = sw.wait_kill_of(victim);
+    assert_user_kill(&r, victim, "kill");
+    let seen = assert_clean_stop(sw, 1);
+    let reports = seen
+        .iter()
+        .filter(|v| v["type"] == "kill" && v["victim"]["pid"] == victim)
+        .count();
+    assert_eq!(reports, 1, "one report per victim and signal: {seen:#?}");
+    let summary = seen.last().unwrap();
+    if audit_present() {
+        // Audit records both syscalls, so the second always reaches the
+        // engine. (Without audit, whether tracefs shows a signal to a
+        // zombie is the kernel's business: only the type is checked.)
+        assert_eq!(summary["repeat_kills"], 1, "{summary:#}");
+    } else {
+        assert!(summary["repeat_kills"].as_u64().is_some(), "{summary:#}");
+    }
+    before.assert_restored();
+}
+
 #[test]
 fn tgkill_at_a_non_leader_thread_folds_into_the_process() {
     let test = "tgkill_thread";

@@ -41,7 +41,9 @@ pub struct Config {
     pub signals: SignalSet,
     /// Report only these victim pids (empty: all).
     pub victim_pids: Vec<Pid>,
-    /// Report only victims with one of these comms (empty: all).
+    /// Report only victims with one of these comms (empty: all; a name
+    /// longer than the kernel keeps matches on its first 15 bytes, see
+    /// [`comm_matches`]).
     pub victim_comms: Vec<Vec<u8>>,
     /// An audit source is live: a user kill seen by tracefs waits up to
     /// [`Config::audit_grace_ns`] after the victim's exit for its audit
@@ -164,8 +166,14 @@ pub struct Stats {
     pub reports: u64,
     /// Reports suppressed by the victim filters.
     pub filtered: u64,
-    /// Kills dropped because their victim was already reported.
+    /// Kills dropped because their victim was already reported (each
+    /// witness's record of one kill counts: an audit record and a tracefs
+    /// sighting of the same repeat kill are 2).
     pub duplicates: u64,
+    /// Of [`Stats::duplicates`], audit records.
+    pub duplicate_audit_kills: u64,
+    /// Of [`Stats::duplicates`], tracefs sightings.
+    pub duplicate_trace_sightings: u64,
     /// `signal_generate` events of watched signals received from tracefs.
     pub trace_signals: u64,
     /// tracefs sightings joined with an audit record of the same kill.
@@ -173,6 +181,17 @@ pub struct Stats {
     /// Kernel-generated signals seen by tracefs that nobody died of
     /// (not reported).
     pub trace_unfatal: u64,
+}
+
+impl Stats {
+    /// Repeat kills (a victim killed again after its kill was reported),
+    /// each counted once: every witness records every kill, so the witness
+    /// that recorded more of them counts them (an audit record and a
+    /// tracefs sighting of one kill are one repeat kill, not two).
+    pub fn repeat_kills(&self) -> u64 {
+        self.duplicate_audit_kills
+            .max(self.duplicate_trace_sightings)
+    }
 }
 
 /// A `signal_generate` of a watched signal waiting for the victim's exit,
@@ -612,6 +631,7 @@ impl<P: ProcessView> Attributor<P> {
             // Already reported (audit and exit came first), or a second
             // identical signal (`kill -9` twice): the first one counts.
             self.stats.duplicates += 1;
+            self.stats.duplicate_trace_sightings += 1;
             self.tidy(tgid);
             return;
         }
@@ -766,6 +786,7 @@ impl<P: ProcessView> Attributor<P> {
         let kmsg = c.kernel.take().is_some();
         if pe.is_none() && c.reported() {
             self.stats.duplicates += 1;
+            self.stats.duplicate_trace_sightings += 1;
             return;
         }
         let sent_by_a_process = matches!(
@@ -1061,6 +1082,7 @@ impl<P: ProcessView> Attributor<P> {
                 report.audit.as_ref().map_or(0, |a| a.serial)
             );
             self.stats.duplicates += 1;
+            self.stats.duplicate_audit_kills += 1;
             return;
         }
         if let Some(s) = snap.as_ref().filter(|s| s.exited) {
@@ -1074,6 +1096,7 @@ impl<P: ProcessView> Attributor<P> {
             // A second identical kill (e.g. `kill -9` twice): the first
             // sender is the one that killed it.
             self.stats.duplicates += 1;
+            self.stats.duplicate_audit_kills += 1;
             return;
         }
         c.kills.push(PendingKill { report, deadline });
@@ -1352,8 +1375,24 @@ impl<P: ProcessView> Attributor<P> {
         let comm_ok = self.cfg.victim_comms.is_empty()
             || v.comm
                 .as_ref()
-                .is_some_and(|c| self.cfg.victim_comms.iter().any(|w| w == &c.0));
+                .is_some_and(|c| self.cfg.victim_comms.iter().any(|w| comm_matches(w, &c.0)));
         pid_ok && comm_ok
+    }
+}
+
+/// The bytes of a command name the kernel keeps (`TASK_COMM_LEN` 16,
+/// with its NUL): a longer name is cut to this.
+pub const COMM_BYTES: usize = 15;
+
+/// Whether a process whose comm is `comm` is the one named `wanted`: equal,
+/// or `wanted` is longer than the kernel keeps and starts with `comm`
+/// (`--comm averyveryverylongname` finds the process the kernel calls
+/// `averyveryverylo`, as `pgrep` would not).
+pub fn comm_matches(wanted: &[u8], comm: &[u8]) -> bool {
+    if wanted.len() > COMM_BYTES {
+        comm.len() == COMM_BYTES && wanted.starts_with(comm)
+    } else {
+        wanted == comm
     }
 }
 

@@ -114,11 +114,12 @@ pub struct ReplayArgs {
     pub until: Option<u64>,
     /// Only report victims with this pid (repeatable: any of them; with
     /// --comm, a victim must match both).
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
     pub pid: Vec<i32>,
     /// Only report victims with this comm (repeatable: any of them; with
-    /// --pid, a victim must match both).
-    #[arg(long, value_name = "COMM")]
+    /// --pid, a victim must match both). The kernel keeps 15 bytes of a
+    /// command name: a longer one matches on its first 15.
+    #[arg(long, value_name = "COMM", value_parser = parse_comm)]
     pub comm: Vec<String>,
     /// Most processes remembered from the log (bounds memory).
     #[arg(long, value_name = "N", default_value_t = 32_768)]
@@ -194,11 +195,12 @@ pub struct WatchArgs {
     pub signal: SignalSet,
     /// Only report victims with this pid (repeatable: any of them; with
     /// --comm, a victim must match both).
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = parse_pid)]
     pub pid: Vec<i32>,
     /// Only report victims with this comm (repeatable: any of them; with
-    /// --pid, a victim must match both).
-    #[arg(long, value_name = "COMM")]
+    /// --pid, a victim must match both). The kernel keeps 15 bytes of a
+    /// command name: a longer one matches on its first 15.
+    #[arg(long, value_name = "COMM", value_parser = parse_comm)]
     pub comm: Vec<String>,
     /// The witnesses to use, comma-separated: `proc` (process events,
     /// required), `audit` (kill-family syscall records), `tracefs` (the
@@ -232,10 +234,11 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_retained_mib: u64,
     /// How long a kill and its victim's exit wait for each other (ms).
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub window_ms: u64,
-    /// Socket receive buffer for process events and audit records (bytes).
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    /// Socket receive buffer for process events and audit records (bytes,
+    /// at least 65536: a smaller one overflows at once).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = parse_rcvbuf)]
     pub rcvbuf: usize,
     /// Do not read the kernel log (/dev/kmsg) for OOM kills.
     #[arg(long)]
@@ -261,14 +264,15 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
     /// The scheduling priority (nice value, -20 to 19; lower runs sooner)
-    /// sigwatch raises itself to at start. A short-lived sender's argv,
+    /// sigwatch sets itself to at start. A short-lived sender's argv,
     /// exe and cwd can only be read from /proc while it lives: a watcher
     /// that waits behind busy tasks misses them. Default: -10, applied
     /// only to a sigwatch started at nice 0 (a nice chosen by whoever
     /// started it, `nice -n 5` or a unit's Nice=, is kept). A value given
-    /// here only raises, never lowers. Needs root (CAP_SYS_NICE); if
-    /// refused, sigwatch runs on at its nice (a warning when --nice was
-    /// given).
+    /// here is set as given (a positive one makes sigwatch yield to the
+    /// host's work, and miss more short-lived senders). Raising needs
+    /// root (CAP_SYS_NICE); if refused, sigwatch runs on at its nice (a
+    /// warning when --nice was given).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-20..=19))]
     pub nice: Option<i32>,
 }
@@ -308,6 +312,27 @@ impl WatchArgs {
             cfg = cfg.victim_comm(c.as_bytes());
         }
         cfg
+    }
+}
+
+fn parse_pid(s: &str) -> Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("a process id, 1 or more".into()),
+    }
+}
+
+fn parse_comm(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("a command name (the victim's comm, as `ps -o comm` shows it)".into());
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_rcvbuf(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 65_536 => Ok(n),
+        _ => Err("a size in bytes, 65536 or more (default 16777216)".into()),
     }
 }
 

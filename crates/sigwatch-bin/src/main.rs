@@ -114,6 +114,7 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
         }
         _ => None,
     };
+    warn_long_comms(&args.comm);
     let cfg = args.to_config();
     let opts = run::RunOptions {
         count: args.count,
@@ -134,6 +135,20 @@ fn run_watch(cli: &Cli) -> Result<(), sigwatch::Error> {
     let text = sigwatch::render::render_text(&Report::Summary(summary), &TextOptions::default());
     diag::say(&text);
     Ok(())
+}
+
+/// Says how a `--comm` longer than the kernel keeps is matched (its first
+/// 15 bytes), so that nobody waits for a name that can never match whole.
+fn warn_long_comms(comms: &[String]) {
+    for c in comms {
+        let kept = sigwatch::attributor::COMM_BYTES;
+        if c.len() > kept {
+            let cut = String::from_utf8_lossy(&c.as_bytes()[..kept]);
+            log::warn!(
+                "--comm {c}: the kernel keeps the first {kept} bytes of a command name; matching victims named {cut}"
+            );
+        }
+    }
 }
 
 /// The width ancestor lines are cut to: the terminal's, else `COLUMNS`;
@@ -220,6 +235,7 @@ fn rules(signals: SignalSet, arch: RulesArch) -> Result<(), sigwatch::Error> {
 }
 
 fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
+    warn_long_comms(&args.comm);
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut opts = args.options();
     // The same text rules as watch mode (see `run_watch`).

@@ -1,4 +1,5 @@
-//! `--nice`: the watch loop raises its own scheduling priority.
+//! `--nice`: the watch loop sets its own scheduling priority (by default,
+//! raises it).
 //!
 //! A short-lived sender's argv, exe and cwd can only be read from `/proc`
 //! between its exec and its exit. A woken watcher at the default priority
@@ -8,13 +9,16 @@
 //! same reason (`priority_boost` in auditd.conf). Measured in the README's
 //! capture figures.
 
-/// The nice value to set, if any. An `explicit` value only raises (a
-/// lower nice), never lowers. The default applies only to a sigwatch
-/// started at nice 0: a nice chosen by whoever started it (`nice -n 5`, a
-/// unit's `Nice=`) is theirs.
+/// The nice value to set, if any. An `explicit` value is what was asked
+/// for (`--nice 5` lowers a sigwatch started at nice 0: its operator wants
+/// it to yield to the host's work). The default applies only to a
+/// sigwatch started at nice 0: a nice chosen by whoever started it
+/// (`nice -n 5`, a unit's `Nice=`) is theirs.
 fn target(current: i32, wanted: i32, explicit: bool) -> Option<i32> {
-    let chosen_by_starter = current != 0;
-    (wanted < current && (explicit || !chosen_by_starter)).then_some(wanted)
+    if explicit {
+        return (wanted != current).then_some(wanted);
+    }
+    (current == 0 && wanted < current).then_some(wanted)
 }
 
 /// The calling thread's nice value (`getpriority`; on Linux, per thread).
@@ -26,26 +30,22 @@ fn current() -> Option<i32> {
     (v != -1 || nix::errno::Errno::last_raw() == 0).then_some(v)
 }
 
-/// Raises the calling thread (and the threads it starts later) to nice
-/// `wanted` unless it already runs at that priority or higher. A refusal
-/// (no `CAP_SYS_NICE`) is a warning when the value was `explicit`, else
-/// a note: sigwatch runs on either way.
-pub fn raise_to(wanted: i32, explicit: bool) {
+/// Sets the calling thread (and the threads it starts later) to nice
+/// `wanted` as [`target`] decides. A refusal to raise (no
+/// `CAP_SYS_NICE`) is a warning when the value was `explicit`, else a
+/// note: sigwatch runs on either way.
+pub fn set_to(wanted: i32, explicit: bool) {
     let Some(now) = current() else {
         log::warn!("--nice: cannot read the scheduling priority; left as is");
         return;
     };
     let Some(n) = target(now, wanted, explicit) else {
-        if explicit {
-            log::info!("--nice {wanted}: kept nice {now} (only raised, never lowered)");
-        } else {
-            log::debug!("started at nice {now}: kept");
-        }
+        log::debug!("runs at nice {now}: kept");
         return;
     };
     // SAFETY: setpriority has no memory-safety preconditions.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, n) } == 0 {
-        log::info!("scheduling priority raised from nice {now} to {n}");
+        log::info!("scheduling priority set from nice {now} to {n}");
     } else {
         let level = if explicit {
             log::Level::Warn
@@ -65,14 +65,13 @@ mod tests {
     use super::target;
 
     #[test]
-    fn explicit_only_raises() {
+    fn an_explicit_value_is_set_either_way() {
         assert_eq!(target(0, -10, true), Some(-10));
         assert_eq!(target(5, -10, true), Some(-10));
-        // Started higher by its unit: kept.
-        assert_eq!(target(-15, -10, true), None);
+        assert_eq!(target(-15, -10, true), Some(-10));
         assert_eq!(target(-10, -10, true), None);
-        // Asking for a lower priority than it has changes nothing.
-        assert_eq!(target(0, 5, true), None);
+        // `--nice 5`: yield to the host's work, as asked.
+        assert_eq!(target(0, 5, true), Some(5));
     }
 
     #[test]

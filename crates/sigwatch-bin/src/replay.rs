@@ -53,7 +53,8 @@ pub struct ReplayConfig {
     pub signals: SignalSet,
     /// Only victims with one of these pids (empty: all).
     pub pids: Vec<i32>,
-    /// Only victims with one of these comms (empty: all).
+    /// Only victims with one of these comms (empty: all; a longer name
+    /// than the kernel keeps matches on its first 15 bytes).
     pub comms: Vec<Vec<u8>>,
     /// Only kills at or after this record time (ms since the epoch).
     pub since_ms: Option<u64>,
@@ -416,7 +417,12 @@ impl Replay {
                 continue;
             }
             if !self.cfg.comms.is_empty()
-                && !vcomm.as_ref().is_some_and(|c| self.cfg.comms.contains(c))
+                && !vcomm.as_ref().is_some_and(|c| {
+                    self.cfg
+                        .comms
+                        .iter()
+                        .any(|w| crate::attributor::comm_matches(w, c))
+                })
             {
                 self.stats.filtered += 1;
                 continue;

@@ -606,11 +606,11 @@ pub struct Summary {
     /// (more than the output queue holds waited, or the output was still
     /// blocked when sigwatch stopped).
     pub reports_dropped: u64,
-    /// Kills (an audit record, a tracefs sighting) of a victim whose kill
-    /// was reported already: a second sender of the same signal
-    /// (`timeout -s KILL` signals its child, then its whole group; two
-    /// `kill -9` race). The first sender's report stands; these are only
-    /// counted (`-v` logs each).
+    /// Kills of a victim whose kill was reported already: a second
+    /// sender of the same signal (`timeout -s KILL` signals its child,
+    /// then its whole group; two `kill -9` race). The first sender's
+    /// report stands; these are only counted (`-v` logs each). One repeat
+    /// kill seen by both audit and tracefs counts once.
     pub repeat_kills: u64,
 }
 

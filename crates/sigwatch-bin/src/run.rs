@@ -213,7 +213,7 @@ pub fn run<W: Write + AsFd>(
     // (which inherit it; nice is per thread on Linux). The metrics writer,
     // started above, keeps the original nice: it needs no priority.
     if let Some(n) = opts.nice {
-        crate::priority::raise_to(n.value, n.explicit);
+        crate::priority::set_to(n.value, n.explicit);
     }
     for n in watcher.take_notices() {
         say(&n);

@@ -411,6 +411,20 @@ fn victim_filters() {
 }
 
 #[test]
+fn a_comm_filter_longer_than_the_kernel_keeps_matches_its_first_15_bytes() {
+    use sigwatch::attributor::comm_matches;
+    assert!(comm_matches(b"launcher", b"launcher"));
+    assert!(!comm_matches(b"launch", b"launcher"));
+    assert!(!comm_matches(b"launcher", b"launch"));
+    // The kernel's comm of `averyveryverylongname` is its first 15 bytes.
+    assert!(comm_matches(b"averyveryverylongname", b"averyveryverylo"));
+    assert!(!comm_matches(b"averyveryverylongname", b"averyveryveryl"));
+    assert!(!comm_matches(b"averyveryverylongname", b"averyveryverylx"));
+    // Exactly 15 bytes is compared whole.
+    assert!(comm_matches(b"averyveryverylo", b"averyveryverylo"));
+}
+
+#[test]
 fn sender_unknown_to_the_tree_starts_its_chain_at_ppid() {
     let mut a = engine();
     let mut k = kill(80, at(1), "kill", 9, &[300]);

@@ -296,7 +296,7 @@ impl Watcher {
         let mut s = self.summary;
         let engine = self.engine.stats();
         s.proc_events = engine.proc_events;
-        s.repeat_kills = engine.duplicates;
+        s.repeat_kills = engine.repeat_kills();
         s.proc_lost = self.losses.total(LossSource::Proc);
         s.trace_lost = self.losses.total(LossSource::Tracefs);
         match self.audit.as_ref() {
@@ -717,7 +717,9 @@ impl Watcher {
             }
         }
         self.summary.trace_lost = self.losses.total(LossSource::Tracefs);
-        self.summary.proc_events = self.engine.stats().proc_events;
+        let engine = self.engine.stats();
+        self.summary.proc_events = engine.proc_events;
+        self.summary.repeat_kills = engine.repeat_kills();
         self.summary.proc_lost = self.losses.total(LossSource::Proc);
         let c = audit_counters.unwrap_or_default();
         self.summary.audit_records = c.records;
