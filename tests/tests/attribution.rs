@@ -441,6 +441,70 @@ fn process_group_kill_gives_one_report_per_victim() {
     before.assert_restored();
 }
 
+/// One group kill of 2 500 processes with 4 000-byte command lines: more
+/// than 8 MiB of reports (the output queue's cap) from one kill. Every
+/// report reaches a reader that keeps up, none is dropped. (Until
+/// 2026-12-02 the reports of one step were all queued before any was
+/// written: 4 515 of 6 001 were dropped even to a regular file.)
+#[test]
+fn a_group_kill_of_thousands_loses_no_report() {
+    let test = "big_group_kill";
+    if !require_root(test) || !require_sender_witness(test) || !require_tool(test, "bash") {
+        return;
+    }
+    const VICTIMS: usize = 2_500;
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let mut sw = Sigwatch::start(&[]);
+    let long_name = "v".repeat(4_000);
+    // A process group of our own (process_group(0): its pgid is its pid).
+    let mut leader = {
+        use std::os::unix::process::CommandExt;
+        Command::new("bash")
+            .args([
+                "-c",
+                "for i in $(seq \"$1\"); do (exec -a \"$2\" sleep 300) & done; wait",
+                "bash",
+                &VICTIMS.to_string(),
+                &long_name,
+            ])
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let pgid = leader.id() as i32;
+    let mut members = Vec::new();
+    for _ in 0..600 {
+        members = pgrp_members(pgid);
+        if members.len() == VICTIMS + 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        members.len(),
+        VICTIMS + 1,
+        "bash + {VICTIMS} sleeps in group {pgid}"
+    );
+    let out = run_sh("kill -9 -\"$1\"; true", &[&pgid.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    leader.wait().unwrap();
+    for &m in &members {
+        let r = sw.wait_kill_of(m);
+        assert_eq!(r["signal"], 9);
+        if m != pgid {
+            assert_eq!(argv(&r["victim"])[0], long_name);
+        }
+    }
+    let (code, seen) = sw.stop();
+    assert_eq!(code, Some(0));
+    let summary = seen.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["reports_dropped"], 0, "{summary:#}");
+    assert_eq!(summary["reports"], (VICTIMS + 1) as u64, "{summary:#}");
+    before.assert_restored();
+}
+
 #[test]
 fn denied_attempt_is_reported_with_success_false() {
     // A refused kill generates no signal: only audit sees the attempt.

@@ -957,13 +957,13 @@ impl<P: ProcessView> Attributor<P> {
         } else {
             None
         };
-        let mut seen = Vec::new();
+        // A set: a group kill or `kill -1` names thousands of targets.
+        let mut seen = std::collections::HashSet::with_capacity(k.targets.len());
         for t in &k.targets {
             let tgid = self.procs.tgid_of(t.pid).unwrap_or(t.pid);
-            if seen.contains(&tgid) {
+            if !seen.insert(tgid) {
                 continue;
             }
-            seen.push(tgid);
             let snap = self.procs.process(tgid);
             let mut victim = Victim {
                 pid: tgid,
@@ -1300,6 +1300,7 @@ impl<P: ProcessView> Attributor<P> {
     fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
         if let Report::Kill(k) = &mut r {
             drop_stale_trace_comm(k);
+            sender_thread_from_trace(k);
             k.witnesses.clear();
             if k.audit.is_some() {
                 k.witnesses.push(Witness::Audit);
@@ -1459,6 +1460,19 @@ fn drop_stale_trace_comm(k: &mut KillReport) {
     let same_task = k.extra.sender_comm_from_audit || (t.current_tid == s.pid && s.tid.is_none());
     if same_task && t.current_pid == s.pid && cached != known {
         t.current_comm = None;
+    }
+}
+
+/// The sending thread, when tracefs saw a non-leader thread of the
+/// sender's process send: an audit record names only the process (its
+/// `pid=` is the tgid), so a report built from it has no tid until the
+/// joined sighting gives it (a tracefs-only report has it already).
+fn sender_thread_from_trace(k: &mut KillReport) {
+    let (Some(t), Some(s)) = (k.trace.as_ref(), k.sender.as_mut()) else {
+        return;
+    };
+    if s.tid.is_none() && t.current_pid == s.pid && t.current_tid > 0 && t.current_tid != s.pid {
+        s.tid = Some(t.current_tid);
     }
 }
 

@@ -244,7 +244,8 @@ fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     let Some(path) = &args.metrics_file else {
         let summary = sigwatch::replay::run::run(&opts, out)?;
         eprintln!("{}", summary.render());
-        return Ok(());
+        // Exit 1 when an input could not be read to its end.
+        return summary.check();
     };
     // Checked before the replay (which may take long) starts.
     let file = metrics_file::MetricsFile::start(path)?;
@@ -260,5 +261,5 @@ fn replay(args: &cli::ReplayArgs) -> Result<(), sigwatch::Error> {
     })?;
     eprintln!("{}", summary.render());
     file.finish(registry.render(), std::time::Duration::from_secs(10));
-    Ok(())
+    summary.check()
 }

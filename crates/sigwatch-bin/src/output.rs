@@ -106,7 +106,10 @@ pub fn reader_can_vanish(fd: BorrowedFd<'_>) -> bool {
 /// At most this many bytes of reports wait for a slow reader; beyond it
 /// reports are dropped (counted and said at exit), never the sources'
 /// events: sigwatch keeps reading the kernel while its output is blocked
-/// (as the audit pid it must, or audited syscalls stall host-wide).
+/// (as the audit pid it must, or audited syscalls stall host-wide). The
+/// watch loop writes a step's reports as they come and lets a burst wait
+/// a little for a reader that keeps up (see `run::make_room` in the
+/// binary), so only an output that does not keep up loses reports.
 pub const OUT_QUEUE_MAX: usize = 8 << 20;
 
 /// Whether writes to `fd` return `EAGAIN` instead of blocking.
@@ -223,6 +226,11 @@ impl OutQueue {
     /// Whether reports wait to be written.
     pub fn pending(&self) -> bool {
         !self.reports.is_empty()
+    }
+
+    /// Bytes of the reports waiting (at most [`OUT_QUEUE_MAX`]).
+    pub fn queued_bytes(&self) -> usize {
+        self.queued
     }
 
     /// Reports not (completely) written yet.

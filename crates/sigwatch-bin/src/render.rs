@@ -385,7 +385,11 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     // Sender.
     match &k.sender {
         Some(snd) => {
-            let mut line = format!("  sender   pid {} {}", snd.pid, opt_text(&snd.comm));
+            let mut line = format!("  sender   pid {}", snd.pid);
+            if let Some(t) = snd.tid.filter(|&t| t != snd.pid) {
+                let _ = write!(line, " (thread {t})");
+            }
+            let _ = write!(line, " {}", opt_text(&snd.comm));
             if let Some(p) = snd.ppid {
                 let _ = write!(line, "  ppid {p}");
             }
@@ -539,17 +543,26 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         );
     }
     if let Some(t) = &k.trace {
+        // The evidence names the code (and grp) it went by; the raw values
+        // only when it does not.
+        let raw = if t.evidence.contains("code=") {
+            String::new()
+        } else {
+            format!(
+                "  code {}  grp {}",
+                t.code,
+                match t.grp {
+                    Some(true) => "1",
+                    Some(false) => "0",
+                    None => "?",
+                }
+            )
+        };
         let _ = writeln!(
             s,
-            "  tracefs  current {} {}  code {}  grp {}{}: {}",
+            "  tracefs  current {} {}{raw}{}: {}",
             t.current_pid,
             opt_text(&t.current_comm),
-            t.code,
-            match t.grp {
-                Some(true) => "1",
-                Some(false) => "0",
-                None => "?",
-            },
             if t.mark_victim { "  mark_victim" } else { "" },
             t.evidence
         );
@@ -1074,7 +1087,12 @@ mod tests {
         assert!(t.contains("syscall none (it wrote to cgroup.kill"), "{t}");
         assert!(t.contains("login uid, session, tty unknown"), "{t}");
         assert!(!t.contains("login uid unset"), "{t}");
-        assert!(t.contains("tracefs  current 1298 sh  code 0  grp 0"), "{t}");
+        // The evidence names the code; the raw numbers are not repeated.
+        assert!(
+            t.contains("tracefs  current 1298 sh: SIGKILL code=SI_USER grp=0"),
+            "{t}"
+        );
+        assert!(!t.contains("code 0  grp 0"), "{t}");
         assert!(t.contains("seen by  tracefs, proc"), "{t}");
     }
 

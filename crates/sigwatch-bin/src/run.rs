@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::journal::Journal;
 use sigwatch::metrics::{Limits, Registry};
-use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
+use sigwatch::output::{reader_can_vanish, OutQueue, WriteAbort, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
 use sigwatch::report::{LossSource, Report, Summary};
 use sigwatch::stop::StopSignals;
@@ -185,6 +185,60 @@ fn wait<W: AsFd>(
     Ok((signalled, gone))
 }
 
+/// Writes what the output takes now; `false` once its reader is gone.
+fn write_or_closed<W: Write + AsFd>(queue: &mut OutQueue, w: &mut W) -> Result<bool, Error> {
+    match queue.write_ready(w) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Error::Io {
+            what: "writing a report".into(),
+            source: e,
+        }),
+    }
+}
+
+/// How long a burst of reports may wait for the output's reader to make
+/// room before the queue's cap drops some (once per stall).
+const OUT_BURST_WAIT: Duration = Duration::from_secs(1);
+
+/// The queue is half full (a burst: thousands of reports of one group
+/// kill): writes what the output takes now and, if the queue is still
+/// half full, waits up to [`OUT_BURST_WAIT`] for a reader that keeps up
+/// (a pipe of 64 KiB fills long before a busy reader is scheduled) or a
+/// termination signal. A reader that made no progress in that time is
+/// `stalled`: no more waits (the witnesses must be read; the cap drops
+/// reports, counted) until the queue is empty again. `false` once the
+/// reader is gone.
+fn make_room<W: Write + AsFd>(
+    queue: &mut OutQueue,
+    w: &mut W,
+    stop_signals: &StopSignals,
+    stalled: &mut bool,
+) -> Result<bool, Error> {
+    if !write_or_closed(queue, w)? {
+        return Ok(false);
+    }
+    if *stalled || queue.queued_bytes() < OUT_QUEUE_MAX / 2 {
+        return Ok(true);
+    }
+    let before = queue.queued_bytes();
+    let deadline = Instant::now() + OUT_BURST_WAIT;
+    match queue.drain(w, stop_signals.as_fd(), Some(deadline)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(false),
+        // Timed out, or a termination signal (the loop's wait sees it).
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<WriteAbort>()) => {}
+        Err(e) => {
+            return Err(Error::Io {
+                what: "writing a report".into(),
+                source: e,
+            })
+        }
+    }
+    *stalled = queue.queued_bytes() >= before;
+    Ok(true)
+}
+
 /// Runs the watch mode; `out` should be unbuffered (a `File` on a
 /// duplicate of fd 1, or a private non-blocking one on a pipe): reports
 /// are written only when `poll` says there is room, so that a blocked
@@ -237,6 +291,9 @@ pub fn run<W: Write + AsFd>(
         printed: 0,
         count: opts.count,
     };
+    // The reader made no progress in the last wait for room (see
+    // `make_room`), until the queue empties again.
+    let mut out_stalled = false;
     let stop = loop {
         let (signalled, out_gone) = wait(
             &stop_signals,
@@ -275,6 +332,15 @@ pub fn run<W: Write + AsFd>(
                 count_reached = true;
                 break;
             }
+            // One step can bring thousands of reports (a group kill, a
+            // `kill -9 -1`): written as they come, they never fill the
+            // queue of an output that takes them (a file always does);
+            // only one that does not keep up loses reports to the cap.
+            if out.queue.queued_bytes() >= OUT_QUEUE_MAX / 2
+                && !make_room(&mut out.queue, &mut w, &stop_signals, &mut out_stalled)?
+            {
+                break;
+            }
         }
         if let Some(m) = metrics.as_mut() {
             m.tick(&watcher, &out);
@@ -282,14 +348,11 @@ pub fn run<W: Write + AsFd>(
         if count_reached {
             break Stop::CountReached;
         }
-        if let Err(e) = out.queue.write_ready(&mut w) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                break Stop::OutputClosed;
-            }
-            return Err(Error::Io {
-                what: "writing a report".into(),
-                source: e,
-            });
+        if !write_or_closed(&mut out.queue, &mut w)? {
+            break Stop::OutputClosed;
+        }
+        if !out.queue.pending() {
+            out_stalled = false;
         }
         if watcher.stopped().is_some() {
             break Stop::EndOfInput;

@@ -333,6 +333,11 @@ fn tgkill_thread() {
 }
 
 #[test]
+fn thread_sender_audit_and_trace() {
+    check("thread_sender_audit_and_trace");
+}
+
+#[test]
 fn tracefs_only_user_kill() {
     check("tracefs_only_user_kill");
 }
