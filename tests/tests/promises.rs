@@ -654,19 +654,20 @@ fn nice_of(pid: i32) -> i32 {
 }
 
 /// `--nice`: the watch loop raises its scheduling priority to -10 by
-/// default (from nice 0; a nice its starter chose is kept), to what
-/// `--nice` says, and never lowers it.
+/// default (from nice 0; a nice its starter chose is kept) and sets what
+/// `--nice` says, also a positive value (until 2026-12-02 `--nice 5` was
+/// ignored).
 #[test]
-fn watch_loop_raises_its_priority_only_upward() {
-    if !require_root("watch_loop_raises_its_priority_only_upward") {
+fn watch_loop_sets_its_priority() {
+    if !require_root("watch_loop_sets_its_priority") {
         return;
     }
     // SAFETY: getpriority has no preconditions; this test's own nice.
     let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
     for (args, expected) in [
         (&[][..], if own == 0 { -10 } else { own }),
-        (&["--nice", "-5"][..], own.min(-5)),
-        (&["--nice", "5"][..], own),
+        (&["--nice", "-5"][..], -5),
+        (&["--nice", "5"][..], 5),
     ] {
         let mut all = vec!["--source", "proc"];
         all.extend_from_slice(args);
@@ -676,6 +677,43 @@ fn watch_loop_raises_its_priority_only_upward() {
         assert_eq!(code, Some(0));
         assert_eq!(nice, expected, "sigwatch {args:?} from nice {own}");
     }
+}
+
+/// An audit input that cannot work is an error at the start, with its
+/// fix, before the host is touched: a file on standard input for
+/// `--audit-source stdin` (a stream is followed; a log is for `replay`),
+/// a log path in no directory. (Until 2026-12-02 the first gave a bare
+/// `epoll_ctl: EPERM`, the second started without a word.)
+#[test]
+fn an_audit_input_that_cannot_work_is_refused_with_its_fix() {
+    if !require_root("an_audit_input_that_cannot_work_is_refused_with_its_fix") {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let before = AuditSnapshot::take();
+    let dir = TempDir::new("ainput");
+    let log = dir.0.join("audit.log");
+    std::fs::write(&log, "type=EOE msg=audit(1.000:1): \n").unwrap();
+    let out = Command::new(sigwatch_bin())
+        .args(["--audit-source", "stdin"])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("standard input is a regular file"), "{err}");
+    assert!(err.contains("sigwatch replay"), "{err}");
+    let missing = dir.0.join("no-such-dir/audit.log");
+    let out = Command::new(sigwatch_bin())
+        .arg("--audit-source")
+        .arg(format!("log:{}", missing.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is in no directory that exists"), "{err}");
+    before.assert_restored();
 }
 
 /// A reader that goes away early (`sigwatch generate man | head -1`) is

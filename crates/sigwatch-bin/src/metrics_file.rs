@@ -56,6 +56,13 @@ impl MetricsFile {
                 dir.display()
             )));
         }
+        if path.is_dir() {
+            return Err(sigwatch::Error::Fatal(format!(
+                "--metrics-file {}: is a directory; fix: name a file in it, e.g. {}",
+                path.display(),
+                path.join("sigwatch.prom").display()
+            )));
+        }
         let shared = Arc::new(Shared::default());
         let (tx, done) = channel();
         let (p, s) = (path.to_path_buf(), Arc::clone(&shared));
@@ -243,5 +250,13 @@ mod tests {
         let d = tmpdir();
         let e = MetricsFile::start(&d.path().join("nope/m.prom")).unwrap_err();
         assert!(e.to_string().contains("is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn a_directory_as_the_file_is_refused_at_the_start() {
+        let d = tmpdir();
+        let e = MetricsFile::start(d.path()).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        assert!(e.to_string().contains("sigwatch.prom"), "{e}");
     }
 }

@@ -355,6 +355,10 @@ pub fn run<W: Write + AsFd>(
             out_stalled = false;
         }
         if watcher.stopped().is_some() {
+            // The one way a watcher stops by itself: said, not silent.
+            crate::diag::say(
+                "sigwatch: the audit records on standard input ended (the writer closed it): stopping",
+            );
             break Stop::EndOfInput;
         }
     };

@@ -35,6 +35,72 @@ fn rules_text(rules: &[AuditRule]) -> String {
         .join("\n")
 }
 
+/// `--audit-source log[:PATH]`: a log in a directory that does not exist
+/// is a typo (an error); a log that does not exist yet, or one no audit
+/// daemon writes, is followed but said (until something writes it, the
+/// kills have no audit witness).
+fn check_followed_log(path: &std::path::Path, notices: &mut Vec<Notice>) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(fatal(format!(
+            "--audit-source log: {} is in no directory that exists ({}); fix: give the path auditd writes (log_file in /etc/audit/auditd.conf)",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(fatal(format!(
+            "--audit-source log: {} is a directory; fix: give the log file itself (log_file in /etc/audit/auditd.conf)",
+            path.display()
+        )));
+    }
+    if !path.exists() {
+        notices.push(Notice::warning(format!(
+            "--audit-source log: {} does not exist yet; it is followed from when it appears (until then kills have no audit witness)",
+            path.display()
+        )));
+    }
+    let daemon = auditsig::AuditClient::open()
+        .and_then(|mut c| c.status())
+        .map(|s| s.pid);
+    if let Ok(0) = daemon {
+        notices.push(Notice::warning(format!(
+            "--audit-source log: no audit daemon is registered with the kernel, so nothing may write {} (kills have no audit witness until auditd runs); fix: start auditd, or use --audit-source auto",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--audit-source stdin` follows a live stream (auditd's audisp plugin
+/// pipe): a file or a device on standard input cannot be waited on, and a
+/// log file is what `sigwatch replay` reads.
+fn stdin_is_a_stream() -> Result<(), Error> {
+    use nix::sys::stat::{fstat, SFlag};
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(());
+    }
+    let what = match fstat(&stdin) {
+        Ok(st) => match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+            SFlag::S_IFIFO | SFlag::S_IFSOCK => return Ok(()),
+            SFlag::S_IFREG => "a regular file",
+            SFlag::S_IFCHR => "a device (such as /dev/null)",
+            SFlag::S_IFDIR => "a directory",
+            _ => "not a pipe or socket",
+        },
+        Err(nix::errno::Errno::EBADF) => "closed",
+        Err(e) => return Err(fatal(format!("--audit-source stdin: standard input: {e}"))),
+    };
+    Err(fatal(format!(
+        "--audit-source stdin: standard input is {what}; it must be a pipe or socket that audit records arrive on live (auditd's plugin, `af_unix` or `audisp`); fix: to read an audit log after the fact, run `sigwatch replay FILE`"
+    )))
+}
+
 impl AuditWitness {
     /// Opens the source `cfg` asks for; `Ok(None)` when `auto` found none
     /// (the reason in `gap`). With a source, the keeper enables audit
@@ -48,10 +114,14 @@ impl AuditWitness {
         let source = match &cfg.audit_input {
             AuditInput::None => return Ok(None),
             AuditInput::Stdin => {
+                stdin_is_a_stream()?;
                 KillSource::stdin(&scfg).map_err(|e| fatal(format!("stdin: {e}")))?
             }
-            AuditInput::Log(p) => KillSource::follow_log(p, &scfg)
-                .map_err(|e| fatal(format!("cannot follow {} ({e})", p.display())))?,
+            AuditInput::Log(p) => {
+                check_followed_log(p, notices)?;
+                KillSource::follow_log(p, &scfg)
+                    .map_err(|e| fatal(format!("cannot follow {} ({e})", p.display())))?
+            }
             AuditInput::Multicast => KillSource::multicast(&scfg).map_err(|e| {
                 fatal(format!("cannot join the audit multicast group ({e}); fix: run as root (CAP_AUDIT_READ) on a kernel ≥ 3.16, or use --audit-source unicast|log"))
             })?,
