@@ -594,6 +594,10 @@ fn find_byte(t: &[u8], c: u8, from: usize) -> Option<usize> {
     memchr::memchr(c, t.get(from..)?).map(|i| i + from)
 }
 
+/// The latest second a stamp may name: its time in nanoseconds since the
+/// epoch still fits a `u64` (2554-07-21).
+pub const MAX_STAMP_SEC: u64 = u64::MAX / 1_000_000_000 - 1;
+
 /// Parse `audit(S.M:N):` at `pos`; returns the stamp and the position after
 /// `):`.
 fn parse_stamp(t: &[u8], pos: usize) -> Result<(Stamp, usize), ParseError> {
@@ -618,6 +622,14 @@ fn parse_stamp(t: &[u8], pos: usize) -> Result<(Stamp, usize), ParseError> {
         return Err(ParseError::BadStamp);
     }
     let sec = value::parse_dec_u64(&inner[..dot]).ok_or(ParseError::BadStamp)?;
+    // A time the reports' nanoseconds cannot hold (after 2554) is no
+    // kernel's: refused, not shown as some invented date.
+    if sec > MAX_STAMP_SEC {
+        return Err(ParseError::BadStamp);
+    }
+    // The kernel writes three digits (`%03lu`); fewer are read as a
+    // number of milliseconds, as auditd's own parser (`strtoul` in
+    // ausearch) reads them: `.5` is 5 ms there and here.
     let msec_digits = &inner[dot + 1..colon];
     if msec_digits.len() > 3 {
         return Err(ParseError::BadStamp);
@@ -735,6 +747,11 @@ mod tests {
         );
         assert_eq!(next, 25);
         assert_eq!(s.to_string(), "1795667968.504:23");
+        // Fewer than three digits are milliseconds, as ausearch reads them.
+        let (short, _) = parse_stamp(b"audit(1795667992.5:2): ", 0).unwrap();
+        assert_eq!(short.msec, 5);
+        let (last, _) = parse_stamp(b"audit(18446744072.999:1): ", 0).unwrap();
+        assert_eq!(last.sec, MAX_STAMP_SEC);
         for bad in [
             &b"audit(1.2)"[..],
             b"audit(1:2.3):",
@@ -743,6 +760,9 @@ mod tests {
             b"audit(1.1:2)",
             b"audit(1.1:2",
             b"audt(1.1:2):",
+            // Beyond what nanoseconds since the epoch can hold.
+            b"audit(18446744073709551615.999:2):",
+            b"audit(9999999999999.000:3):",
         ] {
             assert!(
                 parse_stamp(bad, 0).is_err(),

@@ -229,11 +229,18 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
-/// Characters that reorder or hide text on a terminal: bidi controls,
-/// zero-width and line/paragraph separators.
+/// Characters that reorder or hide text on a terminal: bidi controls
+/// (also the Arabic letter mark), zero-width and line/paragraph
+/// separators, and the rest of Unicode's default-ignorable code points
+/// (soft hyphen, fillers, variation selectors, tags, interlinear
+/// annotation marks), which render as nothing and so can make two names
+/// look alike.
 pub(crate) fn is_format_hazard(c: char) -> bool {
     matches!(c as u32,
-        0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5
+        | 0x180B..=0x180F | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F
+        | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
 /// One argv, escaped, each argument quoted when it contains spaces or
@@ -858,6 +865,27 @@ mod tests {
         assert_eq!(escape("x\u{202e}y".as_bytes()), "x\\u{202e}y");
         assert_eq!(escape("\u{9b}2J".as_bytes()), "\\u{009b}2J");
         assert_eq!(escape(b"\x7f\x00"), "\\x7f\\x00");
+        // Invisible ones that would make two names look alike.
+        for c in [
+            '\u{061c}',
+            '\u{00ad}',
+            '\u{034f}',
+            '\u{115f}',
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{180e}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{fff9}',
+            '\u{1d173}',
+            '\u{17b4}',
+            '\u{fe0f}',
+        ] {
+            let e = escape(format!("a{c}b").as_bytes());
+            assert_eq!(e, format!("a\\u{{{:04x}}}b", c as u32), "{:04x}", c as u32);
+        }
+        // Visible non-ASCII text stays as it is.
+        assert_eq!(escape("Zürich 東京 مرحبا".as_bytes()), "Zürich 東京 مرحبا");
     }
 
     #[test]
