@@ -329,7 +329,7 @@ fn journal_entries_round_trip_through_journald() {
         .args(["--output", "journal", "-c", "1"])
         .env("SIGWATCH_JOURNAL_SOCKET", jd.socket())
         .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
@@ -350,6 +350,14 @@ fn journal_entries_round_trip_through_journald() {
     let status = wait_timeout(&mut sw, Duration::from_secs(20));
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     assert_eq!(status, Some(0), "sigwatch -c 1: {stderr}");
+    // Reports and the summary go to the journal only: under systemd a line
+    // on standard output would be a stray journal entry.
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut sw.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert_eq!(
+        stdout, "",
+        "nothing on standard output with --output journal"
+    );
     // A payload larger than any datagram goes as a sealed memfd.
     let big = vec![b'x'; 4 << 20];
     let j = sigwatch::journal::Journal::connect(&jd.socket()).unwrap();

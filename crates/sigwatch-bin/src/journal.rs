@@ -129,10 +129,10 @@ pub fn report_fields(r: &Report) -> Vec<Field> {
             field(
                 &mut out,
                 "MESSAGE",
-                format!(
-                    "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {})",
-                    s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost
-                ),
+                // The same words as the summary on stderr.
+                crate::render::render_text(r, &crate::render::TextOptions::default())
+                    .trim_end()
+                    .to_owned(),
             );
             field(&mut out, "PRIORITY", "6");
         }

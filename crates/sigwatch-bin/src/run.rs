@@ -409,7 +409,10 @@ fn shut_down<W: Write + AsFd>(
         let _ = j.send(&Report::Summary(summary));
     }
     // The summary goes last, through the same queue: whole lines only.
+    // (With the journal, reports never go to standard output, nor does the
+    // summary: under systemd it would be a stray journal entry.)
     let summary_queued = out.render.is_json()
+        && out.journal.is_none()
         && out_ok
         && out
             .render
