@@ -125,7 +125,7 @@ pub fn report_fields(r: &Report) -> Vec<Field> {
             field(&mut out, "SIGWATCH_LOSS_SOURCE", l.source.as_str());
             field(&mut out, "SIGWATCH_LOSS_COUNT", l.count.to_string());
         }
-        Report::Summary(s) => {
+        Report::Summary(_) => {
             field(
                 &mut out,
                 "MESSAGE",

@@ -28,6 +28,10 @@ pub struct TextOptions<'a> {
     pub width: Option<usize>,
     /// Print everything: each ancestor's cwd, whole lines.
     pub full: bool,
+    /// The reports come from a log (`sigwatch replay`), which cannot
+    /// record a process's exit: a victim's fate is said to be unknown
+    /// instead of "no exit seen", which would read as a failed kill.
+    pub exits_unknown: bool,
 }
 
 impl std::fmt::Debug for TextOptions<'_> {
@@ -49,6 +53,7 @@ impl Default for TextOptions<'_> {
             local_zone: None,
             width: None,
             full: false,
+            exits_unknown: false,
         }
     }
 }
@@ -203,6 +208,16 @@ pub fn answer(k: &KillReport) -> String {
     }
 }
 
+/// [`answer`] for the text output: a report from a log (`exits_unknown`)
+/// does not say "no exit seen", since a log records no exits.
+fn answer_for(k: &KillReport, o: &TextOptions<'_>) -> String {
+    let a = answer(k);
+    match a.strip_suffix(" (no exit by it seen)") {
+        Some(sent) if o.exits_unknown => sent.to_string(),
+        _ => a,
+    }
+}
+
 /// Escapes attacker-controlled bytes for a terminal.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
@@ -345,11 +360,18 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
 fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
     let mut s = String::new();
     let v = &k.victim;
+    // The host a forwarded record came from (`node=`): the same pids on
+    // two hosts are two kills.
+    let node = k
+        .node
+        .as_ref()
+        .map_or_else(String::new, |n| format!(" [{}]", escape(&n.0)));
     let _ = writeln!(
         s,
-        "{} {}",
+        "{}{} {}",
         st.bold(&text_time(k.time, o)),
-        st.red(&answer(k))
+        node,
+        st.red(&answer_for(k, o))
     );
     // Victim.
     let mut line = format!("  victim   pid {}", v.pid);
@@ -371,6 +393,8 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         "died of it".to_string()
     } else if k.success == Some(false) {
         "not delivered".to_string()
+    } else if o.exits_unknown {
+        st.dim("exit unknown: a log records none")
     } else {
         st.dim("no exit by this signal seen")
     };
@@ -829,6 +853,7 @@ impl Renderer {
             local_zone: (!self.utc).then_some(&local_zone as &dyn Fn(i64) -> Option<(i64, String)>),
             width: self.width,
             full: self.full,
+            exits_unknown: false,
         }
     }
 

@@ -65,6 +65,11 @@ pub struct ReplayConfig {
     /// Most records kept per event: a `kill(-1)` has one `OBJ_PID` per
     /// process signalled; beyond this they are counted, not kept.
     pub max_records_per_event: usize,
+    /// Most bytes of argument text kept per process (an `EXECVE` argv, a
+    /// `PROCTITLE`); a longer one is cut and reported `argv_truncated`,
+    /// as watch mode's process tree does (`max_argv_bytes`, 4096), so
+    /// that memory is bounded by `max_processes` × this.
+    pub max_argv_bytes: usize,
 }
 
 impl Default for ReplayConfig {
@@ -79,6 +84,7 @@ impl Default for ReplayConfig {
             until_ms: None,
             max_processes: 32_768,
             max_records_per_event: 65_536,
+            max_argv_bytes: 4096,
         }
     }
 }
@@ -118,7 +124,16 @@ pub struct ReplayStats {
     /// `EXECVE`, `CWD`) without the `SYSCALL` record they come with: a log
     /// cut, or files given out of order, separated them.
     pub without_syscall: u64,
+    /// `comm`, `exe` or `cwd` values longer than a kernel writes
+    /// ([`MAX_DETAIL_BYTES`]), not kept in the process history (they are
+    /// null where it is the source).
+    pub details_too_long: u64,
 }
+
+/// The longest `comm`/`exe`/`cwd` kept in the process history: `PATH_MAX`,
+/// the longest path the kernel's `d_path` gives (and far more than the 16
+/// bytes of a comm).
+pub const MAX_DETAIL_BYTES: usize = 4096;
 
 /// Replays records in input order and produces reports.
 #[derive(Debug)]
@@ -251,22 +266,39 @@ impl Replay {
             .and_then(|p| i32::try_from(p).ok())
         {
             let exec_argv = joined_execve_argv(ev, &mut self.argv_buf);
+            // Kept for the process's lifetime in the table: cut to the
+            // bound (and flagged), as watch mode keeps a huge argv.
+            let exec_argv_truncated =
+                exec_argv && cut_argv(&mut self.argv_buf, self.cfg.max_argv_bytes);
+            let kept_title = proctitle
+                .as_deref()
+                .map(|t| &t[..cut_argv_len(t, self.cfg.max_argv_bytes).unwrap_or(t.len())]);
             let cwd = ev
                 .first(RecordType::CWD)
                 .and_then(|r| r.get("cwd"))
                 .and_then(|v| v.bytes());
+            // The table keeps these for as long as the process; a value
+            // longer than a kernel writes (a path is at most PATH_MAX) is
+            // a damaged or forged record: not kept (unknown), counted.
+            let n = &mut self.stats.details_too_long;
+            let (comm, exe, cwd) = (
+                kept(comm.as_deref(), n),
+                kept(exe.as_deref(), n),
+                kept(cwd.as_deref(), n),
+            );
             self.procs.observe(Sighting {
                 node,
                 pid,
                 ppid: ppid
                     .and_then(|v| v.as_dec_i64())
                     .and_then(|p| i32::try_from(p).ok()),
-                comm: comm.as_deref(),
-                exe: exe.as_deref(),
+                comm,
+                exe,
                 uid: uid.and_then(|v| v.as_dec_u64()).and_then(unset_u32),
                 exec_argv: exec_argv.then_some(&self.argv_buf[..]),
-                proctitle: proctitle.as_deref(),
-                cwd: cwd.as_deref(),
+                exec_argv_truncated,
+                proctitle: kept_title,
+                cwd,
                 ms,
             });
         }
@@ -525,8 +557,9 @@ impl Replay {
 fn snapshot_of(p: &Proc) -> ProcessSnapshot {
     use std::os::unix::ffi::OsStrExt;
     let path = |b: &[u8]| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(b));
-    let (argv, _) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
+    let (argv, cut) = trusted_argv(Some(p), None, p.exe.as_deref(), p.comm.as_deref());
     ProcessSnapshot {
+        argv_truncated: cut == Some(true),
         pid: p.pid,
         ppid: p.ppid,
         comm: p.comm.as_deref().map(<[u8]>::to_vec),
@@ -658,6 +691,53 @@ fn joined_execve_argv(ev: &Event, buf: &mut Vec<u8>) -> bool {
     }
 }
 
+/// `v` unless it is longer than [`MAX_DETAIL_BYTES`] (then counted in
+/// `too_long`).
+fn kept<'a>(v: Option<&'a [u8]>, too_long: &mut u64) -> Option<&'a [u8]> {
+    match v {
+        Some(b) if b.len() > MAX_DETAIL_BYTES => {
+            *too_long += 1;
+            None
+        }
+        v => v,
+    }
+}
+
+/// Where a NUL-joined argv must end to hold at most `max` bytes of
+/// argument text (separators not counted), the rule of watch mode's
+/// process tree: arguments are kept whole while they fit, the one that
+/// crosses the bound is cut, later ones (empty ones too) are dropped.
+/// `None` when it fits.
+fn cut_argv_len(argv: &[u8], max: usize) -> Option<usize> {
+    let mut text = 0usize;
+    for (i, &b) in argv.iter().enumerate() {
+        if b != 0 {
+            text += 1;
+            if text > max {
+                // Separators right before the cut would start arguments
+                // that are dropped.
+                let mut end = i;
+                while end > 0 && argv[end - 1] == 0 {
+                    end -= 1;
+                }
+                return Some(end);
+            }
+        }
+    }
+    None
+}
+
+/// Cuts the NUL-joined `argv` as [`cut_argv_len`] says; true when cut.
+fn cut_argv(argv: &mut Vec<u8>, max: usize) -> bool {
+    match cut_argv_len(argv, max) {
+        Some(end) => {
+            argv.truncate(end);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The audit container id of an event: `contid=` of its `CONTAINER_ID`
 /// record (a type this crate keeps by name).
 fn container_id(ev: &Event) -> Option<Text> {
@@ -763,5 +843,57 @@ pub fn fuzz_replay_inputs(data: &[u8]) {
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = parse_time_ms(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cut_argv, cut_argv_len};
+
+    /// Watch mode's rule (`ProcessInfo::absorb` in procconn's tree) on an
+    /// argv as a list: whole arguments while they fit, the one crossing
+    /// the bound cut, the rest dropped.
+    fn watch_mode_cut(argv: &[&[u8]], max: usize) -> Vec<Vec<u8>> {
+        if argv.iter().map(|a| a.len()).sum::<usize>() <= max {
+            return argv.iter().map(|a| a.to_vec()).collect();
+        }
+        let mut out = Vec::new();
+        let mut budget = max;
+        for a in argv {
+            let take = a.len().min(budget);
+            out.push(a[..take].to_vec());
+            budget -= take;
+            if budget == 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The replay's cut of a NUL-joined argv keeps what watch mode keeps
+    /// of the same argv, for cuts inside, at the end of and between
+    /// arguments, and around empty arguments.
+    #[test]
+    fn argv_is_cut_as_watch_mode_cuts_it() {
+        let cases: [&[&[u8]]; 6] = [
+            &[b"sleep", b"9"],
+            &[b"abc", b"", b"", b"d"],
+            &[b"", b"abcd"],
+            &[b"prog", b"xxxxxxxxxx", b"--flag"],
+            &[b"a", b"b", b"c", b"d", b"e"],
+            &[b"abcdefgh"],
+        ];
+        for argv in cases {
+            for max in 1..12 {
+                let mut joined = argv.join(&0u8);
+                let cut = cut_argv(&mut joined, max);
+                let want = watch_mode_cut(argv, max);
+                let got: Vec<Vec<u8>> = joined.split(|&b| b == 0).map(<[u8]>::to_vec).collect();
+                assert_eq!(got, want, "{argv:?} cut to {max}");
+                let text: usize = argv.iter().map(|a| a.len()).sum();
+                assert_eq!(cut, text > max, "{argv:?} cut to {max}");
+            }
+        }
+        assert_eq!(cut_argv_len(b"sleep\x009", 4096), None);
     }
 }

@@ -9,7 +9,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::input::{classify_line, looks_like_export, ExportReader, InputStats, Item, MAX_LINE};
+use super::input::{
+    classify_line, looks_like_export, ExportReader, InputStats, Item, ReadError, MAX_LINE,
+};
 
 /// Read-ahead of a log file: large reads keep the per-line cost low.
 const BUF: usize = 1 << 20;
@@ -100,11 +102,143 @@ pub fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(sorted)
 }
 
+/// A path that names a file already among the inputs (the same path
+/// twice, another name of it, or a member of a rotated set also given by
+/// name): it is read once, where it first appears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The path not read.
+    pub path: PathBuf,
+    /// The earlier path of the same file, which is read.
+    pub same_as: PathBuf,
+}
+
+/// What identifies a file however it is named: its device and inode
+/// (hard links and symlinks included). Standard input is the file behind
+/// it when that can be told (`< audit.log`), else standard input itself.
+fn identity(p: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    if p.as_os_str() == "-" {
+        return Ok(
+            std::fs::metadata("/dev/stdin").map_or((u64::MAX, u64::MAX), |m| (m.dev(), m.ino()))
+        );
+    }
+    let m = std::fs::metadata(p)?;
+    if m.is_file() {
+        // Regular files are opened now, so that one that cannot be read
+        // (permissions) stops the replay before anything is read, as a
+        // missing one does. Others (a FIFO, `<(zcat …)`) are not: opening
+        // one would wait for, or consume, its writer.
+        File::open(p)?;
+    }
+    Ok((m.dev(), m.ino()))
+}
+
+/// The files of a replay, each once (see [`dedup`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// The files to read, in order.
+    pub files: Vec<PathBuf>,
+    /// The paths left out.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A path that cannot be read.
+#[derive(Debug)]
+pub struct Unopenable {
+    /// The path.
+    pub path: PathBuf,
+    /// Why (`stat` or `open` failed).
+    pub error: io::Error,
+}
+
+/// The inputs in `files` (as [`expand`] lists them), each file once:
+/// checked before anything is read, so that a mistyped or unreadable
+/// path costs nothing, and with the paths left out because they name a
+/// file listed earlier.
+///
+/// # Errors
+///
+/// Every path that does not exist or cannot be opened, with its error.
+pub fn dedup(files: Vec<PathBuf>) -> Result<Inputs, Vec<Unopenable>> {
+    let mut seen: Vec<((u64, u64), usize)> = Vec::with_capacity(files.len());
+    let mut out = Inputs::default();
+    let mut bad = Vec::new();
+    for p in files {
+        match identity(&p) {
+            Ok(id) => match seen.iter().find(|(i, _)| *i == id) {
+                Some(&(_, first)) => out.duplicates.push(Duplicate {
+                    same_as: out.files[first].clone(),
+                    path: p,
+                }),
+                None => {
+                    seen.push((id, out.files.len()));
+                    out.files.push(p);
+                }
+            },
+            Err(error) => bad.push(Unopenable { path: p, error }),
+        }
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(bad)
+    }
+}
+
+/// Marks the errors of the file (or pipe) itself, so that they are not
+/// taken for the gzip decoder's.
+struct Raw<R>(R);
+
+/// An error of the file or pipe under a decoder.
+#[derive(Debug)]
+struct RawError(io::Error);
+
+impl std::fmt::Display for RawError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for RawError {}
+
+impl<R: Read> Read for Raw<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The kind is kept (an `Interrupted` read is retried above).
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), RawError(e)))
+    }
+}
+
+/// Says what an error of reading an input means: a gzip stream cut short
+/// or damaged, or an error of the file itself.
+fn read_error(e: io::Error, gzip: bool) -> ReadError {
+    if e.get_ref().is_some_and(|i| i.is::<RawError>()) {
+        return match e.into_inner().map(|i| i.downcast::<RawError>()) {
+            Some(Ok(raw)) => ReadError::Io(raw.0),
+            // (Not reached: checked just above.)
+            _ => ReadError::Io(io::Error::other("read error")),
+        };
+    }
+    if !gzip {
+        return ReadError::Io(e);
+    }
+    // flate2 reports a stream that ends early (inside the header, the
+    // data or the trailer) as `UnexpectedEof`, anything else as damage.
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => ReadError::CutShort("incomplete gzip stream"),
+        _ => ReadError::Damaged(format!("corrupt gzip stream: {e}")),
+    }
+}
+
 /// One opened input.
 pub struct Input {
     name: String,
     kind: Kind,
     child: Option<Child>,
+    /// Whether it is gzip-compressed (for what its read errors mean).
+    gzip: bool,
 }
 
 enum Kind {
@@ -124,13 +258,14 @@ impl Input {
     ///
     /// # Errors
     ///
-    /// The file cannot be opened or read.
-    pub fn open(path: &Path) -> io::Result<Input> {
+    /// The file cannot be opened ([`ReadError::Open`]), or its first
+    /// bytes cannot be read (cut short, damaged, a read error).
+    pub fn open(path: &Path) -> Result<Input, ReadError> {
         let name = path.display().to_string();
         let raw: Box<dyn Read> = if path.as_os_str() == "-" {
             Box::new(io::stdin())
         } else {
-            Box::new(File::open(path)?)
+            Box::new(File::open(path).map_err(ReadError::Open)?)
         };
         Input::from_reader(name, raw, None)
     }
@@ -152,13 +287,27 @@ impl Input {
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("journalctl: no stdout"))?;
-        Input::from_reader("journalctl".into(), Box::new(out), Some(child))
+        Input::from_reader("journalctl".into(), Box::new(out), Some(child)).map_err(|e| match e {
+            ReadError::Io(e) | ReadError::Open(e) => e,
+            other => io::Error::other(other.to_string()),
+        })
     }
 
-    fn from_reader(name: String, raw: Box<dyn Read>, child: Option<Child>) -> io::Result<Input> {
-        let mut br = BufReader::with_capacity(BUF, raw);
-        let head = br.fill_buf()?;
-        let reader: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
+    /// Reads `raw` (named `name` in messages) as [`Input::open`] does;
+    /// `child` is the program writing it, waited for by [`Input::finish`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Input::open`].
+    pub fn from_reader(
+        name: String,
+        raw: Box<dyn Read>,
+        child: Option<Child>,
+    ) -> Result<Input, ReadError> {
+        let mut br = BufReader::with_capacity(BUF, Raw(raw));
+        let head = br.fill_buf().map_err(|e| read_error(e, false))?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let mut reader: Box<dyn BufRead> = if gzip {
             Box::new(BufReader::with_capacity(
                 BUF,
                 flate2::read::MultiGzDecoder::new(br),
@@ -166,14 +315,18 @@ impl Input {
         } else {
             Box::new(br)
         };
-        let mut reader = reader;
-        let export = looks_like_export(reader.fill_buf()?);
+        let export = looks_like_export(reader.fill_buf().map_err(|e| read_error(e, gzip))?);
         let kind = if export {
             Kind::Export(ExportReader::new(reader))
         } else {
             Kind::Lines(reader, Vec::with_capacity(4096))
         };
-        Ok(Input { name, kind, child })
+        Ok(Input {
+            name,
+            kind,
+            child,
+            gzip,
+        })
     }
 
     /// The input's name for messages.
@@ -185,58 +338,74 @@ impl Input {
     ///
     /// # Errors
     ///
-    /// Read errors (a corrupt gzip stream included).
-    pub fn next_item(&mut self, stats: &mut InputStats) -> io::Result<Option<Item>> {
+    /// Why the input cannot be read further (see [`ReadError`]): a gzip
+    /// stream cut short or damaged, a journal export stream cut inside an
+    /// entry, a read error. The items returned before stay valid.
+    pub fn next_item(&mut self, stats: &mut InputStats) -> Result<Option<Item>, ReadError> {
+        let gzip = self.gzip;
         match &mut self.kind {
-            Kind::Export(r) => r.next_item(stats),
-            Kind::Lines(r, buf) => {
-                // A whole line in the reader's buffer is classified where
-                // it is (no copy); one that straddles the buffer's end is
-                // gathered in `buf`.
-                let avail = r.fill_buf()?;
-                if let Some(nl) = memchr::memchr(b'\n', avail) {
-                    if nl <= MAX_LINE {
-                        let item = classify_line(&avail[..=nl], stats);
-                        r.consume(nl + 1);
-                        return Ok(Some(item));
-                    }
-                }
-                buf.clear();
-                let n = r
-                    .by_ref()
-                    .take(MAX_LINE as u64 + 1)
-                    .read_until(b'\n', buf)?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
-                    // Skip the rest of the over-long line.
-                    loop {
-                        buf.clear();
-                        let n = r.by_ref().take(MAX_LINE as u64).read_until(b'\n', buf)?;
-                        if n == 0 || buf.last() == Some(&b'\n') {
-                            break;
-                        }
-                    }
-                    stats.lines += 1;
-                    stats.oversized += 1;
-                    return Ok(Some(Item::Skip));
-                }
-                Ok(Some(classify_line(buf, stats)))
-            }
+            Kind::Export(r) => r.next_item(stats).map_err(|e| match e {
+                ReadError::Io(e) => read_error(e, gzip),
+                other => other,
+            }),
+            Kind::Lines(r, buf) => Self::next_line(r, buf, stats).map_err(|e| read_error(e, gzip)),
         }
     }
 
-    /// Waits for `journalctl` (if this input is one).
+    fn next_line(
+        r: &mut Box<dyn BufRead>,
+        buf: &mut Vec<u8>,
+        stats: &mut InputStats,
+    ) -> io::Result<Option<Item>> {
+        // A whole line in the reader's buffer is classified where it is
+        // (no copy); one that straddles the buffer's end is gathered in
+        // `buf`.
+        let avail = r.fill_buf()?;
+        if let Some(nl) = memchr::memchr(b'\n', avail) {
+            if nl <= MAX_LINE {
+                let item = classify_line(&avail[..=nl], stats);
+                r.consume(nl + 1);
+                return Ok(Some(item));
+            }
+        }
+        buf.clear();
+        let n = r
+            .by_ref()
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
+            // Skip the rest of the over-long line.
+            loop {
+                buf.clear();
+                let n = r.by_ref().take(MAX_LINE as u64).read_until(b'\n', buf)?;
+                if n == 0 || buf.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            stats.lines += 1;
+            stats.oversized += 1;
+            return Ok(Some(Item::Skip));
+        }
+        Ok(Some(classify_line(buf, stats)))
+    }
+
+    /// Waits for `journalctl` (if this input is one). Its output is
+    /// closed first: a `journalctl` whose output was not read to the end
+    /// (the input broke) then ends instead of waiting for a reader.
     ///
     /// # Errors
     ///
     /// `journalctl` failed.
-    pub fn finish(mut self) -> io::Result<()> {
-        if let Some(mut c) = self.child.take() {
+    pub fn finish(self) -> Result<(), ReadError> {
+        let Input { kind, child, .. } = self;
+        drop(kind);
+        if let Some(mut c) = child {
             let st = c.wait()?;
             if !st.success() {
-                return Err(io::Error::other(format!("journalctl exited with {st}")));
+                return Err(ReadError::Source(format!("journalctl failed ({st})")));
             }
         }
         Ok(())

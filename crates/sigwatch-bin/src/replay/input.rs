@@ -48,6 +48,40 @@ pub struct InputStats {
     /// stamp, names for numbers, `arch=x86_64`): the raw values a replay
     /// needs are gone (`ausearch --raw` keeps them).
     pub interpreted: u64,
+    /// Inputs that could not be read to their end (cut short, damaged,
+    /// a read error): what was read before is used, the rest is not.
+    pub broken: u64,
+}
+
+/// Why an input could not be read to its end, in words a user can act
+/// on (rather than the decoder's bare io error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The input ends inside a unit that needs an end: a gzip stream
+    /// without its end (a copy cut by `head -c`, a file still being
+    /// compressed), a journal export entry without its closing empty
+    /// line.
+    #[error("cut short ({0})")]
+    CutShort(&'static str),
+    /// The input's structure is broken (a corrupt gzip stream).
+    #[error("damaged ({0})")]
+    Damaged(String),
+    /// The file, pipe or program it comes from failed.
+    #[error("read error: {0}")]
+    Io(#[from] io::Error),
+    /// The file could not be opened when its turn came (it was checked
+    /// before the replay started: it went away since).
+    #[error("cannot be opened: {0}")]
+    Open(io::Error),
+    /// The program it comes from (`journalctl`) failed.
+    #[error("{0}")]
+    Source(String),
+}
+
+impl ReadError {
+    /// What `journalctl -o export` output cut inside an entry is.
+    const EXPORT_CUT: ReadError = ReadError::CutShort("incomplete journal export entry");
 }
 
 /// The record types a replay reads: the caller of every syscall (for the
@@ -295,13 +329,23 @@ impl<R: BufRead> ExportReader<R> {
 
     /// The next entry as an [`Item`]; `Ok(None)` at the end.
     ///
+    /// journalctl ends every entry with an empty line: an entry the
+    /// stream ends in without one is cut (its last value may be cut in
+    /// the middle), so it is not used and the stream is reported cut
+    /// short.
+    ///
     /// # Errors
     ///
-    /// Read errors of the underlying reader.
-    pub fn next_item(&mut self, stats: &mut InputStats) -> io::Result<Option<Item>> {
+    /// [`ReadError::CutShort`] for a stream that ends inside an entry,
+    /// [`ReadError::Io`] for read errors of the underlying reader.
+    pub fn next_item(&mut self, stats: &mut InputStats) -> Result<Option<Item>, ReadError> {
         let mut j = JournalAudit::default();
         let mut any = false;
         let mut bad = false;
+        let eof = |e: io::Error| match e.kind() {
+            io::ErrorKind::UnexpectedEof => ReadError::EXPORT_CUT,
+            _ => ReadError::Io(e),
+        };
         loop {
             self.line.clear();
             let n = self
@@ -313,7 +357,7 @@ impl<R: BufRead> ExportReader<R> {
                 if !any {
                     return Ok(None);
                 }
-                break;
+                return Err(ReadError::EXPORT_CUT);
             }
             if self.line == b"\n" {
                 if any {
@@ -327,6 +371,10 @@ impl<R: BufRead> ExportReader<R> {
                 skip_line(&mut self.reader)?;
                 continue;
             }
+            if self.line.last() != Some(&b'\n') {
+                // The stream ended inside this field.
+                return Err(ReadError::EXPORT_CUT);
+            }
             let l = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
             match l.iter().position(|&c| c == b'=') {
                 Some(eq) => {
@@ -336,20 +384,21 @@ impl<R: BufRead> ExportReader<R> {
                 None => {
                     let key = l.to_vec();
                     let mut len = [0u8; 8];
-                    self.reader.read_exact(&mut len)?;
+                    self.reader.read_exact(&mut len).map_err(eof)?;
                     let len = u64::from_le_bytes(len);
                     if len > MAX_LINE as u64 {
                         bad = true;
-                        io::copy(
-                            &mut self.reader.by_ref().take(len.saturating_add(1)),
-                            &mut io::sink(),
-                        )?;
+                        let want = len.saturating_add(1);
+                        let got = io::copy(&mut self.reader.by_ref().take(want), &mut io::sink())?;
+                        if got < want {
+                            return Err(ReadError::EXPORT_CUT);
+                        }
                         continue;
                     }
                     let mut v = vec![0u8; len as usize];
-                    self.reader.read_exact(&mut v)?;
+                    self.reader.read_exact(&mut v).map_err(eof)?;
                     let mut nl = [0u8; 1];
-                    self.reader.read_exact(&mut nl)?;
+                    self.reader.read_exact(&mut nl).map_err(eof)?;
                     j.set(&key, v);
                 }
             }
@@ -398,12 +447,21 @@ pub fn looks_like_export(head: &[u8]) -> bool {
         || head.starts_with(b"__SEQNUM=")
 }
 
-/// All items of `data` read as the export format (for fuzzing and tests).
+/// All items of `data` read as the export format (for fuzzing and tests);
+/// a stream that ends inside an entry is counted in
+/// [`InputStats::broken`], its complete entries are used.
 pub fn export_items(data: &[u8], stats: &mut InputStats) -> Vec<Item> {
     let mut r = ExportReader::new(data);
     let mut out = Vec::new();
-    while let Ok(Some(i)) = r.next_item(stats) {
-        out.push(i);
+    loop {
+        match r.next_item(stats) {
+            Ok(Some(i)) => out.push(i),
+            Ok(None) => break,
+            Err(_) => {
+                stats.broken += 1;
+                break;
+            }
+        }
     }
     out
 }
@@ -461,6 +519,7 @@ mod tests {
                 not_audit: 1,
                 framing: 2,
                 interpreted: 0,
+                broken: 0,
             }
         );
         // `ausearch -i` output: counted apart, with its own note.
@@ -522,5 +581,44 @@ mod tests {
         // Truncated input ends without a panic.
         let mut st = InputStats::default();
         let _ = export_items(&export[..export.len() / 2], &mut st);
+    }
+
+    /// A `journalctl -o export` stream cut anywhere: the entries before
+    /// the cut are used, the cut one is not (its last value may be cut in
+    /// the middle), and the stream is counted as broken, with the cause
+    /// in words.
+    #[test]
+    fn a_cut_export_stream_keeps_its_complete_entries_and_is_counted() {
+        let entry = |serial: u32| {
+            let mut e = Vec::new();
+            e.extend_from_slice(format!("__CURSOR=s={serial}\n_TRANSPORT=audit\n_AUDIT_TYPE=1300\n_AUDIT_ID={serial}\n_SOURCE_REALTIME_TIMESTAMP=1795667968504000\n").as_bytes());
+            let msg = b"SYSCALL arch=c000003e syscall=62 pid=5";
+            e.extend_from_slice(b"MESSAGE\n");
+            e.extend_from_slice(&(msg.len() as u64).to_le_bytes());
+            e.extend_from_slice(msg);
+            e.extend_from_slice(b"\n\n");
+            e
+        };
+        let first = entry(1);
+        let mut export = first.clone();
+        export.extend_from_slice(&entry(2));
+        // Whole: two records, nothing broken.
+        let mut st = InputStats::default();
+        assert_eq!(export_items(&export, &mut st).len(), 2);
+        assert_eq!((st.records, st.broken), (2, 0));
+        // Every cut inside the second entry (its closing empty line
+        // included) keeps the first record and counts the stream.
+        for cut in first.len() + 1..export.len() {
+            let mut st = InputStats::default();
+            let items = export_items(&export[..cut], &mut st);
+            assert_eq!((st.records, st.broken), (1, 1), "cut at {cut}");
+            assert_eq!(items.len(), 1, "cut at {cut}");
+        }
+        // The cause is said in words.
+        let mut r = ExportReader::new(&export[..export.len() - 3]);
+        let mut st = InputStats::default();
+        assert!(r.next_item(&mut st).unwrap().is_some());
+        let e = r.next_item(&mut st).unwrap_err();
+        assert_eq!(e.to_string(), "cut short (incomplete journal export entry)");
     }
 }

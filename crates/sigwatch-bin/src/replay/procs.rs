@@ -54,6 +54,8 @@ pub struct Proc {
     /// argv of its latest `EXECVE` records (NUL-joined), with the image
     /// (see `image`) it belongs to.
     pub exec_argv: Option<(Shared, u32)>,
+    /// `exec_argv` is cut (to [`crate::replay::ReplayConfig::max_argv_bytes`]).
+    pub exec_argv_truncated: bool,
     /// Its latest `PROCTITLE` (decoded, NUL-separated), with the image it
     /// was logged with.
     pub proctitle: Option<(Shared, u32)>,
@@ -84,6 +86,8 @@ pub struct Sighting<'a> {
     pub uid: Option<u32>,
     /// argv of the event's `EXECVE` records (an exec), NUL-joined.
     pub exec_argv: Option<&'a [u8]>,
+    /// `exec_argv` is cut (the caller bounds what the table keeps).
+    pub exec_argv_truncated: bool,
     /// The event's decoded `PROCTITLE`.
     pub proctitle: Option<&'a [u8]>,
     /// The event's `CWD`.
@@ -294,6 +298,11 @@ impl ProcTable {
         id
     }
 
+    /// Every generation kept, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Proc> {
+        self.map.values().flat_map(|s| s.gens.iter())
+    }
+
     /// The current process with `pid` on `node`.
     pub fn current(&self, node: u32, pid: i32) -> Option<&Proc> {
         self.map.get(&(node, pid)).and_then(|g| g.gens.last())
@@ -350,6 +359,7 @@ impl ProcTable {
         }
         if let Some(argv) = s.exec_argv {
             p.exec_argv = Some((share(&p.exec_argv, argv, strings), p.image));
+            p.exec_argv_truncated = s.exec_argv_truncated;
         }
         if let Some(raw) = s.proctitle {
             // After an exec the title is usually that exec's argv.
@@ -497,13 +507,16 @@ pub fn argv_in_log(
     // The process's current image is `exe` when the caller's exe is the
     // process's (or unknown).
     let same_image = |p: &Proc| exe.is_none() || p.exe.as_deref() == exe;
-    let exec_argv = p
-        .and_then(|p| {
-            p.exec_argv
-                .as_ref()
-                .filter(|(_, i)| *i == p.image && same_image(p))
-        })
-        .map(|(argv, _)| split_proctitle(argv));
+    let exec = p.and_then(|p| {
+        p.exec_argv
+            .as_ref()
+            .filter(|(_, i)| *i == p.image && same_image(p))
+            .map(|(argv, _)| (split_proctitle(argv), p.exec_argv_truncated))
+    });
+    let (exec_argv, exec_cut) = match exec {
+        Some((a, cut)) => (Some(a), cut),
+        None => (None, false),
+    };
     let raw = proctitle.or_else(|| {
         p.filter(|p| same_image(p))
             .and_then(|p| p.proctitle.as_ref().filter(|(_, i)| *i == p.image))
@@ -522,7 +535,7 @@ pub fn argv_in_log(
         exe,
         argv,
         read_after_exec: true,
-        truncated: false,
+        truncated: exec_cut,
     });
     crate::argv::sender_argv(&view, tree.as_ref(), &crate::argv::resolve_on_host)
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::files::{expand, Input};
+use super::files::{dedup, expand, Duplicate, Input, Inputs};
 use super::input::InputStats;
 use super::{Replay, ReplayConfig, ReplayStats};
 use crate::render::{write_json, write_text, Renderer};
@@ -33,7 +33,7 @@ pub struct ReplayOptions {
 }
 
 /// What a replay read, reported and skipped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
     /// Inputs read (files, standard input, the journal).
     pub inputs: usize,
@@ -41,6 +41,20 @@ pub struct RunSummary {
     pub input: InputStats,
     /// What the replay made of it.
     pub replay: ReplayStats,
+    /// Inputs that could not be read to their end, in the order read.
+    pub broken: Vec<BrokenInput>,
+    /// Paths not read because they name a file read already.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// An input a replay could not read to its end: the records before the
+/// point of failure were used, the rest of it was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenInput {
+    /// The input's name (its path, `-`, `journalctl`).
+    pub name: String,
+    /// Why, in words (`cut short (incomplete gzip stream)`).
+    pub cause: String,
 }
 
 impl RunSummary {
@@ -50,7 +64,8 @@ impl RunSummary {
         let i = &self.input;
         let r = &self.replay;
         format!(
-            "sigwatch replay: {} input(s), {} line(s)/entries, {} record(s) used, {} event(s), \
+            "sigwatch replay: {} input(s) ({} not readable to the end, {} given twice and read once), \
+             {} line(s)/entries, {} record(s) used, {} event(s), \
              {} kill event(s), {} report(s)\n\
              skipped: {} unparsable line(s), {} over-long line(s) (> 1 MiB), {} non-audit line(s), \
              {} record(s) of unused types, {} ausearch framing line(s), \
@@ -59,8 +74,11 @@ impl RunSummary {
              {} kill(s) without target, {} target(s) over the per-event limit, \
              {} kill(s) of other signals, {} kill(s) filtered out (--since/--until/--pid/--comm), \
              {} event(s) without their SYSCALL record (a cut log, or files out of order)\n\
-             processes: {} pid reuse(s) seen, {} forgotten to bound memory",
+             processes: {} pid reuse(s) seen, {} forgotten to bound memory, \
+             {} comm/exe/cwd value(s) over 4096 bytes not kept",
             self.inputs,
+            self.broken.len(),
+            self.duplicates.len(),
             i.lines,
             i.records,
             r.events,
@@ -81,11 +99,54 @@ impl RunSummary {
             r.without_syscall,
             r.pid_reuse,
             r.processes_evicted,
+            r.details_too_long,
         ) + &self.notes()
     }
 
-    /// Lines that say why a replay found nothing, when it did not.
+    /// Whether every input was read to its end.
+    pub fn complete(&self) -> bool {
+        self.broken.is_empty()
+    }
+
+    /// `Ok` when every input was read to its end; else the error that
+    /// makes `sigwatch replay` exit 1 after its reports and summary (the
+    /// reports stand, but they may lack what the unread part held).
+    ///
+    /// # Errors
+    ///
+    /// An input could not be read to its end.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.complete() {
+            return Ok(());
+        }
+        Err(Error::Fatal(format!(
+            "{} input(s) could not be read to the end (see the note(s) above): the reports lack what the rest held",
+            self.broken.len()
+        )))
+    }
+
+    /// Notes: inputs not read whole or not read at all, and why a
+    /// replay found nothing, when it did not.
     fn notes(&self) -> String {
+        let mut s = String::new();
+        for b in &self.broken {
+            s += &format!(
+                "\nnote: {}: {}; the records before that point were used, the rest was not read",
+                b.name, b.cause
+            );
+        }
+        for d in &self.duplicates {
+            s += &format!(
+                "\nnote: {} is the same file as {}: read once",
+                d.path.display(),
+                d.same_as.display()
+            );
+        }
+        s + &self.empty_notes()
+    }
+
+    /// Lines that say why a replay found nothing, when it did not.
+    fn empty_notes(&self) -> String {
         let i = &self.input;
         if i.interpreted > 0 {
             format!(
@@ -94,6 +155,9 @@ impl RunSummary {
                  without -i) instead",
                 i.interpreted
             )
+        } else if !self.broken.is_empty() && i.records == 0 {
+            // The notes above say why.
+            String::new()
         } else if i.lines == 0 {
             "\nnote: the input held no line: nothing to replay".into()
         } else if i.records == 0 && i.unused_records == 0 {
@@ -108,11 +172,17 @@ impl RunSummary {
 
 /// Runs a replay as the command line asks, writing reports to `out`.
 ///
+/// Every path is checked before anything is read; an input that breaks
+/// while it is read (cut short, damaged, a read error, `journalctl`
+/// failing) ends only that input: it is named in the summary
+/// ([`RunSummary::broken`]) and the others are read. A file named twice
+/// (by any name) is read once ([`RunSummary::duplicates`]).
+///
 /// # Errors
 ///
-/// An input that cannot be opened or read, `journalctl` missing or
-/// failing, or `out` failing (a reader that went away ends the replay
-/// quietly).
+/// A path that does not exist or cannot be opened, a directory without
+/// a rotated set (all before anything is read), `journalctl` missing, or
+/// `out` failing (a reader that went away ends the replay quietly).
 pub fn run<W: Write>(args: &ReplayOptions, out: W) -> Result<RunSummary, Error> {
     run_observed(args, out, |_| {})
 }
@@ -139,7 +209,9 @@ pub fn run_observed<W: Write>(
         .full(args.full)
         .width(args.width);
     let no_names = |_: u32| None;
-    let opts = renderer.text_options(&no_names);
+    let mut opts = renderer.text_options(&no_names);
+    // A log records no exits: its text does not say "no exit seen".
+    opts.exits_unknown = true;
     let mut closed = false;
     let mut emit = |reports: Vec<Report>, closed: &mut bool| -> Result<(), Error> {
         reports.iter().for_each(&mut observe);
@@ -172,41 +244,70 @@ pub fn run_observed<W: Write>(
         what: "listing the rotated set".into(),
         source: e,
     })?;
+    // A mistyped or unreadable path stops the replay before anything is
+    // read: no partial output to mistake for the whole.
+    let Inputs { files, duplicates } = dedup(files).map_err(|bad| {
+        Error::Fatal(
+            bad.iter()
+                .map(|u| format!("cannot open {}: {}", u.path.display(), u.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+                + " (nothing was read)",
+        )
+    })?;
     let mut inputs = Vec::new();
     if args.journal {
         inputs.push(None);
     }
     inputs.extend(files.into_iter().map(Some));
     let n_inputs = inputs.len();
+    let mut broken = Vec::new();
     for which in inputs {
-        let mut input = match &which {
+        let opened = match &which {
             None => Input::journal(args.config.since_ms.map(|ms| ms / 1000)).map_err(|e| {
                 Error::Fatal(format!(
                     "cannot run journalctl ({e}): install systemd's journalctl or pass the exported file"
                 ))
             })?,
-            Some(p) => Input::open(p).map_err(|e| Error::Io {
-                what: format!("cannot open {}", p.display()),
-                source: e,
-            })?,
+            Some(p) => match Input::open(p) {
+                Ok(i) => i,
+                Err(e) => {
+                    // Checked before the start: it went away, or its
+                    // first bytes are damaged. The other inputs are read.
+                    stats.broken += 1;
+                    broken.push(BrokenInput {
+                        name: p.display().to_string(),
+                        cause: e.to_string(),
+                    });
+                    continue;
+                }
+            },
         };
+        let mut input = opened;
+        let mut failed = None;
         loop {
             match input.next_item(&mut stats) {
                 Ok(Some(item)) => emit(replay.push_item(item), &mut closed)?,
                 Ok(None) => break,
                 Err(e) => {
-                    return Err(Error::Io {
-                        what: format!("reading {}", input.name()),
-                        source: e,
-                    })
+                    // What was read stays used; the rest of this input
+                    // cannot be, the next inputs can.
+                    failed = Some(e.to_string());
+                    break;
                 }
             }
         }
         let name = input.name().to_string();
-        input.finish().map_err(|e| Error::Io {
-            what: name,
-            source: e,
-        })?;
+        let finished = input.finish();
+        // A journalctl cut off after a read error fails too: the read
+        // error is the cause to name.
+        if let (None, Err(e)) = (&failed, finished) {
+            failed = Some(e.to_string());
+        }
+        if let Some(cause) = failed {
+            stats.broken += 1;
+            broken.push(BrokenInput { name, cause });
+        }
     }
     emit(replay.finish(), &mut closed)?;
     if !closed {
@@ -225,6 +326,8 @@ pub fn run_observed<W: Write>(
         inputs: n_inputs,
         input: stats,
         replay: replay.stats(),
+        broken,
+        duplicates,
     })
 }
 
