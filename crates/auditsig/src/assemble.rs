@@ -66,8 +66,10 @@ pub struct AssemblerConfig {
     /// flushed as [`EventEnd::Evicted`]. Default 256.
     pub max_open: usize,
     /// Maximum records kept per event (a `kill(-1, ...)` produces one
-    /// `OBJ_PID` per process); further records are dropped and counted in
-    /// [`Event::dropped_records`]. Default 65 536.
+    /// `OBJ_PID` per process); further `OBJ_PID` records are dropped and
+    /// counted in [`Event::dropped_records`] (other records have a few
+    /// more places, so that a full event keeps its `PROCTITLE`). Default
+    /// 65 536.
     pub max_records_per_event: usize,
 }
 
@@ -283,6 +285,13 @@ pub struct Assembler {
     /// Stamps (and nodes) of events recently completed by their last
     /// record, to swallow the `EOE` that follows on netlink.
     recent: VecDeque<(Stamp, Option<Box<[u8]>>)>,
+    /// The newest record time per node (`None`: records without `node=`):
+    /// hosts' clocks differ, so one host's log moving on does not close
+    /// another's events. At most [`MAX_NODES`]; records of further nodes
+    /// go by the newest time of all ([`Assembler::newest_millis`]).
+    newest_by_node: std::collections::HashMap<Box<[u8]>, u64>,
+    /// The newest record time of records without `node=`.
+    newest_unnamed: u64,
     newest_millis: u64,
     /// Boundaries delimit events (see [`Assembler::boundary`]).
     framed: bool,
@@ -290,6 +299,14 @@ pub struct Assembler {
 }
 
 const RECENT: usize = 64;
+
+/// Nodes whose record time is kept apart (a merged log of a fleet).
+const MAX_NODES: usize = 1024;
+
+/// Records other than `OBJ_PID` an event takes beyond
+/// [`AssemblerConfig::max_records_per_event`] (a kill event has one
+/// `SYSCALL` and one `PROCTITLE`; a few more keep a forged event bounded).
+const SINGLETON_ALLOWANCE: usize = 8;
 
 impl Default for Assembler {
     fn default() -> Self {
@@ -305,6 +322,8 @@ impl Assembler {
             open: VecDeque::new(),
             ready: VecDeque::new(),
             recent: VecDeque::with_capacity(RECENT),
+            newest_by_node: std::collections::HashMap::new(),
+            newest_unnamed: 0,
             newest_millis: 0,
             framed: false,
             stats: AssemblerStats::default(),
@@ -346,14 +365,24 @@ impl Assembler {
         self.stats.records += 1;
         let stamp = rec.stamp();
         let rtype = rec.record_type();
-        self.advance_record_time(stamp);
+        self.advance_record_time(stamp, rec.node());
 
         if let Some(i) = self.open.iter().rposition(|o| o.is(stamp, rec.node())) {
             if rtype == RecordType::EOE {
                 self.close(i, EventEnd::Eoe);
                 return;
             }
-            let limit = self.config.max_records_per_event;
+            // The limit is for the records a kernel repeats (one `OBJ_PID`
+            // per process a `kill(-1)` reached); an event at it still takes
+            // a few others (its `PROCTITLE`, a `SYSCALL` that came late), so
+            // that only targets are lost, and counted as such.
+            let limit = match rtype {
+                RecordType::OBJ_PID => self.config.max_records_per_event,
+                _ => self
+                    .config
+                    .max_records_per_event
+                    .saturating_add(SINGLETON_ALLOWANCE),
+            };
             let closes = rtype == RecordType::PROCTITLE && !self.framed;
             let o = &mut self.open[i];
             if o.records.len() < limit {
@@ -488,16 +517,40 @@ impl Assembler {
         }
     }
 
-    fn advance_record_time(&mut self, stamp: Stamp) {
+    fn advance_record_time(&mut self, stamp: Stamp, node: Option<&[u8]>) {
         let ms = stamp.millis();
-        if ms <= self.newest_millis {
+        let window = u64::try_from(self.config.record_window.as_millis()).unwrap_or(u64::MAX);
+        // Per node while nodes are few; beyond that, one time for all.
+        let per_node = match node {
+            None => true,
+            Some(n) => self.newest_by_node.contains_key(n) || self.newest_by_node.len() < MAX_NODES,
+        };
+        if let Some(n) = node.filter(|n| per_node && !self.newest_by_node.contains_key(*n)) {
+            self.newest_by_node.insert(Box::from(n), 0);
+        }
+        let newest = match node {
+            None => &mut self.newest_unnamed,
+            Some(n) => match self.newest_by_node.get_mut(n) {
+                Some(t) => t,
+                None => &mut self.newest_millis,
+            },
+        };
+        if ms <= *newest {
             return;
         }
-        self.newest_millis = ms;
-        let window = u64::try_from(self.config.record_window.as_millis()).unwrap_or(u64::MAX);
+        *newest = ms;
+        self.newest_millis = self.newest_millis.max(ms);
         let mut i = 0;
         while i < self.open.len() {
-            if self.open[i].stamp.millis().saturating_add(window) < ms {
+            let o = &self.open[i];
+            // An event of another node that has its own time is closed by
+            // that node's records, not by these.
+            let other_clock = per_node
+                && o.node.as_deref() != node
+                && o.node
+                    .as_deref()
+                    .is_none_or(|n| self.newest_by_node.contains_key(n));
+            if !other_clock && o.stamp.millis().saturating_add(window) < ms {
                 self.stats.superseded += 1;
                 self.close(i, EventEnd::Superseded);
             } else {

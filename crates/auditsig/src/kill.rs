@@ -297,6 +297,13 @@ pub enum KillEventError {
         /// The field name.
         field: &'static str,
     },
+    /// More than one `SYSCALL` record in one event: records of two events
+    /// with the same stamp were mixed (logs of two hosts merged without
+    /// `node=`), and which targets belong to which sender is unknown.
+    #[error(
+        "{0} SYSCALL records in one event (two hosts' records with the same stamp and no node=?)"
+    )]
+    SeveralSyscalls(usize),
 }
 
 fn missing(record: &'static str, field: &'static str) -> KillEventError {
@@ -485,6 +492,14 @@ impl KillEvent {
         let Some(syscall) = KillSyscall::from_number(arch, syscall_nr) else {
             return Ok(None);
         };
+        let syscalls = event
+            .records
+            .iter()
+            .filter(|r| r.record_type() == RecordType::SYSCALL)
+            .count();
+        if syscalls > 1 {
+            return Err(KillEventError::SeveralSyscalls(syscalls));
+        }
         let mut args = [0u64; 4];
         for (i, (v, name)) in [(a0, "a0"), (a1, "a1"), (a2, "a2"), (a3, "a3")]
             .into_iter()

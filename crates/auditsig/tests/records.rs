@@ -259,6 +259,19 @@ fn non_kill_and_malformed_kill_events() {
             field: "opid"
         }
     );
+    // Two hosts' kills with the same stamp, merged without node=: whose
+    // targets are whose is unknown, so neither sender is named.
+    let other = ok.replace("pid=1 ppid=1", "pid=2 ppid=1");
+    assert_eq!(
+        kill_from(&[
+            ok,
+            "type=OBJ_PID msg=audit(1.5:9): opid=3000 oauid=-1 ouid=0 oses=-1 ocomm=\"a\"",
+            other.as_str(),
+            "type=OBJ_PID msg=audit(1.5:9): opid=4000 oauid=-1 ouid=0 oses=-1 ocomm=\"b\"",
+        ])
+        .unwrap_err(),
+        KillEventError::SeveralSyscalls(2)
+    );
 }
 
 #[test]
@@ -426,11 +439,59 @@ fn oversized_lines_and_huge_events_are_bounded_and_counted() {
             now,
         );
     }
+    // The full event still takes its PROCTITLE: only targets are lost
+    // (until 2026-12-02 the PROCTITLE was dropped and counted as a
+    // target).
+    a.push(
+        rec("type=PROCTITLE msg=audit(1.0:9): proctitle=6B696C6C"),
+        now,
+    );
     a.push(rec("type=EOE msg=audit(1.0:9): "), now);
     let e = a.pop().unwrap();
-    assert_eq!((e.records.len(), e.dropped_records), (3, 8));
+    assert_eq!((e.records.len(), e.dropped_records), (4, 8));
     assert_eq!(a.stats().dropped_records, 8);
     let k = KillEvent::from_event(&e).unwrap().unwrap();
     assert_eq!(k.target_spec, TargetSpec::All);
     assert_eq!((k.targets.len(), k.targets_dropped), (2, 8));
+    assert!(k.sender.argv.is_some(), "{k:?}");
+}
+
+/// A merged log of two hosts whose clocks differ by 5 s: host B's records
+/// do not close host A's open event (until 2026-12-02 its kill lost its
+/// OBJ_PID record to a "superseded" event); host A's own later records do.
+#[test]
+fn another_hosts_clock_does_not_close_an_event() {
+    let mut a = Assembler::default();
+    a.push_record(rec(
+        "node=hostA type=SYSCALL msg=audit(100.000:7): arch=c000003e syscall=62 success=yes exit=0 \
+         a0=bb8 a1=9 a2=0 a3=0 pid=2000 ppid=1 uid=0 euid=0 gid=0 comm=\"killA\"",
+    ));
+    a.push_record(rec(
+        "node=hostB type=DAEMON_START msg=audit(105.000:1): op=start",
+    ));
+    a.push_record(rec(
+        "node=hostA type=OBJ_PID msg=audit(100.000:7): opid=3000 oauid=-1 ouid=0 oses=-1 ocomm=\"victA\"",
+    ));
+    a.push_record(rec("node=hostA type=EOE msg=audit(100.000:7): "));
+    let events: Vec<_> = a.drain().collect();
+    let ev = events
+        .iter()
+        .find(|e| e.stamp.serial == 7)
+        .expect("host A's event");
+    assert_eq!(ev.records.len(), 2, "{ev:?}");
+    let k = KillEvent::from_event(ev).unwrap().unwrap();
+    assert_eq!(k.targets[0].pid, 3000);
+    // Host A's own clock moving on does close its events.
+    a.push_record(rec(
+        "node=hostA type=SYSCALL msg=audit(200.000:8): arch=c000003e syscall=62 success=yes exit=0 \
+         a0=bb8 a1=9 a2=0 a3=0 pid=2000 ppid=1 uid=0 euid=0 gid=0 comm=\"killA\"",
+    ));
+    a.push_record(rec(
+        "node=hostA type=DAEMON_START msg=audit(203.000:9): op=start",
+    ));
+    assert!(
+        a.drain().any(|e| e.stamp.serial == 8),
+        "superseded by its own host's time"
+    );
+    assert_eq!(a.stats().superseded, 1);
 }
