@@ -378,9 +378,11 @@ impl Replay {
             } else {
                 None
             };
+            // A set: a group kill names thousands of targets.
+            let mut seen = std::collections::HashSet::with_capacity(k.targets.len());
             for t in &k.targets {
                 let pid = t.pid;
-                if victims.iter().any(|v| v.pid == pid) {
+                if !seen.insert(pid) {
                     continue;
                 }
                 victims.push(VictimRef {
@@ -395,6 +397,13 @@ impl Replay {
             self.procs
                 .observe_target(node, v.pid, v.comm.as_deref(), v.uid, ms);
         }
+        // The processes the syscall reached: its OBJ_PID records (kept and
+        // dropped), or the one its arguments name when it logged none.
+        let target_count = if k.targets.is_empty() {
+            victims.len() as u64
+        } else {
+            (k.targets.len() + k.targets_dropped) as u64
+        };
 
         let contid = container_id(ev);
         let s = &k.sender;
@@ -487,7 +496,7 @@ impl Replay {
                 syscall: k.syscall.name().map(str::to_string),
                 success: Some(k.success),
                 syscall_target: target_arg,
-                syscall_target_count: Some((k.targets.len() + k.targets_dropped) as u64),
+                syscall_target_count: Some(target_count),
                 victim,
                 sender: Some(sender.clone()),
                 ancestors: ancestors.clone(),

@@ -148,6 +148,10 @@ fn kill_without_obj_pid_is_reported_from_its_target_argument() {
     // a0=590: pid 1424; its name is unknown (no record names it).
     assert_eq!((k[0].victim.pid, k[0].victim.comm.clone()), (1424, None));
     assert_eq!(st.no_target, 0);
+    // The syscall reached the one process its argument names (it was 0,
+    // counting OBJ_PID records only, until 2026-12-02).
+    assert_eq!(k[0].syscall_target, Some(1424));
+    assert_eq!(k[0].syscall_target_count, Some(1));
     // A process-group kill without OBJ_PID names no process: counted.
     let group = KILL_32[0].replace("a0=590", "a0=fffffa3d");
     let (k, st) = kills(&format!("{group}\n"), all());
