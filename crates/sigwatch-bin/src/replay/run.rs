@@ -58,49 +58,79 @@ pub struct BrokenInput {
 }
 
 impl RunSummary {
-    /// One paragraph for standard error, naming every counter (zeros too:
-    /// "0 over-long" says they were looked for).
+    /// One paragraph for standard error: what was read and reported, then
+    /// what was skipped and why — the counters that are not zero (a line of
+    /// zeros hid the one that mattered), or "nothing" — then the notes.
     pub fn render(&self) -> String {
         let i = &self.input;
         let r = &self.replay;
-        format!(
-            "sigwatch replay: {} input(s) ({} not readable to the end, {} given twice and read once), \
-             {} line(s)/entries, {} record(s) used, {} event(s), \
-             {} kill event(s), {} report(s)\n\
-             skipped: {} unparsable line(s), {} over-long line(s) (> 1 MiB), {} non-audit line(s), \
-             {} record(s) of unused types, {} ausearch framing line(s), \
-             {} `ausearch -i` record(s); \
-             {} event(s) of unknown arch, {} malformed kill event(s), \
-             {} kill(s) without target, {} target(s) over the per-event limit, \
-             {} kill(s) of other signals, {} kill(s) filtered out (--since/--until/--pid/--comm), \
-             {} event(s) without their SYSCALL record (a cut log, or files out of order)\n\
-             processes: {} pid reuse(s) seen, {} forgotten to bound memory, \
-             {} comm/exe/cwd value(s) over 4096 bytes not kept",
+        let some = |items: &[(u64, &str)]| -> Vec<String> {
+            items
+                .iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect()
+        };
+        let odd_inputs = some(&[
+            (self.broken.len() as u64, "not readable to the end"),
+            (self.duplicates.len() as u64, "given twice and read once"),
+        ]);
+        let mut s = format!(
+            "sigwatch replay: {} input(s){}, {} line(s)/entries, {} record(s) used, {} event(s), \
+             {} kill event(s), {} report(s)",
             self.inputs,
-            self.broken.len(),
-            self.duplicates.len(),
+            if odd_inputs.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", odd_inputs.join(", "))
+            },
             i.lines,
             i.records,
             r.events,
             r.kill_events,
             r.reports,
-            i.unparsable,
-            i.oversized,
-            i.not_audit,
-            i.unused_records,
-            i.framing,
-            i.interpreted,
-            r.unknown_arch,
-            r.malformed,
-            r.no_target,
-            r.targets_dropped,
-            r.other_signal,
-            r.filtered,
-            r.without_syscall,
-            r.pid_reuse,
-            r.processes_evicted,
-            r.details_too_long,
-        ) + &self.notes()
+        );
+        let skipped = some(&[
+            (i.unparsable, "unparsable line(s)"),
+            (i.oversized, "over-long line(s) (> 1 MiB)"),
+            (i.not_audit, "non-audit line(s)"),
+            (i.unused_records, "record(s) of unused types"),
+            (i.framing, "ausearch framing line(s)"),
+            (i.interpreted, "`ausearch -i` record(s)"),
+            (r.unknown_arch, "event(s) of unknown arch"),
+            (r.malformed, "malformed kill event(s)"),
+            (r.no_target, "kill(s) without target"),
+            (r.targets_dropped, "target(s) over the per-event limit"),
+            (r.other_signal, "kill(s) of other signals"),
+            (
+                r.filtered,
+                "kill(s) filtered out (--since/--until/--pid/--comm)",
+            ),
+            (
+                r.without_syscall,
+                "event(s) without their SYSCALL record (a cut log, or files out of order)",
+            ),
+        ]);
+        s += &format!(
+            "\nskipped: {}",
+            if skipped.is_empty() {
+                "nothing".to_string()
+            } else {
+                skipped.join(", ")
+            }
+        );
+        let processes = some(&[
+            (r.pid_reuse, "pid reuse(s) seen"),
+            (r.processes_evicted, "forgotten to bound memory"),
+            (
+                r.details_too_long,
+                "comm/exe/cwd value(s) over 4096 bytes not kept",
+            ),
+        ]);
+        if !processes.is_empty() {
+            s += &format!("\nprocesses: {}", processes.join(", "));
+        }
+        s + &self.notes()
     }
 
     /// Whether every input was read to its end.
