@@ -120,6 +120,7 @@ const SUMMARY_FIELDS: &[(&str, &str)] = &[
     ("trace_lost", "number"),
     ("reports_dropped", "number"),
     ("repeat_kills", "number"),
+    ("failed_attempts_suppressed", "number"),
 ];
 
 fn readme() -> String {

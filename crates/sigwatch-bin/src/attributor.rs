@@ -174,6 +174,10 @@ pub struct Stats {
     pub duplicate_audit_kills: u64,
     /// Of [`Stats::duplicates`], tracefs sightings.
     pub duplicate_trace_sightings: u64,
+    /// Failed attempts (audit records of a kill that was refused) not
+    /// reported: more than [`FAILED_ATTEMPTS_PER_SENDER`] of one sender
+    /// process within [`FAILED_ATTEMPTS_WINDOW_NS`].
+    pub failed_attempts_suppressed: u64,
     /// `signal_generate` events of watched signals received from tracefs.
     pub trace_signals: u64,
     /// tracefs sightings joined with an audit record of the same kill.
@@ -282,7 +286,52 @@ pub struct Attributor<P> {
     cases: HashMap<Pid, Case>,
     /// The latest `cgroup.kill` writes (at most [`MAX_CGROUP_KILL_BURSTS`]).
     cgroup_kill_bursts: VecDeque<CgroupKillBurst>,
+    failed_attempts: FailedAttempts,
     stats: Stats,
+}
+
+/// Failed attempts reported per sender process in each window; more are
+/// only counted ([`Stats::failed_attempts_suppressed`]): a local user
+/// looping `kill(1, SIGKILL)` (50 000 refused calls in 7 s) must not flood
+/// the output, the journal or the daemon's memory.
+pub const FAILED_ATTEMPTS_PER_SENDER: u32 = 10;
+
+/// The window of [`FAILED_ATTEMPTS_PER_SENDER`].
+pub const FAILED_ATTEMPTS_WINDOW_NS: u64 = 10_000_000_000;
+
+/// Sender processes whose failed attempts are counted apart; when more
+/// send at once, the rest share one count.
+const FAILED_ATTEMPT_SENDERS: usize = 1024;
+
+/// Per sender process: its window's start and attempts in it.
+#[derive(Debug, Default)]
+struct FailedAttempts {
+    by_sender: HashMap<Pid, (u64, u32)>,
+}
+
+impl FailedAttempts {
+    /// Whether the failed attempt of `sender` at `now_ns` is reported.
+    fn allow(&mut self, sender: Pid, now_ns: u64) -> bool {
+        if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS && !self.by_sender.contains_key(&sender) {
+            self.by_sender
+                .retain(|_, (start, _)| now_ns.saturating_sub(*start) < FAILED_ATTEMPTS_WINDOW_NS);
+        }
+        // Still full: the newcomers share the slot of pid 0.
+        let key = if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS
+            && !self.by_sender.contains_key(&sender)
+        {
+            0
+        } else {
+            sender
+        };
+        let (start, n) = self.by_sender.entry(key).or_insert((now_ns, 0));
+        if now_ns.saturating_sub(*start) >= FAILED_ATTEMPTS_WINDOW_NS {
+            *start = now_ns;
+            *n = 0;
+        }
+        *n += 1;
+        *n <= FAILED_ATTEMPTS_PER_SENDER
+    }
 }
 
 /// A parent that died of the victim's signal at most this long before it
@@ -342,6 +391,7 @@ impl<P: ProcessView> Attributor<P> {
             procs,
             cases: HashMap::new(),
             cgroup_kill_bursts: VecDeque::new(),
+            failed_attempts: FailedAttempts::default(),
             stats: Stats::default(),
         }
     }
@@ -949,6 +999,10 @@ impl<P: ProcessView> Attributor<P> {
         self.stats.audit_kills += 1;
         let mut out = Vec::new();
         if !self.cfg.signals.contains(k.signal) {
+            return out;
+        }
+        if !k.success && !self.failed_attempts.allow(k.sender.pid, now.mono_ns) {
+            self.stats.failed_attempts_suppressed += 1;
             return out;
         }
         let (sender, ancestors) = self.sender_of(k, now);

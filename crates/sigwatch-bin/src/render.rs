@@ -351,8 +351,13 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
             l.count
         ),
         Report::Summary(s) => format!(
-            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {}); {} repeat kill(s) of reported victims\n",
-            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost, s.repeat_kills
+            "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {}); {} repeat kill(s) of reported victims{}\n",
+            s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost, s.repeat_kills,
+            if s.failed_attempts_suppressed > 0 {
+                format!("; {} failed attempt(s) not reported (more than 10 in 10 s from one sender)", s.failed_attempts_suppressed)
+            } else {
+                String::new()
+            }
         ),
     }
 }

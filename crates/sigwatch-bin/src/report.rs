@@ -612,6 +612,11 @@ pub struct Summary {
     /// report stands; these are only counted (`-v` logs each). One repeat
     /// kill seen by both audit and tracefs counts once.
     pub repeat_kills: u64,
+    /// Failed attempts (refused kills, `success: false`) not reported
+    /// because their sender process had more than 10 reported in 10 s
+    /// (a loop of `kill(1, SIGKILL)` by an unprivileged user must not
+    /// flood the output).
+    pub failed_attempts_suppressed: u64,
 }
 
 #[cfg(test)]
@@ -654,10 +659,11 @@ mod tests {
             trace_lost: 7,
             reports_dropped: 8,
             repeat_kills: 9,
+            failed_attempts_suppressed: 10,
         });
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8,"repeat_kills":9}"#
+            r#"{"type":"summary","proc_events":1,"proc_lost":2,"audit_records":3,"audit_lost":4,"reports":5,"trace_events":6,"trace_lost":7,"reports_dropped":8,"repeat_kills":9,"failed_attempts_suppressed":10}"#
         );
         let t = Text(vec![b'a', 0xff, 0x1b]);
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"a\u{fffd}\\u001b\"");

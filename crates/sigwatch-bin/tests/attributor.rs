@@ -309,6 +309,34 @@ fn failed_attempt_is_reported_at_once() {
     assert_eq!(a.pending(), 0);
 }
 
+/// A loop of refused `kill(1, SIGKILL)` by one user: the first 10 per
+/// 10 s of each sender are reported, the rest counted; another sender is
+/// not held back by it.
+#[test]
+fn a_flood_of_failed_attempts_is_limited_per_sender() {
+    let mut a = engine();
+    let failed = |serial: u64, sender: i32| {
+        let mut k = kill(serial, at(1), "kill", 9, &[1]);
+        k.success = false;
+        k.errno = Some(1);
+        k.sender.pid = sender;
+        k
+    };
+    let mut reported = 0;
+    for i in 0..25 {
+        reported += kills(a.on_audit_kill(&failed(100 + i, 201), at(1 + i))).len();
+    }
+    assert_eq!(reported, 10);
+    assert_eq!(a.stats().failed_attempts_suppressed, 15);
+    assert_eq!(kills(a.on_audit_kill(&failed(200, 202), at(30))).len(), 1);
+    // The next window: reported again.
+    assert_eq!(
+        kills(a.on_audit_kill(&failed(300, 201), at(1_100))).len(),
+        1
+    );
+    assert_eq!(a.stats().failed_attempts_suppressed, 15);
+}
+
 #[test]
 fn victim_that_never_dies_is_still_reported() {
     let mut a = engine();

@@ -297,6 +297,7 @@ impl Watcher {
         let engine = self.engine.stats();
         s.proc_events = engine.proc_events;
         s.repeat_kills = engine.repeat_kills();
+        s.failed_attempts_suppressed = engine.failed_attempts_suppressed;
         s.proc_lost = self.losses.total(LossSource::Proc);
         s.trace_lost = self.losses.total(LossSource::Tracefs);
         match self.audit.as_ref() {
@@ -720,6 +721,7 @@ impl Watcher {
         let engine = self.engine.stats();
         self.summary.proc_events = engine.proc_events;
         self.summary.repeat_kills = engine.repeat_kills();
+        self.summary.failed_attempts_suppressed = engine.failed_attempts_suppressed;
         self.summary.proc_lost = self.losses.total(LossSource::Proc);
         let c = audit_counters.unwrap_or_default();
         self.summary.audit_records = c.records;
