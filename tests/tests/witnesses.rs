@@ -378,6 +378,31 @@ fn cgroup_kill_names_the_writer() {
     };
     let (mut victim, vpid) = spawn_in("a");
     let (mut victim2, vpid2) = spawn_in("b");
+    // A shell that moves itself and stays a shell (no exec after the
+    // move, no process event: the cgroup its exec showed is stale). Until
+    // 2026-12-02 its report named its old cgroup, and so did the
+    // cgroup.kill of the whole write.
+    let moved_dir = grp.join("c");
+    std::fs::create_dir(&moved_dir).unwrap();
+    let mut victim3 = Command::new("sh")
+        .args([
+            "-c",
+            "echo $$ > \"$0/cgroup.procs\" && read line",
+            moved_dir.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let vpid3 = victim3.id() as i32;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(moved_dir.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l == vpid3.to_string())
+        }),
+        "the shell moved itself"
+    );
     // The writer lives 0.2 s before it writes, so that sigwatch reads its
     // argv after its exec (a shell that execs, writes and exits within a
     // millisecond keeps a null argv in the report, honestly, and this
@@ -394,13 +419,20 @@ fn cgroup_kill_names_the_writer() {
     assert!(writer.wait().unwrap().success());
     assert_eq!(victim.wait().unwrap().signal(), Some(9));
     assert_eq!(victim2.wait().unwrap().signal(), Some(9));
+    assert_eq!(victim3.wait().unwrap().signal(), Some(9));
     let r = sw.wait_kill_of(vpid);
     let r2 = sw.wait_kill_of(vpid2);
-    for sub in ["a", "b", ""] {
+    let r3 = sw.wait_kill_of(vpid3);
+    for sub in ["a", "b", "c", ""] {
         let _ = std::fs::remove_dir(grp.join(sub));
     }
     let written = format!("/{}", grp.strip_prefix(&cg2.root).unwrap().display());
-    for r in [&r, &r2] {
+    assert_eq!(
+        r3["victim"]["cgroup"].as_str(),
+        Some(format!("{written}/c").as_str()),
+        "the cgroup it was killed in: {r3:#}"
+    );
+    for r in [&r, &r2, &r3] {
         assert_eq!(
             r["victim"]["cgroup"]
                 .as_str()

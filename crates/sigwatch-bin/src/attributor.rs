@@ -651,6 +651,10 @@ impl<P: ProcessView> Attributor<P> {
             tracesig::Timestamp::Counter(_) => now.wall_ns,
         };
         if classify(ev, OomEvidence::Unavailable).origin == tracesig::Origin::CgroupKill {
+            // The cgroup it is killed in, not the one its exec showed: a
+            // shell that moved itself (`echo $$ > cgroup.procs`) is still
+            // there to read (alive, or a zombie) soon after the write.
+            self.procs.refresh_cgroup(tgid);
             self.note_cgroup_kill(sender_pid, tgid, wall);
         }
         let deadline = now.mono_ns.saturating_add(self.cfg.window_ns);
@@ -1377,6 +1381,19 @@ impl<P: ProcessView> Attributor<P> {
                         .map(|(o, _)| o);
                 }
                 Some(Reason::CgroupKill) if k.cgroup_kill.is_none() => {
+                    // The victim's cgroup as refreshed at the sighting
+                    // (`refresh_cgroup`), when the report was filled
+                    // before it.
+                    if let Some(p) = self
+                        .procs
+                        .process(k.victim.pid)
+                        .filter(|p| !p.details_stale && p.cgroup.is_some())
+                    {
+                        let fresh = context_of(&p);
+                        if fresh.cgroup != k.victim.context.cgroup {
+                            k.victim.context = fresh;
+                        }
+                    }
                     // The written cgroup: the deepest one holding every
                     // process the same write killed (the victim's own
                     // when it was the only one).

@@ -79,6 +79,13 @@ pub trait ProcessView {
     fn live_in_cgroup(&self, _cgroup: &str, _except: &HashSet<Pid>) -> Option<bool> {
         None
     }
+    /// Re-reads the cgroup of the process with this pid (live, or a zombie
+    /// not yet reaped) from the host, when the view can: a process moves
+    /// between cgroups without a process event. `false` when it could not
+    /// (the default: a view without a host).
+    fn refresh_cgroup(&mut self, _pid: Pid) -> bool {
+        false
+    }
 }
 
 /// `cgroup` is `ancestor` or below it (whole path components).
@@ -292,6 +299,10 @@ impl ProcessView for procconn::ProcessTree {
 
     fn expire(&mut self, now_ns: u64) {
         procconn::ProcessTree::expire(self, now_ns);
+    }
+
+    fn refresh_cgroup(&mut self, pid: Pid) -> bool {
+        procconn::ProcessTree::refresh_cgroup(self, pid)
     }
 
     fn live_in_cgroup(&self, cgroup: &str, except: &HashSet<Pid>) -> Option<bool> {

@@ -1039,6 +1039,52 @@ impl ProcessTree {
         Ok(())
     }
 
+    /// Re-reads the cgroup of the newest process with this pid — live, or
+    /// exited but not reaped yet (a zombie keeps its cgroup) — when `/proc`
+    /// still shows that very process (its start time). A process moves
+    /// between cgroups without a process event (a shell's `echo $$ >
+    /// cgroup.procs`), so what its exec showed may be stale when it is
+    /// killed: a caller that is about to report the process's cgroup (a
+    /// `cgroup.kill` victim) refreshes it first. Returns whether it was
+    /// read.
+    pub fn refresh_cgroup(&mut self, pid: Pid) -> bool {
+        let Some(slot) = self.by_pid.get(&pid) else {
+            return false;
+        };
+        let Some(start) = slot.live.or_else(|| slot.exited.last().copied()) else {
+            return false;
+        };
+        let key = ProcessKey {
+            pid,
+            start_time: start,
+        };
+        let Some(snap) = self.read(pid, Fields::STAT.union(Fields::CGROUP)) else {
+            return false;
+        };
+        let Some(e) = self.entries.get_mut(&key) else {
+            return false;
+        };
+        let same = match e.stat_ticks {
+            Some(t) => snap.start_ticks == t,
+            None if e.from_fork => {
+                snap.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
+            }
+            None => snap.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
+        };
+        if !same || snap.cgroup.is_none() {
+            return false;
+        }
+        e.info.cgroup = snap.cgroup;
+        e.info.memory_cgroup = snap.memory_cgroup;
+        // An exited entry's weight counts in the memory budget.
+        if e.state != State::Live {
+            let w = e.info.retained_bytes();
+            self.retained_bytes = self.retained_bytes - e.weight + w;
+            e.weight = w;
+        }
+        true
+    }
+
     /// Checks every live process against `/proc` (one `stat` read each) and
     /// closes those that are gone (or zombies) or whose pid now names another
     /// process as

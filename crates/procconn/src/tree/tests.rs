@@ -1085,3 +1085,46 @@ fn retained_exited_processes_are_bounded_in_bytes() {
     let chain: Vec<Pid> = s.tree.ancestry(201).iter().map(|p| p.pid).collect();
     assert_eq!(chain.first(), Some(&200), "{chain:?}");
 }
+
+/// A shell that moved itself to another cgroup (no process event): a
+/// refresh reads where it is now, live or exited-not-reaped; a pid that
+/// names another process by now is not read into the old one.
+#[test]
+fn refresh_cgroup_reads_a_move_without_an_event() {
+    let mut s = Sim::host(TreeConfig::default());
+    s.fake
+        .update(100, |p| p.snapshot.cgroup = Some("/moved".into()));
+    assert_eq!(
+        s.tree.get(100).unwrap().cgroup.as_deref(),
+        Some("/user.slice")
+    );
+    assert!(s.tree.refresh_cgroup(100));
+    assert_eq!(s.tree.get(100).unwrap().cgroup.as_deref(), Some("/moved"));
+    s.check();
+    // Exited and retained (its zombie still readable): refreshed too, and
+    // the memory budget follows the longer string.
+    s.exit_event(100, 100, 9);
+    s.fake.update(100, |p| {
+        p.snapshot.cgroup = Some("/moved/deeper/still".into())
+    });
+    assert!(s.tree.refresh_cgroup(100));
+    assert_eq!(
+        s.tree.get(100).unwrap().cgroup.as_deref(),
+        Some("/moved/deeper/still")
+    );
+    s.check();
+    // The pid now names a newer process: nothing read into the old one.
+    s.fake.update(100, |p| {
+        p.snapshot.start_time_ns += 5_000 * MS;
+        p.snapshot.start_ticks = p.snapshot.start_time_ns / (10 * MS);
+        p.snapshot.cgroup = Some("/someone-else".into());
+    });
+    assert!(!s.tree.refresh_cgroup(100));
+    assert_eq!(
+        s.tree.get(100).unwrap().cgroup.as_deref(),
+        Some("/moved/deeper/still")
+    );
+    // Unknown pid.
+    assert!(!s.tree.refresh_cgroup(4242));
+    s.check();
+}
