@@ -237,7 +237,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub window_ms: u64,
     /// Socket receive buffer for process events and audit records (bytes,
-    /// at least 65536: a smaller one overflows at once).
+    /// at least 4096; a small one loses events in bursts).
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20, value_parser = parse_rcvbuf)]
     pub rcvbuf: usize,
     /// Do not read the kernel log (/dev/kmsg) for OOM kills.
@@ -331,8 +331,8 @@ fn parse_comm(s: &str) -> Result<String, String> {
 
 fn parse_rcvbuf(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n) if n >= 65_536 => Ok(n),
-        _ => Err("a size in bytes, 65536 or more (default 16777216)".into()),
+        Ok(n) if n >= 4_096 => Ok(n),
+        _ => Err("a size in bytes, 4096 or more (default 16777216; a small one loses events in bursts)".into()),
     }
 }
 
