@@ -332,7 +332,10 @@ fn parse_comm(s: &str) -> Result<String, String> {
 fn parse_rcvbuf(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 4_096 => Ok(n),
-        _ => Err("a size in bytes, 4096 or more (default 16777216; a small one loses events in bursts)".into()),
+        _ => Err(
+            "a size in bytes, 4096 or more (default 16777216; a small one loses events in bursts)"
+                .into(),
+        ),
     }
 }
 
