@@ -402,10 +402,11 @@ fn replay_writes_the_metrics_file_once_at_the_end() {
     assert!(ok, "promtool check metrics: {out}\n{text}");
 }
 
-/// A metrics file that cannot be written (a directory stands at its
-/// name, so the rename fails) costs a diagnostic, not the watch: kills are
-/// still reported, and once the obstacle is gone the next interval writes
-/// the file with the kill counted.
+/// A metrics file that cannot be written (a directory comes to stand at
+/// its name after the start, so the rename fails; one there at the start
+/// is refused then) costs a diagnostic, not the watch: kills are still
+/// reported, and once the obstacle is gone the next interval writes the
+/// file with the kill counted.
 #[test]
 fn a_failing_metrics_write_neither_stops_the_watch_nor_stays_failed() {
     let test = "metrics_write_failure";
@@ -414,12 +415,17 @@ fn a_failing_metrics_write_neither_stops_the_watch_nor_stays_failed() {
     }
     let dir = TempDir::new("metrics-fail");
     let file = dir.0.join("sigwatch.prom");
-    std::fs::create_dir(&file).unwrap();
-    std::fs::write(file.join("blocker"), "").unwrap();
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
     let trace_before = TraceSnapshot::take();
     let mut sw = Sigwatch::start(&["--metrics-file", file.to_str().unwrap()]);
+    assert!(
+        wait_until(Duration::from_secs(10), || file.is_file()),
+        "the first write"
+    );
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    std::fs::write(file.join("blocker"), "").unwrap();
     let mut victim = spawn_sleep();
     let vpid = victim.id() as i32;
     settle();
