@@ -177,7 +177,7 @@ pub struct Stats {
     pub duplicate_trace_sightings: u64,
     /// Failed attempts (audit records of a kill that was refused) not
     /// reported: more than [`FAILED_ATTEMPTS_PER_SENDER`] of one sender
-    /// process within [`FAILED_ATTEMPTS_WINDOW_NS`].
+    /// user within [`FAILED_ATTEMPTS_WINDOW_NS`].
     pub failed_attempts_suppressed: u64,
     /// `signal_generate` events of watched signals received from tracefs.
     pub trace_signals: u64,
@@ -321,37 +321,40 @@ pub struct Attributor<P> {
     stats: Stats,
 }
 
-/// Failed attempts reported per sender process in each window; more are
-/// only counted ([`Stats::failed_attempts_suppressed`]): a local user
-/// looping `kill(1, SIGKILL)` (50 000 refused calls in 7 s) must not flood
-/// the output, the journal or the daemon's memory.
+/// Failed attempts reported per sender user (real uid) in each window;
+/// more are only counted ([`Stats::failed_attempts_suppressed`]): a local
+/// user looping `kill(1, SIGKILL)` (50 000 refused calls in 7 s), from one
+/// process or a new one each time, must not flood the output, the journal
+/// or the daemon's memory.
 pub const FAILED_ATTEMPTS_PER_SENDER: u32 = 10;
 
 /// The window of [`FAILED_ATTEMPTS_PER_SENDER`].
 pub const FAILED_ATTEMPTS_WINDOW_NS: u64 = 10_000_000_000;
 
-/// Sender processes whose failed attempts are counted apart; when more
-/// send at once, the rest share one count.
+/// Sender users whose failed attempts are counted apart; when more send
+/// at once, the rest share one count.
 const FAILED_ATTEMPT_SENDERS: usize = 1024;
 
-/// Per sender process: its window's start and attempts in it.
+/// Per sender user: its window's start and attempts in it.
 #[derive(Debug, Default)]
 struct FailedAttempts {
-    by_sender: HashMap<Pid, (u64, u32)>,
+    by_sender: HashMap<u32, (u64, u32)>,
 }
 
 impl FailedAttempts {
-    /// Whether the failed attempt of `sender` at `now_ns` is reported.
-    fn allow(&mut self, sender: Pid, now_ns: u64) -> bool {
+    /// Whether the failed attempt of user `sender` at `now_ns` is
+    /// reported.
+    fn allow(&mut self, sender: u32, now_ns: u64) -> bool {
         if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS && !self.by_sender.contains_key(&sender) {
             self.by_sender
                 .retain(|_, (start, _)| now_ns.saturating_sub(*start) < FAILED_ATTEMPTS_WINDOW_NS);
         }
-        // Still full: the newcomers share the slot of pid 0.
+        // Still full (more than 1 024 users failing within 10 s): the
+        // newcomers share one slot (the unset uid's).
         let key = if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS
             && !self.by_sender.contains_key(&sender)
         {
-            0
+            u32::MAX
         } else {
             sender
         };
@@ -1031,10 +1034,6 @@ impl<P: ProcessView> Attributor<P> {
         if !self.cfg.signals.contains(k.signal) {
             return out;
         }
-        if !k.success && !self.failed_attempts.allow(k.sender.pid, now.mono_ns) {
-            self.stats.failed_attempts_suppressed += 1;
-            return out;
-        }
         let (sender, ancestors) = self.sender_of(k, now);
         let chain = Arc::new(SenderChain { sender, ancestors });
         let tid = if k.targets.len() == 1 {
@@ -1114,8 +1113,16 @@ impl<P: ProcessView> Attributor<P> {
                 },
             };
             if !k.success {
-                // Nothing was delivered: no exit to wait for.
-                self.emit_raw(Report::Kill(chain.fill(report)), &mut out);
+                // Nothing was delivered: no exit to wait for. Only
+                // reports that would go out count against the sender's
+                // user (a filtered victim does not).
+                if self.wanted(&report.victim)
+                    && !self.failed_attempts.allow(k.sender.uid, now.mono_ns)
+                {
+                    self.stats.failed_attempts_suppressed += 1;
+                } else {
+                    self.emit_raw(Report::Kill(chain.fill(report)), &mut out);
+                }
             } else {
                 self.place_kill(tgid, report, &chain, snap, now, &mut out);
             }
@@ -1417,11 +1424,11 @@ impl<P: ProcessView> Attributor<P> {
                     // The victim's cgroup as refreshed at the sighting
                     // (`refresh_cgroup`), when the report was filled
                     // before it.
-                    if let Some(p) = self
-                        .procs
-                        .process(k.victim.pid)
-                        .filter(|p| !p.details_stale && p.cgroup.is_some())
-                    {
+                    // (Only the pid's dead process, the victim: a live one
+                    // with its pid is a newer process that took it.)
+                    if let Some(p) = self.procs.process(k.victim.pid).filter(|p| {
+                        p.exited && !p.liveness_unknown && !p.details_stale && p.cgroup.is_some()
+                    }) {
                         let fresh = context_of(&p);
                         if fresh.cgroup != k.victim.context.cgroup {
                             k.victim.context = fresh;

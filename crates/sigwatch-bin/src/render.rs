@@ -354,7 +354,12 @@ pub fn render_text(r: &Report, o: &TextOptions<'_>) -> String {
             "sigwatch: {} report(s); proc events {} (lost {}), audit records {} (lost {}), tracefs events {} (lost {}); {} repeat kill(s) of reported victims{}\n",
             s.reports, s.proc_events, s.proc_lost, s.audit_records, s.audit_lost, s.trace_events, s.trace_lost, s.repeat_kills,
             if s.failed_attempts_suppressed > 0 {
-                format!("; {} failed attempt(s) not reported (more than 10 in 10 s from one sender)", s.failed_attempts_suppressed)
+                format!(
+                    "; {} failed attempt(s) not reported (more than {} in {} s by one user)",
+                    s.failed_attempts_suppressed,
+                    crate::attributor::FAILED_ATTEMPTS_PER_SENDER,
+                    crate::attributor::FAILED_ATTEMPTS_WINDOW_NS / 1_000_000_000
+                )
             } else {
                 String::new()
             }

@@ -399,7 +399,7 @@ impl Replay {
         }
         // The processes the syscall reached: its OBJ_PID records (kept and
         // dropped), or the one its arguments name when it logged none.
-        let target_count = if k.targets.is_empty() {
+        let target_count = if k.targets.is_empty() && k.targets_dropped == 0 {
             victims.len() as u64
         } else {
             (k.targets.len() + k.targets_dropped) as u64

@@ -613,9 +613,9 @@ pub struct Summary {
     /// kill seen by both audit and tracefs counts once.
     pub repeat_kills: u64,
     /// Failed attempts (refused kills, `success: false`) not reported
-    /// because their sender process had more than 10 reported in 10 s
-    /// (a loop of `kill(1, SIGKILL)` by an unprivileged user must not
-    /// flood the output).
+    /// because their sender's user (real uid) had 10 reported within 10 s
+    /// already (a loop of `kill(1, SIGKILL)` by an unprivileged user must
+    /// not flood the output).
     pub failed_attempts_suppressed: u64,
 }
 

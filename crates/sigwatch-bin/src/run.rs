@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::journal::Journal;
 use sigwatch::metrics::{Limits, Registry};
-use sigwatch::output::{reader_can_vanish, OutQueue, WriteAbort, OUT_QUEUE_MAX};
+use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
 use sigwatch::report::{LossSource, Report, Summary};
 use sigwatch::stop::StopSignals;
@@ -197,23 +197,25 @@ fn write_or_closed<W: Write + AsFd>(queue: &mut OutQueue, w: &mut W) -> Result<b
     }
 }
 
-/// How long a burst of reports may wait for the output's reader to make
-/// room before the queue's cap drops some (once per stall).
+/// How long the reports of one step may wait in all for the output's
+/// reader to make room, before the queue's cap drops some: the witnesses
+/// are not read meanwhile.
 const OUT_BURST_WAIT: Duration = Duration::from_secs(1);
 
 /// The queue is half full (a burst: thousands of reports of one group
-/// kill): writes what the output takes now and, if the queue is still
-/// half full, waits up to [`OUT_BURST_WAIT`] for a reader that keeps up
-/// (a pipe of 64 KiB fills long before a busy reader is scheduled) or a
-/// termination signal. A reader that made no progress in that time is
-/// `stalled`: no more waits (the witnesses must be read; the cap drops
-/// reports, counted) until the queue is empty again. `false` once the
-/// reader is gone.
+/// kill): writes what the output takes now and, while the queue is still
+/// half full, waits for the output to take more — `POLLOUT`, or a few ms
+/// when a pipe must have room for a whole report — until it is down to a
+/// quarter, a termination signal arrives, or the step's `budget` (at
+/// most [`OUT_BURST_WAIT`]) is spent. A reader that took nothing in a
+/// wait is `stalled`: no more waits (the cap drops reports, counted)
+/// until the queue is empty again. `false` once the reader is gone.
 fn make_room<W: Write + AsFd>(
     queue: &mut OutQueue,
     w: &mut W,
     stop_signals: &StopSignals,
     stalled: &mut bool,
+    budget: &mut Duration,
 ) -> Result<bool, Error> {
     if !write_or_closed(queue, w)? {
         return Ok(false);
@@ -222,19 +224,40 @@ fn make_room<W: Write + AsFd>(
         return Ok(true);
     }
     let before = queue.queued_bytes();
-    let deadline = Instant::now() + OUT_BURST_WAIT;
-    match queue.drain(w, stop_signals.as_fd(), Some(deadline)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(false),
-        // Timed out, or a termination signal (the loop's wait sees it).
-        Err(e) if e.get_ref().is_some_and(|i| i.is::<WriteAbort>()) => {}
-        Err(e) => {
-            return Err(Error::Io {
-                what: "writing a report".into(),
-                source: e,
-            })
+    let started = Instant::now();
+    while queue.queued_bytes() >= OUT_QUEUE_MAX / 4 {
+        let left = budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        // A pipe polls writable with one free page: a report larger than
+        // that waits a few ms for the reader instead of spinning.
+        let (events, cap) = if queue.awaits_pipe_room() {
+            (PollFlags::empty(), Duration::from_millis(2))
+        } else {
+            (PollFlags::POLLOUT, left)
+        };
+        let mut fds = [
+            PollFd::new(stop_signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(w.as_fd(), events),
+        ];
+        let ms = u16::try_from(left.min(cap).as_millis().max(1)).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::Fatal(format!("poll: {e}"))),
+        }
+        if fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
+            // A termination signal: the loop's wait takes it.
+            break;
+        }
+        if !write_or_closed(queue, w)? {
+            return Ok(false);
         }
     }
+    *budget = budget.saturating_sub(started.elapsed());
     *stalled = queue.queued_bytes() >= before;
     Ok(true)
 }
@@ -327,7 +350,8 @@ pub fn run<W: Write + AsFd>(
             }
         }
         let mut count_reached = false;
-        for r in &reports {
+        let mut out_budget = OUT_BURST_WAIT;
+        for (i, r) in reports.iter().enumerate() {
             if out.push(r)? {
                 count_reached = true;
                 break;
@@ -337,8 +361,17 @@ pub fn run<W: Write + AsFd>(
             // queue of an output that takes them (a file always does);
             // only one that does not keep up loses reports to the cap.
             if out.queue.queued_bytes() >= OUT_QUEUE_MAX / 2
-                && !make_room(&mut out.queue, &mut w, &stop_signals, &mut out_stalled)?
+                && !make_room(
+                    &mut out.queue,
+                    &mut w,
+                    &stop_signals,
+                    &mut out_stalled,
+                    &mut out_budget,
+                )?
             {
+                // The reader is gone: the rest of this step's reports are
+                // dropped, and counted.
+                out.queue.dropped += (reports.len() - i - 1) as u64;
                 break;
             }
         }

@@ -309,32 +309,49 @@ fn failed_attempt_is_reported_at_once() {
     assert_eq!(a.pending(), 0);
 }
 
-/// A loop of refused `kill(1, SIGKILL)` by one user: the first 10 per
-/// 10 s of each sender are reported, the rest counted; another sender is
-/// not held back by it.
+/// A loop of refused `kill(1, SIGKILL)` by one user, a new process each
+/// time: the first 10 per 10 s of each user are reported, the rest
+/// counted; another user is not held back by it, and a victim the filters
+/// leave out uses up nothing.
 #[test]
-fn a_flood_of_failed_attempts_is_limited_per_sender() {
+fn a_flood_of_failed_attempts_is_limited_per_user() {
     let mut a = engine();
-    let failed = |serial: u64, sender: i32| {
+    let failed = |serial: u64, pid: i32, uid: u32| {
         let mut k = kill(serial, at(1), "kill", 9, &[1]);
         k.success = false;
         k.errno = Some(1);
-        k.sender.pid = sender;
+        k.sender.pid = pid;
+        k.sender.uid = uid;
         k
     };
     let mut reported = 0;
     for i in 0..25 {
-        reported += kills(a.on_audit_kill(&failed(100 + i, 201), at(1 + i))).len();
+        let k = failed(100 + i, 5000 + i as i32, 1000);
+        reported += kills(a.on_audit_kill(&k, at(1 + i))).len();
     }
     assert_eq!(reported, 10);
     assert_eq!(a.stats().failed_attempts_suppressed, 15);
-    assert_eq!(kills(a.on_audit_kill(&failed(200, 202), at(30))).len(), 1);
+    assert_eq!(
+        kills(a.on_audit_kill(&failed(200, 6000, 1001), at(30))).len(),
+        1
+    );
     // The next window: reported again.
     assert_eq!(
-        kills(a.on_audit_kill(&failed(300, 201), at(1_100))).len(),
+        kills(a.on_audit_kill(&failed(300, 5100, 1000), at(1_100))).len(),
         1
     );
     assert_eq!(a.stats().failed_attempts_suppressed, 15);
+
+    // With a victim filter, attempts at other victims are filtered, not
+    // charged: the 11th attempt at the watched victim is still reported.
+    let mut a = Attributor::new(Config::default().victim_pids(vec![300]), world());
+    for i in 0..10 {
+        assert!(kills(a.on_audit_kill(&failed(400 + i, 7000, 1000), at(1))).is_empty());
+    }
+    let mut k = failed(500, 7000, 1000);
+    k.targets[0].pid = 300;
+    assert_eq!(kills(a.on_audit_kill(&k, at(2))).len(), 1);
+    assert_eq!(a.stats().failed_attempts_suppressed, 0);
 }
 
 #[test]
