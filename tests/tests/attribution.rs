@@ -213,9 +213,12 @@ fn kill_program_run_from_a_script() {
     before.assert_restored();
 }
 
-fn python_kill(test: &str, code: &str, syscall: &str) {
+/// Runs `python3 -c code VICTIM` against a fresh victim (reaped once
+/// python3 has exited) and checks its one report; returns the victim's
+/// pid and everything sigwatch printed, `None` when the test is skipped.
+fn python_kill(test: &str, code: &str, syscall: &str) -> Option<(i32, Vec<Value>)> {
     if !require_root(test) || !require_sender_witness(test) || !require_tool(test, "python3") {
-        return;
+        return None;
     }
     let _lock = AuditLock::acquire();
     let before = AuditSnapshot::take();
@@ -231,8 +234,9 @@ fn python_kill(test: &str, code: &str, syscall: &str) {
     let r = sw.wait_kill_of(victim);
     assert_user_kill(&r, victim, syscall);
     assert_eq!(r["sender"]["comm"], "python3", "{r:#}");
-    assert_clean_stop(sw, 1);
+    let seen = assert_clean_stop(sw, 1);
     before.assert_restored();
+    Some((victim, seen))
 }
 
 #[test]
@@ -260,30 +264,15 @@ fn rt_sigqueueinfo_is_attributed() {
 /// 2026-12-02, although the engine counted it).
 #[test]
 fn a_second_kill_of_a_reported_victim_is_a_repeat_kill_in_the_summary() {
-    let test = "repeat_kills";
-    if !require_root(test) || !require_sender_witness(test) || !require_tool(test, "python3") {
-        return;
-    }
-    let _lock = AuditLock::acquire();
-    let before = AuditSnapshot::take();
-    let mut sw = Sigwatch::start(&[]);
-    let mut victim_child = spawn_sleep();
-    let victim = victim_child.id() as i32;
     // The victim is not reaped before both kills: the second one is sent
     // to its zombie and succeeds.
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import os,sys\nv=int(sys.argv[1])\nos.kill(v,9)\nos.kill(v,9)",
-            &victim.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    victim_child.wait().unwrap();
-    let r = sw.wait_kill_of(victim);
-    assert_user_kill(&r, victim, "kill");
-    let seen = assert_clean_stop(sw, 1);
+    let Some((victim, seen)) = python_kill(
+        "repeat_kills",
+        "import os,sys\nv=int(sys.argv[1])\nos.kill(v,9)\nos.kill(v,9)",
+        "kill",
+    ) else {
+        return;
+    };
     let reports = seen
         .iter()
         .filter(|v| v["type"] == "kill" && v["victim"]["pid"] == victim)
@@ -298,7 +287,6 @@ fn a_second_kill_of_a_reported_victim_is_a_repeat_kill_in_the_summary() {
     } else {
         assert!(summary["repeat_kills"].as_u64().is_some(), "{summary:#}");
     }
-    before.assert_restored();
 }
 
 #[test]

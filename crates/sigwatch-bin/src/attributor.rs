@@ -345,15 +345,16 @@ impl FailedAttempts {
     /// Whether the failed attempt of user `sender` at `now_ns` is
     /// reported.
     fn allow(&mut self, sender: u32, now_ns: u64) -> bool {
-        if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS && !self.by_sender.contains_key(&sender) {
+        let full = |m: &HashMap<u32, (u64, u32)>| {
+            m.len() >= FAILED_ATTEMPT_SENDERS && !m.contains_key(&sender)
+        };
+        if full(&self.by_sender) {
             self.by_sender
                 .retain(|_, (start, _)| now_ns.saturating_sub(*start) < FAILED_ATTEMPTS_WINDOW_NS);
         }
         // Still full (more than 1 024 users failing within 10 s): the
         // newcomers share one slot (the unset uid's).
-        let key = if self.by_sender.len() >= FAILED_ATTEMPT_SENDERS
-            && !self.by_sender.contains_key(&sender)
-        {
+        let key = if full(&self.by_sender) {
             u32::MAX
         } else {
             sender

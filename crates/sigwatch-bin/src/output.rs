@@ -338,23 +338,44 @@ impl OutQueue {
         sigfd: BorrowedFd<'_>,
         deadline: Option<Instant>,
     ) -> io::Result<()> {
-        while self.pending() {
+        self.drain_to(w, sigfd, deadline, 0)
+    }
+
+    /// Writes until at most `keep` bytes are queued, waiting for the
+    /// output to take more (`POLLOUT`) until `deadline` (or until a
+    /// termination signal arrives on `sigfd`).
+    pub fn drain_to<W: Write + AsFd>(
+        &mut self,
+        w: &mut W,
+        sigfd: BorrowedFd<'_>,
+        deadline: Option<Instant>,
+        keep: usize,
+    ) -> io::Result<()> {
+        while self.pending() && self.queued > keep {
             if let Progress::Wrote = self.write_some(w)? {
                 continue;
             }
+            // A pipe polls writable with one free page: a report that needs
+            // more waits a few ms for its reader instead of spinning.
+            let (events, cap) = if self.awaits_pipe_room() {
+                (PollFlags::empty(), 2u16)
+            } else {
+                (PollFlags::POLLOUT, 50)
+            };
             let timeout = match deadline {
-                None => PollTimeout::from(50u16),
+                None => PollTimeout::from(cap),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(io::Error::other(WriteAbort::Timeout));
                     }
-                    PollTimeout::from(left.as_millis().min(50) as u16)
+                    PollTimeout::from(left.as_millis().clamp(1, u128::from(cap)) as u16)
                 }
             };
-            // A pipe may be writable (a page free) without room for the
-            // whole report: the 50 ms cap keeps this from spinning.
-            let mut fds = [PollFd::new(sigfd, PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(sigfd, PollFlags::POLLIN),
+                PollFd::new(w.as_fd(), events),
+            ];
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),

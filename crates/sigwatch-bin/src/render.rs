@@ -148,6 +148,12 @@ pub fn human_bytes(b: u64) -> String {
 /// The one-line answer: who was killed, by whom, how — without the time
 /// (the text output puts it first; the journal has its own).
 pub fn answer(k: &KillReport) -> String {
+    answer_with(k, false)
+}
+
+/// [`answer`]; with `exits_unknown` (a report from a log, which records
+/// no exits) an unconfirmed kill does not say "no exit seen".
+fn answer_with(k: &KillReport, exits_unknown: bool) -> String {
     let v = &k.victim;
     let victim = who(v.pid, &v.comm, &v.context);
     let sig = escape(k.signal_name.as_bytes());
@@ -203,18 +209,10 @@ pub fn answer(k: &KillReport) -> String {
         format!("{sig} to {victim} from {how}: not delivered ({e})")
     } else if v.exit_confirmed {
         format!("{victim} killed by {sig} from {how}")
+    } else if exits_unknown {
+        format!("{sig} to {victim} from {how}")
     } else {
         format!("{sig} to {victim} from {how} (no exit by it seen)")
-    }
-}
-
-/// [`answer`] for the text output: a report from a log (`exits_unknown`)
-/// does not say "no exit seen", since a log records no exits.
-fn answer_for(k: &KillReport, o: &TextOptions<'_>) -> String {
-    let a = answer(k);
-    match a.strip_suffix(" (no exit by it seen)") {
-        Some(sent) if o.exits_unknown => sent.to_string(),
-        _ => a,
     }
 }
 
@@ -381,7 +379,7 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
         "{}{} {}",
         st.bold(&text_time(k.time, o)),
         node,
-        st.red(&answer_for(k, o))
+        st.red(&answer_with(k, o.exits_unknown))
     );
     // Victim.
     let mut line = format!("  victim   pid {}", v.pid);

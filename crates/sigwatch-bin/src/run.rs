@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use sigwatch::journal::Journal;
 use sigwatch::metrics::{Limits, Registry};
-use sigwatch::output::{reader_can_vanish, OutQueue, OUT_QUEUE_MAX};
+use sigwatch::output::{reader_can_vanish, OutQueue, WriteAbort, OUT_QUEUE_MAX};
 use sigwatch::render::Renderer;
 use sigwatch::report::{LossSource, Report, Summary};
 use sigwatch::stop::StopSignals;
@@ -225,36 +225,18 @@ fn make_room<W: Write + AsFd>(
     }
     let before = queue.queued_bytes();
     let started = Instant::now();
-    while queue.queued_bytes() >= OUT_QUEUE_MAX / 4 {
-        let left = budget.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            break;
-        }
-        // A pipe polls writable with one free page: a report larger than
-        // that waits a few ms for the reader instead of spinning.
-        let (events, cap) = if queue.awaits_pipe_room() {
-            (PollFlags::empty(), Duration::from_millis(2))
-        } else {
-            (PollFlags::POLLOUT, left)
-        };
-        let mut fds = [
-            PollFd::new(stop_signals.as_fd(), PollFlags::POLLIN),
-            PollFd::new(w.as_fd(), events),
-        ];
-        let ms = u16::try_from(left.min(cap).as_millis().max(1)).unwrap_or(u16::MAX);
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Error::Fatal(format!("poll: {e}"))),
-        }
-        if fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN))
-        {
-            // A termination signal: the loop's wait takes it.
-            break;
-        }
-        if !write_or_closed(queue, w)? {
-            return Ok(false);
+    let deadline = started + *budget;
+    match queue.drain_to(w, stop_signals.as_fd(), Some(deadline), OUT_QUEUE_MAX / 4) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(false),
+        // The budget is spent, or a termination signal (the loop's wait
+        // takes it).
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<WriteAbort>()) => {}
+        Err(e) => {
+            return Err(Error::Io {
+                what: "writing a report".into(),
+                source: e,
+            })
         }
     }
     *budget = budget.saturating_sub(started.elapsed());

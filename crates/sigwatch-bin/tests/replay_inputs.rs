@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sigwatch::replay::{replay_text, ReplayConfig};
-use sigwatch::{Report, SignalSet};
+use sigwatch::replay::{replay_text, ReplayConfig, ReplayStats};
+use sigwatch::{KillReport, Report, SignalSet};
 
 /// A SIGKILL of `victim` (named `comm`) by the captured `sh` 1428, at
 /// second `sec` with serial `serial`, closed by its `EOE` so that it is
@@ -23,6 +23,24 @@ fn kill(sec: u64, serial: u64, victim: i32, comm: &str) -> String {
 
 /// `n` lines of records a replay does not use, different enough that
 /// gzip cannot squeeze them into a few bytes.
+/// Every signal, as `--signal all`.
+fn all_signals() -> ReplayConfig {
+    ReplayConfig {
+        signals: SignalSet::all(),
+        ..ReplayConfig::default()
+    }
+}
+
+/// The one kill report a replay of `log` gives (the test fails on any
+/// other outcome), and the replay's counters.
+fn the_kill(log: &str) -> (KillReport, ReplayStats) {
+    let (reports, stats, _) = replay_text(log.as_bytes(), all_signals());
+    let [Report::Kill(k)] = reports.as_slice() else {
+        panic!("{reports:?}")
+    };
+    (k.clone(), stats)
+}
+
 fn filler(sec: u64, n: usize) -> String {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut s = String::new();
@@ -292,22 +310,13 @@ fn a_huge_split_execve_argv_is_cut_as_in_watch_mode() {
     )
     .unwrap();
     let log = exec + &kill(1615150980, 21100, 8832, "echo");
-    let (reports, _, _) = replay_text(
-        log.as_bytes(),
-        ReplayConfig {
-            signals: SignalSet::all(),
-            ..ReplayConfig::default()
-        },
-    );
-    let [Report::Kill(k)] = reports.as_slice() else {
-        panic!("{reports:?}")
-    };
+    let (k, _) = the_kill(&log);
     let argv = k.victim.argv.as_ref().unwrap();
     assert_eq!(argv[0].0, b"/bin/echo");
     assert_eq!(argv.iter().map(|a| a.0.len()).sum::<usize>(), 4096);
     assert!(argv[1].0.starts_with(b"baaa"));
     assert_eq!(k.victim.argv_truncated, Some(true));
-    let v = serde_json::to_value(Report::Kill(k.clone())).unwrap();
+    let v = serde_json::to_value(Report::Kill(k)).unwrap();
     assert_eq!(v["victim"]["argv_truncated"], true);
 }
 
@@ -327,10 +336,7 @@ fn replay_memory_for_argv_is_bounded_per_process() {
              type=EOE msg=audit({sec}.000:{i}):\n"
         );
     }
-    let mut r = sigwatch::replay::Replay::with_config(ReplayConfig {
-        signals: SignalSet::all(),
-        ..ReplayConfig::default()
-    });
+    let mut r = sigwatch::replay::Replay::with_config(all_signals());
     for line in log.lines() {
         let mut st = sigwatch::replay::input::InputStats::default();
         let _ = r.push_item(sigwatch::replay::input::classify_line(
@@ -351,16 +357,7 @@ fn replay_memory_for_argv_is_bounded_per_process() {
 
     // The reports say so.
     let text = log + &kill(1795660100, 999, 7039, "job");
-    let (reports, _, _) = replay_text(
-        text.as_bytes(),
-        ReplayConfig {
-            signals: SignalSet::all(),
-            ..ReplayConfig::default()
-        },
-    );
-    let [Report::Kill(k)] = reports.as_slice() else {
-        panic!("{reports:?}")
-    };
+    let (k, _) = the_kill(&text);
     let argv = k.victim.argv.as_ref().unwrap();
     assert_eq!(argv.len(), 2, "the argument after the cut is dropped");
     assert_eq!(argv[1].0.len(), 4093);
@@ -378,16 +375,7 @@ fn an_over_long_cwd_is_not_kept_but_counted() {
          type=CWD msg=audit(1795660000.000:1): cwd=\"{long}\"\n\
          type=EOE msg=audit(1795660000.000:1):\n"
     ) + &kill(1795660100, 2, 7100, "job");
-    let (reports, stats, _) = replay_text(
-        log.as_bytes(),
-        ReplayConfig {
-            signals: SignalSet::all(),
-            ..ReplayConfig::default()
-        },
-    );
-    let [Report::Kill(k)] = reports.as_slice() else {
-        panic!("{reports:?}")
-    };
+    let (k, stats) = the_kill(&log);
     assert_eq!(k.victim.cwd, None);
     assert_eq!(k.victim.exe.as_ref().unwrap().0, b"/usr/bin/job");
     assert_eq!(stats.details_too_long, 1);
@@ -414,10 +402,7 @@ fn replay_text_names_the_node_and_does_not_say_no_exit_seen() {
     let opts = sigwatch::replay::run::ReplayOptions {
         files: vec![p],
         utc: true,
-        config: ReplayConfig {
-            signals: SignalSet::all(),
-            ..ReplayConfig::default()
-        },
+        config: all_signals(),
         ..Default::default()
     };
     let mut out = Vec::new();

@@ -81,6 +81,21 @@ pub const START_TOLERANCE_NS: u64 = 250_000_000;
 /// freed and handed out again within [`START_TOLERANCE_NS`] on a busy host.
 pub const FORK_START_TOLERANCE_NS: u64 = 25_000_000;
 
+/// Whether `snap`, read from `/proc` for `key`'s pid, is of the process
+/// `key` names (and not of a newer one that took the pid): the same `stat`
+/// start tick once one was read (`ticks`); else the start its event gave,
+/// within [`FORK_START_TOLERANCE_NS`] for a process born from its fork
+/// event (its start is exact: a pid freed and taken again within the wide
+/// tolerance must not pass for it), within [`START_TOLERANCE_NS`]
+/// otherwise.
+fn same_process(ticks: Option<u64>, from_fork: bool, key: ProcessKey, snap: &Snapshot) -> bool {
+    match ticks {
+        Some(t) => snap.start_ticks == t,
+        None if from_fork => snap.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS,
+        None => snap.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
+    }
+}
+
 /// Identity of one process, unique across pid reuse.
 ///
 /// `start_time` is in nanoseconds on the `CLOCK_MONOTONIC` clock of
@@ -1064,14 +1079,7 @@ impl ProcessTree {
         let Some(e) = self.entries.get_mut(&key) else {
             return false;
         };
-        let same = match e.stat_ticks {
-            Some(t) => snap.start_ticks == t,
-            None if e.from_fork => {
-                snap.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
-            }
-            None => snap.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
-        };
-        if !same || snap.cgroup.is_none() {
+        if !same_process(e.stat_ticks, e.from_fork, key, &snap) || snap.cgroup.is_none() {
             return false;
         }
         e.info.cgroup = snap.cgroup;
@@ -1112,16 +1120,7 @@ impl ProcessTree {
             let same = match &snap {
                 // A zombie is gone for us: its exit event was lost.
                 Some(s) if !s.state_is_alive() => false,
-                Some(s) => match ticks {
-                    Some(t) => s.start_ticks == t,
-                    // Born from its fork event and never read: its start
-                    // is exact (as at its exec read), so a pid taken again
-                    // soon after must not pass for it.
-                    None if from_fork => {
-                        s.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
-                    }
-                    None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
-                },
+                Some(s) => same_process(ticks, from_fork, key, s),
                 None => false,
             };
             if !same {
@@ -1250,17 +1249,9 @@ impl ProcessTree {
         e.pending_exit = None;
         e.threads = 0;
         e.thread_gen = e.thread_gen.wrapping_add(1);
-        let valid = snap.as_ref().filter(|s| match e.stat_ticks {
-            Some(t) => s.start_ticks == t,
-            // Born from its fork event and not read since (no read after
-            // fork): its start is the event's time, which `stat` gives to
-            // the tick. A pid freed and taken again within the wide
-            // tolerance must not pass for the same process.
-            None if e.from_fork => {
-                s.start_time_ns.abs_diff(key.start_time) <= FORK_START_TOLERANCE_NS
-            }
-            None => s.start_time_ns.abs_diff(key.start_time) <= START_TOLERANCE_NS,
-        });
+        let valid = snap
+            .as_ref()
+            .filter(|s| same_process(e.stat_ticks, e.from_fork, key, s));
         match valid {
             // A zombie still has stat (comm is post-exec) but no exe/argv.
             Some(s) if s.state_is_alive() => {

@@ -294,12 +294,7 @@ impl Watcher {
     /// `reports_dropped` is the caller's (the watcher has no output).
     pub fn summary(&self) -> Summary {
         let mut s = self.summary;
-        let engine = self.engine.stats();
-        s.proc_events = engine.proc_events;
-        s.repeat_kills = engine.repeat_kills();
-        s.failed_attempts_suppressed = engine.failed_attempts_suppressed;
-        s.proc_lost = self.losses.total(LossSource::Proc);
-        s.trace_lost = self.losses.total(LossSource::Tracefs);
+        self.count_into(&mut s);
         match self.audit.as_ref() {
             Some(a) => {
                 let c = a.counters();
@@ -312,6 +307,18 @@ impl Watcher {
             None => s.audit_lost = self.losses.total(LossSource::Audit),
         }
         s
+    }
+
+    /// The counters the engine and the loss tracker hold, into `s`: one
+    /// place for both the running and the final summary (a counter copied
+    /// in one of two places stayed 0 in the other).
+    fn count_into(&self, s: &mut Summary) {
+        let engine = self.engine.stats();
+        s.proc_events = engine.proc_events;
+        s.repeat_kills = engine.repeat_kills();
+        s.failed_attempts_suppressed = engine.failed_attempts_suppressed;
+        s.proc_lost = self.losses.total(LossSource::Proc);
+        s.trace_lost = self.losses.total(LossSource::Tracefs);
     }
 
     /// Events `source`'s witness lost so far (the kernel log's missed
@@ -749,12 +756,9 @@ impl Watcher {
                 Err(e) => log::warn!("tracefs clean-up: {e}"),
             }
         }
-        self.summary.trace_lost = self.losses.total(LossSource::Tracefs);
-        let engine = self.engine.stats();
-        self.summary.proc_events = engine.proc_events;
-        self.summary.repeat_kills = engine.repeat_kills();
-        self.summary.failed_attempts_suppressed = engine.failed_attempts_suppressed;
-        self.summary.proc_lost = self.losses.total(LossSource::Proc);
+        let mut s = self.summary;
+        self.count_into(&mut s);
+        self.summary = s;
         let c = audit_counters.unwrap_or_default();
         self.summary.audit_records = c.records;
         // Records that did not parse and kill events that did not decode
