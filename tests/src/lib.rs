@@ -427,6 +427,26 @@ impl Sigwatch {
         })
     }
 
+    /// Waits until the watcher has applied every process event queued
+    /// before this call, and returns the pid of the marker it used: a
+    /// `sleep` started now is killed, and the watcher reads process
+    /// events in order, so the marker's report comes after everything
+    /// before its fork was read. A test that starts thousands of
+    /// processes and kills them at once uses it: the watcher reads argv
+    /// when it applies an exec, and a victim killed before then has no
+    /// argv left to read (null in the report), which is the test's
+    /// timing, not what the test is about.
+    pub fn catch_up(&mut self) -> i32 {
+        let mut marker = spawn_sleep();
+        let pid = marker.id() as i32;
+        marker.kill().unwrap();
+        marker.wait().unwrap();
+        self.wait_for(Duration::from_secs(120), |v| {
+            v["type"] == "kill" && v["victim"]["pid"] == pid
+        });
+        pid
+    }
+
     /// SIGTERM, then waits for exit; returns the exit status code and the
     /// remaining objects (the summary is the last one).
     pub fn stop(mut self) -> (Option<i32>, Vec<Value>) {
