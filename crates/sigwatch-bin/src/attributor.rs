@@ -18,8 +18,8 @@ use auditsig::KillEvent;
 use crate::input::{parse_kmsg_line, parse_oom_kill_line};
 use crate::procview::{cgroup_within, ProcessSnapshot, ProcessView};
 use crate::report::{
-    Ancestor, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin, ProcContext, Reason,
-    Report, Sender, Text, Timestamp, TraceFacts, Victim, Witness,
+    Ancestor, Ancestry, AuditRef, CgroupKill, KillExtra, KillReport, OomContext, Origin,
+    ProcContext, Reason, Report, Sender, Text, Timestamp, TraceFacts, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 use tracesig::classify::si;
@@ -229,14 +229,14 @@ struct PendingKill {
 #[derive(Debug)]
 struct SenderChain {
     sender: Sender,
-    ancestors: Vec<Ancestor>,
+    ancestors: Ancestry,
 }
 
 impl SenderChain {
     /// `report` with this sender and ancestry.
     fn fill(&self, mut report: KillReport) -> KillReport {
         report.sender = Some(self.sender.clone());
-        report.ancestors.clone_from(&self.ancestors);
+        report.ancestors = self.ancestors.clone();
         report
     }
 }
@@ -319,6 +319,11 @@ pub struct Attributor<P> {
     cgroup_kill_bursts: VecDeque<CgroupKillBurst>,
     failed_attempts: FailedAttempts,
     stats: Stats,
+    /// The ancestry of the latest kill report: a next one with an equal
+    /// chain shares it (the victims of one sender, also those that each
+    /// looked their sender up, as tracefs sightings do), so that the
+    /// reports of a group kill hold one chain, not one per victim.
+    last_ancestry: Ancestry,
 }
 
 /// Failed attempts reported per sender user (real uid) in each window;
@@ -428,6 +433,7 @@ impl<P: ProcessView> Attributor<P> {
             cgroup_kill_bursts: VecDeque::new(),
             failed_attempts: FailedAttempts::default(),
             stats: Stats::default(),
+            last_ancestry: Ancestry::default(),
         }
     }
 
@@ -910,7 +916,7 @@ impl<P: ProcessView> Attributor<P> {
             let (s, a) = self.sender_from_tree(t.sender_pid, t.ev.ctx.pid, &t.ev.ctx.comm, now);
             (Some(s), a)
         } else {
-            (None, Vec::new())
+            (None, Ancestry::default())
         };
         let victim = match &pe {
             Some(pe) => {
@@ -985,7 +991,7 @@ impl<P: ProcessView> Attributor<P> {
         tid: Pid,
         trace_comm: &str,
         now: Clock,
-    ) -> (Sender, Vec<Ancestor>) {
+    ) -> (Sender, Ancestry) {
         let tree = self.procs.process(pid);
         let fresh = tree.as_ref().filter(|t| !t.details_stale);
         let argv = fresh.and_then(|t| t.argv.clone()).filter(|a| !a.is_empty());
@@ -1021,7 +1027,7 @@ impl<P: ProcessView> Attributor<P> {
                 .map(|p| ancestor(p, now))
                 .collect()
         } else {
-            Vec::new()
+            Ancestry::default()
         };
         (sender, ancestors)
     }
@@ -1092,7 +1098,7 @@ impl<P: ProcessView> Attributor<P> {
                 victim,
                 // From `chain` when the report goes out.
                 sender: None,
-                ancestors: Vec::new(),
+                ancestors: Ancestry::default(),
                 audit: Some(AuditRef {
                     serial: k.stamp.serial,
                     key: k.key.as_ref().map(|b| Text(b.0.clone())),
@@ -1332,7 +1338,7 @@ impl<P: ProcessView> Attributor<P> {
     }
 
     /// The sender and its ancestry, from the audit record and the view.
-    fn sender_of(&self, k: &KillEvent, now: Clock) -> (Sender, Vec<Ancestor>) {
+    fn sender_of(&self, k: &KillEvent, now: Clock) -> (Sender, Ancestry) {
         let s = &k.sender;
         let tree = self.procs.process(s.pid);
         let fresh = tree.as_ref().filter(|t| !t.details_stale);
@@ -1452,6 +1458,7 @@ impl<P: ProcessView> Attributor<P> {
                 _ => {}
             }
             self.refresh_liveness(k);
+            self.share_ancestry(k);
             if !self.wanted(&k.victim) {
                 self.stats.filtered += 1;
                 return;
@@ -1459,6 +1466,20 @@ impl<P: ProcessView> Attributor<P> {
             self.stats.reports += 1;
         }
         out.push(r);
+    }
+
+    /// Makes `k` share the latest report's ancestry when the two are
+    /// equal (a copy made by [`Attributor::refresh_liveness`] or a chain
+    /// looked up again is dropped), and remembers `k`'s otherwise.
+    fn share_ancestry(&mut self, k: &mut KillReport) {
+        if k.ancestors.shares(&self.last_ancestry) {
+            return;
+        }
+        if *k.ancestors == *self.last_ancestry {
+            k.ancestors = self.last_ancestry.clone();
+        } else {
+            self.last_ancestry = k.ancestors.clone();
+        }
     }
 
     /// `exited` means "by now": the sender and its ancestors were looked
@@ -1476,9 +1497,15 @@ impl<P: ProcessView> Attributor<P> {
                 s.exited = Some(true);
             }
         }
-        for a in &mut k.ancestors {
-            if a.exited == Some(false) && exited_now(a.pid) {
-                a.exited = Some(true);
+        // Changed in a copy only when one did exit: the chain is shared.
+        if k.ancestors
+            .iter()
+            .any(|a| a.exited == Some(false) && exited_now(a.pid))
+        {
+            for a in k.ancestors.make_mut() {
+                if a.exited == Some(false) && exited_now(a.pid) {
+                    a.exited = Some(true);
+                }
             }
         }
     }
@@ -1533,7 +1560,7 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> Kil
         syscall_target_count: None,
         victim: pe.victim,
         sender: None,
-        ancestors: Vec::new(),
+        ancestors: Ancestry::default(),
         audit: None,
         witnesses: Vec::new(),
         trace: None,

@@ -368,7 +368,7 @@ mod tests {
                 context: ProcContext::from_cgroup(Some("/system.slice/x.service")),
             },
             sender: None,
-            ancestors: vec![],
+            ancestors: Default::default(),
             audit: Some(AuditRef {
                 serial: 7,
                 key: None,

@@ -61,7 +61,7 @@ pub use config::{AuditInput, WatchConfig, Witnesses};
 pub use input::{parse_kmsg_line, KernelKill};
 pub use notice::{Notice, Severity};
 pub use procview::{MemTree, ProcessSnapshot, ProcessView};
-pub use report::{KillReport, Origin, Report, Summary};
+pub use report::{Ancestry, KillReport, Origin, Report, Summary};
 pub use signals::{parse_signal, signal_name, SignalSet};
 pub use watcher::{Finished, StopReason, Watcher, WitnessState};
 

@@ -524,7 +524,7 @@ mod tests {
                 euser: None,
                 login_user: None,
             }),
-            ancestors: Vec::new(),
+            ancestors: Default::default(),
             audit: None,
             witnesses: Vec::new(),
             trace: None,

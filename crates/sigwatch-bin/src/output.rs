@@ -228,7 +228,8 @@ impl OutQueue {
         !self.reports.is_empty()
     }
 
-    /// Bytes of the reports waiting (at most [`OUT_QUEUE_MAX`]).
+    /// Bytes of the reports waiting (at most [`OUT_QUEUE_MAX`], or one
+    /// bigger report alone).
     pub fn queued_bytes(&self) -> usize {
         self.queued
     }
@@ -253,8 +254,12 @@ impl OutQueue {
     }
 
     /// Queues one rendered report; `false` (and counted) if it does not fit.
+    /// A report bigger than the whole cap still goes into an empty queue:
+    /// a sender deep in a chain of processes with long command lines makes
+    /// one report of megabytes (at most the tree's bounded ancestry), and
+    /// dropping every such report would let that sender hide its kills.
     pub fn push(&mut self, bytes: &[u8]) -> bool {
-        if self.queued + bytes.len() > OUT_QUEUE_MAX {
+        if self.queued > 0 && self.queued + bytes.len() > OUT_QUEUE_MAX {
             self.dropped += 1;
             return false;
         }
@@ -451,6 +456,18 @@ mod tests {
         let mut q = OutQueue::default();
         assert!(q.push(&vec![b'x'; OUT_QUEUE_MAX]));
         assert!(!q.push(b"y\n"));
+        assert_eq!((q.dropped, q.undelivered()), (1, 1));
+    }
+
+    #[test]
+    fn a_report_bigger_than_the_cap_goes_only_into_an_empty_queue() {
+        let mut q = OutQueue::default();
+        let huge = vec![b'x'; OUT_QUEUE_MAX + 1];
+        assert!(q.push(&huge), "alone, it is written (never dropped)");
+        assert!(!q.push(b"y\n"), "nothing more fits behind it");
+        let mut q = OutQueue::default();
+        assert!(q.push(b"y\n"));
+        assert!(!q.push(&huge), "behind another report it does not fit");
         assert_eq!((q.dropped, q.undelivered()), (1, 1));
     }
 }

@@ -741,7 +741,7 @@ pub fn name_users(r: &mut Report, lookup: &dyn Fn(u32) -> Option<String>) {
         snd.euser = snd.euid.and_then(lookup);
         snd.login_user = snd.auid.and_then(lookup);
     }
-    for a in &mut k.ancestors {
+    for a in k.ancestors.make_mut() {
         a.context.user = a.uid.and_then(lookup);
     }
 }
@@ -997,7 +997,8 @@ mod tests {
                 start_time: None,
                 exited: Some(true),
                 context: ProcContext::default(),
-            }],
+            }]
+            .into(),
             audit: Some(AuditRef {
                 serial: 23,
                 key: Some(Text::from("sigwatch")),
@@ -1184,12 +1185,12 @@ mod tests {
     #[test]
     fn ancestors_are_cut_to_the_width_unless_full() {
         let mut k = sample();
-        k.ancestors[0].argv = Some(vec![
+        k.ancestors.make_mut()[0].argv = Some(vec![
             Text::from("launcher"),
             Text::from("--env"),
             Text::from("x".repeat(1500).as_str()),
         ]);
-        k.ancestors[0].cwd = Some(Text::from("/srv/app"));
+        k.ancestors.make_mut()[0].cwd = Some(Text::from("/srv/app"));
         let o = TextOptions {
             width: Some(60),
             ..TextOptions::default()

@@ -38,8 +38,8 @@ use auditsig::{
 use crate::attributor::{ancestor, Clock};
 use crate::procview::ProcessSnapshot;
 use crate::report::{
-    Ancestor, AuditRef, Container, KillExtra, KillReport, Origin, ProcContext, Report, Sender,
-    Text, Timestamp, Victim, Witness,
+    Ancestor, Ancestry, AuditRef, Container, KillExtra, KillReport, Origin, ProcContext, Report,
+    Sender, Text, Timestamp, Victim, Witness,
 };
 use crate::signals::{signal_name, SignalSet};
 
@@ -437,7 +437,8 @@ impl Replay {
             euser: None,
             login_user: None,
         };
-        let ancestors = self.ancestors(node, me.as_ref(), Some(s.ppid), ms);
+        // One chain shared by every target's report.
+        let ancestors = Ancestry::from(self.ancestors(node, me.as_ref(), Some(s.ppid), ms));
         let node_name = ev.node().map(Text::from);
         let n_targets = k.targets.len().max(1);
         let target_arg = k.target_spec.pid_arg().map(i64::from);

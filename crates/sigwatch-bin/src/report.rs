@@ -162,8 +162,9 @@ pub struct KillReport {
     pub victim: Victim,
     /// The process that sent it; null when there is none known.
     pub sender: Option<Sender>,
-    /// The sender's spawn chain, nearest first, up to pid 1.
-    pub ancestors: Vec<Ancestor>,
+    /// The sender's spawn chain, nearest first, up to pid 1 (shared by
+    /// the reports of one kill; see [`Ancestry`]).
+    pub ancestors: Ancestry,
     /// The audit event this report comes from, null without one.
     pub audit: Option<AuditRef>,
     /// The sources that saw this kill: `audit` (a
@@ -326,6 +327,63 @@ pub struct Sender {
     pub euser: Option<String>,
     /// The user name of `auid` (the login user).
     pub login_user: Option<String>,
+}
+
+/// The sender's spawn chain, nearest first: a list of [`Ancestor`]s
+/// (serialized as a JSON array) that the reports of one kill share
+/// instead of copying. A group kill reaches thousands of victims with one
+/// sender; a sender deep in a chain of processes with long command lines
+/// made every report carry megabytes, and a local user could grow the
+/// watcher's memory with the product (1 000 victims of a sender 100
+/// levels deep: 490 MB). Reading goes through `Deref` to a slice;
+/// [`Ancestry::make_mut`] copies only a shared chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ancestry(std::sync::Arc<Vec<Ancestor>>);
+
+impl Ancestry {
+    /// The ancestors, for changing: copied first if another report
+    /// shares them.
+    pub fn make_mut(&mut self) -> &mut Vec<Ancestor> {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
+
+    /// Whether `self` and `other` are one shared chain (not just equal).
+    pub fn shares(&self, other: &Ancestry) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Ancestry {
+    type Target = [Ancestor];
+    fn deref(&self) -> &[Ancestor] {
+        &self.0
+    }
+}
+
+impl From<Vec<Ancestor>> for Ancestry {
+    fn from(v: Vec<Ancestor>) -> Self {
+        Ancestry(std::sync::Arc::new(v))
+    }
+}
+
+impl FromIterator<Ancestor> for Ancestry {
+    fn from_iter<I: IntoIterator<Item = Ancestor>>(iter: I) -> Self {
+        Ancestry::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<'a> IntoIterator for &'a Ancestry {
+    type Item = &'a Ancestor;
+    type IntoIter = std::slice::Iter<'a, Ancestor>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Ancestry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// One element of the sender's spawn chain.

@@ -420,6 +420,10 @@ fn shut_down<W: Write + AsFd>(
         }
     }
     summary.reports = out.printed;
+    // Dropped so far: the summary line counts them. (Reports queued
+    // before it and never delivered add to this below, but only when the
+    // summary line is not delivered either: the queue goes in order.)
+    summary.reports_dropped = out.queue.dropped + out.journal_failed;
     if let Some(j) = out.journal {
         let _ = j.send(&Report::Summary(summary));
     }

@@ -248,6 +248,35 @@ fn process_group_kill_gives_one_report_per_victim() {
     assert!(a.tick(at(100)).is_empty());
 }
 
+/// The reports of one group kill share one ancestry (a sender deep in
+/// a chain of long command lines made each of thousands of reports carry
+/// megabytes: 1 000 victims, 100 levels, 490 MB), also when an ancestor
+/// exits between the record and the victims' exits and each report's
+/// chain is brought up to date.
+#[test]
+fn the_reports_of_a_group_kill_share_one_ancestry() {
+    let mut a = engine();
+    let mut k = kill(29, at(1), "kill", 9, &[300, 301, 302]);
+    k.target_spec = TargetSpec::ProcessGroup(300);
+    assert!(a.on_audit_kill(&k, at(1)).is_empty());
+    // The launcher (the sender's parent) exits before the victims do.
+    a.on_proc_event(&exit(at(2), 100, 100, 0), at(2));
+    let mut r = Vec::new();
+    for v in [300, 301, 302] {
+        r.extend(kills(a.on_proc_event(&exit(at(2), v, v, 9), at(2))));
+    }
+    assert_eq!(r.len(), 3);
+    for k in &r {
+        let pids: Vec<_> = k.ancestors.iter().map(|a| (a.pid, a.exited)).collect();
+        assert_eq!(pids, vec![(100, Some(true)), (1, Some(false))]);
+        assert!(
+            k.ancestors.shares(&r[0].ancestors),
+            "victim {}: a copy of its own",
+            k.victim.pid
+        );
+    }
+}
+
 #[test]
 fn oom_kill_is_kernel_origin_in_either_order() {
     let line = b"3,1234,5678901,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:1024kB, anon-rss:10kB";

@@ -302,6 +302,33 @@ fn world_with_cgroups(daemons: &[(Pid, &str)]) -> MemTree {
     t
 }
 
+/// A group kill seen by tracefs alone: each sighting looks its sender
+/// up, and the reports still hold one ancestry between them (a copy each
+/// let a deep sender chain of long command lines grow memory with the
+/// number of victims).
+#[test]
+fn tracefs_sightings_of_one_sender_share_one_ancestry() {
+    let t = world_with_cgroups(&[(301, "/a"), (302, "/a"), (303, "/a")]);
+    let mut a = Attributor::new(Config::default().audit_expected(false), t);
+    for v in [301, 302, 303] {
+        a.on_trace(&sg(100, 200, "sh", 9, 0, v, 1), at(100));
+    }
+    let mut r = Vec::new();
+    for v in [301, 302, 303] {
+        r.extend(kills(a.on_proc_event(&exit(at(101), v, 9), at(101))));
+    }
+    assert_eq!(r.len(), 3);
+    for k in &r {
+        let pids: Vec<_> = k.ancestors.iter().map(|a| a.pid).collect();
+        assert_eq!(pids, vec![100, 1], "victim {}", k.victim.pid);
+        assert!(
+            k.ancestors.shares(&r[0].ancestors),
+            "victim {}",
+            k.victim.pid
+        );
+    }
+}
+
 /// `echo 1 > /kubepods/pod1/cgroup.kill` with the pod's processes in its
 /// container cgroups: every report names the pod's cgroup (the deepest
 /// one holding all the write's victims), not each victim's own.
@@ -327,6 +354,14 @@ fn cgroup_kill_names_the_written_cgroup_from_the_burst() {
         assert_eq!(k.reason.as_deref(), Some("cgroup_kill"));
         let cg = k.cgroup_kill.as_ref().unwrap().cgroup.as_ref().unwrap();
         assert_eq!(cg.0, b"/kubepods/pod1", "victim {}", k.victim.pid);
+        // Each sighting looked the writer up on its own: the reports
+        // still hold one chain between them, not a copy each.
+        assert!(!k.ancestors.is_empty());
+        assert!(
+            k.ancestors.shares(&r[0].ancestors),
+            "victim {}",
+            k.victim.pid
+        );
     }
     a.on_trace(&sg(5000, 200, "sh", 9, 0, 304, 0), at(5000));
     let r = kills(a.on_proc_event(&exit(at(5001), 304, 9), at(5001)));
