@@ -662,7 +662,8 @@ pub struct Summary {
     pub trace_lost: u64,
     /// Kill and loss reports never written because the output was blocked
     /// (more than the output queue holds waited, or the output was still
-    /// blocked when sigwatch stopped).
+    /// blocked when sigwatch stopped). A summary line that reaches its
+    /// reader counts every report dropped before it.
     pub reports_dropped: u64,
     /// Kills of a victim whose kill was reported already: a second
     /// sender of the same signal (`timeout -s KILL` signals its child,
