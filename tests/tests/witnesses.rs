@@ -665,6 +665,58 @@ impl LoggedKill {
     }
 }
 
+/// A followed log collected from several hosts (auditd's remote logging
+/// writes each host's records with its `node=`): another host's kill,
+/// naming by chance the same pid as this host's victim and written first,
+/// is skipped and said, not joined with this host's process; the report
+/// comes from this host's event. (Until 2026-12-02 every host's events
+/// were taken: the other host's sender was reported.)
+#[test]
+fn a_followed_log_of_several_hosts_takes_only_this_hosts_events() {
+    let test = "auditd_log_nodes";
+    if !require_root(test) {
+        return;
+    }
+    let _lock = AuditLock::acquire();
+    let audit_before = AuditSnapshot::take();
+    let dir = TempDir::new("lognodes");
+    let log = dir.0.join("audit.log");
+    std::fs::write(&log, "").unwrap();
+    let mut k = kill_for_the_log(&log, false, &["--audit-node", "here"]);
+    let on = |node: &str, event: &str| -> String {
+        event
+            .lines()
+            .map(|l| format!("node={node} {l}\n"))
+            .collect()
+    };
+    let elsewhere = auditd_event(
+        k.serial + 1,
+        999_997,
+        1,
+        k.vpid,
+        &["sh", "-c", "kill on another host"],
+    );
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(on("there", &elsewhere).as_bytes()).unwrap();
+    f.write_all(on("here", &k.event).as_bytes()).unwrap();
+    drop(f);
+    k.report();
+    let stderr = k.sw.stderr();
+    let seen = stop_clean(k.sw);
+    assert!(
+        !seen
+            .iter()
+            .any(|v| v["audit"]["serial"] == k.serial + 1 || v["sender"]["pid"] == 999_997),
+        "another host's event was reported: {seen:#?}"
+    );
+    assert!(
+        stderr
+            .contains("skipping audit events of other hosts (node=there; this host is node=here)"),
+        "{stderr}"
+    );
+    audit_before.assert_restored();
+}
+
 /// `--audit-source log:PATH` (hosts where auditd owns audit): sigwatch
 /// follows the file. auditd itself is not started here (it would replace
 /// the host's rules); the test appends, in auditd's format, the event of

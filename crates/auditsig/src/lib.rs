@@ -130,8 +130,8 @@ pub use reader::{MulticastReader, UnicastReader};
 pub use record::{ParseError, Record, RecordType, Stamp};
 pub use rule::AuditRule;
 pub use source::{
-    DecodedEvent, KillCounters, KillDecoder, KillReader, KillSource, PollState, SourceConfig,
-    SourceKind,
+    DecodedEvent, KillCounters, KillDecoder, KillReader, KillSource, NodeFilter, PollState,
+    SourceConfig, SourceKind,
 };
 pub use status::AuditStatus;
 pub use syscalls::{Arch, KillSyscall};

@@ -104,6 +104,37 @@ pub struct SourceConfig {
     pub log_idle: Duration,
     /// The assembler's limits.
     pub assembler: AssemblerConfig,
+    /// Which hosts' events a log or a stream may bring. Default
+    /// [`NodeFilter::Any`].
+    pub nodes: NodeFilter,
+}
+
+/// Which hosts' events a source yields, by their records' `node=` (the
+/// name auditd writes with `name_format`; the kernel's netlink records
+/// never carry one). A log collected from several hosts (auditd's remote
+/// logging) holds pids of every host: a live watcher must take only its
+/// own host's, or it would join another host's kill with a local process
+/// that has the same pid.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NodeFilter {
+    /// Every event (a replay of a fleet's log reports each host's).
+    #[default]
+    Any,
+    /// Events without `node=` and those whose `node=` is one of these
+    /// names; the others are skipped and counted
+    /// ([`KillCounters::other_node_events`]).
+    Only(Vec<Vec<u8>>),
+}
+
+impl NodeFilter {
+    /// Whether an event of `node` passes.
+    pub fn accepts(&self, node: Option<&[u8]>) -> bool {
+        match (self, node) {
+            (NodeFilter::Any, _) | (_, None) => true,
+            (NodeFilter::Only(names), Some(n)) => names.iter().any(|m| m.as_slice() == n),
+        }
+    }
 }
 
 impl Default for SourceConfig {
@@ -117,6 +148,7 @@ impl Default for SourceConfig {
             log_interval: Duration::from_millis(250),
             log_idle: Duration::from_secs(5),
             assembler: AssemblerConfig::default(),
+            nodes: NodeFilter::Any,
         }
     }
 }
@@ -169,6 +201,12 @@ impl SourceConfig {
         self.assembler = config;
         self
     }
+
+    /// Sets [`SourceConfig::nodes`].
+    pub fn nodes(mut self, filter: NodeFilter) -> Self {
+        self.nodes = filter;
+        self
+    }
 }
 
 /// What a kill source read, what it yielded and what it could not use.
@@ -202,6 +240,9 @@ pub struct KillCounters {
     /// The input ended (a stream or a finite reader); nothing more will
     /// come.
     pub end_of_input: bool,
+    /// Events of other hosts skipped by the source's [`NodeFilter`]
+    /// (the hosts' names: [`KillDecoder::nodes_seen`]).
+    pub other_node_events: u64,
 }
 
 impl KillCounters {
@@ -259,7 +300,13 @@ pub struct KillDecoder {
     counters: KillCounters,
     /// The clock of [`push`](Self::push), held still.
     epoch: Instant,
+    nodes: NodeFilter,
+    /// The first [`MAX_NODES_SEEN`] distinct `node=` names of the events.
+    nodes_seen: Vec<Box<[u8]>>,
 }
+
+/// How many distinct host names a [`KillDecoder`] remembers.
+pub const MAX_NODES_SEEN: usize = 8;
 
 impl KillDecoder {
     /// A decoder with the assembler's limits.
@@ -269,6 +316,47 @@ impl KillDecoder {
             kill_stats: KillStats::default(),
             counters: KillCounters::default(),
             epoch: Instant::now(),
+            nodes: NodeFilter::Any,
+            nodes_seen: Vec::new(),
+        }
+    }
+
+    /// Yields only the events `filter` accepts (default: every event).
+    #[must_use]
+    pub fn with_nodes(mut self, filter: NodeFilter) -> KillDecoder {
+        self.nodes = filter;
+        self
+    }
+
+    /// The distinct `node=` names of the events so far (accepted or
+    /// not), the first [`MAX_NODES_SEEN`] of them: more than one means a
+    /// log of several hosts.
+    pub fn nodes_seen(&self) -> &[Box<[u8]>] {
+        &self.nodes_seen
+    }
+
+    /// The filter of [`KillDecoder::with_nodes`].
+    pub fn node_filter(&self) -> &NodeFilter {
+        &self.nodes
+    }
+
+    /// The next completed event the node filter accepts; the others are
+    /// counted. Every event's host is remembered.
+    fn pop_accepted(&mut self) -> Option<Event> {
+        loop {
+            let event = self.asm.pop()?;
+            let node = event.node();
+            if let Some(n) = node {
+                if self.nodes_seen.len() < MAX_NODES_SEEN
+                    && !self.nodes_seen.iter().any(|o| **o == *n)
+                {
+                    self.nodes_seen.push(Box::from(n));
+                }
+            }
+            if self.nodes.accepts(node) {
+                return Some(event);
+            }
+            self.counters.other_node_events += 1;
         }
     }
 
@@ -355,7 +443,7 @@ impl KillDecoder {
     /// which events to decode ([`KillDecoder::decode`]), e.g. a replay
     /// that looks at every event but decodes only kill-family syscalls.
     pub fn next_raw_event(&mut self) -> Option<Event> {
-        let event = self.asm.pop()?;
+        let event = self.pop_accepted()?;
         self.kill_stats.events += 1;
         Some(event)
     }
@@ -380,7 +468,7 @@ impl KillDecoder {
 
     /// The next completed event (kill or not), with its decoded kill.
     pub fn next_event(&mut self) -> Option<DecodedEvent> {
-        let event = self.asm.pop()?;
+        let event = self.pop_accepted()?;
         let kill = self.kill_stats.convert(&event);
         Some(DecodedEvent { event, kill })
     }
@@ -652,7 +740,7 @@ impl KillSource {
     fn new(live: Live, config: &SourceConfig) -> KillSource {
         KillSource {
             live,
-            pipeline: KillDecoder::new(config.assembler),
+            pipeline: KillDecoder::new(config.assembler).with_nodes(config.nodes.clone()),
             config: config.clone(),
             records: Vec::new(),
             reader_seen: ReaderStats::default(),
@@ -933,6 +1021,17 @@ impl KillSource {
     /// The counters so far.
     pub fn counters(&self) -> KillCounters {
         self.pipeline.counters()
+    }
+
+    /// The distinct `node=` names of the events so far (see
+    /// [`KillDecoder::nodes_seen`]).
+    pub fn nodes_seen(&self) -> &[Box<[u8]>] {
+        self.pipeline.nodes_seen()
+    }
+
+    /// The source's [`SourceConfig::nodes`].
+    pub fn node_filter(&self) -> &NodeFilter {
+        self.pipeline.node_filter()
     }
 
     /// Ends the source: completes the events still being assembled
@@ -1288,6 +1387,56 @@ mod tests {
         assert_eq!(kills.len(), 1, "{kills:?}");
         assert_eq!((kills[0].stamp.serial, kills[0].targets[0].pid), (24, 1294));
         assert_eq!(src.counters().assembler.timed_out, 1);
+    }
+
+    /// A log collected from several hosts: a source for one host yields
+    /// that host's kills (and those without `node=`), and counts and names
+    /// the others instead of yielding pids of another machine.
+    #[test]
+    fn a_node_filter_keeps_this_hosts_events_and_counts_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, "").unwrap();
+        let cfg = SourceConfig::default()
+            .log_interval(Duration::from_millis(10))
+            .nodes(NodeFilter::Only(vec![b"here".to_vec()]));
+        let mut src = KillSource::follow_log(&path, &cfg).unwrap();
+        let event = |node: &str, serial: u32| {
+            kill_lines()
+                .replace(":23)", &format!(":{serial})"))
+                .lines()
+                .map(|l| format!("{node}{l}\n"))
+                .collect::<String>()
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let text = [
+            event("node=there ", 23),
+            event("node=here ", 24),
+            event("", 25),
+            event("node=elsewhere ", 26),
+            event("node=there ", 27),
+        ]
+        .concat();
+        f.write_all(text.as_bytes()).unwrap();
+        let kills = poll_until(&mut src, Duration::from_secs(10), |k| k.len() >= 2);
+        let serials: Vec<_> = kills.iter().map(|k| k.stamp.serial).collect();
+        assert_eq!(serials, vec![24, 25]);
+        assert_eq!(src.counters().other_node_events, 3);
+        let names: Vec<&[u8]> = src.nodes_seen().iter().map(|n| &n[..]).collect();
+        assert_eq!(names, vec![&b"there"[..], b"here", b"elsewhere"]);
+        // Without a filter, every host's kill.
+        let mut d = KillDecoder::new(AssemblerConfig::default());
+        for line in text.lines() {
+            d.push_record(Record::parse_line(line.as_bytes()).unwrap());
+        }
+        d.finish();
+        let mut all = Vec::new();
+        d.drain_kills(&mut all);
+        assert_eq!(all.len(), 5);
+        assert_eq!(d.counters().other_node_events, 0);
     }
 
     #[test]

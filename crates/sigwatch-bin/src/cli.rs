@@ -217,6 +217,16 @@ pub struct WatchArgs {
     /// input, as an audisp plugin), `none`.
     #[arg(long, value_name = "SOURCE", default_value = "auto")]
     pub audit_source: AuditInput,
+    /// This host's name in a followed audit log or stdin (the `node=`
+    /// auditd writes; repeatable): events of other hosts, which a log
+    /// collected from several hosts holds, are skipped and said, since
+    /// their pids are not this host's. Default: the name
+    /// /etc/audit/auditd.conf gives (`name_format` none: only records
+    /// without node=; hostname: this host's name; user: its `name`); with
+    /// fqd or numeric every event is taken, and a warning says when the
+    /// log names several hosts.
+    #[arg(long, value_name = "NAME", value_parser = parse_node)]
+    pub audit_node: Vec<String>,
     /// Do not install audit rules; use only those already present (e.g.
     /// loaded by auditd).
     #[arg(long)]
@@ -311,6 +321,9 @@ impl WatchArgs {
         for c in &self.comm {
             cfg = cfg.victim_comm(c.as_bytes());
         }
+        for n in &self.audit_node {
+            cfg = cfg.audit_node(n.as_bytes());
+        }
         cfg
     }
 }
@@ -320,6 +333,13 @@ fn parse_pid(s: &str) -> Result<i32, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("a process id, 1 or more".into()),
     }
+}
+
+fn parse_node(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return Err("a host name as audit logs write it after node= (no spaces)".into());
+    }
+    Ok(s.to_owned())
 }
 
 fn parse_comm(s: &str) -> Result<String, String> {

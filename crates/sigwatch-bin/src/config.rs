@@ -156,6 +156,14 @@ pub struct WatchConfig {
     pub witnesses: Option<Witnesses>,
     /// Where audit records come from.
     pub audit_input: AuditInput,
+    /// This host's names in audit logs (`node=`): from a followed log or
+    /// standard input, only events of these names and those without a
+    /// name are taken (a log collected from several hosts holds other
+    /// hosts' pids). Empty: the name this host's auditd writes, from
+    /// `/etc/audit/auditd.conf` (see [`crate::auditd_conf`]); when that
+    /// cannot tell, every event is taken and a notice says when the log
+    /// holds several hosts'.
+    pub audit_nodes: Vec<Vec<u8>>,
     /// Install the kill-family audit rules the host's rules lack (and
     /// remove them at the end). `false`: use only the rules present.
     pub install_rules: bool,
@@ -189,6 +197,7 @@ impl Default for WatchConfig {
             victim_comms: Vec::new(),
             witnesses: None,
             audit_input: AuditInput::Auto,
+            audit_nodes: Vec::new(),
             install_rules: true,
             retention: Duration::from_secs(600),
             max_exited: 65_536,
@@ -225,6 +234,12 @@ impl WatchConfig {
     /// Where audit records come from.
     pub fn audit_input(mut self, a: AuditInput) -> Self {
         self.audit_input = a;
+        self
+    }
+    /// Adds a name of this host in audit logs (see
+    /// [`WatchConfig::audit_nodes`]).
+    pub fn audit_node(mut self, name: impl Into<Vec<u8>>) -> Self {
+        self.audit_nodes.push(name.into());
         self
     }
     /// Whether missing kill-family rules are installed.

@@ -38,6 +38,7 @@
 
 pub mod argv;
 pub mod attributor;
+pub mod auditd_conf;
 pub mod cgroupfs;
 pub mod config;
 pub mod context;

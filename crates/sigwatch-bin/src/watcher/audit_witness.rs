@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use auditsig::keeper::{CheckReport, KeeperConfig, RuleKeeper};
 use auditsig::killrules::{owner_key, KillRuleSet, KEY_PREFIX};
 use auditsig::source::{KillCounters, KillSource, PollState, SourceConfig};
-use auditsig::{AuditRule, KillEvent};
+use auditsig::{AuditRule, KillEvent, NodeFilter};
 
 use crate::config::{AuditInput, WatchConfig};
 use crate::notice::Notice;
@@ -25,6 +25,8 @@ pub(crate) struct AuditWitness {
     keeper: Option<RuleKeeper>,
     /// The source's input ended (standard input closed).
     pub ended: bool,
+    /// A notice said that the input holds other hosts' events.
+    other_hosts_said: bool,
 }
 
 fn rules_text(rules: &[AuditRule]) -> String {
@@ -110,7 +112,15 @@ impl AuditWitness {
         gap: &mut Option<String>,
         notices: &mut Vec<Notice>,
     ) -> Result<Option<AuditWitness>, Error> {
-        let scfg = SourceConfig::default().rcvbuf(cfg.rcvbuf);
+        let mut scfg = SourceConfig::default().rcvbuf(cfg.rcvbuf);
+        // Netlink records never carry `node=`: the filter matters for logs
+        // and streams only (also the log `auto` may fall back to).
+        match crate::auditd_conf::this_host(&cfg.audit_nodes) {
+            Ok(f) => scfg = scfg.nodes(f),
+            Err(why) => log::info!(
+                "audit logs: every host's events are taken ({why}); --audit-node NAME names this host"
+            ),
+        }
         let source = match &cfg.audit_input {
             AuditInput::None => return Ok(None),
             AuditInput::Stdin => {
@@ -145,6 +155,7 @@ impl AuditWitness {
             source,
             keeper,
             ended: false,
+            other_hosts_said: false,
         }))
     }
 
@@ -169,11 +180,21 @@ impl AuditWitness {
     }
 
     /// The kill events finished now.
-    pub(crate) fn poll(&mut self, out: &mut Vec<KillEvent>) {
+    pub(crate) fn poll(&mut self, out: &mut Vec<KillEvent>, notices: &mut Vec<Notice>) {
         match self.source.poll_kills(Instant::now(), out) {
             Ok(PollState::Ended) => self.ended = true,
             Ok(_) => {}
             Err(e) => log::warn!("audit records: {e}"),
+        }
+        if !self.other_hosts_said {
+            if let Some(n) = other_hosts_notice(
+                self.source.node_filter(),
+                self.source.nodes_seen(),
+                self.source.counters().other_node_events,
+            ) {
+                notices.push(n);
+                self.other_hosts_said = true;
+            }
         }
     }
 
@@ -224,6 +245,38 @@ impl AuditWitness {
                 None
             }
         }
+    }
+}
+
+/// The notice, once, that the audit input holds other hosts' events:
+/// skipped (with a filter), or taken as this host's (without one, the log
+/// naming several hosts).
+fn other_hosts_notice(filter: &NodeFilter, seen: &[Box<[u8]>], skipped: u64) -> Option<Notice> {
+    let names = |pick: &dyn Fn(&[u8]) -> bool| {
+        seen.iter()
+            .filter(|n| pick(n))
+            .map(|n| format!("node={}", crate::render::escape(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match filter {
+        NodeFilter::Any if seen.len() > 1 => Some(Notice::warning(format!(
+            "the audit log holds events of several hosts ({}): their pids are joined with this host's processes; fix: --audit-node NAME (this host's node= name) to take only this host's",
+            names(&|_| true)
+        ))),
+        NodeFilter::Only(mine) if skipped > 0 => Some(Notice::warning(format!(
+            "skipping audit events of other hosts ({}; this host is {}): their pids are not this host's; if one of them is this host, add --audit-node NAME",
+            names(&|n| !filter.accepts(Some(n))),
+            if mine.is_empty() {
+                "the records without node=, as /etc/audit/auditd.conf says".to_string()
+            } else {
+                mine.iter()
+                    .map(|m| format!("node={}", crate::render::escape(m)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))),
+        _ => None,
     }
 }
 

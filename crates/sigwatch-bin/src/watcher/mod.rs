@@ -636,7 +636,7 @@ impl Watcher {
         let Some(a) = self.audit.as_mut() else {
             return;
         };
-        a.poll(&mut self.kills);
+        a.poll(&mut self.kills, &mut self.notices);
         let overflows = a.counters().overflows;
         if let Some(r) = self.losses.observe(Counter::AuditOverflow, overflows) {
             out.push(r);
