@@ -484,6 +484,22 @@ impl Assembler {
         }
     }
 
+    /// Complete the open events of one host (`node=`; `None`: records
+    /// without it) as timed out, like [`Assembler::time_out_open`]: a
+    /// live log of several hosts where this one has gone quiet while the
+    /// others keep writing.
+    pub fn time_out_open_of(&mut self, node: Option<&[u8]>) {
+        let mut i = 0;
+        while i < self.open.len() {
+            if self.open[i].node.as_deref() == node {
+                self.stats.timed_out += 1;
+                self.close(i, EventEnd::Timeout);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// Complete every open event (end of input).
     pub fn flush(&mut self) {
         while !self.open.is_empty() {

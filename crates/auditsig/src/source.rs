@@ -386,6 +386,12 @@ impl KillDecoder {
         self.asm.time_out_open();
     }
 
+    /// Completes the open events of one host as timed out
+    /// ([`Assembler::time_out_open_of`]).
+    pub fn time_out_open_of(&mut self, node: Option<&[u8]>) {
+        self.asm.time_out_open_of(node);
+    }
+
     /// Feeds one record of a log read after the fact: events complete by
     /// their own records and record times, never by the reader's clock
     /// ([`Assembler::push_record`]), so a file gives the same events at
@@ -734,7 +740,17 @@ pub struct KillSource {
     ended: bool,
     /// When a followed log last gave a record (the caller's clock).
     last_record: Option<Instant>,
+    /// When a followed log last gave a record of each host (`node=`; the
+    /// empty name: records without it), for at most [`MAX_QUIET_NODES`]
+    /// hosts: in a log of several hosts, one host's last event is
+    /// completed once that host has been quiet for `log_idle`, though
+    /// others still write.
+    last_record_of: std::collections::HashMap<Box<[u8]>, Instant>,
 }
+
+/// How many hosts of a followed log get their own quiet time (the others
+/// wait for the whole log to be quiet).
+const MAX_QUIET_NODES: usize = 1024;
 
 impl KillSource {
     fn new(live: Live, config: &SourceConfig) -> KillSource {
@@ -746,6 +762,7 @@ impl KillSource {
             reader_seen: ReaderStats::default(),
             ended: false,
             last_record: None,
+            last_record_of: std::collections::HashMap::new(),
         }
     }
 
@@ -974,6 +991,12 @@ impl KillSource {
                     self.last_record = Some(now);
                 }
                 for r in self.records.drain(..) {
+                    let node = r.node().unwrap_or_default();
+                    if let Some(t) = self.last_record_of.get_mut(node) {
+                        *t = now;
+                    } else if self.last_record_of.len() < MAX_QUIET_NODES {
+                        self.last_record_of.insert(Box::from(node), now);
+                    }
                     self.pipeline.push_record(r);
                 }
                 // A live log never ends, so the last events would wait
@@ -985,6 +1008,20 @@ impl KillSource {
                     .is_some_and(|t| now.saturating_duration_since(t) >= self.config.log_idle);
                 if quiet && self.pipeline.open_events() > 0 {
                     self.pipeline.time_out_open();
+                } else if self.pipeline.open_events() > 0 && self.last_record_of.len() > 1 {
+                    // A host that went quiet while others write.
+                    let idle = self.config.log_idle;
+                    let quiet: Vec<_> = self
+                        .last_record_of
+                        .iter()
+                        .filter(|(_, t)| now.saturating_duration_since(**t) >= idle)
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    for n in quiet {
+                        self.pipeline
+                            .time_out_open_of(Some(&n[..]).filter(|n| !n.is_empty()));
+                        self.last_record_of.remove(&n);
+                    }
                 }
                 Ok(ReadState::Idle)
             }
@@ -1386,6 +1423,51 @@ mod tests {
         let kills = poll_until(&mut src, Duration::from_secs(10), |k| !k.is_empty());
         assert_eq!(kills.len(), 1, "{kills:?}");
         assert_eq!((kills[0].stamp.serial, kills[0].targets[0].pid), (24, 1294));
+        assert_eq!(src.counters().assembler.timed_out, 1);
+    }
+
+    /// A log of several hosts where one host's last event lacks its
+    /// `PROCTITLE` and that host goes quiet while another keeps writing:
+    /// the event is completed after `log_idle` of that host's silence,
+    /// not only once the whole log is quiet (which may be never).
+    #[test]
+    fn a_quiet_hosts_last_event_completes_while_another_host_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, "").unwrap();
+        let cfg = SourceConfig::default()
+            .log_interval(Duration::from_millis(10))
+            .log_idle(Duration::from_millis(300));
+        let mut src = KillSource::follow_log(&path, &cfg).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(format!("node=quiet {SYSCALL}\nnode=quiet {OBJ_PID}\n").as_bytes())
+            .unwrap();
+        let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let writer = {
+            let writing = writing.clone();
+            std::thread::spawn(move || {
+                // Another host's records every 50 ms for 3 s.
+                for i in 0..60u32 {
+                    let line = format!(
+                        "node=busy type=USER_START msg=audit(1795667969.{:03}:{}): pid=1 uid=0 msg='op=x'\n",
+                        i % 1000,
+                        100 + i
+                    );
+                    f.write_all(line.as_bytes()).unwrap();
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                writing.store(false, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let kills = poll_until(&mut src, Duration::from_secs(10), |k| !k.is_empty());
+        let while_writing = writing.load(std::sync::atomic::Ordering::SeqCst);
+        writer.join().unwrap();
+        assert_eq!(kills.len(), 1, "{kills:?}");
+        assert_eq!(kills[0].targets[0].pid, 1294);
+        assert!(while_writing, "completed only once the whole log was quiet");
         assert_eq!(src.counters().assembler.timed_out, 1);
     }
 
