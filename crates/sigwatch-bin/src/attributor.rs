@@ -636,6 +636,7 @@ impl<P: ProcessView> Attributor<P> {
                     && r.sender.as_ref().is_some_and(|s| s.pid == t.sender_pid)
             }) {
                 r.trace = Some(facts_of(t, &self.cfg));
+                r.extra.trace_wall = Some(t.wall);
                 self.stats.trace_joined += 1;
             }
             if let Some(s) = snap {
@@ -714,6 +715,7 @@ impl<P: ProcessView> Attributor<P> {
             p.report.trace.is_none() && p.report.signal == sig && p.sender_pid() == sender_pid
         }) {
             pk.report.trace = Some(facts_of(&sighting, &cfg));
+            pk.report.extra.trace_wall = Some(sighting.wall);
             self.stats.trace_joined += 1;
             return;
         }
@@ -1076,11 +1078,12 @@ impl<P: ProcessView> Attributor<P> {
             // The tracefs sighting of the same kill (same sender process).
             let cfg = self.cfg.clone();
             let c = self.case(tgid);
-            let trace = match &c.sighting {
-                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig == k.signal => {
-                    c.sighting.take().map(|t| facts_of(&t, &cfg))
-                }
-                _ => None,
+            let (trace, trace_wall) = match &c.sighting {
+                Some(t) if t.sender_pid == k.sender.pid && t.ev.sig == k.signal => c
+                    .sighting
+                    .take()
+                    .map_or((None, None), |t| (Some(facts_of(&t, &cfg)), Some(t.wall))),
+                _ => (None, None),
             };
             if trace.is_some() {
                 self.stats.trace_joined += 1;
@@ -1117,6 +1120,7 @@ impl<P: ProcessView> Attributor<P> {
                     target_arg: k.target_spec.pid_arg().map(i64::from),
                     target_tid: tgkill_tid(&k.target_spec),
                     sender_comm_from_audit: known_bytes(&k.sender.comm.0).is_some(),
+                    trace_wall,
                 },
             };
             if !k.success {
@@ -1404,6 +1408,7 @@ impl<P: ProcessView> Attributor<P> {
 
     fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
         if let Report::Kill(k) = &mut r {
+            kill_time(k);
             drop_stale_trace_comm(k);
             sender_thread_from_trace(k);
             k.witnesses.clear();
@@ -1601,6 +1606,33 @@ fn drop_stale_trace_comm(k: &mut KillReport) {
         t.current_comm = None;
     }
 }
+
+/// The report's time, as precise as the witnesses allow. An audit
+/// record carries the kernel's coarse clock (`ktime_get_coarse_real_ts64`:
+/// up to a tick behind, 10 ms at HZ=100), so a kill of a process started
+/// just before read as earlier than the start: the joined tracefs
+/// sighting's precise time is taken instead when it is that lag (at most
+/// a tick after the record's), and without one a time at most a tick
+/// before the victim's start is raised to it (the earliest the kill can
+/// have been). A larger gap is left as it is: the clocks disagree for
+/// another reason (a stepped wall clock), and nothing is invented to
+/// hide it.
+fn kill_time(k: &mut KillReport) {
+    if let (Some(w), Some(_)) = (k.extra.trace_wall, &k.audit) {
+        if w >= k.time.0 && w - k.time.0 <= COARSE_CLOCK_SLACK_NS {
+            k.time = Timestamp(w);
+        }
+    }
+    if let Some(start) = k.victim.start_time {
+        if k.time.0 < start.0 && start.0 - k.time.0 <= COARSE_CLOCK_SLACK_NS {
+            k.time = start;
+        }
+    }
+}
+
+/// How far the kernel's coarse clock may lag the precise one: a tick at
+/// the lowest common `HZ` (100).
+const COARSE_CLOCK_SLACK_NS: u64 = 10_000_000;
 
 /// The sending thread, when tracefs saw a non-leader thread of the
 /// sender's process send: an audit record names only the process (its

@@ -1017,6 +1017,7 @@ mod tests {
                 target_arg: Some(1294),
                 target_tid: None,
                 sender_comm_from_audit: true,
+                trace_wall: None,
             },
         }
     }

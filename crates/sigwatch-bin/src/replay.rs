@@ -519,6 +519,7 @@ impl Replay {
                     target_arg,
                     target_tid: crate::attributor::tgkill_tid(&k.target_spec),
                     sender_comm_from_audit: true,
+                    trace_wall: None,
                 },
             }));
         }

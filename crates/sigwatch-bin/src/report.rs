@@ -247,6 +247,9 @@ pub struct KillExtra {
     /// The sender's comm is the audit record's (the very task that made
     /// the syscall), not the process tree's.
     pub sender_comm_from_audit: bool,
+    /// The wall time of the joined tracefs sighting (ns): the precise
+    /// time of a kill that audit recorded with its coarse clock.
+    pub trace_wall: Option<u64>,
 }
 
 /// The victim of a kill report.

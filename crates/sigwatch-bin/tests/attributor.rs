@@ -277,6 +277,41 @@ fn the_reports_of_a_group_kill_share_one_ancestry() {
     }
 }
 
+/// An audit record's time is the kernel's coarse clock, a tick behind
+/// at most: a kill of a process started a few ms before read as earlier
+/// than the start (a negative run time for whoever subtracts). Within a
+/// tick the report's time is the victim's start; a larger gap is not
+/// papered over.
+#[test]
+fn a_kill_is_never_reported_a_tick_before_its_victims_start() {
+    let mut t = world();
+    let mut early = proc_(303, 1, "daemon", &["daemon"]);
+    early.start_time_ns = Some(clock_ms(105).mono_ns);
+    t.insert(early);
+    let mut late = proc_(304, 1, "daemon", &["daemon"]);
+    late.start_time_ns = Some(clock_ms(150).mono_ns);
+    t.insert(late);
+    let mut a = Attributor::new(Config::default(), t);
+    let mut r = Vec::new();
+    for (serial, victim) in [(50, 303), (51, 304)] {
+        a.on_audit_kill(
+            &kill(serial, clock_ms(100), "kill", 9, &[victim]),
+            clock_ms(160),
+        );
+        r.extend(kills(a.on_proc_event(
+            &exit(clock_ms(160), victim, victim, 9),
+            clock_ms(160),
+        )));
+    }
+    assert_eq!(r.len(), 2);
+    let start = |k: &KillReport| k.victim.start_time.unwrap().0;
+    // 5 ms before the start: the coarse clock's lag, raised to the start.
+    assert_eq!(start(&r[0]), clock_ms(105).wall_ns);
+    assert_eq!(r[0].time.0, start(&r[0]));
+    // 50 ms before: the clocks disagree for another reason; kept.
+    assert_eq!(r[1].time.0, clock_ms(100).wall_ns);
+}
+
 #[test]
 fn oom_kill_is_kernel_origin_in_either_order() {
     let line = b"3,1234,5678901,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:1024kB, anon-rss:10kB";

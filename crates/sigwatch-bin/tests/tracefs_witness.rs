@@ -209,6 +209,27 @@ fn a_stale_trace_comm_contradicted_by_audit_is_null() {
     }
 }
 
+/// A kill both witnesses saw is reported at the tracepoint's precise
+/// time when the audit record's coarse clock (a tick behind at most) is
+/// all that separates them; when the two disagree by more, the record's
+/// time stands.
+#[test]
+fn a_kill_seen_by_both_takes_the_precise_time_of_tracefs() {
+    for (trace_ms, want_ms) in [(103, 103), (1100, 100), (99, 100)] {
+        let mut a = engine(true);
+        a.on_trace(&sg(trace_ms, 200, "sh", 9, 0, 300, 1), at(100));
+        a.on_audit_kill(&audit_kill(at(100)), at(100));
+        let r = kills(a.on_proc_event(&exit(at(1200), 300, 9), at(1200)));
+        assert_eq!(r.len(), 1);
+        assert!(r[0].trace.is_some(), "joined");
+        assert_eq!(
+            r[0].time.0,
+            at(want_ms).wall_ns,
+            "trace at {trace_ms} ms, record at 100 ms"
+        );
+    }
+}
+
 #[test]
 fn a_second_killer_seen_only_by_tracefs_does_not_double_report() {
     let mut a = engine(true);
