@@ -722,6 +722,15 @@ impl<P: ProcessView> Attributor<P> {
         if c.reported() || c.sighting.is_some() {
             // Already reported (audit and exit came first), or a second
             // identical signal (`kill -9` twice): the first one counts.
+            log::info!(
+                "tracefs: signal {sig} to pid {tgid} by pid {sender_pid} ({}) came after {}: a repeat kill",
+                crate::render::escape(ev.ctx.comm.as_bytes()),
+                if c.reported() {
+                    "its victim was reported"
+                } else {
+                    "another sender's"
+                }
+            );
             self.stats.duplicates += 1;
             self.stats.duplicate_trace_sightings += 1;
             self.tidy(tgid);
@@ -877,6 +886,11 @@ impl<P: ProcessView> Attributor<P> {
         let pe = c.exit.take();
         let kmsg = c.kernel.take().is_some();
         if pe.is_none() && c.reported() {
+            log::info!(
+                "tracefs: signal {} to pid {tgid} by pid {} came after its victim was reported: a repeat kill",
+                t.ev.sig,
+                t.sender_pid
+            );
             self.stats.duplicates += 1;
             self.stats.duplicate_trace_sightings += 1;
             return;
@@ -1200,6 +1214,11 @@ impl<P: ProcessView> Attributor<P> {
         if c.kills.iter().any(|p| p.report.signal == report.signal) {
             // A second identical kill (e.g. `kill -9` twice): the first
             // sender is the one that killed it.
+            log::info!(
+                "audit kill of pid {tgid} by pid {} (serial {}) came while another sender's kill of it waited for its exit: a repeat kill",
+                chain.sender.pid,
+                report.audit.as_ref().map_or(0, |a| a.serial)
+            );
             self.stats.duplicates += 1;
             self.stats.duplicate_audit_kills += 1;
             return;

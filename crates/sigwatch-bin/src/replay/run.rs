@@ -146,6 +146,14 @@ impl RunSummary {
     ///
     /// An input could not be read to its end.
     pub fn check(&self) -> Result<(), Error> {
+        if self.input.interpreted > 0 && self.input.records == 0 {
+            // `ausearch -i` output only: nothing in it could be replayed,
+            // which a script must not take for "no kills".
+            return Err(Error::Fatal(
+                "the input is `ausearch -i` output, which cannot be replayed (see the note above)"
+                    .into(),
+            ));
+        }
         if self.complete() {
             return Ok(());
         }
@@ -384,5 +392,10 @@ mod tests {
         assert!(!s.render().contains("note:"), "{}", s.render());
         s.input.interpreted = 4;
         assert!(s.render().contains("ausearch --raw"), "{}", s.render());
+        // Some raw records among them: replayed, exit 0.
+        assert!(s.check().is_ok());
+        // Only `ausearch -i` output: nothing could be replayed, exit 1.
+        s.input.records = 0;
+        assert!(s.check().is_err());
     }
 }
