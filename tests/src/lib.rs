@@ -323,15 +323,17 @@ impl Sigwatch {
             }
         });
         let mut buf = [0u8; 512];
-        let ready = loop {
+        let waited = Instant::now();
+        let not_ready = loop {
             match notify.recv(&mut buf) {
                 Ok(n) => {
                     let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
                     if msg.lines().any(|l| l == "READY=1") {
-                        break true;
+                        break None;
                     }
                 }
-                Err(_) => break false,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
             }
         };
         let mut sw = Sigwatch {
@@ -342,11 +344,14 @@ impl Sigwatch {
             stderr_path,
             _dir: dir,
         };
-        if !ready {
+        if let Some(e) = not_ready {
+            // Whether it died (and how) tells a crash from a hang.
+            let status = sw.child.try_wait();
             let _ = sw.child.kill();
             let _ = sw.child.wait();
             panic!(
-                "sigwatch did not send READY=1 within 30 s; stderr:\n{}",
+                "sigwatch did not send READY=1 ({e} after {:?}; sigwatch {status:?}); stderr:\n{}",
+                waited.elapsed(),
                 sw.stderr()
             );
         }
