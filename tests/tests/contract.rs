@@ -79,6 +79,7 @@ const KILL_FIELDS: &[(&str, &str)] = &[
     ("ancestors[].user", "string/null"),
     ("oom", "object/null"),
     ("cgroup_kill", "object/null"),
+    ("ancestors_truncated", "bool"),
     ("ancestors", "[objects]"),
     ("ancestors[].pid", "number"),
     ("ancestors[].comm", "string/null"),

@@ -991,6 +991,7 @@ impl<P: ProcessView> Attributor<P> {
             node: None,
             oom: None,
             cgroup_kill: None,
+            ancestors_truncated: false,
             extra: KillExtra {
                 victim_ran_ns: pe.as_ref().and_then(|p| p.ran_ns),
                 kmsg,
@@ -1037,11 +1038,7 @@ impl<P: ProcessView> Attributor<P> {
             login_user: None,
         };
         let ancestors = if tree.is_some() {
-            self.procs
-                .ancestry(pid)
-                .iter()
-                .map(|p| ancestor(p, now))
-                .collect()
+            Ancestry::nearest(self.procs.ancestry(pid).iter().map(|p| ancestor(p, now)))
         } else {
             Ancestry::default()
         };
@@ -1126,6 +1123,7 @@ impl<P: ProcessView> Attributor<P> {
                 node: None,
                 oom: None,
                 cgroup_kill: None,
+                ancestors_truncated: false,
                 extra: KillExtra {
                     victim_ran_ns: None,
                     kmsg: false,
@@ -1405,7 +1403,7 @@ impl<P: ProcessView> Attributor<P> {
         } else {
             Vec::new()
         };
-        let ancestors = chain.iter().map(|p| ancestor(p, now)).collect();
+        let ancestors = Ancestry::nearest(chain.iter().map(|p| ancestor(p, now)));
         (sender, ancestors)
     }
 
@@ -1427,6 +1425,7 @@ impl<P: ProcessView> Attributor<P> {
 
     fn emit_raw(&mut self, mut r: Report, out: &mut Vec<Report>) {
         if let Report::Kill(k) = &mut r {
+            k.ancestors_truncated = k.ancestors.is_truncated();
             kill_time(k);
             drop_stale_trace_comm(k);
             sender_thread_from_trace(k);
@@ -1591,6 +1590,7 @@ fn kernel_report(pe: PendingExit, origin: Origin, reason: Option<Reason>) -> Kil
         node: None,
         oom: None,
         cgroup_kill: None,
+        ancestors_truncated: false,
         extra: KillExtra {
             victim_ran_ns: pe.ran_ns,
             ..Default::default()

@@ -379,6 +379,7 @@ mod tests {
             node: None,
             oom: None,
             cgroup_kill: None,
+            ancestors_truncated: false,
             extra: KillExtra::default(),
         };
         let f = report_fields(&Report::Kill(k));

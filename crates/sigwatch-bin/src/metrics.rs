@@ -531,6 +531,7 @@ mod tests {
             node: None,
             oom: None,
             cgroup_kill: None,
+            ancestors_truncated: false,
             extra: KillExtra::default(),
         }
     }

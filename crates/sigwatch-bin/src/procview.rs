@@ -68,7 +68,11 @@ pub trait ProcessView {
     /// The process (tgid) a thread id belongs to.
     fn tgid_of(&self, tid: Pid) -> Option<Pid>;
     /// The spawn chain of `pid`, nearest first, excluding `pid` itself, up
-    /// to pid 1, including exited processes.
+    /// to pid 1, including exited processes. It may stop after the
+    /// nearest [`crate::report::MAX_ANCESTORS`] + 1 (the reports keep that
+    /// many; one more tells that the chain goes on): copying thousands per
+    /// report would make a long chain's kills cost the square of its
+    /// length.
     fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot>;
     /// Drops retained information that is too old (`now_ns` on the same
     /// clock as event timestamps).
@@ -221,8 +225,10 @@ impl ProcessView for MemTree {
     fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot> {
         let mut out = Vec::new();
         let mut cur = pid;
-        // Bounded walk: a corrupt or cyclic chain must not loop forever.
-        for _ in 0..4096 {
+        // Bounded walk: a corrupt or cyclic chain must not loop forever,
+        // and reports keep only the nearest MAX_ANCESTORS (one more tells
+        // that the chain goes on).
+        for _ in 0..=crate::report::MAX_ANCESTORS {
             let Some(p) = self.procs.get(&cur) else { break };
             let Some(parent) = p.spawned_by.or(p.ppid) else {
                 break;
@@ -293,6 +299,7 @@ impl ProcessView for procconn::ProcessTree {
     fn ancestry(&self, pid: Pid) -> Vec<ProcessSnapshot> {
         procconn::ProcessTree::ancestry(self, pid)
             .into_iter()
+            .take(crate::report::MAX_ANCESTORS + 1)
             .map(snapshot_of)
             .collect()
     }

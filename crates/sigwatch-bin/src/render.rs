@@ -1009,6 +1009,7 @@ mod tests {
             node: None,
             oom: None,
             cgroup_kill: None,
+            ancestors_truncated: false,
             extra: KillExtra {
                 victim_ran_ns: Some(3_000_000_000),
                 errno: None,
@@ -1320,10 +1321,11 @@ mod tests {
             "node",
             "oom",
             "cgroup_kill",
+            "ancestors_truncated",
         ] {
             assert!(keys.contains(&k.to_string()), "{k}");
         }
-        assert_eq!(keys.len(), 19);
+        assert_eq!(keys.len(), 20);
         assert!(v["node"].is_null());
         assert!(v["audit"]["container_id"].is_null());
         assert_eq!(v["witnesses"], serde_json::json!(["audit", "proc"]));

@@ -438,7 +438,7 @@ impl Replay {
             login_user: None,
         };
         // One chain shared by every target's report.
-        let ancestors = Ancestry::from(self.ancestors(node, me.as_ref(), Some(s.ppid), ms));
+        let ancestors = Ancestry::nearest(self.ancestors(node, me.as_ref(), Some(s.ppid), ms));
         let node_name = ev.node().map(Text::from);
         let n_targets = k.targets.len().max(1);
         let target_arg = k.target_spec.pid_arg().map(i64::from);
@@ -511,6 +511,7 @@ impl Replay {
                 node: node_name.clone(),
                 oom: None,
                 cgroup_kill: None,
+                ancestors_truncated: ancestors.is_truncated(),
                 extra: KillExtra {
                     victim_ran_ns: None,
                     errno: k.errno,
@@ -538,8 +539,11 @@ impl Replay {
         let mut out: Vec<Ancestor> = Vec::new();
         let mut pid = me.and_then(|p| p.ppid).or(ppid).unwrap_or(0);
         let mut when = me.map_or(ms, |p| p.first_ms);
-        for _ in 0..64 {
-            if pid <= 0 || out.iter().any(|a| a.pid == pid) {
+        // The nearest MAX_ANCESTORS are reported; one more tells that the
+        // chain goes on. A log's parent pids can loop (a crafted log, pid
+        // reuse): a pid seen already, the sender's too, ends the chain.
+        for _ in 0..=crate::report::MAX_ANCESTORS {
+            if pid <= 0 || me.is_some_and(|m| m.pid == pid) || out.iter().any(|a| a.pid == pid) {
                 break;
             }
             let Some(p) = self.procs.at(node, pid, when) else {

@@ -186,6 +186,9 @@ pub struct KillReport {
     /// The cgroup whose `cgroup.kill` killed the victim; null unless
     /// `reason` is `cgroup_kill`.
     pub cgroup_kill: Option<CgroupKill>,
+    /// `ancestors` holds only the nearest [`MAX_ANCESTORS`]: the chain
+    /// went on above them.
+    pub ancestors_truncated: bool,
     /// Details only the text renderer shows (not part of the JSON contract).
     #[serde(skip)]
     pub extra: KillExtra,
@@ -341,31 +344,59 @@ pub struct Sender {
 /// levels deep: 490 MB). Reading goes through `Deref` to a slice;
 /// [`Ancestry::make_mut`] copies only a shared chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ancestry(std::sync::Arc<Vec<Ancestor>>);
+pub struct Ancestry {
+    chain: std::sync::Arc<Vec<Ancestor>>,
+    truncated: bool,
+}
+
+/// At most this many ancestors are reported, the nearest ones: a chain of
+/// thousands of a user's own processes, each killed by the one at its
+/// bottom (`kill(0)`), would otherwise make thousands of reports of
+/// thousands of ancestors each (work and output growing with the square).
+pub const MAX_ANCESTORS: usize = 64;
 
 impl Ancestry {
+    /// The nearest [`MAX_ANCESTORS`] of `chain` (nearest first), and
+    /// whether more were left out.
+    pub fn nearest(chain: impl IntoIterator<Item = Ancestor>) -> Ancestry {
+        let mut chain = chain.into_iter();
+        let kept: Vec<Ancestor> = chain.by_ref().take(MAX_ANCESTORS).collect();
+        Ancestry {
+            truncated: chain.next().is_some(),
+            chain: std::sync::Arc::new(kept),
+        }
+    }
+
+    /// Whether ancestors beyond [`MAX_ANCESTORS`] were left out.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
     /// The ancestors, for changing: copied first if another report
     /// shares them.
     pub fn make_mut(&mut self) -> &mut Vec<Ancestor> {
-        std::sync::Arc::make_mut(&mut self.0)
+        std::sync::Arc::make_mut(&mut self.chain)
     }
 
     /// Whether `self` and `other` are one shared chain (not just equal).
     pub fn shares(&self, other: &Ancestry) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
+        std::sync::Arc::ptr_eq(&self.chain, &other.chain)
     }
 }
 
 impl std::ops::Deref for Ancestry {
     type Target = [Ancestor];
     fn deref(&self) -> &[Ancestor] {
-        &self.0
+        &self.chain
     }
 }
 
 impl From<Vec<Ancestor>> for Ancestry {
     fn from(v: Vec<Ancestor>) -> Self {
-        Ancestry(std::sync::Arc::new(v))
+        Ancestry {
+            chain: std::sync::Arc::new(v),
+            truncated: false,
+        }
     }
 }
 
@@ -379,13 +410,13 @@ impl<'a> IntoIterator for &'a Ancestry {
     type Item = &'a Ancestor;
     type IntoIter = std::slice::Iter<'a, Ancestor>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.chain.iter()
     }
 }
 
 impl Serialize for Ancestry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.chain.serialize(s)
     }
 }
 

@@ -312,6 +312,36 @@ fn a_kill_is_never_reported_a_tick_before_its_victims_start() {
     assert_eq!(r[1].time.0, clock_ms(100).wall_ns);
 }
 
+/// A sender at the bottom of a chain of 100 processes: the report keeps
+/// the nearest 64 ancestors and says the chain went on (a chain of
+/// thousands, each killed by its bottom's `kill(0)`, made thousands of
+/// reports of thousands of ancestors: minutes of work, gigabytes out).
+#[test]
+fn a_long_chain_keeps_its_nearest_64_ancestors_and_says_so() {
+    let mut t = MemTree::new();
+    let mut init = proc_(1, 0, "init", &["/sbin/init"]);
+    init.spawned_by = None;
+    t.insert(init);
+    for pid in 2..=101 {
+        t.insert(proc_(pid, pid - 1, "sh", &["sh", "-c", "next"]));
+    }
+    t.insert(proc_(200, 101, "sh", &["/bin/sh", "/srv/guard.sh"]));
+    t.insert(proc_(300, 1, "daemon", &["daemon"]));
+    let mut a = Attributor::new(Config::default(), t);
+    a.on_audit_kill(&kill(60, at(1), "kill", 9, &[300]), at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    assert_eq!(r.len(), 1);
+    let pids: Vec<_> = r[0].ancestors.iter().map(|a| a.pid).collect();
+    assert_eq!(pids, (38..=101).rev().collect::<Vec<_>>(), "the nearest 64");
+    assert!(r[0].ancestors_truncated);
+    // A chain of ordinary length is whole.
+    let mut a = engine();
+    a.on_audit_kill(&kill(61, at(1), "kill", 9, &[300]), at(1));
+    let r = kills(a.on_proc_event(&exit(at(2), 300, 300, 9), at(2)));
+    assert_eq!(r[0].ancestors.len(), 2);
+    assert!(!r[0].ancestors_truncated);
+}
+
 #[test]
 fn oom_kill_is_kernel_origin_in_either_order() {
     let line = b"3,1234,5678901,-;Memory cgroup out of memory: Killed process 300 (daemon) total-vm:1024kB, anon-rss:10kB";

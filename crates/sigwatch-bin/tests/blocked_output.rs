@@ -60,7 +60,9 @@ fn blocked_stdout_at_exit(long: bool) {
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    // Close-on-exec: sigwatch must not inherit the read end (it would
+    // then never see its reader go away, and outlive a failed test).
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let read_end = File::from(r);
     let stderr_path = dir.join("stderr");
     // A distinct victim name: only this test's children are reported.
@@ -261,7 +263,9 @@ fn blocked_stderr_never_delays_the_clean_up() {
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    // Close-on-exec: sigwatch must not inherit the read end (it would
+    // then never see its reader go away, and outlive a failed test).
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     // Fill the pipe: every later write to it would block.
     nix::fcntl::fcntl(
         &w,

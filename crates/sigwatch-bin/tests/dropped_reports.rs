@@ -43,7 +43,9 @@ fn reports_dropped_while_the_output_was_blocked_are_in_the_summary_line() {
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    // Close-on-exec: sigwatch must not inherit the read end (it would
+    // then never see its reader go away, and outlive a failed test).
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let mut read_end = File::from(r);
     let stderr_path = dir.join("stderr");
     let comm = format!("swdrp{}", std::process::id() % 100_000);
