@@ -65,11 +65,11 @@ pub struct AssemblerConfig {
     /// Maximum number of events open at once; when exceeded the oldest is
     /// flushed as [`EventEnd::Evicted`]. Default 256.
     pub max_open: usize,
-    /// Maximum records kept per event (a `kill(-1, ...)` produces one
-    /// `OBJ_PID` per process); further `OBJ_PID` records are dropped and
-    /// counted in [`Event::dropped_records`] (other records have a few
-    /// more places, so that a full event keeps its `PROCTITLE`). Default
-    /// 65 536.
+    /// Maximum `OBJ_PID` records kept per event (a `kill(-1, ...)`
+    /// produces one per process); further ones are dropped and counted in
+    /// [`Event::dropped_records`]. Other records are counted apart, at most
+    /// [`OTHER_RECORDS_PER_EVENT`] per event, so that a full event keeps
+    /// its `SYSCALL` and `PROCTITLE`. Default 65 536.
     pub max_records_per_event: usize,
 }
 
@@ -265,6 +265,8 @@ struct Open {
     node: Option<Box<[u8]>>,
     opened: Option<Instant>,
     records: Vec<Record>,
+    /// Of `records`, the `OBJ_PID` ones.
+    targets: usize,
     dropped: usize,
 }
 
@@ -303,10 +305,12 @@ const RECENT: usize = 64;
 /// Nodes whose record time is kept apart (a merged log of a fleet).
 const MAX_NODES: usize = 1024;
 
-/// Records other than `OBJ_PID` an event takes beyond
-/// [`AssemblerConfig::max_records_per_event`] (a kill event has one
-/// `SYSCALL` and one `PROCTITLE`; a few more keep a forged event bounded).
-const SINGLETON_ALLOWANCE: usize = 8;
+/// Records other than `OBJ_PID` an event keeps at most (further ones are
+/// dropped and counted): a syscall event has a `SYSCALL`, a `PROCTITLE`,
+/// a few `PATH`s, and `EXECVE` pieces of at most about 7.5 KB each; an
+/// argv of hundreds of megabytes (or a forged log) would otherwise hold
+/// them all in memory. 1 024 pieces keep over 7 MB of arguments.
+pub const OTHER_RECORDS_PER_EVENT: usize = 1024;
 
 impl Default for Assembler {
     fn default() -> Self {
@@ -372,20 +376,21 @@ impl Assembler {
                 self.close(i, EventEnd::Eoe);
                 return;
             }
-            // The limit is for the records a kernel repeats (one `OBJ_PID`
-            // per process a `kill(-1)` reached); an event at it still takes
-            // a few others (its `PROCTITLE`, a `SYSCALL` that came late), so
-            // that only targets are lost, and counted as such.
-            let limit = match rtype {
-                RecordType::OBJ_PID => self.config.max_records_per_event,
-                _ => self
-                    .config
-                    .max_records_per_event
-                    .saturating_add(SINGLETON_ALLOWANCE),
-            };
+            // `OBJ_PID` records (one per process a `kill(-1)` reached) and
+            // the others are limited apart: an event full of targets still
+            // takes its `PROCTITLE` and a `SYSCALL` that came late, so that
+            // only targets are lost, and counted as such.
+            let is_target = rtype == RecordType::OBJ_PID;
             let closes = rtype == RecordType::PROCTITLE && !self.framed;
+            let max_targets = self.config.max_records_per_event;
             let o = &mut self.open[i];
-            if o.records.len() < limit {
+            let room = if is_target {
+                o.targets < max_targets
+            } else {
+                o.records.len() - o.targets < OTHER_RECORDS_PER_EVENT
+            };
+            if room {
+                o.targets += usize::from(is_target);
                 o.records.push(rec);
             } else {
                 o.dropped += 1;
@@ -445,6 +450,7 @@ impl Assembler {
             self.close(0, EventEnd::Evicted);
         }
         let node = rec.node().map(Box::from);
+        let targets = usize::from(rtype == RecordType::OBJ_PID);
         let mut records = Vec::with_capacity(4);
         records.push(rec);
         self.open.push_back(Open {
@@ -452,6 +458,7 @@ impl Assembler {
             node,
             opened: now,
             records,
+            targets,
             dropped: 0,
         });
     }

@@ -441,19 +441,47 @@ fn oversized_lines_and_huge_events_are_bounded_and_counted() {
     }
     // The full event still takes its PROCTITLE: only targets are lost
     // (until 2026-12-02 the PROCTITLE was dropped and counted as a
-    // target).
+    // target). The limit counts targets: 3 of the 10 are kept (the
+    // SYSCALL took one of the 3 until then).
     a.push(
         rec("type=PROCTITLE msg=audit(1.0:9): proctitle=6B696C6C"),
         now,
     );
     a.push(rec("type=EOE msg=audit(1.0:9): "), now);
     let e = a.pop().unwrap();
-    assert_eq!((e.records.len(), e.dropped_records), (4, 8));
-    assert_eq!(a.stats().dropped_records, 8);
+    assert_eq!((e.records.len(), e.dropped_records), (5, 7));
+    assert_eq!(a.stats().dropped_records, 7);
     let k = KillEvent::from_event(&e).unwrap().unwrap();
     assert_eq!(k.target_spec, TargetSpec::All);
-    assert_eq!((k.targets.len(), k.targets_dropped), (2, 8));
+    assert_eq!((k.targets.len(), k.targets_dropped), (3, 7));
     assert!(k.sender.argv.is_some(), "{k:?}");
+}
+
+/// An execve of a huge argv (hundreds of megabytes are allowed with a
+/// large stack limit) comes as thousands of `EXECVE` pieces: an event
+/// keeps at most `OTHER_RECORDS_PER_EVENT` records besides its targets,
+/// and counts the rest (a replay of 100 000 pieces held 480 MB).
+#[test]
+fn an_event_of_endless_execve_pieces_is_bounded_and_counted() {
+    let mut a = Assembler::new(auditsig::AssemblerConfig::default());
+    a.push_record(rec(
+        "type=SYSCALL msg=audit(1.0:7): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=2 ppid=1 pid=2 uid=0 euid=0 gid=0 comm=\"x\"",
+    ));
+    for i in 0..5000 {
+        a.push_record(rec(&format!(
+            "type=EXECVE msg=audit(1.0:7): a1[{i}]=6161616161616161"
+        )));
+    }
+    a.push_record(rec("type=PROCTITLE msg=audit(1.0:7): proctitle=78"));
+    let e = a.pop().unwrap();
+    let max = auditsig::assemble::OTHER_RECORDS_PER_EVENT;
+    assert_eq!(
+        e.records.len(),
+        max,
+        "SYSCALL and EXECVE pieces up to the limit"
+    );
+    assert_eq!(e.dropped_records, 5000 + 2 - max);
+    assert_eq!(a.stats().dropped_records, (5000 + 2 - max) as u64);
 }
 
 /// A merged log of two hosts whose clocks differ by 5 s: host B's records

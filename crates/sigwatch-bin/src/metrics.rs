@@ -383,11 +383,21 @@ fn origin_name(o: Origin) -> &'static str {
 }
 
 /// The `victim`/`sender` value of a process: its unit, else its comm
-/// (`None` when neither is known).
+/// (`None` when neither is known). A comm is whatever a local user names
+/// a process: one that looks like a unit (`nginx.service`) gets ` (comm)`
+/// after it, so that it neither passes for the service in an alert nor
+/// uses up the `.service` names kept for real units.
 fn who(ctx: &ProcContext, comm: Option<&Text>) -> Option<String> {
     match (&ctx.unit, comm) {
         (Some(u), _) => Some(label_text(u.as_bytes())),
-        (None, Some(c)) => Some(label_text(c.as_bytes())),
+        (None, Some(c)) => {
+            let v = label_text(c.as_bytes());
+            Some(if v.ends_with(".service") {
+                format!("{v} (comm)")
+            } else {
+                v
+            })
+        }
         (None, None) => None,
     }
 }
@@ -653,6 +663,33 @@ mod tests {
         }
         assert_eq!(m.victims.services, 3);
         assert_eq!(m.victims.values.len(), 6);
+    }
+
+    /// A comm is a local user's choice: one named like a unit neither
+    /// passes for the service (the alert matches `.service` values) nor
+    /// uses up the names kept for real units.
+    #[test]
+    fn a_comm_named_like_a_service_does_not_pass_for_one() {
+        let mut m = Registry::new(Limits::new(3, 1000), 1.0);
+        for i in 0..300 {
+            let comm = format!("a{i}.service");
+            m.count_kill(&kill(
+                (comm.as_bytes(), None),
+                Some((b"cron.service", None)),
+            ));
+        }
+        assert_eq!(m.victims.services, 0, "no real unit's slot was taken");
+        m.count_kill(&kill(
+            (b"nginx", Some("nginx.service")),
+            Some((b"cron.service", None)),
+        ));
+        let text = m.render();
+        assert!(
+            text.contains(r#"victim="nginx.service",sender="cron.service (comm)"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"victim="a0.service (comm)""#), "{text}");
+        assert!(!text.contains(r#"sender="cron.service""#), "{text}");
     }
 
     #[test]
