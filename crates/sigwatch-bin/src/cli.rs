@@ -105,8 +105,10 @@ pub struct ReplayArgs {
     /// Signals to report.
     #[arg(long, default_value = "KILL", value_parser = parse_signals)]
     pub signal: SignalSet,
-    /// Only kills at or after this time: seconds since the epoch, or UTC
-    /// `YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z]`.
+    /// Only kills at or after this time: seconds since the epoch, or
+    /// `YYYY-MM-DD[THH:MM[:SS[.mmm]]]` in UTC, or followed by its offset as
+    /// the text output prints it (`2026-11-26 05:39:30.076 +01:00 CET`,
+    /// `…+01:00`, `…Z`).
     #[arg(long, value_name = "TIME", value_parser = sigwatch::replay::parse_time_ms)]
     pub since: Option<u64>,
     /// Only kills before this time (same forms as --since).
