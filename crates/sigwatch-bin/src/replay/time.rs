@@ -103,20 +103,19 @@ fn parse(s: &str) -> Result<u64, String> {
 }
 
 fn parse_utc(t: &str) -> Result<u64, ()> {
-    let bad = || ();
     if let Some((sec, frac)) = t.split_once('.').filter(|_| !t.contains('-')) {
-        let sec: u64 = sec.parse().map_err(|_| bad())?;
-        let ms = millis(frac).ok_or_else(bad)?;
+        let sec: u64 = sec.parse().map_err(|_| ())?;
+        let ms = millis(frac).ok_or(())?;
         return sec
             .checked_mul(1000)
             .and_then(|v| v.checked_add(ms))
-            .ok_or_else(bad);
+            .ok_or(());
     }
     if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
         return t
             .parse::<u64>()
             .map(|v| v.saturating_mul(1000))
-            .map_err(|_| bad());
+            .map_err(|_| ());
     }
     let (date, time) = match t.split_once(['T', ' ']) {
         Some((d, tm)) => (d, tm),
@@ -124,31 +123,31 @@ fn parse_utc(t: &str) -> Result<u64, ()> {
     };
     let d: Vec<&str> = date.split('-').collect();
     let [y, m, dd] = d.as_slice() else {
-        return Err(bad());
+        return Err(());
     };
     let (y, m, dd): (i64, u32, u32) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        dd.parse().map_err(|_| bad())?,
+        y.parse().map_err(|_| ())?,
+        m.parse().map_err(|_| ())?,
+        dd.parse().map_err(|_| ())?,
     );
     if !(1..=12).contains(&m) || !(1..=31).contains(&dd) || !(1970..=9999).contains(&y) {
-        return Err(bad());
+        return Err(());
     }
     let (hms, ms) = match time.split_once('.') {
-        Some((a, b)) => (a, millis(b).ok_or_else(bad)?),
+        Some((a, b)) => (a, millis(b).ok_or(())?),
         None => (time, 0),
     };
     let parts: Vec<u64> = hms
         .split(':')
-        .map(|p| p.parse::<u64>().map_err(|_| bad()))
+        .map(|p| p.parse::<u64>().map_err(|_| ()))
         .collect::<Result<_, _>>()?;
     let (h, mi, se) = match parts.as_slice() {
         [h, mi] => (*h, *mi, 0),
         [h, mi, se] => (*h, *mi, *se),
-        _ => return Err(bad()),
+        _ => return Err(()),
     };
     if h > 23 || mi > 59 || se > 60 {
-        return Err(bad());
+        return Err(());
     }
     // Howard Hinnant's days_from_civil.
     let yy = if m <= 2 { y - 1 } else { y };
@@ -157,7 +156,7 @@ fn parse_utc(t: &str) -> Result<u64, ()> {
     let mp = i64::from((m + 9) % 12);
     let doy = (153 * mp + 2) / 5 + i64::from(dd) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).map_err(|_| bad())?;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).map_err(|_| ())?;
     Ok(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000) + ms)
 }
 
