@@ -56,23 +56,41 @@ pub fn parse(text: &str) -> NameFormat {
 }
 
 /// The node filter for this host: `explicit` names (`--audit-node`) when
-/// given, else the name `format` gives with this `hostname`. `Err` says
-/// why every event is taken instead (a notice for the user).
+/// given, else the name `format` gives with this `hostname`. This host's
+/// own name (and its first label) always counts besides: a record naming
+/// this host is this host's, whatever the configuration file says
+/// (another auditd configuration, a log written by another tool). `Err`
+/// says why every event is taken instead (a notice for the user).
 pub fn filter(
     explicit: &[Vec<u8>],
     format: Option<&NameFormat>,
     hostname: Option<&str>,
 ) -> Result<NodeFilter, String> {
+    let mut own: Vec<Vec<u8>> = Vec::new();
+    if let Some(h) = hostname.filter(|h| !h.is_empty()) {
+        own.push(h.as_bytes().to_vec());
+        if let Some((short, _)) = h.split_once('.').filter(|(s, _)| !s.is_empty()) {
+            own.push(short.as_bytes().to_vec());
+        }
+    }
+    let with_own = |mut names: Vec<Vec<u8>>| {
+        for n in &own {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        NodeFilter::Only(names)
+    };
     if !explicit.is_empty() {
-        return Ok(NodeFilter::Only(explicit.to_vec()));
+        return Ok(with_own(explicit.to_vec()));
     }
     match format {
         None => Err(format!("{AUDITD_CONF} is not readable")),
-        Some(NameFormat::None) => Ok(NodeFilter::Only(Vec::new())),
+        Some(NameFormat::None) => Ok(with_own(Vec::new())),
         Some(NameFormat::Hostname) => hostname
-            .map(|h| NodeFilter::Only(vec![h.as_bytes().to_vec()]))
+            .map(|_| with_own(Vec::new()))
             .ok_or_else(|| "this host's name is unknown".to_string()),
-        Some(NameFormat::User(Some(n))) => Ok(NodeFilter::Only(vec![n.as_bytes().to_vec()])),
+        Some(NameFormat::User(Some(n))) => Ok(with_own(vec![n.as_bytes().to_vec()])),
         Some(NameFormat::User(None)) => Err(format!(
             "{AUDITD_CONF} has name_format = user without a name"
         )),
@@ -123,27 +141,30 @@ mod tests {
     #[test]
     fn the_filter_takes_this_hosts_name() {
         let only = |n: &[&str]| NodeFilter::Only(n.iter().map(|s| s.as_bytes().to_vec()).collect());
-        // An explicit name wins over the file.
+        // An explicit name wins over the file; this host's own name (and
+        // its first label) always counts as this host.
         assert_eq!(
             filter(
                 &[b"web-01".to_vec()],
                 Some(&NameFormat::Hostname),
-                Some("h")
+                Some("h.example")
             ),
-            Ok(only(&["web-01"]))
+            Ok(only(&["web-01", "h.example", "h"]))
         );
-        // `none`: this host's records carry no name; named ones are others'.
+        // `none`: this host's records carry no name; other names are
+        // other hosts'.
         assert_eq!(
             filter(&[], Some(&NameFormat::None), Some("h")),
-            Ok(only(&[]))
+            Ok(only(&["h"]))
         );
+        assert_eq!(filter(&[], Some(&NameFormat::None), None), Ok(only(&[])));
         assert_eq!(
             filter(&[], Some(&NameFormat::Hostname), Some("h")),
             Ok(only(&["h"]))
         );
         assert_eq!(
             filter(&[], Some(&NameFormat::User(Some("u".into()))), Some("h")),
-            Ok(only(&["u"]))
+            Ok(only(&["u", "h"]))
         );
         for unknown in [
             None,

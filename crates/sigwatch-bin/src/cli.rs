@@ -226,7 +226,8 @@ pub struct WatchArgs {
     /// /etc/audit/auditd.conf gives (`name_format` none: only records
     /// without node=; hostname: this host's name; user: its `name`); with
     /// fqd or numeric every event is taken, and a warning says when the
-    /// log names several hosts.
+    /// log names several hosts. Records naming this host (its host name or
+    /// that name's first label) always count as this host's.
     #[arg(long, value_name = "NAME", value_parser = parse_node)]
     pub audit_node: Vec<String>,
     /// Do not install audit rules; use only those already present (e.g.
