@@ -570,6 +570,13 @@ fn render_kill(k: &KillReport, o: &TextOptions<'_>, st: &Style) -> String {
             };
             let _ = writeln!(s, "{line}");
         }
+        if k.ancestors_truncated {
+            let _ = writeln!(
+                s,
+                "    … more above: only the nearest {} are kept",
+                crate::report::MAX_ANCESTORS
+            );
+        }
     }
     if let Some(oom) = &k.oom {
         let _ = writeln!(s, "  oom      {}", oom_line(oom));
@@ -919,6 +926,22 @@ mod tests {
         }
         // Visible non-ASCII text stays as it is.
         assert_eq!(escape("Zürich 東京 مرحبا".as_bytes()), "Zürich 東京 مرحبا");
+    }
+
+    #[test]
+    fn a_cut_ancestry_says_so() {
+        let mut k = sample();
+        let text = |k: &KillReport| {
+            let r = Renderer::text(false);
+            String::from_utf8(r.render(&Report::Kill(k.clone())).unwrap()).unwrap()
+        };
+        assert!(!text(&k).contains("more above"));
+        k.ancestors_truncated = true;
+        assert!(
+            text(&k).contains("    … more above: only the nearest 64 are kept\n"),
+            "{}",
+            text(&k)
+        );
     }
 
     #[test]
