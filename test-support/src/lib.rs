@@ -220,3 +220,67 @@ impl AuditLock {
         AuditLock(f)
     }
 }
+
+/// The processes of process group `pgid` (from `/proc/PID/stat`).
+pub fn pgrp_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<i32>().ok())
+                    == Some(pgid)
+            })
+        })
+        .collect()
+}
+
+/// Waits until process `pid` is idle: asleep, its CPU time unchanged for
+/// `quiet` (a process still working through a burst, or runnable and
+/// waiting for a CPU on a loaded machine, is not). `false` after
+/// `timeout`.
+pub fn wait_idle(pid: i32, quiet: Duration, timeout: Duration) -> bool {
+    let sample = || (is_sleeping(pid), cpu_ticks(pid));
+    let deadline = Instant::now() + timeout;
+    let mut last = (sample(), Instant::now());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = sample();
+        if now != last.0 || !now.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= quiet {
+            return true;
+        }
+    }
+    false
+}
+
+/// Spawns `cmd` with `NOTIFY_SOCKET` a datagram socket in `dir`, and
+/// returns it once it said `READY=1` (sigwatch does, once its witnesses
+/// are live); panics when it does not within 30 s.
+pub fn spawn_ready(cmd: &mut std::process::Command, dir: &std::path::Path) -> std::process::Child {
+    let path = dir.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&path).expect("notify socket");
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("socket timeout");
+    let child = cmd.env("NOTIFY_SOCKET", &path).spawn().expect("spawn");
+    let mut buf = [0u8; 256];
+    loop {
+        match notify.recv(&mut buf) {
+            Ok(n)
+                if String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l == "READY=1") =>
+            {
+                return child
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("{cmd:?} never said READY=1: {e}"),
+        }
+    }
+}

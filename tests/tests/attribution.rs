@@ -9,6 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use sigwatch_test_support::pgrp_members;
+
 /// Checks the fields every confirmed, successful user kill must have.
 /// With audit: the syscall, its result and the audit serial. Without
 /// audit in the kernel (booted `audit=0`, the qemu job's second pass)
@@ -337,28 +339,6 @@ fn tgkill_at_a_non_leader_thread_folds_into_the_process() {
         .count();
     assert_eq!(reports_for_victim, 1, "one report per process: {seen:#?}");
     before.assert_restored();
-}
-
-/// Pids of the processes in process group `pgid` (from /proc/*/stat).
-fn pgrp_members(pgid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.get(2).and_then(|s| s.parse::<i32>().ok()) == Some(pgid) {
-            out.push(pid);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -63,7 +63,7 @@
 //! # Ok::<(), auditsig::Error>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ use nix::errno::Errno;
 use crate::client::AuditClient;
 use crate::error::{Error, Result};
 use crate::killrules::{key_owner, own_pid, owner_key, same_rule, KillRuleSet, KEY_PREFIX};
-use crate::ledger::{Identity, Ledger, DEFAULT_LEDGER_DIR};
+use crate::ledger::{Ledger, DEFAULT_LEDGER_DIR};
 use crate::rule::AuditRule;
 use crate::status::AuditStatus;
 
@@ -317,7 +317,7 @@ fn plan(
     };
     let mut present: Vec<&AuditRule> = obs.rules.iter().collect();
     if policy.remove_stale && !p.locked {
-        present.retain(|r| match stale_owner_with(r, me, alive) {
+        present.retain(|r| match crate::killrules::stale_owner_by(r, me, alive) {
             Some(owner) => {
                 p.stale.push(((*r).clone(), owner));
                 false
@@ -346,15 +346,6 @@ fn plan(
     }
     p.enable = policy.enable && obs.enabled == 0;
     Ok(p)
-}
-
-/// [`stale_owner`](crate::killrules::stale_owner) with the liveness
-/// check given (for tests).
-fn stale_owner_with(rule: &AuditRule, me: i32, alive: &dyn Fn(i32) -> bool) -> Option<i32> {
-    rule.keys()
-        .into_iter()
-        .filter_map(key_owner)
-        .find(|pid| *pid != me && !alive(*pid))
 }
 
 /// The `lost` delta between two readings; a counter that went down was
@@ -603,24 +594,13 @@ impl RuleKeeper {
     /// and, when a ledger recorded the owner's start time, it is that
     /// process (a reused pid is not the owner).
     fn liveness(&self) -> impl Fn(i32) -> bool {
-        let recorded: HashMap<i32, u64> = self
-            .ledger
-            .as_ref()
-            .map(|l| {
-                l.others()
-                    .into_iter()
-                    .map(|(_, e)| (e.owner.pid, e.owner.start))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let others = self.ledger.as_ref().map(|l| l.others()).unwrap_or_default();
+        let recorded: HashSet<i32> = others.iter().map(|(_, e)| e.owner.pid).collect();
+        let alive = crate::ledger::owner_alive(&others);
         let adopted = self.adopted.clone();
-        move |pid| match Identity::of_pid(pid) {
-            None => false,
-            Some(now) => match recorded.get(&pid) {
-                Some(&start) => start == now.start,
-                None => !adopted.contains_key(&pid),
-            },
-        }
+        // An adopted (dead) keeper's entry is gone: its pid, if running,
+        // is another process now.
+        move |pid| alive(pid) && (recorded.contains(&pid) || !adopted.contains_key(&pid))
     }
 
     /// Takes over what dead keepers recorded: the duty to restore

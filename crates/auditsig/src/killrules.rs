@@ -62,10 +62,16 @@ pub fn pid_alive(pid: i32) -> bool {
 /// If `rule` carries a `sigwatch:<pid>` key whose owner is dead (and is
 /// not `me`), that pid.
 pub fn stale_owner(rule: &AuditRule, me: i32) -> Option<i32> {
+    stale_owner_by(rule, me, &pid_alive)
+}
+
+/// [`stale_owner`] with the owner's liveness told by `alive` (e.g.
+/// [`crate::ledger::owner_alive`], which also knows a reused pid).
+pub fn stale_owner_by(rule: &AuditRule, me: i32, alive: &dyn Fn(i32) -> bool) -> Option<i32> {
     rule.keys()
         .into_iter()
         .filter_map(key_owner)
-        .find(|pid| *pid != me && !pid_alive(*pid))
+        .find(|pid| *pid != me && !alive(*pid))
 }
 
 /// Which signals to record.

@@ -76,6 +76,21 @@ impl Identity {
     }
 }
 
+/// Whether the sigwatch whose rules are keyed with `pid` still runs: a
+/// process with that pid runs and, when `entries` recorded that pid's
+/// owner, it is that very process (a reused pid is not the owner). The
+/// rule both a keeper and `sigwatch status` tell stale rules by.
+pub fn owner_alive(entries: &[(PathBuf, Entry)]) -> impl Fn(i32) -> bool {
+    let recorded: std::collections::HashMap<i32, u64> = entries
+        .iter()
+        .map(|(_, e)| (e.owner.pid, e.owner.start))
+        .collect();
+    move |pid| {
+        Identity::of_pid(pid)
+            .is_some_and(|now| recorded.get(&pid).is_none_or(|&start| start == now.start))
+    }
+}
+
 /// What one keeper recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -289,6 +304,41 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A rule's owner lives when its pid runs, and, if the ledger
+    /// recorded that pid, when it is the very process recorded (a pid
+    /// reused since is not the owner): the rule `sigwatch status` and a
+    /// keeper both use.
+    #[test]
+    fn an_owner_lives_only_as_the_process_recorded() {
+        let me = Identity::of_self().unwrap();
+        let none = owner_alive(&[]);
+        assert!(none(me.pid));
+        assert!(none(1), "pid 1 runs, and no ledger says otherwise");
+        assert!(!none(i32::MAX), "no such process");
+        let recorded = |owner: Identity| (PathBuf::from("x"), Entry::new(owner));
+        let entries = [
+            recorded(me),
+            // pid 1 is recorded with another start: its sigwatch died and
+            // the pid is someone else's now.
+            recorded(Identity {
+                pid: 1,
+                start: Identity::of_pid(1).unwrap().start + 1,
+            }),
+        ];
+        let alive = owner_alive(&entries);
+        assert!(alive(me.pid));
+        assert!(!alive(1));
+        let rule = crate::KillRuleSet::new(crate::killrules::owner_key(1))
+            .build()
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            crate::killrules::stale_owner_by(&rule, me.pid, &alive),
+            Some(1)
+        );
+        assert_eq!(crate::killrules::stale_owner_by(&rule, me.pid, &none), None);
+    }
 
     #[test]
     fn entries_round_trip_and_bad_text_is_rejected() {

@@ -1521,14 +1521,13 @@ impl<P: ProcessView> Attributor<P> {
             }
         }
         // Changed in a copy only when one did exit: the chain is shared.
-        if k.ancestors
-            .iter()
-            .any(|a| a.exited == Some(false) && exited_now(a.pid))
-        {
-            for a in k.ancestors.make_mut() {
-                if a.exited == Some(false) && exited_now(a.pid) {
-                    a.exited = Some(true);
-                }
+        let gone: Vec<usize> = (0..k.ancestors.len())
+            .filter(|&i| k.ancestors[i].exited == Some(false) && exited_now(k.ancestors[i].pid))
+            .collect();
+        if !gone.is_empty() {
+            let chain = k.ancestors.make_mut();
+            for i in gone {
+                chain[i].exited = Some(true);
             }
         }
     }

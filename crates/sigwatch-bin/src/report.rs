@@ -400,12 +400,6 @@ impl From<Vec<Ancestor>> for Ancestry {
     }
 }
 
-impl FromIterator<Ancestor> for Ancestry {
-    fn from_iter<I: IntoIterator<Item = Ancestor>>(iter: I) -> Self {
-        Ancestry::from(iter.into_iter().collect::<Vec<_>>())
-    }
-}
-
 impl<'a> IntoIterator for &'a Ancestry {
     type Item = &'a Ancestor;
     type IntoIter = std::slice::Iter<'a, Ancestor>;

@@ -181,12 +181,15 @@ pub fn checks() -> Vec<Check> {
                         })
                         .count();
                     // Rules of a sigwatch that died: the next start removes
-                    // them, so they record nothing to count on.
-                    let dead = dead_owners(std::path::Path::new(
-                        auditsig::ledger::DEFAULT_LEDGER_DIR,
+                    // them, so they record nothing to count on. (The
+                    // keeper's own rule: `ledger::owner_alive`.)
+                    let alive = auditsig::ledger::owner_alive(&auditsig::ledger::entries(
+                        std::path::Path::new(auditsig::ledger::DEFAULT_LEDGER_DIR),
                     ));
-                    let (stale, kept): (Vec<_>, Vec<_>) =
-                        rules.iter().cloned().partition(|r| rule_of_dead_owner(r, &dead));
+                    let me = std::process::id() as i32;
+                    let (stale, kept): (Vec<_>, Vec<_>) = rules.iter().cloned().partition(|r| {
+                        auditsig::killrules::stale_owner_by(r, me, &alive).is_some()
+                    });
                     let missing = KillRuleSet::new("sigwatch")
                         .build_missing(&kept)
                         .map(|m| m.len())
@@ -315,28 +318,6 @@ pub fn enabled_check(enabled: u32, rules: Option<&[auditsig::AuditRule]>) -> Che
         }
         n => check("audit enabled", true, format!("{n}"), ""),
     }
-}
-
-/// The pids of the sigwatch instances in the ledger `dir` that died
-/// before undoing their changes.
-fn dead_owners(dir: &std::path::Path) -> std::collections::HashSet<i32> {
-    auditsig::ledger::entries(dir)
-        .into_iter()
-        .filter(|(_, e)| !e.owner.is_alive())
-        .map(|(_, e)| e.owner.pid)
-        .collect()
-}
-
-/// Whether `rule` is keyed `sigwatch:<pid>` by a sigwatch that is gone: a
-/// ledger entry of a dead one (also when its pid was reused since), or a
-/// pid that no longer exists.
-fn rule_of_dead_owner(rule: &auditsig::AuditRule, dead: &std::collections::HashSet<i32>) -> bool {
-    auditsig::killrules::stale_owner(rule, std::process::id() as i32).is_some()
-        || rule
-            .keys()
-            .into_iter()
-            .filter_map(auditsig::killrules::key_owner)
-            .any(|pid| dead.contains(&pid))
 }
 
 /// The audit ledger: entries of sigwatch instances that died before
@@ -540,32 +521,6 @@ pub fn render(checks: &[Check]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    /// The kill-rules line does not count a dead sigwatch's rules as
-    /// recording kills: they go at the next start.
-    #[test]
-    fn rules_of_a_dead_sigwatch_are_told_apart() {
-        let rule = |key: String| KillRuleSet::new(key).build().unwrap().remove(0);
-        let me = std::process::id() as i32;
-        let none = std::collections::HashSet::new();
-        // A pid that no longer exists (beyond pid_max).
-        assert!(rule_of_dead_owner(
-            &rule(auditsig::killrules::owner_key(i32::MAX)),
-            &none
-        ));
-        assert!(!rule_of_dead_owner(
-            &rule(auditsig::killrules::owner_key(me)),
-            &none
-        ));
-        assert!(!rule_of_dead_owner(&rule("sigwatch".into()), &none));
-        assert!(!rule_of_dead_owner(&rule("other".into()), &none));
-        // pid 1 lives, but the ledger says its sigwatch died (pid reused).
-        let dead = std::collections::HashSet::from([1]);
-        assert!(rule_of_dead_owner(
-            &rule(auditsig::killrules::owner_key(1)),
-            &dead
-        ));
-    }
 
     #[test]
     fn parses_capabilities_and_cmdline() {

@@ -13,7 +13,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sigwatch_test_support::{cpu_ticks, is_sleeping};
+use sigwatch_test_support::{cpu_ticks, spawn_ready, wait_idle};
 
 /// The binary under test: `$SIGWATCH_BIN` (the static release binary in
 /// CI's guests and its host e2e pass), else the one cargo built.
@@ -55,11 +55,6 @@ fn blocked_stdout_at_exit(long: bool) {
     let tag = if long { "long" } else { "short" };
     let dir = std::env::temp_dir().join(format!("sigwatch-blocked-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let notify_path = dir.join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     // Close-on-exec: sigwatch must not inherit the read end (it would
     // then never see its reader go away, and outlive a failed test).
     let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
@@ -67,24 +62,21 @@ fn blocked_stdout_at_exit(long: bool) {
     let stderr_path = dir.join("stderr");
     // A distinct victim name: only this test's children are reported.
     let comm = format!("swblk{}{}", &tag[..1], std::process::id() % 100_000);
-    let mut sw = Command::new(bin())
-        .args([
-            "--json",
-            "--source",
-            "proc",
-            "--window-ms",
-            "20",
-            "--comm",
-            &comm,
-        ])
-        .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::from(w))
-        .stderr(File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut buf = [0u8; 256];
-    let n = notify.recv(&mut buf).expect("sigwatch never said READY=1");
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    let mut sw = spawn_ready(
+        Command::new(bin())
+            .args([
+                "--json",
+                "--source",
+                "proc",
+                "--window-ms",
+                "20",
+                "--comm",
+                &comm,
+            ])
+            .stdout(Stdio::from(w))
+            .stderr(File::create(&stderr_path).unwrap()),
+        &dir,
+    );
     // 150 SIGKILLed children named `comm`: about 1 KB of JSON each, more
     // than a 64 KiB pipe holds.
     // (The kernel names a process after the file it executes: a link
@@ -150,17 +142,11 @@ fn blocked_stdout_at_exit(long: bool) {
     // And until sigwatch is idle (asleep, its CPU time still for 300 ms):
     // on a loaded machine it may still be reading the deaths, or be
     // runnable and waiting for a CPU.
-    let sample = |pid: u32| (is_sleeping(pid as i32), cpu_ticks(pid as i32));
-    let mut last = (sample(sw.id()), Instant::now());
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        let now = sample(sw.id());
-        if now != last.0 || !now.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() >= Duration::from_millis(300) {
-            break;
-        }
-    }
+    wait_idle(
+        sw.id() as i32,
+        Duration::from_millis(300),
+        deadline.saturating_duration_since(Instant::now()),
+    );
     let t = Instant::now();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(sw.id() as i32),

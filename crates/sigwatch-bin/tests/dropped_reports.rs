@@ -9,11 +9,10 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sigwatch_test_support::{cpu_ticks, is_sleeping};
+use sigwatch_test_support::{pgrp_members, spawn_ready, wait_idle};
 
 /// The binary under test: `$SIGWATCH_BIN` (the static release binary in
 /// CI's guests and its host e2e pass), else the one cargo built.
@@ -38,35 +37,27 @@ fn reports_dropped_while_the_output_was_blocked_are_in_the_summary_line() {
     const VICTIMS: usize = 2000;
     let dir = std::env::temp_dir().join(format!("sigwatch-dropped-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let notify_path = dir.join("notify.sock");
-    let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     // Close-on-exec: sigwatch must not inherit the read end (it would
     // then never see its reader go away, and outlive a failed test).
     let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let mut read_end = File::from(r);
     let stderr_path = dir.join("stderr");
     let comm = format!("swdrp{}", std::process::id() % 100_000);
-    let mut sw = Command::new(bin())
-        .args([
-            "--json",
-            "--source",
-            "proc",
-            "--window-ms",
-            "20",
-            "--comm",
-            &comm,
-        ])
-        .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::from(w))
-        .stderr(File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut buf = [0u8; 256];
-    let n = notify.recv(&mut buf).expect("sigwatch never said READY=1");
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
+    let mut sw = spawn_ready(
+        Command::new(bin())
+            .args([
+                "--json",
+                "--source",
+                "proc",
+                "--window-ms",
+                "20",
+                "--comm",
+                &comm,
+            ])
+            .stdout(Stdio::from(w))
+            .stderr(File::create(&stderr_path).unwrap()),
+        &dir,
+    );
     let link = dir.join(&comm);
     std::os::unix::fs::symlink("/bin/sleep", &link).unwrap();
     // `sleep` adds up its arguments: 300 and 2,000 zeros is 300 s; each
@@ -84,18 +75,13 @@ fn reports_dropped_while_the_output_was_blocked_are_in_the_summary_line() {
         .spawn()
         .unwrap();
     let pgid = leader.id() as i32;
+    // The victims that have exec'd (named `comm`); the others are still
+    // forked shells.
     let named = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        pgrp_members(pgid)
+            .into_iter()
             .filter(|p| {
-                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                let pg = stat
-                    .rsplit_once(") ")
-                    .and_then(|(_, rest)| rest.split(' ').nth(2)?.parse::<i32>().ok());
-                pg == Some(pgid)
-                    && std::fs::read_to_string(format!("/proc/{p}/comm"))
-                        .is_ok_and(|c| c.trim() == comm)
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
             })
             .count()
     };
@@ -117,19 +103,14 @@ fn reports_dropped_while_the_output_was_blocked_are_in_the_summary_line() {
     // (asleep, its CPU time still for 2 s: a burst sleeps up to 1 s
     // waiting for a reader, then what does not fit in the queue is
     // dropped).
-    let sample = |pid: u32| (is_sleeping(pid as i32), cpu_ticks(pid as i32));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = (sample(sw.id()), Instant::now());
-    loop {
-        assert!(Instant::now() < deadline, "sigwatch never went idle");
-        std::thread::sleep(Duration::from_millis(50));
-        let now = sample(sw.id());
-        if now != last.0 || !now.0 {
-            last = (now, Instant::now());
-        } else if last.1.elapsed() >= Duration::from_secs(2) {
-            break;
-        }
-    }
+    assert!(
+        wait_idle(
+            sw.id() as i32,
+            Duration::from_secs(2),
+            Duration::from_secs(120)
+        ),
+        "sigwatch never went idle"
+    );
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
         read_end.read_to_end(&mut out).unwrap();

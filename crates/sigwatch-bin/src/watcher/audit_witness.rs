@@ -186,7 +186,8 @@ impl AuditWitness {
             Ok(_) => {}
             Err(e) => log::warn!("audit records: {e}"),
         }
-        if !self.other_hosts_said {
+        // Only a log or a stream names hosts; netlink records never do.
+        if !self.other_hosts_said && !self.source.nodes_seen().is_empty() {
             if let Some(n) = other_hosts_notice(
                 self.source.node_filter(),
                 self.source.nodes_seen(),
